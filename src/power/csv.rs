@@ -1,0 +1,495 @@
+//! Reads change-of-value power rows (`Time,Variable,AssetId,Value`, kW) for
+//! one asset out of a CSV file that may hold many assets, in any order.
+//!
+//! The file is streamed record by record and only the asked asset's `power`
+//! rows are kept, so memory grows with that asset's rows, not with the file.
+//! A row that does not parse is skipped and reported with its line number;
+//! it never aborts the rows around it.
+
+use std::io;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use serde::Serialize;
+
+use crate::asset::AssetId;
+
+/// How many skipped rows are described one by one; the rest are only counted.
+pub const MAX_REPORTED_SKIPS: usize = 10;
+
+/// One COV row: from `at` on, the asset's power is `power_kw` until the next
+/// row. Positive is drawn from the grid, negative is exported.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PowerReading {
+    pub at: DateTime<Utc>,
+    pub power_kw: f64,
+}
+
+/// A row that was skipped, with its 1-based line in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SkippedRow {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// Rows that could not be used: all are counted, the first few described.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SkippedRows {
+    pub count: u64,
+    pub first: Vec<SkippedRow>,
+}
+
+impl SkippedRows {
+    fn push(&mut self, line: u64, reason: impl Into<String>) {
+        self.count += 1;
+        if self.first.len() < MAX_REPORTED_SKIPS {
+            self.first.push(SkippedRow {
+                line,
+                reason: reason.into(),
+            });
+        }
+    }
+}
+
+/// The asset's readings sorted by time, one per instant, plus what was skipped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PowerSeries {
+    pub readings: Vec<PowerReading>,
+    pub skipped: SkippedRows,
+    /// Rows sharing a timestamp with a later row of the file, which won.
+    pub duplicates_replaced: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    #[error("the power file is empty or has no header line")]
+    NoHeader,
+    #[error(
+        "the power file's header lacks the column(s) {missing}; expected Time,Variable,AssetId,Value"
+    )]
+    MissingColumns { missing: String },
+    #[error("the power file has no usable power row for asset `{asset}`")]
+    NoRowsForAsset {
+        asset: AssetId,
+        skipped: SkippedRows,
+    },
+    #[error("could not read the power file")]
+    Read(#[source] csv::Error),
+}
+
+/// Column positions found in the header.
+struct Columns {
+    time: usize,
+    variable: usize,
+    asset: usize,
+    value: usize,
+    count: usize,
+}
+
+impl Columns {
+    fn from_header(header: &csv::ByteRecord) -> Result<Columns, CsvError> {
+        let find = |name: &str| {
+            header.iter().position(|field| {
+                // A UTF-8 byte-order mark may precede the first name.
+                let field = field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field);
+                field.trim_ascii().eq_ignore_ascii_case(name.as_bytes())
+            })
+        };
+        let (time, variable, asset, value) = (
+            find("Time"),
+            find("Variable"),
+            find("AssetId"),
+            find("Value"),
+        );
+        match (time, variable, asset, value) {
+            (Some(time), Some(variable), Some(asset), Some(value)) => Ok(Columns {
+                time,
+                variable,
+                asset,
+                value,
+                count: header.len(),
+            }),
+            (None, None, None, None) => Err(CsvError::NoHeader),
+            _ => {
+                let missing: Vec<&str> = [
+                    ("Time", time),
+                    ("Variable", variable),
+                    ("AssetId", asset),
+                    ("Value", value),
+                ]
+                .iter()
+                .filter(|(_, found)| found.is_none())
+                .map(|(name, _)| *name)
+                .collect();
+                Err(CsvError::MissingColumns {
+                    missing: missing.join(", "),
+                })
+            }
+        }
+    }
+}
+
+/// Reads `asset`'s `power` rows from a CSV stream.
+///
+/// Rows come back sorted by time; of two rows with the same timestamp the
+/// one later in the file wins. Rows of other assets or other variables are
+/// passed over without being parsed.
+pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSeries, CsvError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(64 * 1024)
+        .from_reader(input);
+
+    let mut record = csv::ByteRecord::new();
+    if !reader
+        .read_byte_record(&mut record)
+        .map_err(CsvError::Read)?
+    {
+        return Err(CsvError::NoHeader);
+    }
+    let columns = Columns::from_header(&record)?;
+
+    let wanted_asset = asset.as_str().as_bytes();
+    let mut readings = Vec::new();
+    let mut skipped = SkippedRows::default();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            // An I/O failure ends the stream; a malformed record does not.
+            Err(err) if err.is_io_error() => return Err(CsvError::Read(err)),
+            Err(err) => {
+                let line = err.position().map_or(0, |p| p.line());
+                skipped.push(line, format!("unreadable CSV record: {err}"));
+                continue;
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() != columns.count {
+            if record.len() == 1 && record[0].trim_ascii().is_empty() {
+                continue; // blank line
+            }
+            skipped.push(
+                line,
+                format!("expected {} columns, found {}", columns.count, record.len()),
+            );
+            continue;
+        }
+        if record[columns.asset].trim_ascii() != wanted_asset
+            || !record[columns.variable]
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"power")
+        {
+            continue;
+        }
+        let at = match parse_time(record[columns.time].trim_ascii()) {
+            Some(at) => at,
+            None => {
+                skipped.push(
+                    line,
+                    format!(
+                        "bad time `{}`",
+                        String::from_utf8_lossy(&record[columns.time]).escape_default()
+                    ),
+                );
+                continue;
+            }
+        };
+        match parse_kw(record[columns.value].trim_ascii()) {
+            Some(power_kw) => readings.push(PowerReading { at, power_kw }),
+            None => skipped.push(
+                line,
+                format!(
+                    "bad value `{}`: not a finite number of kW",
+                    String::from_utf8_lossy(&record[columns.value]).escape_default()
+                ),
+            ),
+        }
+    }
+
+    if readings.is_empty() {
+        return Err(CsvError::NoRowsForAsset {
+            asset: asset.clone(),
+            skipped,
+        });
+    }
+    let duplicates_replaced = sort_keep_last(&mut readings);
+    Ok(PowerSeries {
+        readings,
+        skipped,
+        duplicates_replaced,
+    })
+}
+
+/// Sorts by time and, among rows with the same instant, keeps the one that
+/// came last in the input. Returns how many rows were dropped.
+fn sort_keep_last(readings: &mut Vec<PowerReading>) -> u64 {
+    // Stable, so equal instants stay in file order for the dedup below.
+    readings.sort_by_key(|r| r.at);
+    let before = readings.len();
+    readings.dedup_by(|later, kept| {
+        if later.at == kept.at {
+            *kept = *later;
+            true
+        } else {
+            false
+        }
+    });
+    (before - readings.len()) as u64
+}
+
+fn parse_kw(field: &[u8]) -> Option<f64> {
+    let value: f64 = std::str::from_utf8(field).ok()?.parse().ok()?;
+    value.is_finite().then_some(value)
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS[.fffffffff][Z]` (or with `T`) as UTC.
+///
+/// Hand-written rather than `NaiveDateTime::parse_from_str` because it runs
+/// once per row of files with millions of rows and the format is fixed.
+pub fn parse_time(s: &[u8]) -> Option<DateTime<Utc>> {
+    let s = s.strip_suffix(b"Z").unwrap_or(s);
+    if s.len() < 19 || s[4] != b'-' || s[7] != b'-' || s[13] != b':' || s[16] != b':' {
+        return None;
+    }
+    if s[10] != b' ' && s[10] != b'T' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        s[range].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let nanos = match &s[19..] {
+        [] => 0,
+        [b'.', frac @ ..] if (1..=9).contains(&frac.len()) => {
+            let digits = frac.iter().try_fold(0u32, |acc, &c| {
+                c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+            })?;
+            digits * 10u32.pow(9 - frac.len() as u32)
+        }
+        _ => return None,
+    };
+    // `from_hms_nano_opt` would read nanos >= 1e9 as a leap second.
+    if second > 59 {
+        return None;
+    }
+    let time = NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
+    Some(date.and_time(time).and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asset(s: &str) -> AssetId {
+        AssetId::parse(s).unwrap()
+    }
+
+    fn read(text: &str, id: &str) -> Result<PowerSeries, CsvError> {
+        read_power_csv(text.as_bytes(), &asset(id))
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    #[test]
+    fn parse_time_reads_seven_fractional_digits_as_utc() {
+        assert_eq!(
+            parse_time(b"2019-11-25 05:54:08.8640000"),
+            Some(at("2019-11-25T05:54:08.864Z"))
+        );
+    }
+
+    #[test]
+    fn parse_time_accepts_t_separator_trailing_z_and_up_to_nine_digits() {
+        assert_eq!(
+            parse_time(b"2019-11-25T05:54:08.123456789Z"),
+            Some(at("2019-11-25T05:54:08.123456789Z"))
+        );
+        assert_eq!(
+            parse_time(b"2019-11-25 05:54:08"),
+            Some(at("2019-11-25T05:54:08Z"))
+        );
+        assert_eq!(
+            parse_time(b"2019-11-25 05:54:08.5"),
+            Some(at("2019-11-25T05:54:08.5Z"))
+        );
+    }
+
+    #[test]
+    fn parse_time_rejects_impossible_or_malformed_times() {
+        for bad in [
+            &b"2019-11-25 24:00:00"[..],
+            b"2019-11-25 23:60:00",
+            b"2019-11-25 23:59:60",
+            b"2019-02-30 00:00:00",
+            b"2019-11-25 05:54:08.",
+            b"2019-11-25 05:54:08.1234567890",
+            b"2019-11-25 05:54:08,864",
+            b"2019-11-25_05:54:08",
+            b"2019-11-25 5:54:08",
+            b"2019-11-25",
+            b"",
+            b"garbage",
+            "2019-11-25 05:54:0\u{e9}".as_bytes(),
+        ] {
+            assert_eq!(parse_time(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn rows_come_back_sorted_by_time() {
+        let series = read(
+            "Time,Variable,AssetId,Value\n\
+             2019-11-25 10:00:00.0000000,power,a,3\n\
+             2019-11-25 08:00:00.0000000,power,a,1\n\
+             2019-11-25 09:00:00.0000000,power,a,-2\n",
+            "a",
+        )
+        .unwrap();
+        let values: Vec<f64> = series.readings.iter().map(|r| r.power_kw).collect();
+        assert_eq!(values, [1.0, -2.0, 3.0]);
+        assert_eq!(series.skipped.count, 0);
+    }
+
+    #[test]
+    fn of_two_rows_with_the_same_time_the_later_in_the_file_wins() {
+        let series = read(
+            "Time,Variable,AssetId,Value\n\
+             2019-11-25 08:00:00.0000000,power,a,1\n\
+             2019-11-25 09:00:00.0000000,power,a,5\n\
+             2019-11-25 08:00:00.0000000,power,a,2\n\
+             2019-11-25 08:00:00.0000000,power,a,3\n",
+            "a",
+        )
+        .unwrap();
+        let values: Vec<f64> = series.readings.iter().map(|r| r.power_kw).collect();
+        assert_eq!(values, [3.0, 5.0]);
+        assert_eq!(series.duplicates_replaced, 2);
+    }
+
+    #[test]
+    fn only_the_asked_assets_power_rows_are_kept() {
+        let text = "Time,Variable,AssetId,Value\n\
+                    2019-11-25 08:00:00.0000000,power,a,1\n\
+                    2019-11-25 08:00:00.0000000,power,b,7\n\
+                    2019-11-25 08:30:00.0000000,soc,a,55\n\
+                    2019-11-25 09:00:00.0000000,power,b,8\n\
+                    2019-11-25 09:00:00.0000000,Power,a,2\n";
+        let a: Vec<f64> = read(text, "a")
+            .unwrap()
+            .readings
+            .iter()
+            .map(|r| r.power_kw)
+            .collect();
+        let b: Vec<f64> = read(text, "b")
+            .unwrap()
+            .readings
+            .iter()
+            .map(|r| r.power_kw)
+            .collect();
+        assert_eq!(a, [1.0, 2.0]);
+        assert_eq!(b, [7.0, 8.0]);
+    }
+
+    #[test]
+    fn bad_rows_are_skipped_and_reported_with_their_line_numbers() {
+        let text = "Time,Variable,AssetId,Value\n\
+                    2019-11-25 08:00:00.0000000,power,a,1\n\
+                    not a time,power,a,2\n\
+                    2019-11-25 08:10:00.0000000,power,a,NaN\n\
+                    2019-11-25 08:20:00.0000000,power,a\n\
+                    2019-11-25 08:30:00.0000000,power,a,inf\n\
+                    2019-11-25 08:40:00.0000000,power,a,\n\
+                    2019-11-25 08:50:00.0000000,power,a,1e999\n\
+                    2019-11-25 09:00:00.0000000,power,a,-4.5\n";
+        let series = read(text, "a").unwrap();
+        let values: Vec<f64> = series.readings.iter().map(|r| r.power_kw).collect();
+        assert_eq!(values, [1.0, -4.5]);
+        assert_eq!(series.skipped.count, 6);
+        let lines: Vec<u64> = series.skipped.first.iter().map(|s| s.line).collect();
+        assert_eq!(lines, [3, 4, 5, 6, 7, 8]);
+        assert!(series.skipped.first[0].reason.contains("bad time"));
+        assert!(series.skipped.first[1].reason.contains("bad value"));
+        assert!(
+            series.skipped.first[2]
+                .reason
+                .contains("expected 4 columns, found 3")
+        );
+    }
+
+    #[test]
+    fn only_the_first_ten_skipped_rows_are_described_but_all_are_counted() {
+        let mut text = String::from("Time,Variable,AssetId,Value\n");
+        for _ in 0..25 {
+            text.push_str("bad,power,a,1\n");
+        }
+        text.push_str("2019-11-25 09:00:00,power,a,1\n");
+        let series = read(&text, "a").unwrap();
+        assert_eq!(series.skipped.count, 25);
+        assert_eq!(series.skipped.first.len(), MAX_REPORTED_SKIPS);
+        assert_eq!(series.skipped.first[9].line, 11);
+    }
+
+    #[test]
+    fn columns_are_found_by_name_in_any_order_after_a_byte_order_mark() {
+        let text =
+            "\u{feff}Value,AssetId,Time,Variable\n-3.25,a,2019-11-25 08:00:00.0000000,power\n";
+        let series = read(text, "a").unwrap();
+        assert_eq!(series.readings[0].power_kw, -3.25);
+        assert_eq!(series.readings[0].at, at("2019-11-25T08:00:00Z"));
+    }
+
+    #[test]
+    fn crlf_line_endings_and_blank_lines_are_accepted() {
+        let text = "Time,Variable,AssetId,Value\r\n2019-11-25 08:00:00,power,a,1\r\n\r\n2019-11-25 09:00:00,power,a,2\r\n";
+        let series = read(text, "a").unwrap();
+        assert_eq!(series.readings.len(), 2);
+        assert_eq!(series.skipped.count, 0);
+    }
+
+    #[test]
+    fn a_file_without_a_header_is_a_typed_error() {
+        assert!(matches!(read("", "a"), Err(CsvError::NoHeader)));
+        assert!(matches!(
+            read("2019-11-25 08:00:00,power,a,1\n", "a"),
+            Err(CsvError::NoHeader)
+        ));
+        assert!(matches!(
+            read("Time,Variable,Value\n2019-11-25 08:00:00,power,1\n", "a"),
+            Err(CsvError::MissingColumns { missing }) if missing == "AssetId"
+        ));
+    }
+
+    #[test]
+    fn a_file_with_no_usable_row_for_the_asset_is_a_typed_error() {
+        let err = read(
+            "Time,Variable,AssetId,Value\n2019-11-25 08:00:00,power,b,1\nbad,power,a,1\n",
+            "a",
+        )
+        .unwrap_err();
+        match err {
+            CsvError::NoRowsForAsset { asset, skipped } => {
+                assert_eq!(asset.as_str(), "a");
+                assert_eq!(skipped.count, 1);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_in_another_assets_rows_does_not_matter() {
+        let mut bytes = b"Time,Variable,AssetId,Value\n".to_vec();
+        bytes.extend_from_slice(b"2019-11-25 08:00:00,power,\xff\xfe,1\n");
+        bytes.extend_from_slice(b"2019-11-25 08:00:00,power,a,\xff\n");
+        bytes.extend_from_slice(b"2019-11-25 09:00:00,power,a,2\n");
+        let series = read_power_csv(&bytes[..], &asset("a")).unwrap();
+        assert_eq!(series.readings.len(), 1);
+        assert_eq!(series.skipped.count, 1);
+        assert_eq!(series.skipped.first[0].line, 3);
+    }
+}

@@ -1,0 +1,10 @@
+//! Power, the first source: COV rows in from CSV ([`csv`]), exact energy per
+//! half-hour out ([`resample`]), and the meter-side encoder that produces COV
+//! rows from a known signal ([`cov`]).
+
+pub mod cov;
+pub mod csv;
+pub mod resample;
+
+pub use self::csv::{CsvError, PowerReading, PowerSeries, SkippedRow, SkippedRows, read_power_csv};
+pub use self::resample::{HalfHourEnergy, resample_day};
