@@ -1,0 +1,249 @@
+//! The footprint table: each half-hour's energy times the grid's carbon
+//! intensity for that same half-hour, plus totals over a range.
+//!
+//! Positive energy was drawn from the grid and emitted CO2; negative energy
+//! (an asset exporting) gives a negative footprint, emissions avoided.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, describe_ids};
+use crate::intensity::{IntensityDay, IntensityKind, KindPreference};
+use crate::power::HalfHourEnergy;
+
+/// One row of the footprint table. Field names are part of the public
+/// JSON and CSV formats.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FootprintRow {
+    pub half_hour_id: u8,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub samples: u32,
+    /// 0..=1: fraction of the half-hour with a known power value.
+    pub coverage: f64,
+    /// True when no reading fell inside and the value was held from before.
+    pub carried_forward: bool,
+    pub mean_power_kw: f64,
+    pub energy_kwh: f64,
+    pub intensity_g_per_kwh: f64,
+    pub intensity_kind: IntensityKind,
+    /// energy_kwh x intensity_g_per_kwh, gCO2eq.
+    pub footprint_g: f64,
+}
+
+/// Sums over a range of rows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub energy_kwh: f64,
+    pub footprint_g: f64,
+    /// Mean coverage of the rows (all half-hours are equally long).
+    pub coverage: f64,
+}
+
+impl Totals {
+    pub fn of(rows: &[FootprintRow]) -> Totals {
+        let n = rows.len().max(1) as f64;
+        Totals {
+            energy_kwh: rows.iter().map(|r| r.energy_kwh).sum(),
+            footprint_g: rows.iter().map(|r| r.footprint_g).sum(),
+            coverage: rows.iter().map(|r| r.coverage).sum::<f64>() / n,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no {wanted} carbon intensity for {day} half-hour(s) {}", describe_ids(.missing))]
+pub struct KindUnavailable {
+    pub day: Day,
+    /// `actual`, `forecast`, or `any`.
+    pub wanted: &'static str,
+    pub missing: Vec<HalfHourId>,
+}
+
+/// Builds the 48 rows of a day. Fails, naming the half-hours, when the
+/// preference forces a kind that some half-hour lacks.
+pub fn footprint_rows(
+    energies: &[HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
+    intensity: &IntensityDay,
+    preference: KindPreference,
+) -> Result<Vec<FootprintRow>, KindUnavailable> {
+    let mut rows = Vec::with_capacity(energies.len());
+    let mut missing = Vec::new();
+    for energy in energies {
+        // Same id on both sides: the intensity day was matched on `from`.
+        let Some((intensity_g_per_kwh, intensity_kind)) =
+            intensity.get(energy.half_hour_id).pick(preference)
+        else {
+            missing.push(energy.half_hour_id);
+            continue;
+        };
+        rows.push(FootprintRow {
+            half_hour_id: energy.half_hour_id.get(),
+            from: energy.from,
+            to: energy.to,
+            samples: energy.samples,
+            coverage: energy.coverage,
+            carried_forward: energy.carried_forward,
+            mean_power_kw: energy.mean_power_kw,
+            energy_kwh: energy.energy_kwh,
+            intensity_g_per_kwh,
+            intensity_kind,
+            footprint_g: energy.energy_kwh * intensity_g_per_kwh,
+        });
+    }
+    if missing.is_empty() {
+        Ok(rows)
+    } else {
+        Err(KindUnavailable {
+            day: intensity.day(),
+            wanted: match preference {
+                KindPreference::Only(kind) => kind.as_str(),
+                // Unreachable in practice: an IntensityDay has a figure for
+                // every half-hour.
+                KindPreference::Auto => "any",
+            },
+            missing,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intensity::HalfHourIntensity;
+    use crate::power::{PowerReading, resample_day};
+
+    fn day() -> Day {
+        Day::parse("2019-11-25").unwrap()
+    }
+
+    fn intensity(actual_of: impl Fn(usize) -> Option<f64>) -> IntensityDay {
+        let half_hours = std::array::from_fn(|i| HalfHourIntensity {
+            forecast: Some(300.0),
+            actual: actual_of(i),
+        });
+        IntensityDay::from_half_hours(day(), half_hours).unwrap()
+    }
+
+    fn steady(kw: f64) -> [HalfHourEnergy; 48] {
+        let readings = [PowerReading {
+            at: day().start(),
+            power_kw: kw,
+        }];
+        resample_day(day(), &readings, None)
+    }
+
+    #[test]
+    fn footprint_is_energy_times_the_same_half_hours_intensity() {
+        // Arrange: 10 kW all day = 5 kWh per half-hour; actual = 100 + i.
+        let energies = steady(10.0);
+        let intensity = intensity(|i| Some(100.0 + i as f64));
+
+        // Act
+        let rows = footprint_rows(&energies, &intensity, KindPreference::Auto).unwrap();
+
+        // Assert
+        assert_eq!(rows.len(), 48);
+        assert_eq!(rows[13].half_hour_id, 14);
+        assert_eq!(rows[13].intensity_g_per_kwh, 113.0);
+        assert_eq!(rows[13].intensity_kind, IntensityKind::Actual);
+        assert!((rows[13].footprint_g - 5.0 * 113.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn negative_energy_gives_a_negative_footprint() {
+        let rows = footprint_rows(
+            &steady(-100.0),
+            &intensity(|_| Some(200.0)),
+            KindPreference::Auto,
+        )
+        .unwrap();
+        assert!(
+            rows.iter()
+                .all(|r| (r.footprint_g + 50.0 * 200.0).abs() < 1e-6)
+        );
+        let totals = Totals::of(&rows);
+        assert!((totals.footprint_g + 48.0 * 50.0 * 200.0).abs() < 1e-3);
+        assert!((totals.energy_kwh + 2400.0).abs() < 1e-6);
+        assert_eq!(totals.coverage, 1.0);
+    }
+
+    #[test]
+    fn missing_actuals_fall_back_to_forecast_and_say_so() {
+        let rows = footprint_rows(
+            &steady(2.0),
+            &intensity(|i| (i != 47).then_some(150.0)),
+            KindPreference::Auto,
+        )
+        .unwrap();
+        assert_eq!(rows[46].intensity_kind, IntensityKind::Actual);
+        assert_eq!(rows[47].intensity_kind, IntensityKind::Forecast);
+        assert_eq!(rows[47].intensity_g_per_kwh, 300.0);
+    }
+
+    #[test]
+    fn forcing_actual_where_there_is_none_names_the_half_hours() {
+        let err = footprint_rows(
+            &steady(2.0),
+            &intensity(|i| (i < 40).then_some(150.0)),
+            KindPreference::Only(IntensityKind::Actual),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no actual carbon intensity for 2019-11-25 half-hour(s) 41-48"
+        );
+    }
+
+    #[test]
+    fn forcing_forecast_uses_forecast_even_when_actual_exists() {
+        let rows = footprint_rows(
+            &steady(2.0),
+            &intensity(|_| Some(150.0)),
+            KindPreference::Only(IntensityKind::Forecast),
+        )
+        .unwrap();
+        assert!(rows.iter().all(|r| r.intensity_g_per_kwh == 300.0));
+    }
+
+    #[test]
+    fn rows_serialize_with_the_public_field_names_in_order() {
+        let rows = footprint_rows(
+            &steady(1.0),
+            &intensity(|_| Some(100.0)),
+            KindPreference::Auto,
+        )
+        .unwrap();
+        let json = serde_json::to_value(&rows[0]).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected = [
+            "half_hour_id",
+            "from",
+            "to",
+            "samples",
+            "coverage",
+            "carried_forward",
+            "mean_power_kw",
+            "energy_kwh",
+            "intensity_g_per_kwh",
+            "intensity_kind",
+            "footprint_g",
+        ];
+        expected.sort();
+        assert_eq!(keys, expected);
+        assert_eq!(json["from"], "2019-11-25T00:00:00Z");
+        assert_eq!(json["intensity_kind"], "actual");
+    }
+
+    #[test]
+    fn totals_of_no_rows_are_zero() {
+        let totals = Totals::of(&[]);
+        assert_eq!(totals.energy_kwh, 0.0);
+        assert_eq!(totals.coverage, 0.0);
+    }
+}
