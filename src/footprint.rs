@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, describe_ids};
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange, describe_ids};
 use crate::intensity::{IntensityDay, IntensityKind, KindPreference};
 use crate::power::HalfHourEnergy;
 
@@ -15,7 +15,7 @@ use crate::power::HalfHourEnergy;
 /// JSON and CSV formats.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FootprintRow {
-    pub half_hour_id: u8,
+    pub half_hour_id: HalfHourId,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub samples: u32,
@@ -60,51 +60,60 @@ pub struct KindUnavailable {
     pub missing: Vec<HalfHourId>,
 }
 
-/// Builds the 48 rows of a day. Fails, naming the half-hours, when the
-/// preference forces a kind that some half-hour lacks.
+/// Builds a day's rows: all 48 under `auto` (an [`IntensityDay`] has a
+/// figure for every half-hour), only those that have the forced kind
+/// otherwise. [`check_complete`] turns the gaps into an error for a range.
 pub fn footprint_rows(
     energies: &[HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
     intensity: &IntensityDay,
     preference: KindPreference,
-) -> Result<Vec<FootprintRow>, KindUnavailable> {
-    let mut rows = Vec::with_capacity(energies.len());
-    let mut missing = Vec::new();
-    for energy in energies {
-        // Same id on both sides: the intensity day was matched on `from`.
-        let Some((intensity_g_per_kwh, intensity_kind)) =
-            intensity.get(energy.half_hour_id).pick(preference)
-        else {
-            missing.push(energy.half_hour_id);
-            continue;
-        };
-        rows.push(FootprintRow {
-            half_hour_id: energy.half_hour_id.get(),
-            from: energy.from,
-            to: energy.to,
-            samples: energy.samples,
-            coverage: energy.coverage,
-            carried_forward: energy.carried_forward,
-            mean_power_kw: energy.mean_power_kw,
-            energy_kwh: energy.energy_kwh,
-            intensity_g_per_kwh,
-            intensity_kind,
-            footprint_g: energy.energy_kwh * intensity_g_per_kwh,
-        });
-    }
-    if missing.is_empty() {
-        Ok(rows)
-    } else {
-        Err(KindUnavailable {
-            day: intensity.day(),
-            wanted: match preference {
-                KindPreference::Only(kind) => kind.as_str(),
-                // Unreachable in practice: an IntensityDay has a figure for
-                // every half-hour.
-                KindPreference::Auto => "any",
-            },
-            missing,
+) -> Vec<FootprintRow> {
+    energies
+        .iter()
+        .filter_map(|energy| {
+            // Same id on both sides: the intensity day was matched on `from`.
+            let (intensity_g_per_kwh, intensity_kind) =
+                intensity.get(energy.half_hour_id).pick(preference)?;
+            Some(FootprintRow {
+                half_hour_id: energy.half_hour_id,
+                from: energy.from,
+                to: energy.to,
+                samples: energy.samples,
+                coverage: energy.coverage,
+                carried_forward: energy.carried_forward,
+                mean_power_kw: energy.mean_power_kw,
+                energy_kwh: energy.energy_kwh,
+                intensity_g_per_kwh,
+                intensity_kind,
+                footprint_g: energy.energy_kwh * intensity_g_per_kwh,
+            })
         })
+        .collect()
+}
+
+/// Fails, naming them, when half-hours of `range` have no row (sorted
+/// `rows` of that range, as storage returns them).
+pub fn check_complete(
+    day: Day,
+    range: HalfHourRange,
+    preference: KindPreference,
+    rows: &[FootprintRow],
+) -> Result<(), KindUnavailable> {
+    if rows.len() == range.len() {
+        return Ok(());
     }
+    let missing: Vec<HalfHourId> = range
+        .iter()
+        .filter(|id| !rows.iter().any(|r| r.half_hour_id == *id))
+        .collect();
+    Err(KindUnavailable {
+        day,
+        wanted: match preference {
+            KindPreference::Only(kind) => kind.as_str(),
+            KindPreference::Auto => "any",
+        },
+        missing,
+    })
 }
 
 #[cfg(test)]
@@ -140,11 +149,11 @@ mod tests {
         let intensity = intensity(|i| Some(100.0 + i as f64));
 
         // Act
-        let rows = footprint_rows(&energies, &intensity, KindPreference::Auto).unwrap();
+        let rows = footprint_rows(&energies, &intensity, KindPreference::Auto);
 
         // Assert
         assert_eq!(rows.len(), 48);
-        assert_eq!(rows[13].half_hour_id, 14);
+        assert_eq!(rows[13].half_hour_id.get(), 14);
         assert_eq!(rows[13].intensity_g_per_kwh, 113.0);
         assert_eq!(rows[13].intensity_kind, IntensityKind::Actual);
         assert!((rows[13].footprint_g - 5.0 * 113.0).abs() < 1e-9);
@@ -156,8 +165,7 @@ mod tests {
             &steady(-100.0),
             &intensity(|_| Some(200.0)),
             KindPreference::Auto,
-        )
-        .unwrap();
+        );
         assert!(
             rows.iter()
                 .all(|r| (r.footprint_g + 50.0 * 200.0).abs() < 1e-6)
@@ -174,24 +182,37 @@ mod tests {
             &steady(2.0),
             &intensity(|i| (i != 47).then_some(150.0)),
             KindPreference::Auto,
-        )
-        .unwrap();
+        );
         assert_eq!(rows[46].intensity_kind, IntensityKind::Actual);
         assert_eq!(rows[47].intensity_kind, IntensityKind::Forecast);
         assert_eq!(rows[47].intensity_g_per_kwh, 300.0);
     }
 
     #[test]
-    fn forcing_actual_where_there_is_none_names_the_half_hours() {
-        let err = footprint_rows(
+    fn forcing_actual_where_there_is_none_names_the_half_hours_of_the_range() {
+        // Arrange: actual for half-hours 1-40 only.
+        let preference = KindPreference::Only(IntensityKind::Actual);
+        let rows = footprint_rows(
             &steady(2.0),
             &intensity(|i| (i < 40).then_some(150.0)),
-            KindPreference::Only(IntensityKind::Actual),
-        )
-        .unwrap_err();
+            preference,
+        );
+        let in_range = |r: &str| {
+            let range = HalfHourRange::parse(r).unwrap();
+            let rows: Vec<FootprintRow> = rows
+                .iter()
+                .filter(|row| range.contains(row.half_hour_id))
+                .cloned()
+                .collect();
+            check_complete(day(), range, preference, &rows)
+        };
+
+        // Act / Assert
+        assert_eq!(rows.len(), 40);
+        assert_eq!(in_range("1-40"), Ok(()));
         assert_eq!(
-            err.to_string(),
-            "no actual carbon intensity for 2019-11-25 half-hour(s) 41-48"
+            in_range("38-45").unwrap_err().to_string(),
+            "no actual carbon intensity for 2019-11-25 half-hour(s) 41-45"
         );
     }
 
@@ -201,8 +222,7 @@ mod tests {
             &steady(2.0),
             &intensity(|_| Some(150.0)),
             KindPreference::Only(IntensityKind::Forecast),
-        )
-        .unwrap();
+        );
         assert!(rows.iter().all(|r| r.intensity_g_per_kwh == 300.0));
     }
 
@@ -212,8 +232,7 @@ mod tests {
             &steady(1.0),
             &intensity(|_| Some(100.0)),
             KindPreference::Auto,
-        )
-        .unwrap();
+        );
         let json = serde_json::to_value(&rows[0]).unwrap();
         let keys: Vec<&str> = json
             .as_object()

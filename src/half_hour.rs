@@ -94,9 +94,24 @@ impl FromStr for Day {
 }
 
 /// One half-hour of a UTC day, 1..=48.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(into = "u8", try_from = "u8")]
 pub struct HalfHourId(u8);
+
+impl From<HalfHourId> for u8 {
+    fn from(id: HalfHourId) -> u8 {
+        id.0
+    }
+}
+
+impl TryFrom<u8> for HalfHourId {
+    type Error = RangeError;
+    fn try_from(n: u8) -> Result<Self, Self::Error> {
+        HalfHourId::new(n.into())
+    }
+}
 
 impl HalfHourId {
     pub const FIRST: HalfHourId = HalfHourId(1);

@@ -1,10 +1,127 @@
-//! Carbon intensity, the second source: the GB Carbon Intensity API's body
-//! format ([`format`]) and a day of it matched to half-hours ([`day`]).
+//! Carbon intensity, the second source: the GB Carbon Intensity API
+//! ([`api`]), else a file in the API's own format ([`file`]). An unreachable
+//! API is not an error: the source logs a warning, falls back to the file
+//! and reports which of the two answered.
 
+pub mod api;
 pub mod day;
+pub mod file;
 pub mod format;
 
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+pub use self::api::{ApiError, IntensityClient};
 pub use self::day::{
     HalfHourIntensity, IncompleteDay, IntensityDay, IntensityKind, KindPreference,
+    KindPreferenceError,
 };
+pub use self::file::FileError;
 pub use self::format::{IntensityEntry, IntensityResponse, IntensityValues};
+use crate::half_hour::Day;
+
+/// Where a response's intensity came from, as sent in `X-Intensity-Source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provenance {
+    /// Fetched from the API for this request.
+    Api,
+    /// Read from the fallback file for this request.
+    File,
+    /// Already stored from an earlier request.
+    Cache,
+}
+
+impl Provenance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provenance::Api => "api",
+            Provenance::File => "file",
+            Provenance::Cache => "cache",
+        }
+    }
+}
+
+impl fmt::Display for Provenance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Provenance {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "api" => Ok(Provenance::Api),
+            "file" => Ok(Provenance::File),
+            "cache" => Ok(Provenance::Cache),
+            other => Err(format!("unknown intensity source `{other}`")),
+        }
+    }
+}
+
+/// Neither the API nor the fallback file gave a usable day.
+#[derive(Debug, thiserror::Error)]
+#[error("no carbon intensity for {day}: {api}; and {file}")]
+pub struct IntensityUnavailable {
+    pub day: Day,
+    /// Why the API failed (or that none is configured).
+    pub api: String,
+    #[source]
+    pub file: FileError,
+}
+
+/// The API first, then the file.
+#[derive(Debug, Clone)]
+pub struct IntensitySource {
+    api: Option<IntensityClient>,
+    dir: PathBuf,
+}
+
+impl IntensitySource {
+    /// `api: None` reads the files only (for offline runs).
+    pub fn new(api: Option<IntensityClient>, dir: PathBuf) -> Self {
+        IntensitySource { api, dir }
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// One validated day of intensity, and which source gave it.
+    pub async fn day(&self, day: Day) -> Result<(IntensityDay, Provenance), IntensityUnavailable> {
+        let api_failure = match &self.api {
+            Some(client) => match client.fetch_day(day).await {
+                Ok(found) => return Ok((found, Provenance::Api)),
+                Err(err) => {
+                    tracing::warn!(%day, error = %err, "intensity API failed; using the fallback file");
+                    err.to_string()
+                }
+            },
+            None => "no intensity API is configured".to_owned(),
+        };
+        let dir = self.dir.clone();
+        let read = tokio::task::spawn_blocking(move || file::read_intensity_file(&dir, day)).await;
+        match read {
+            Ok(Ok(found)) => Ok((found, Provenance::File)),
+            Ok(Err(file)) => Err(IntensityUnavailable {
+                day,
+                api: api_failure,
+                file,
+            }),
+            Err(join) => Err(IntensityUnavailable {
+                day,
+                api: api_failure,
+                file: FileError::Read {
+                    name: file::intensity_file_path(&self.dir, day)
+                        .display()
+                        .to_string(),
+                    source: std::io::Error::other(join.to_string()),
+                },
+            }),
+        }
+    }
+}

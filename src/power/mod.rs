@@ -1,10 +1,12 @@
-//! Power, the first source: COV rows in from CSV ([`csv`]), exact energy per
-//! half-hour out ([`resample`]), and the meter-side encoder that produces COV
-//! rows from a known signal ([`cov`]).
+//! Power, the first source: the day's file on disk ([`file`]), COV rows in
+//! from CSV ([`csv`]), exact energy per half-hour out ([`resample`]), and the
+//! meter-side encoder that produces COV rows from a known signal ([`cov`]).
 
 pub mod cov;
 pub mod csv;
+pub mod file;
 pub mod resample;
 
 pub use self::csv::{CsvError, PowerReading, PowerSeries, SkippedRow, SkippedRows, read_power_csv};
+pub use self::file::{FileStamp, SourceStamp, power_file_path};
 pub use self::resample::{HalfHourEnergy, resample_day};

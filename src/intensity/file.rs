@@ -1,0 +1,121 @@
+//! The fallback: a day of intensity from `<dir>/carbon_intensity_<date>.json`,
+//! a file in the API's own body format.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::day::{IncompleteDay, IntensityDay};
+use super::format::IntensityResponse;
+use crate::half_hour::Day;
+
+/// Largest file accepted; a day is about 7 KiB.
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("there is no intensity file {0}")]
+    Missing(String),
+    #[error("could not read the intensity file {name}: {source}")]
+    Read {
+        name: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the intensity file {name} is not in the API's format: {message}")]
+    Parse { name: String, message: String },
+    #[error("the intensity file {name} is incomplete: {source}")]
+    Incomplete {
+        name: String,
+        #[source]
+        source: IncompleteDay,
+    },
+}
+
+/// `<dir>/carbon_intensity_<date>.json`. The name is built from a parsed
+/// [`Day`], so it cannot leave `dir`.
+pub fn intensity_file_path(dir: &Path, day: Day) -> PathBuf {
+    dir.join(format!("carbon_intensity_{day}.json"))
+}
+
+/// Reads and validates the fallback file of `day` (blocking).
+pub fn read_intensity_file(dir: &Path, day: Day) -> Result<IntensityDay, FileError> {
+    let path = intensity_file_path(dir, day);
+    // Messages name the file, not the server's directories.
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bytes = match std::fs::metadata(&path) {
+        Ok(meta) if meta.len() > MAX_FILE_BYTES => {
+            return Err(FileError::Parse {
+                name,
+                message: format!("larger than {MAX_FILE_BYTES} bytes"),
+            });
+        }
+        Ok(_) => std::fs::read(&path),
+        Err(e) => Err(e),
+    }
+    .map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => FileError::Missing(name.clone()),
+        _ => FileError::Read {
+            name: name.clone(),
+            source,
+        },
+    })?;
+    let body: IntensityResponse = serde_json::from_slice(&bytes).map_err(|e| FileError::Parse {
+        name: name.clone(),
+        message: e.to_string(),
+    })?;
+    IntensityDay::from_entries(day, &body.data)
+        .map_err(|source| FileError::Incomplete { name, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::half_hour::HalfHourId;
+
+    fn day() -> Day {
+        Day::parse("2019-11-25").unwrap()
+    }
+
+    #[test]
+    fn a_missing_file_says_which() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_intensity_file(dir.path(), day()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "there is no intensity file carbon_intensity_2019-11-25.json"
+        );
+    }
+
+    #[test]
+    fn a_file_in_the_api_format_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::fixtures::write_fixtures(dir.path()).unwrap();
+        let day = read_intensity_file(dir.path(), day()).unwrap();
+        assert!(day.get(HalfHourId::FIRST).actual.is_some());
+        assert!(day.is_all_actual());
+    }
+
+    #[test]
+    fn a_file_that_is_not_json_is_a_parse_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(intensity_file_path(dir.path(), day()), "not json").unwrap();
+        let err = read_intensity_file(dir.path(), day()).unwrap_err();
+        assert!(matches!(err, FileError::Parse { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_file_of_another_day_is_incomplete() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::fixtures::write_fixtures(dir.path()).unwrap();
+        std::fs::copy(
+            intensity_file_path(dir.path(), Day::parse("2019-11-24").unwrap()),
+            intensity_file_path(dir.path(), day()),
+        )
+        .unwrap();
+        let err = read_intensity_file(dir.path(), day()).unwrap_err();
+        assert!(matches!(err, FileError::Incomplete { .. }), "{err}");
+    }
+}

@@ -1,0 +1,700 @@
+//! SQLite storage, and the only SQL in the crate: both sources (the asset's
+//! COV readings and the day's intensity), the resampled half-hours and the
+//! computed footprint table, plus the record of which source versions each
+//! asset-day was computed from.
+//!
+//! The schema lives in `migrations/` and is applied at open. Every call
+//! blocks; async callers run them in `spawn_blocking`. One connection behind
+//! a mutex: each call is short, WAL lets other processes read meanwhile, and
+//! the busy timeout absorbs their writes.
+
+use std::path::Path;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite_migration::{M, Migrations};
+
+use crate::asset::AssetId;
+use crate::footprint::FootprintRow;
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange};
+use crate::intensity::{
+    HalfHourIntensity, IntensityDay, IntensityKind, KindPreference, Provenance,
+};
+use crate::power::{FileStamp, HalfHourEnergy, PowerReading, SkippedRows, SourceStamp};
+
+static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
+    Migrations::new(vec![
+        M::up(include_str!("../migrations/0001_create_power_readings.sql")),
+        M::up(include_str!(
+            "../migrations/0002_create_intensity_half_hours.sql"
+        )),
+        M::up(include_str!(
+            "../migrations/0003_create_power_half_hours.sql"
+        )),
+        M::up(include_str!(
+            "../migrations/0004_create_footprint_half_hours.sql"
+        )),
+        M::up(include_str!("../migrations/0005_create_asset_days.sql")),
+    ])
+});
+
+/// How long a statement waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot bring the database schema up to date: {0}")]
+    Migrate(#[from] rusqlite_migration::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database holds a value it cannot have written: {0}")]
+    Corrupt(String),
+}
+
+/// A day of intensity as stored, with where and when it was fetched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredIntensity {
+    pub day: IntensityDay,
+    /// `Api` or `File`: the source that first gave it.
+    pub source: Provenance,
+    pub fetched_at: DateTime<Utc>,
+}
+
+/// Which source versions an asset-day's stored rows were computed from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetDayRecord {
+    pub stamp: SourceStamp,
+    /// The `fetched_at` of the intensity the footprint rows used.
+    pub intensity_fetched_at: DateTime<Utc>,
+    pub readings: u64,
+    pub skipped: SkippedRows,
+    pub computed_at: DateTime<Utc>,
+}
+
+/// The footprint rows of a day under each preference that was computed.
+pub type FootprintSets = [(KindPreference, Vec<FootprintRow>)];
+
+/// Everything computed for one asset-day, written in one transaction.
+pub struct ComputedDay<'a> {
+    pub asset: &'a AssetId,
+    pub day: Day,
+    pub record: &'a AssetDayRecord,
+    pub readings: &'a [PowerReading],
+    pub energies: &'a [HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
+    pub footprints: &'a FootprintSets,
+}
+
+/// A cheap-to-clone handle on the database.
+#[derive(Clone)]
+pub struct Storage {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage").finish_non_exhaustive()
+    }
+}
+
+impl Storage {
+    /// Opens (creating if needed) the database at `path`, switches it to
+    /// WAL and applies the migrations.
+    pub fn open(path: &Path) -> Result<Storage, StorageError> {
+        let open_err = |source| StorageError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // WAL: readers never block the writer; NORMAL is durable at each
+        // checkpoint and never corrupts, which suits a recomputable cache.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        MIGRATIONS.to_latest(&mut conn)?;
+        Ok(Storage {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock dropped its transaction, which
+        // rolled back: the connection is still sound.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A trivial query that fails when the database is unusable.
+    pub fn check(&self) -> Result<(), StorageError> {
+        let one: i64 = self.lock().query_row("SELECT 1", [], |r| r.get(0))?;
+        if one == 1 {
+            Ok(())
+        } else {
+            Err(StorageError::Corrupt("SELECT 1 did not return 1".into()))
+        }
+    }
+
+    /// `PRAGMA integrity_check`: `Ok(())` when it reports `ok`.
+    pub fn integrity_check(&self) -> Result<(), StorageError> {
+        let result: String = self
+            .lock()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err(StorageError::Corrupt(result))
+        }
+    }
+
+    pub fn intensity(&self, day: Day) -> Result<Option<StoredIntensity>, StorageError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT half_hour_id, forecast, actual, source, fetched_at
+             FROM intensity_half_hours WHERE date = ?1 ORDER BY half_hour_id",
+        )?;
+        let mut half_hours = [HalfHourIntensity::default(); HALF_HOURS_PER_DAY as usize];
+        let mut meta: Option<(String, String)> = None;
+        let mut found = 0;
+        let mut rows = stmt.query(params![day.to_string()])?;
+        while let Some(row) = rows.next()? {
+            let id = half_hour_id(row.get(0)?)?;
+            half_hours[id.index()] = HalfHourIntensity {
+                forecast: row.get(1)?,
+                actual: row.get(2)?,
+            };
+            meta.get_or_insert((row.get(3)?, row.get(4)?));
+            found += 1;
+        }
+        let Some((source, fetched_at)) = meta else {
+            return Ok(None);
+        };
+        if found != usize::from(HALF_HOURS_PER_DAY) {
+            return Err(StorageError::Corrupt(format!(
+                "{found} intensity rows for {day}"
+            )));
+        }
+        let day_intensity = IntensityDay::from_half_hours(day, half_hours)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        Ok(Some(StoredIntensity {
+            day: day_intensity,
+            source: source.parse().map_err(StorageError::Corrupt)?,
+            fetched_at: parse_time(&fetched_at)?,
+        }))
+    }
+
+    /// Replaces the stored intensity of a day, all 48 rows at once.
+    pub fn save_intensity(&self, stored: &StoredIntensity) -> Result<(), StorageError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let day = stored.day.day();
+        let date = day.to_string();
+        let fetched_at = format_time(stored.fetched_at);
+        tx.execute(
+            "DELETE FROM intensity_half_hours WHERE date = ?1",
+            params![date],
+        )?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO intensity_half_hours
+                 (date, half_hour_id, from_utc, forecast, actual, source, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for id in HalfHourId::all() {
+                let h = stored.day.get(id);
+                insert.execute(params![
+                    date,
+                    id.get(),
+                    format_time(id.start(day)),
+                    h.forecast,
+                    h.actual,
+                    stored.source.as_str(),
+                    fetched_at,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn asset_day(
+        &self,
+        asset: &AssetId,
+        day: Day,
+    ) -> Result<Option<AssetDayRecord>, StorageError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT power_file_size, power_file_mtime_ns, previous_file_size,
+                    previous_file_mtime_ns, intensity_fetched_at, readings,
+                    skipped_rows, computed_at
+             FROM asset_days WHERE asset_id = ?1 AND date = ?2",
+        )?;
+        let raw = stmt
+            .query_row(params![asset.as_str(), day.to_string()], |r| {
+                Ok((
+                    (r.get::<_, i64>(0)?, r.get::<_, i64>(1)?),
+                    (r.get::<_, Option<i64>>(2)?, r.get::<_, Option<i64>>(3)?),
+                    r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })
+            .optional()?;
+        let Some((file, previous, fetched_at, readings, skipped, computed_at)) = raw else {
+            return Ok(None);
+        };
+        let stamp = |size: i64, mtime_ns: i64| FileStamp {
+            size: size.max(0) as u64,
+            mtime_ns,
+        };
+        Ok(Some(AssetDayRecord {
+            stamp: SourceStamp {
+                day: stamp(file.0, file.1),
+                previous: match previous {
+                    (Some(size), Some(mtime)) => Some(stamp(size, mtime)),
+                    _ => None,
+                },
+            },
+            intensity_fetched_at: parse_time(&fetched_at)?,
+            readings: readings.max(0) as u64,
+            skipped: serde_json::from_str(&skipped)
+                .map_err(|e| StorageError::Corrupt(format!("skipped_rows: {e}")))?,
+            computed_at: parse_time(&computed_at)?,
+        }))
+    }
+
+    /// Writes a whole asset-day (readings, half-hours, footprint rows and
+    /// its record) replacing what was there, in one transaction: a crash
+    /// leaves the old day or the new one, never half of either.
+    pub fn save_asset_day(&self, computed: &ComputedDay<'_>) -> Result<(), StorageError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let asset = computed.asset.as_str();
+        let date = computed.day.to_string();
+        for table in [
+            "asset_days",
+            "footprint_half_hours",
+            "power_half_hours",
+            "power_readings",
+        ] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE asset_id = ?1 AND date = ?2"),
+                params![asset, date],
+            )?;
+        }
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO power_readings (asset_id, date, at_unix_ns, power_kw)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for reading in computed.readings {
+                let at_ns = reading.at.timestamp_nanos_opt().ok_or_else(|| {
+                    StorageError::Corrupt(format!("reading at {} is out of range", reading.at))
+                })?;
+                insert.execute(params![asset, date, at_ns, reading.power_kw])?;
+            }
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO power_half_hours
+                 (asset_id, date, half_hour_id, samples, coverage, carried_forward,
+                  mean_power_kw, energy_kwh)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for e in computed.energies {
+                insert.execute(params![
+                    asset,
+                    date,
+                    e.half_hour_id.get(),
+                    e.samples,
+                    e.coverage,
+                    e.carried_forward,
+                    e.mean_power_kw,
+                    e.energy_kwh,
+                ])?;
+            }
+        }
+        insert_footprints(&tx, asset, &date, computed.footprints)?;
+        insert_record(&tx, asset, &date, computed.record)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The stored half-hours of an asset-day, if all 48 are there.
+    pub fn energies(
+        &self,
+        asset: &AssetId,
+        day: Day,
+    ) -> Result<Option<[HalfHourEnergy; HALF_HOURS_PER_DAY as usize]>, StorageError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT half_hour_id, samples, coverage, carried_forward, mean_power_kw, energy_kwh
+             FROM power_half_hours WHERE asset_id = ?1 AND date = ?2 ORDER BY half_hour_id",
+        )?;
+        let mut rows = stmt.query(params![asset.as_str(), day.to_string()])?;
+        let mut out: Vec<HalfHourEnergy> = Vec::with_capacity(usize::from(HALF_HOURS_PER_DAY));
+        while let Some(row) = rows.next()? {
+            let id = half_hour_id(row.get(0)?)?;
+            out.push(HalfHourEnergy {
+                half_hour_id: id,
+                from: id.start(day),
+                to: id.end(day),
+                samples: row.get(1)?,
+                coverage: row.get(2)?,
+                carried_forward: row.get(3)?,
+                mean_power_kw: row.get(4)?,
+                energy_kwh: row.get(5)?,
+            });
+        }
+        Ok(out.try_into().ok())
+    }
+
+    /// Replaces an asset-day's footprint rows after its intensity changed,
+    /// with the record, in one transaction.
+    pub fn save_footprints(
+        &self,
+        asset: &AssetId,
+        day: Day,
+        record: &AssetDayRecord,
+        footprints: &FootprintSets,
+    ) -> Result<(), StorageError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let date = day.to_string();
+        tx.execute(
+            "DELETE FROM footprint_half_hours WHERE asset_id = ?1 AND date = ?2",
+            params![asset.as_str(), date],
+        )?;
+        tx.execute(
+            "DELETE FROM asset_days WHERE asset_id = ?1 AND date = ?2",
+            params![asset.as_str(), date],
+        )?;
+        insert_footprints(&tx, asset.as_str(), &date, footprints)?;
+        insert_record(&tx, asset.as_str(), &date, record)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The footprint rows of `range`, read back with `BETWEEN`, in order.
+    pub fn footprint_range(
+        &self,
+        asset: &AssetId,
+        day: Day,
+        preference: KindPreference,
+        range: HalfHourRange,
+    ) -> Result<Vec<FootprintRow>, StorageError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT f.half_hour_id, p.samples, p.coverage, p.carried_forward,
+                    p.mean_power_kw, p.energy_kwh,
+                    f.intensity_g_per_kwh, f.intensity_kind, f.footprint_g
+             FROM footprint_half_hours f
+             JOIN power_half_hours p USING (asset_id, date, half_hour_id)
+             WHERE f.asset_id = ?1 AND f.date = ?2 AND f.preference = ?3
+               AND f.half_hour_id BETWEEN ?4 AND ?5
+             ORDER BY f.half_hour_id",
+        )?;
+        let mut rows = stmt.query(params![
+            asset.as_str(),
+            day.to_string(),
+            preference.as_str(),
+            range.start().get(),
+            range.end().get(),
+        ])?;
+        let mut out = Vec::with_capacity(range.len());
+        while let Some(row) = rows.next()? {
+            let id = half_hour_id(row.get(0)?)?;
+            let kind: String = row.get(7)?;
+            out.push(FootprintRow {
+                half_hour_id: id,
+                from: id.start(day),
+                to: id.end(day),
+                samples: row.get(1)?,
+                coverage: row.get(2)?,
+                carried_forward: row.get(3)?,
+                mean_power_kw: row.get(4)?,
+                energy_kwh: row.get(5)?,
+                intensity_g_per_kwh: row.get(6)?,
+                intensity_kind: match kind.as_str() {
+                    "actual" => IntensityKind::Actual,
+                    "forecast" => IntensityKind::Forecast,
+                    other => {
+                        return Err(StorageError::Corrupt(format!("intensity kind `{other}`")));
+                    }
+                },
+                footprint_g: row.get(8)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// How many footprint rows an asset-day has under `preference`.
+    pub fn footprint_row_count(
+        &self,
+        asset: &AssetId,
+        day: Day,
+        preference: KindPreference,
+    ) -> Result<u32, StorageError> {
+        Ok(self.lock().query_row(
+            "SELECT COUNT(*) FROM footprint_half_hours
+             WHERE asset_id = ?1 AND date = ?2 AND preference = ?3",
+            params![asset.as_str(), day.to_string(), preference.as_str()],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+fn insert_footprints(
+    tx: &Transaction<'_>,
+    asset: &str,
+    date: &str,
+    footprints: &FootprintSets,
+) -> Result<(), StorageError> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO footprint_half_hours
+         (asset_id, date, preference, half_hour_id, intensity_g_per_kwh, intensity_kind, footprint_g)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (preference, rows) in footprints {
+        for row in rows {
+            insert.execute(params![
+                asset,
+                date,
+                preference.as_str(),
+                row.half_hour_id.get(),
+                row.intensity_g_per_kwh,
+                row.intensity_kind.as_str(),
+                row.footprint_g,
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn insert_record(
+    tx: &Transaction<'_>,
+    asset: &str,
+    date: &str,
+    record: &AssetDayRecord,
+) -> Result<(), StorageError> {
+    let skipped = serde_json::to_string(&record.skipped)
+        .map_err(|e| StorageError::Corrupt(format!("skipped_rows: {e}")))?;
+    tx.execute(
+        "INSERT INTO asset_days
+         (asset_id, date, power_file_size, power_file_mtime_ns, previous_file_size,
+          previous_file_mtime_ns, intensity_fetched_at, readings, skipped_rows, computed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            asset,
+            date,
+            record.stamp.day.size as i64,
+            record.stamp.day.mtime_ns,
+            record.stamp.previous.map(|s| s.size as i64),
+            record.stamp.previous.map(|s| s.mtime_ns),
+            format_time(record.intensity_fetched_at),
+            record.readings as i64,
+            skipped,
+            format_time(record.computed_at),
+        ],
+    )?;
+    Ok(())
+}
+
+fn half_hour_id(n: u32) -> Result<HalfHourId, StorageError> {
+    HalfHourId::new(n).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+fn format_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, StorageError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.to_utc())
+        .map_err(|e| StorageError::Corrupt(format!("time `{s}`: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::footprint::footprint_rows;
+    use crate::power::resample_day;
+
+    fn day() -> Day {
+        Day::parse("2019-11-25").unwrap()
+    }
+
+    fn asset() -> AssetId {
+        AssetId::parse("abc123xyz").unwrap()
+    }
+
+    fn intensity() -> IntensityDay {
+        let half_hours = std::array::from_fn(|i| HalfHourIntensity {
+            forecast: Some(200.0 + i as f64),
+            actual: (i < 40).then_some(100.0 + i as f64),
+        });
+        IntensityDay::from_half_hours(day(), half_hours).unwrap()
+    }
+
+    fn record(fetched_at: DateTime<Utc>) -> AssetDayRecord {
+        AssetDayRecord {
+            stamp: SourceStamp {
+                day: FileStamp {
+                    size: 10,
+                    mtime_ns: 1_574_640_000_123_456_789,
+                },
+                previous: None,
+            },
+            intensity_fetched_at: fetched_at,
+            readings: 2,
+            skipped: SkippedRows {
+                count: 1,
+                first: vec![crate::power::SkippedRow {
+                    line: 3,
+                    reason: "bad time `x`".into(),
+                }],
+            },
+            computed_at: fetched_at,
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, Storage) {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(&dir.path().join("test.sqlite3")).unwrap();
+        (dir, storage)
+    }
+
+    fn save_day(storage: &Storage, fetched_at: DateTime<Utc>) {
+        let readings = [
+            PowerReading {
+                at: day().start(),
+                power_kw: 10.0,
+            },
+            PowerReading {
+                at: day().start() + chrono::Duration::hours(12),
+                power_kw: -4.0,
+            },
+        ];
+        let energies = resample_day(day(), &readings, None);
+        let footprints: Vec<(KindPreference, Vec<FootprintRow>)> = [
+            KindPreference::Auto,
+            KindPreference::Only(IntensityKind::Actual),
+        ]
+        .into_iter()
+        .map(|p| (p, footprint_rows(&energies, &intensity(), p)))
+        .collect();
+        storage
+            .save_asset_day(&ComputedDay {
+                asset: &asset(),
+                day: day(),
+                record: &record(fetched_at),
+                readings: &readings,
+                energies: &energies,
+                footprints: &footprints,
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn an_asset_day_reads_back_as_written() {
+        // Arrange
+        let (_dir, storage) = open();
+        let fetched_at = Utc::now();
+
+        // Act
+        save_day(&storage, fetched_at);
+        let rows = storage
+            .footprint_range(
+                &asset(),
+                day(),
+                KindPreference::Auto,
+                HalfHourRange::parse("14-20").unwrap(),
+            )
+            .unwrap();
+        let stored = storage.asset_day(&asset(), day()).unwrap().unwrap();
+
+        // Assert
+        assert_eq!(rows.len(), 7);
+        assert_eq!(rows[0].half_hour_id.get(), 14);
+        assert_eq!(rows[0].energy_kwh, 5.0);
+        assert_eq!(rows[0].intensity_g_per_kwh, 113.0);
+        assert_eq!(rows[0].footprint_g, 565.0);
+        assert_eq!(stored, record(fetched_at));
+        assert_eq!(
+            storage.energies(&asset(), day()).unwrap().unwrap()[24].energy_kwh,
+            -2.0
+        );
+        storage.integrity_check().unwrap();
+    }
+
+    #[test]
+    fn a_forced_kind_has_rows_only_where_that_figure_exists() {
+        let (_dir, storage) = open();
+        save_day(&storage, Utc::now());
+        let actual = KindPreference::Only(IntensityKind::Actual);
+        assert_eq!(
+            storage
+                .footprint_row_count(&asset(), day(), actual)
+                .unwrap(),
+            40
+        );
+        let rows = storage
+            .footprint_range(
+                &asset(),
+                day(),
+                actual,
+                HalfHourRange::parse("38-45").unwrap(),
+            )
+            .unwrap();
+        assert_eq!(rows.len(), 3);
+    }
+
+    #[test]
+    fn saving_a_day_again_replaces_it_whole() {
+        let (_dir, storage) = open();
+        save_day(&storage, Utc::now());
+        save_day(&storage, Utc::now());
+        assert_eq!(
+            storage
+                .footprint_row_count(&asset(), day(), KindPreference::Auto)
+                .unwrap(),
+            48
+        );
+    }
+
+    #[test]
+    fn intensity_round_trips_with_its_source_and_fetch_time() {
+        let (_dir, storage) = open();
+        assert_eq!(storage.intensity(day()).unwrap(), None);
+        let stored = StoredIntensity {
+            day: intensity(),
+            source: Provenance::File,
+            fetched_at: Utc::now(),
+        };
+        storage.save_intensity(&stored).unwrap();
+        storage.save_intensity(&stored).unwrap();
+        assert_eq!(storage.intensity(day()).unwrap(), Some(stored));
+    }
+
+    #[test]
+    fn reopening_applies_no_migration_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        Storage::open(&path).unwrap();
+        let storage = Storage::open(&path).unwrap();
+        storage.check().unwrap();
+    }
+
+    #[test]
+    fn migrations_are_valid() {
+        assert!(MIGRATIONS.validate().is_ok());
+    }
+}
