@@ -1,1 +1,130 @@
-fn main() {}
+//! `carbon-footprint`: serve (the default), `report` one answer without a
+//! server, or regenerate the bundled `fixtures`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use carbon_footprint::asset::AssetId;
+use carbon_footprint::chart::ChartSize;
+use carbon_footprint::config::{Cli, Command, ReportArgs};
+use carbon_footprint::error::{Error, chain_of};
+use carbon_footprint::half_hour::{Day, HalfHourRange};
+use carbon_footprint::pipeline::{FootprintQuery, Pipeline};
+use carbon_footprint::{AppState, app, fixtures, render};
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = !matches!(cli.command, None | Some(Command::Serve));
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new(if quiet { "warn" } else { "info" })),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let outcome = match cli.command.clone() {
+        None | Some(Command::Serve) => serve(cli).await,
+        Some(Command::Report(args)) => report(cli, args).await,
+        Some(Command::Fixtures { out }) => fixtures::write_fixtures(&out)
+            .map(|paths| {
+                for path in paths {
+                    println!("{}", path.display());
+                }
+            })
+            .map_err(|e| Error::Startup(chain_of(&e))),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", err.chain());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cli: Cli) -> Result<(), Error> {
+    let pipeline = Pipeline::open(&cli.sources)?;
+    let listener = tokio::net::TcpListener::bind(cli.server.bind)
+        .await
+        .map_err(|e| Error::Startup(format!("cannot listen on {}: {e}", cli.server.bind)))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the bound address", e))?;
+    tracing::info!(
+        %address,
+        data_dir = %cli.sources.data_dir.display(),
+        db = %cli.sources.db.display(),
+        intensity_url = %cli.sources.intensity_url,
+        "serving; try /footprint/abc123xyz/2019-11-25/14-20"
+    );
+    let state = AppState::new(pipeline, cli.server);
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| Error::io("serving", e))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn report(cli: Cli, args: ReportArgs) -> Result<(), Error> {
+    let query = FootprintQuery {
+        asset: AssetId::parse(&args.asset)?,
+        day: Day::parse(&args.date)?,
+        range: match &args.range {
+            Some(r) => HalfHourRange::parse(r)?,
+            None => HalfHourRange::FULL_DAY,
+        },
+        preference: args
+            .kind
+            .parse()
+            .map_err(|e| Error::BadQuery(format!("{e}")))?,
+    };
+    let size = ChartSize::new(args.width, args.height).map_err(Error::BadQuery)?;
+    let pipeline = Pipeline::open(&cli.sources)?;
+    let report = pipeline.footprint(&query).await?;
+    let format = args.format;
+    let bytes = tokio::task::spawn_blocking(move || render::render(&report, format, size))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))??;
+    match &args.output {
+        Some(path) => std::fs::write(path, &bytes)
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e)),
+        None => std::io::stdout()
+            .lock()
+            .write_all(&bytes)
+            .map_err(|e| Error::io("writing to stdout", e)),
+    }
+}

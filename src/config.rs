@@ -1,0 +1,214 @@
+//! Command line and environment: every flag has an environment variable and
+//! an embedded default, so `carbon-footprint` with nothing set serves the
+//! bundled fixtures on 127.0.0.1:8000.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::chart::ChartSize;
+use crate::render::Format;
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "carbon-footprint",
+    version,
+    about = "Half-hourly carbon footprint of an energy asset, as a chart or data"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve HTTP (the default when no command is given).
+    Serve,
+    /// Compute one answer without a server and write it to stdout or a file.
+    Report(ReportArgs),
+    /// Regenerate the bundled fixtures (power files from the COV encoder and
+    /// illustrative intensity files).
+    Fixtures {
+        /// Directory to write into.
+        #[arg(long, default_value = "fixtures")]
+        out: PathBuf,
+    },
+}
+
+/// Where the data comes from and where results are kept.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// Directory of `power_measurements_<date>.csv` files.
+    #[arg(
+        long,
+        env = "FOOTPRINT_DATA_DIR",
+        default_value = "fixtures",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Base URL of the GB Carbon Intensity API; empty to use files only.
+    #[arg(
+        long,
+        env = "FOOTPRINT_INTENSITY_URL",
+        default_value = "https://api.carbonintensity.org.uk",
+        global = true
+    )]
+    pub intensity_url: String,
+    /// Directory of `carbon_intensity_<date>.json` fallback files
+    /// [default: the data dir].
+    #[arg(long, env = "FOOTPRINT_INTENSITY_DIR", global = true)]
+    pub intensity_dir: Option<PathBuf>,
+    /// SQLite database file (created if missing).
+    #[arg(
+        long,
+        env = "FOOTPRINT_DB",
+        default_value = "carbon-footprint.sqlite3",
+        global = true
+    )]
+    pub db: PathBuf,
+    /// Time allowed for each call to the intensity API, in milliseconds.
+    #[arg(
+        long,
+        env = "FOOTPRINT_UPSTREAM_TIMEOUT_MS",
+        default_value_t = 3000,
+        global = true
+    )]
+    pub upstream_timeout_ms: u64,
+}
+
+impl SourceArgs {
+    pub fn intensity_dir(&self) -> PathBuf {
+        self.intensity_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.clone())
+    }
+
+    pub fn upstream_timeout(&self) -> Duration {
+        Duration::from_millis(self.upstream_timeout_ms)
+    }
+}
+
+/// How the server listens and protects itself.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "FOOTPRINT_BIND",
+        default_value = "127.0.0.1:8000",
+        global = true
+    )]
+    pub bind: SocketAddr,
+    /// Longest time a request may take before it is answered 503.
+    #[arg(
+        long,
+        env = "FOOTPRINT_REQUEST_TIMEOUT_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub request_timeout_ms: u64,
+    /// Requests handled at once; more wait their turn.
+    #[arg(
+        long,
+        env = "FOOTPRINT_MAX_CONCURRENCY",
+        default_value_t = 256,
+        global = true
+    )]
+    pub max_concurrency: usize,
+    /// Memory for rendered responses kept for reuse, in MiB.
+    #[arg(
+        long,
+        env = "FOOTPRINT_RESPONSE_CACHE_MIB",
+        default_value_t = 64,
+        global = true
+    )]
+    pub response_cache_mib: u64,
+}
+
+impl ServerArgs {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+}
+
+impl Default for ServerArgs {
+    fn default() -> Self {
+        ServerArgs {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            request_timeout_ms: 30_000,
+            max_concurrency: 256,
+            response_cache_mib: 64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Asset id, e.g. abc123xyz.
+    pub asset: String,
+    /// UTC day, YYYY-MM-DD.
+    pub date: String,
+    /// Half-hours, `14-20` or `17` [default: 1-48].
+    pub range: Option<String>,
+    #[arg(long, default_value = "png")]
+    pub format: Format,
+    /// Write here instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    #[arg(long, default_value_t = ChartSize::DEFAULT.width)]
+    pub width: u32,
+    #[arg(long, default_value_t = ChartSize::DEFAULT.height)]
+    pub height: u32,
+    /// Intensity figure: auto (actual, else forecast), actual or forecast.
+    #[arg(long, default_value = "auto")]
+    pub kind: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_arguments_means_serve_the_fixtures_on_port_8000() {
+        let cli = Cli::try_parse_from(["carbon-footprint"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.server.bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(cli.sources.data_dir, PathBuf::from("fixtures"));
+        assert_eq!(cli.sources.intensity_dir(), PathBuf::from("fixtures"));
+        assert_eq!(cli.sources.upstream_timeout_ms, 3000);
+    }
+
+    #[test]
+    fn report_takes_its_positionals_and_the_shared_flags() {
+        let cli = Cli::try_parse_from([
+            "carbon-footprint",
+            "report",
+            "abc123xyz",
+            "2019-11-25",
+            "14-20",
+            "--format",
+            "json",
+            "--data-dir",
+            "/tmp/x",
+        ])
+        .unwrap();
+        let Some(Command::Report(args)) = cli.command else {
+            panic!("not a report")
+        };
+        assert_eq!(args.range.as_deref(), Some("14-20"));
+        assert_eq!(args.format, Format::Json);
+        assert_eq!(cli.sources.data_dir, PathBuf::from("/tmp/x"));
+    }
+}

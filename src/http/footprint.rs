@@ -1,0 +1,219 @@
+//! `GET /footprint/{asset}/{date}/{range}` (and without the range, meaning
+//! the whole day): the footprint as a chart, JSON or CSV.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Query, RawPathParams, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::AppState;
+use super::negotiate::negotiate_format;
+use crate::asset::AssetId;
+use crate::chart::ChartSize;
+use crate::error::Error;
+use crate::half_hour::{Day, HalfHourRange};
+use crate::intensity::{KindPreference, KindPreferenceError};
+use crate::pipeline::{FootprintQuery, FootprintReport};
+use crate::render::{Format, render};
+
+/// Seconds a client may reuse an answer whose intensity is all measured.
+const SETTLED_MAX_AGE: u32 = 86_400;
+/// ... and one that still rests on forecasts.
+const FORECAST_MAX_AGE: u32 = 300;
+
+/// The parsed path: every segment is validated before anything is read.
+pub struct FootprintPath {
+    pub asset: AssetId,
+    pub day: Day,
+    pub range: HalfHourRange,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FootprintPath {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Error::BadPath(e.body_text()))?;
+        let segment = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| v);
+        let asset = AssetId::parse(segment("asset").unwrap_or_default())?;
+        let day = Day::parse(segment("date").unwrap_or_default())?;
+        let range = match segment("range") {
+            Some(r) => HalfHourRange::parse(r)?,
+            None => HalfHourRange::FULL_DAY,
+        };
+        Ok(FootprintPath { asset, day, range })
+    }
+}
+
+/// Query parameters, kept as text so that each bad one gets its own message.
+#[derive(Debug, Default, Deserialize)]
+pub struct FootprintParams {
+    format: Option<String>,
+    width: Option<String>,
+    height: Option<String>,
+    kind: Option<String>,
+}
+
+fn pixels(name: &str, value: Option<&str>, default: u32) -> Result<u32, Error> {
+    match value {
+        None => Ok(default),
+        Some(text) => text.parse().map_err(|_| {
+            Error::BadQuery(format!(
+                "{name} `{}` is not a whole number of pixels",
+                text.chars().take(20).collect::<String>().escape_default()
+            ))
+        }),
+    }
+}
+
+pub async fn footprint(
+    State(state): State<AppState>,
+    path: FootprintPath,
+    params: Result<Query<FootprintParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let Query(params) = params.map_err(|e| Error::BadQuery(e.body_text()))?;
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = negotiate_format(params.format.as_deref(), accept)?;
+    let size = ChartSize::new(
+        pixels("width", params.width.as_deref(), ChartSize::DEFAULT.width)?,
+        pixels(
+            "height",
+            params.height.as_deref(),
+            ChartSize::DEFAULT.height,
+        )?,
+    )
+    .map_err(Error::BadQuery)?;
+    let preference: KindPreference = match params.kind.as_deref() {
+        Some(kind) => kind
+            .parse()
+            .map_err(|e: KindPreferenceError| Error::BadQuery(e.to_string()))?,
+        None => KindPreference::Auto,
+    };
+    let query = FootprintQuery {
+        asset: path.asset,
+        day: path.day,
+        range: path.range,
+        preference,
+    };
+
+    let report = state.pipeline.footprint(&query).await?;
+    let etag = entity_tag(&query, format, size, &report);
+    let if_none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    if if_none_match.is_some_and(|v| etag_matches(v, &etag)) {
+        return respond(
+            StatusCode::NOT_MODIFIED,
+            Body::empty(),
+            format,
+            &query,
+            &report,
+            &etag,
+        );
+    }
+    let (bytes, report) = tokio::task::spawn_blocking(move || {
+        let bytes = render(&report, format, size);
+        (bytes, report)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("rendering task failed: {e}")))?;
+    respond(
+        StatusCode::OK,
+        Body::from(bytes?),
+        format,
+        &query,
+        &report,
+        &etag,
+    )
+}
+
+/// A strong validator: equal for equal queries over equal data versions,
+/// whose rendering is deterministic.
+fn entity_tag(
+    query: &FootprintQuery,
+    format: Format,
+    size: ChartSize,
+    report: &FootprintReport,
+) -> String {
+    let mut hasher = DefaultHasher::new();
+    env!("CARGO_PKG_VERSION").hash(&mut hasher);
+    query.hash(&mut hasher);
+    format.hash(&mut hasher);
+    if format.is_chart() {
+        size.hash(&mut hasher);
+    }
+    report.version.hash(&mut hasher);
+    format!("\"{:016x}\"", hasher.finish())
+}
+
+/// `If-None-Match`: `*` or a list of tags (weak ones compared weakly).
+fn etag_matches(header: &str, etag: &str) -> bool {
+    header.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
+    })
+}
+
+fn respond(
+    status: StatusCode,
+    body: Body,
+    format: Format,
+    query: &FootprintQuery,
+    report: &FootprintReport,
+    etag: &str,
+) -> Result<Response, Error> {
+    let max_age = if report.settled {
+        SETTLED_MAX_AGE
+    } else {
+        FORECAST_MAX_AGE
+    };
+    let header_value = |s: String| {
+        HeaderValue::try_from(s).map_err(|e| Error::Internal(format!("header value: {e}")))
+    };
+    let mut response = Response::builder()
+        .status(status)
+        .body(body)
+        .map_err(|e| Error::Internal(format!("building the response: {e}")))?;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    headers.insert(header::ETAG, header_value(etag.to_owned())?);
+    headers.insert(
+        header::CACHE_CONTROL,
+        header_value(format!("public, max-age={max_age}"))?,
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+    headers.insert(
+        "x-intensity-source",
+        HeaderValue::from_static(report.intensity_source.as_str()),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        header_value(format!(
+            "inline; filename=\"footprint_{}_{}_{}.{}\"",
+            query.asset, query.day, query.range, format
+        ))?,
+    );
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_accepts_lists_weak_tags_and_star() {
+        assert!(etag_matches("\"abc\"", "\"abc\""));
+        assert!(etag_matches("\"x\", W/\"abc\"", "\"abc\""));
+        assert!(etag_matches("*", "\"abc\""));
+        assert!(!etag_matches("\"abd\"", "\"abc\""));
+    }
+}

@@ -1,0 +1,462 @@
+//! One footprint request from end to end: check what storage already holds,
+//! fetch only what is missing or stale (power file changed, forecast-only
+//! intensity older than 30 minutes), resample, compute, store the whole
+//! asset-day in one transaction, then read the asked range back from the
+//! footprint table.
+//!
+//! Concurrent first requests for the same asset-day compute once: they
+//! queue on a per-asset-day lock and find the stored result when their turn
+//! comes. Intensity is fetched once per day the same way.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::asset::AssetId;
+use crate::config::SourceArgs;
+use crate::error::Error;
+use crate::footprint::{FootprintRow, Totals, check_complete, footprint_rows};
+use crate::half_hour::{Day, HalfHourRange};
+use crate::intensity::{
+    IntensityClient, IntensityKind, IntensitySource, KindPreference, Provenance,
+};
+use crate::power::{
+    CsvError, FileStamp, PowerReading, SkippedRows, SourceStamp, power_file_path, read_power_csv,
+    resample_day,
+};
+use crate::storage::{AssetDayRecord, ComputedDay, Storage, StoredIntensity};
+
+/// How long forecast-only intensity is trusted before it is fetched again.
+pub const FORECAST_REFRESH: Duration = Duration::minutes(30);
+
+/// Every preference is computed when a day is, so any later request is a read.
+const PREFERENCES: [KindPreference; 3] = [
+    KindPreference::Auto,
+    KindPreference::Only(IntensityKind::Actual),
+    KindPreference::Only(IntensityKind::Forecast),
+];
+
+/// What a client asked for, already parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FootprintQuery {
+    pub asset: AssetId,
+    pub day: Day,
+    pub range: HalfHourRange,
+    pub preference: KindPreference,
+}
+
+/// The versions of both sources an answer was computed from. Two answers
+/// with equal versions (and equal queries) are identical.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DataVersion {
+    pub power: SourceStamp,
+    pub intensity_fetched_at: DateTime<Utc>,
+}
+
+/// The answer to a [`FootprintQuery`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FootprintReport {
+    pub asset: AssetId,
+    #[serde(serialize_with = "serialize_day")]
+    pub date: Day,
+    pub range: RangeBounds,
+    pub rows: Vec<FootprintRow>,
+    pub totals: Totals,
+    pub intensity_source: Provenance,
+    pub skipped_rows: SkippedRows,
+    #[serde(skip)]
+    pub version: DataVersion,
+    /// True when every intensity figure of the day is measured, so the
+    /// answer will not change unless the power file does.
+    #[serde(skip)]
+    pub settled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RangeBounds {
+    pub start: u8,
+    pub end: u8,
+}
+
+fn serialize_day<S: serde::Serializer>(day: &Day, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(day)
+}
+
+/// The request path through sources, storage and back.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    storage: Storage,
+    intensity: IntensitySource,
+    data_dir: PathBuf,
+    day_locks: KeyedLocks<(AssetId, Day)>,
+    intensity_locks: KeyedLocks<Day>,
+}
+
+impl Pipeline {
+    pub fn new(storage: Storage, intensity: IntensitySource, data_dir: PathBuf) -> Self {
+        Pipeline {
+            storage,
+            intensity,
+            data_dir,
+            day_locks: KeyedLocks::default(),
+            intensity_locks: KeyedLocks::default(),
+        }
+    }
+
+    /// Opens the database and checks the data directory: the start-up
+    /// faults an operator must hear about at once, each in one line.
+    pub fn open(sources: &SourceArgs) -> Result<Self, Error> {
+        for (what, dir) in [
+            ("data", &sources.data_dir),
+            ("intensity", &sources.intensity_dir()),
+        ] {
+            if !dir.is_dir() {
+                return Err(Error::Startup(format!(
+                    "the {what} directory {} does not exist or is not a directory",
+                    dir.display()
+                )));
+            }
+        }
+        let storage = Storage::open(&sources.db)?;
+        let api = match sources.intensity_url.trim() {
+            "" => None,
+            url => Some(
+                IntensityClient::new(url, sources.upstream_timeout())
+                    .map_err(|e| Error::Startup(e.to_string()))?,
+            ),
+        };
+        let intensity = IntensitySource::new(api, sources.intensity_dir());
+        Ok(Pipeline::new(storage, intensity, sources.data_dir.clone()))
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Answers `query`, computing and storing its asset-day first if the
+    /// stored one is missing or stale.
+    pub async fn footprint(&self, query: &FootprintQuery) -> Result<FootprintReport, Error> {
+        let FootprintQuery {
+            asset,
+            day,
+            range,
+            preference,
+        } = query.clone();
+        let _computing = self.day_locks.lock((asset.clone(), day)).await;
+
+        let stamp = self.source_stamp(day).await?;
+        let (intensity, provenance) = self.intensity(day).await?;
+
+        let storage = self.storage.clone();
+        let record = blocking(move || storage.asset_day(&asset, day)).await??;
+        let asset = query.asset.clone();
+        let record = match record {
+            Some(r) if r.stamp == stamp && r.intensity_fetched_at == intensity.fetched_at => r,
+            Some(r) if r.stamp == stamp => {
+                self.recompute_footprints(asset, day, r, intensity.clone())
+                    .await?
+            }
+            _ => {
+                self.compute_day(asset, day, stamp, intensity.clone())
+                    .await?
+            }
+        };
+
+        let storage = self.storage.clone();
+        let asset = query.asset.clone();
+        let rows =
+            blocking(move || storage.footprint_range(&asset, day, preference, range)).await??;
+        check_complete(day, range, preference, &rows)?;
+        Ok(FootprintReport {
+            asset: query.asset.clone(),
+            date: day,
+            range: RangeBounds {
+                start: range.start().get(),
+                end: range.end().get(),
+            },
+            totals: Totals::of(&rows),
+            rows,
+            intensity_source: provenance,
+            skipped_rows: record.skipped,
+            version: DataVersion {
+                power: stamp,
+                intensity_fetched_at: intensity.fetched_at,
+            },
+            settled: intensity.day.is_all_actual(),
+        })
+    }
+
+    /// Stamps of the day's power file (which must exist) and of the
+    /// previous day's (which may not).
+    async fn source_stamp(&self, day: Day) -> Result<SourceStamp, Error> {
+        let dir = self.data_dir.clone();
+        blocking(move || {
+            let stat = |d: Day| {
+                let path = power_file_path(&dir, d);
+                FileStamp::of(&path)
+                    .map_err(|e| Error::io(format!("reading {}", path.display()), e))
+            };
+            let own = stat(day)?.ok_or(Error::NoPowerFile { day })?;
+            let previous = match day.previous() {
+                Some(prev) => stat(prev)?,
+                None => None,
+            };
+            Ok(SourceStamp { day: own, previous })
+        })
+        .await?
+    }
+
+    /// The day's stored intensity when still good, else a fresh one from
+    /// the API or the file (stored before it is returned). When a refresh
+    /// fails but an older copy is stored, the older copy is used.
+    async fn intensity(&self, day: Day) -> Result<(StoredIntensity, Provenance), Error> {
+        if let Some(stored) = self.fresh_stored_intensity(day).await? {
+            return Ok((stored, Provenance::Cache));
+        }
+        let _fetching = self.intensity_locks.lock(day).await;
+        // Another request may have fetched it while this one waited.
+        if let Some(stored) = self.fresh_stored_intensity(day).await? {
+            return Ok((stored, Provenance::Cache));
+        }
+        match self.intensity.day(day).await {
+            Ok((found, provenance)) => {
+                let stored = StoredIntensity {
+                    day: found,
+                    source: provenance,
+                    fetched_at: Utc::now(),
+                };
+                let storage = self.storage.clone();
+                let to_save = stored.clone();
+                blocking(move || storage.save_intensity(&to_save)).await??;
+                Ok((stored, provenance))
+            }
+            Err(unavailable) => {
+                let storage = self.storage.clone();
+                match blocking(move || storage.intensity(day)).await?? {
+                    Some(stale) => {
+                        tracing::warn!(%day, error = %unavailable, "using stored forecast intensity past its refresh time");
+                        Ok((stale, Provenance::Cache))
+                    }
+                    None => Err(unavailable.into()),
+                }
+            }
+        }
+    }
+
+    async fn fresh_stored_intensity(&self, day: Day) -> Result<Option<StoredIntensity>, Error> {
+        let storage = self.storage.clone();
+        let stored = blocking(move || storage.intensity(day)).await??;
+        Ok(
+            stored
+                .filter(|s| s.day.is_all_actual() || Utc::now() - s.fetched_at < FORECAST_REFRESH),
+        )
+    }
+
+    /// Reads the power file, resamples it and stores the whole day.
+    async fn compute_day(
+        &self,
+        asset: AssetId,
+        day: Day,
+        stamp: SourceStamp,
+        intensity: StoredIntensity,
+    ) -> Result<AssetDayRecord, Error> {
+        let storage = self.storage.clone();
+        let dir = self.data_dir.clone();
+        blocking(move || {
+            let series = read_asset_file(&dir, &asset, day)?.ok_or_else(|| Error::NoAssetRows {
+                asset: asset.clone(),
+                day,
+            })?;
+            let carried_in = match (stamp.previous, day.previous()) {
+                (Some(_), Some(prev)) => carried_in_reading(&dir, &asset, prev),
+                _ => None,
+            };
+            let energies = resample_day(day, &series.readings, carried_in);
+            let footprints: Vec<_> = PREFERENCES
+                .iter()
+                .map(|&p| (p, footprint_rows(&energies, &intensity.day, p)))
+                .collect();
+            let record = AssetDayRecord {
+                stamp,
+                intensity_fetched_at: intensity.fetched_at,
+                readings: series.readings.len() as u64,
+                skipped: series.skipped,
+                computed_at: Utc::now(),
+            };
+            storage.save_asset_day(&ComputedDay {
+                asset: &asset,
+                day,
+                record: &record,
+                readings: &series.readings,
+                energies: &energies,
+                footprints: &footprints,
+            })?;
+            tracing::info!(%asset, %day, readings = record.readings, skipped = record.skipped.count, "computed asset-day");
+            Ok(record)
+        })
+        .await?
+    }
+
+    /// The power is unchanged but the intensity was refreshed: recompute
+    /// the footprint from the stored half-hours, without the CSV.
+    async fn recompute_footprints(
+        &self,
+        asset: AssetId,
+        day: Day,
+        record: AssetDayRecord,
+        intensity: StoredIntensity,
+    ) -> Result<AssetDayRecord, Error> {
+        let storage = self.storage.clone();
+        let stamp = record.stamp;
+        let energies = {
+            let storage = storage.clone();
+            let asset = asset.clone();
+            blocking(move || storage.energies(&asset, day)).await??
+        };
+        let Some(energies) = energies else {
+            return self.compute_day(asset, day, stamp, intensity).await;
+        };
+        blocking(move || {
+            let footprints: Vec<_> = PREFERENCES
+                .iter()
+                .map(|&p| (p, footprint_rows(&energies, &intensity.day, p)))
+                .collect();
+            let record = AssetDayRecord {
+                intensity_fetched_at: intensity.fetched_at,
+                computed_at: Utc::now(),
+                ..record
+            };
+            storage.save_footprints(&asset, day, &record, &footprints)?;
+            Ok(record)
+        })
+        .await?
+    }
+}
+
+/// The asset's rows of `day`'s file; `None` when the file has none for it.
+fn read_asset_file(
+    dir: &Path,
+    asset: &AssetId,
+    day: Day,
+) -> Result<Option<crate::power::PowerSeries>, Error> {
+    let path = power_file_path(dir, day);
+    let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NoPowerFile { day },
+        _ => Error::io(format!("opening {}", path.display()), e),
+    })?;
+    match read_power_csv(file, asset) {
+        Ok(series) => Ok(Some(series)),
+        Err(CsvError::NoRowsForAsset { .. }) => Ok(None),
+        Err(source) => Err(Error::PowerFile { day, source }),
+    }
+}
+
+/// The asset's last reading in the previous day's file: under COV its value
+/// holds across midnight. A previous file that cannot be used only costs
+/// coverage at the start of the day, so it is logged, not fatal.
+fn carried_in_reading(dir: &Path, asset: &AssetId, previous: Day) -> Option<PowerReading> {
+    match read_asset_file(dir, asset, previous) {
+        Ok(series) => series.and_then(|s| s.readings.last().copied()),
+        Err(err) => {
+            tracing::warn!(%asset, day = %previous, error = %err.chain(), "previous day's power file not used");
+            None
+        }
+    }
+}
+
+/// Runs blocking work (SQLite, file reads) off the async runtime.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("a blocking task failed: {e}")))
+}
+
+/// One async mutex per key, created on demand and dropped when unused.
+#[derive(Debug)]
+struct KeyedLocks<K> {
+    locks: Arc<Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl<K> Clone for KeyedLocks<K> {
+    fn clone(&self) -> Self {
+        KeyedLocks {
+            locks: Arc::clone(&self.locks),
+        }
+    }
+}
+
+impl<K> Default for KeyedLocks<K> {
+    fn default() -> Self {
+        KeyedLocks {
+            locks: Arc::default(),
+        }
+    }
+}
+
+/// Holds a key's lock; removes the key's entry when nobody else wants it.
+struct KeyGuard<K: Eq + Hash + Clone> {
+    key: K,
+    owner: KeyedLocks<K>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<K: Eq + Hash + Clone> KeyedLocks<K> {
+    async fn lock(&self, key: K) -> KeyGuard<K> {
+        let lock = {
+            let mut map = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(map.entry(key.clone()).or_default())
+        };
+        let guard = lock.lock_owned().await;
+        KeyGuard {
+            key,
+            owner: self.clone(),
+            guard: Some(guard),
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone> Drop for KeyGuard<K> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut map = self
+            .owner
+            .locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Only the map itself still refers to it: nobody holds or awaits it.
+        if map
+            .get(&self.key)
+            .is_some_and(|l| Arc::strong_count(l) == 1)
+        {
+            map.remove(&self.key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keyed_locks_serialise_one_key_and_forget_it_afterwards() {
+        let locks: KeyedLocks<u8> = KeyedLocks::default();
+        let first = locks.lock(1).await;
+        let other_key =
+            tokio::time::timeout(std::time::Duration::from_millis(50), locks.lock(2)).await;
+        assert!(other_key.is_ok(), "another key must not wait");
+        drop(other_key);
+        let same_key =
+            tokio::time::timeout(std::time::Duration::from_millis(50), locks.lock(1)).await;
+        assert!(same_key.is_err(), "the same key must wait");
+        drop(first);
+        assert!(locks.locks.lock().unwrap().is_empty());
+    }
+}
