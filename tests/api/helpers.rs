@@ -1,0 +1,244 @@
+//! Set-up shared by the integration tests. Each test gets its own copy of
+//! the bundled fixtures, its own SQLite file and its own mock intensity API;
+//! nothing else differs from the real service.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use carbon_footprint::config::{ServerArgs, SourceArgs};
+use carbon_footprint::error::Problem;
+use carbon_footprint::pipeline::Pipeline;
+use carbon_footprint::{AppState, app};
+use http_body_util::BodyExt;
+use tempfile::TempDir;
+use tower::ServiceExt;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// `../shared/data` beside the repository: the real one-day power file and
+/// an illustrative intensity file. Never copied into the repository.
+///
+/// Returns `None` (and says so) when the directory is absent, unless `CI`
+/// is set, where its absence is a failure.
+pub fn shared_data_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if dir.join("power_measurements_2019-11-25.csv").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but {} does not hold the shared data",
+        dir.display()
+    );
+    eprintln!("skipping: {} is not present", dir.display());
+    None
+}
+
+/// The repository's own generated fixtures.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// The path of the intensity query for 2019-11-25.
+pub const DAY_PATH: &str = "/intensity/2019-11-25T00:00Z/2019-11-26T00:00Z";
+
+pub struct TestApp {
+    pub router: Router,
+    pub mock: MockServer,
+    /// A private copy of the fixtures, free to modify.
+    pub data_dir: TempDir,
+    pub db_path: PathBuf,
+    _db_dir: TempDir,
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn problem(&self) -> Problem {
+        assert_eq!(self.header("content-type"), "application/problem+json");
+        serde_json::from_slice(&self.body).expect("a problem+json body")
+    }
+}
+
+/// How a test app is set up.
+pub struct Setup {
+    /// Copy the bundled fixtures into the data dir.
+    pub fixtures: bool,
+    pub upstream_timeout_ms: u64,
+    pub server: ServerArgs,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            fixtures: true,
+            upstream_timeout_ms: 1_000,
+            server: ServerArgs::default(),
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Setup::default()).await
+}
+
+pub async fn spawn_app_with(setup: Setup) -> TestApp {
+    let mock = MockServer::start().await;
+    let data_dir = tempfile::tempdir().expect("a temp data dir");
+    if setup.fixtures {
+        copy_dir(&fixtures_dir(), data_dir.path());
+    }
+    let db_dir = tempfile::tempdir().expect("a temp db dir");
+    let db_path = db_dir.path().join("test.sqlite3");
+    let sources = SourceArgs {
+        data_dir: data_dir.path().to_owned(),
+        intensity_url: mock.uri(),
+        intensity_dir: None,
+        db: db_path.clone(),
+        upstream_timeout_ms: setup.upstream_timeout_ms,
+    };
+    let pipeline = Pipeline::open(&sources).expect("the pipeline opens");
+    let state = AppState::new(pipeline, setup.server);
+    TestApp {
+        router: app(state),
+        mock,
+        data_dir,
+        db_path,
+        _db_dir: db_dir,
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("a readable dir") {
+        let entry = entry.expect("a dir entry");
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, uri: &str) -> TestResponse {
+        self.get_with(uri, &[]).await
+    }
+
+    pub async fn get_with(&self, uri: &str, headers: &[(&str, &str)]) -> TestResponse {
+        let mut request = Request::get(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request.body(Body::empty()).expect("a request"))
+            .await
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a body")
+            .to_bytes()
+            .to_vec();
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The API answers with the fixture's own day, `expect` times.
+    pub async fn mock_intensity_ok(&self, expect: u64) {
+        let body = std::fs::read_to_string(fixtures_dir().join("carbon_intensity_2019-11-25.json"))
+            .expect("the fixture intensity file");
+        Mock::given(method("GET"))
+            .and(path(DAY_PATH))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+            .expect(expect)
+            .mount(&self.mock)
+            .await;
+    }
+
+    /// The API answers `template` to every call, `expect` times.
+    pub async fn mock_intensity(&self, template: ResponseTemplate, expect: impl Into<wiremock::Times>) {
+        Mock::given(method("GET"))
+            .respond_with(template)
+            .expect(expect)
+            .mount(&self.mock)
+            .await;
+    }
+
+    pub fn remove_intensity_file(&self) {
+        std::fs::remove_file(self.data_dir.path().join("carbon_intensity_2019-11-25.json"))
+            .expect("the intensity file was there");
+    }
+
+    pub fn power_file(&self) -> PathBuf {
+        self.data_dir.path().join("power_measurements_2019-11-25.csv")
+    }
+
+    /// Rows in the footprint table for an asset-day, straight from SQLite.
+    pub fn footprint_rows_in_db(&self, asset: &str, date: &str) -> i64 {
+        let conn = rusqlite::Connection::open(&self.db_path).expect("the db opens");
+        conn.query_row(
+            "SELECT COUNT(*) FROM footprint_half_hours WHERE asset_id = ?1 AND date = ?2 AND preference = 'auto'",
+            [asset, date],
+            |r| r.get(0),
+        )
+        .expect("a count")
+    }
+}
+
+/// Decodes a PNG and returns (width, height, distinct colours).
+pub fn png_summary(bytes: &[u8]) -> (u32, u32, usize) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().expect("a PNG header");
+    let mut buffer = vec![0; reader.output_buffer_size().expect("a buffer size")];
+    let info = reader.next_frame(&mut buffer).expect("a PNG frame");
+    let pixels = &buffer[..info.buffer_size()];
+    let channels = info.color_type.samples();
+    let colours: std::collections::HashSet<&[u8]> = pixels.chunks(channels).collect();
+    (info.width, info.height, colours.len())
+}
+
+/// Waits until `check` passes or `timeout` elapses.
+pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    check()
+}

@@ -1,0 +1,12 @@
+//! The one integration test binary: one file per behaviour, shared set-up in
+//! `helpers`.
+
+mod fixtures;
+mod footprint_errors;
+mod footprint_formats;
+mod helpers;
+mod intensity_fallback;
+mod real_binary;
+mod resample_properties;
+mod shared_data;
+mod storage_cache;

@@ -1,0 +1,100 @@
+//! What the database keeps and when it is recomputed.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+use crate::helpers::spawn_app;
+
+const URI: &str = "/footprint/abc123xyz/2019-11-25/1-48?format=json";
+
+#[tokio::test]
+async fn a_computed_day_holds_48_footprint_rows() {
+    let app = spawn_app().await;
+
+    let response = app.get("/footprint/abc123xyz/2019-11-25/14-20").await;
+
+    assert_eq!(response.status, 200);
+    assert_eq!(app.footprint_rows_in_db("abc123xyz", "2019-11-25"), 48);
+}
+
+#[tokio::test]
+async fn a_stored_day_is_answered_without_reading_the_power_file_again() {
+    // Arrange: compute once, then replace the file's bytes with garbage of
+    // the same size and modification time.
+    let app = spawn_app().await;
+    let first = app.get(URI).await;
+    let path = app.power_file();
+    let meta = std::fs::metadata(&path).unwrap();
+    let garbage = vec![b'x'; meta.len() as usize];
+    std::fs::write(&path, garbage).unwrap();
+    File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(meta.modified().unwrap())
+        .unwrap();
+
+    // Act
+    let second = app.get(URI).await;
+
+    // Assert: had the file been read, the answer would be a 500.
+    assert_eq!(second.status, 200);
+    assert_eq!(first.json()["rows"], second.json()["rows"]);
+}
+
+#[tokio::test]
+async fn a_changed_power_file_is_recomputed() {
+    // Arrange: compute, then append a 10,000 kW row at 23:45.
+    let app = spawn_app().await;
+    let before = app.get(URI).await.json();
+    let mut file = OpenOptions::new().append(true).open(app.power_file()).unwrap();
+    writeln!(file, "2019-11-25 23:45:00.0000000,power,abc123xyz,10000").unwrap();
+    drop(file);
+    File::options()
+        .write(true)
+        .open(app.power_file())
+        .unwrap()
+        .set_modified(SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
+
+    // Act
+    let after = app.get(URI).await.json();
+
+    // Assert: 15 minutes at 10,000 kW = 2,500 kWh in the last half-hour.
+    let last = |j: &serde_json::Value| j["rows"][47]["energy_kwh"].as_f64().unwrap();
+    assert!(last(&after) - last(&before) > 2_000.0, "{} -> {}", last(&before), last(&after));
+    assert_eq!(app.footprint_rows_in_db("abc123xyz", "2019-11-25"), 48);
+}
+
+#[tokio::test]
+async fn the_previous_days_file_gives_the_value_held_at_midnight() {
+    // Arrange
+    let app = spawn_app().await;
+    let with_previous = app.get(URI).await.json();
+    let app_without = spawn_app().await;
+    std::fs::remove_file(app_without.data_dir.path().join("power_measurements_2019-11-24.csv")).unwrap();
+
+    // Act
+    let without_previous = app_without.get(URI).await.json();
+
+    // Assert: the battery discharged at -100 kW from 23:00 the day before;
+    // its first row of the day is the 01:00 heartbeat.
+    let first = &with_previous["rows"][0];
+    assert_eq!(first["coverage"], 1.0);
+    assert_eq!(first["energy_kwh"], -50.0);
+    assert_eq!(without_previous["rows"][0]["coverage"], 0.0);
+    assert_eq!(without_previous["rows"][0]["energy_kwh"], 0.0);
+}
+
+#[tokio::test]
+async fn two_assets_of_one_file_are_stored_apart() {
+    let app = spawn_app().await;
+
+    let battery = app.get("/footprint/abc123xyz/2019-11-25?format=json").await.json();
+    let heat_pump = app.get("/footprint/heatpump-07/2019-11-25?format=json").await.json();
+
+    assert_ne!(battery["rows"], heat_pump["rows"]);
+    assert!(heat_pump["rows"].as_array().unwrap().iter().all(|r| r["energy_kwh"].as_f64().unwrap() > 0.0));
+    assert_eq!(app.footprint_rows_in_db("heatpump-07", "2019-11-25"), 48);
+}
