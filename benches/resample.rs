@@ -48,7 +48,8 @@ fn bench(c: &mut Criterion) {
     let day = Day::parse("2019-11-25").expect("a day");
     let mut group = c.benchmark_group("parse_resample");
 
-    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/power_measurements_2019-11-25.csv");
+    let real = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/power_measurements_2019-11-25.csv");
     if let Ok(bytes) = std::fs::read(&real) {
         let asset = AssetId::parse("abc123xyz").expect("an asset");
         let rows = bytes.iter().filter(|&&b| b == b'\n').count() as u64 - 1;

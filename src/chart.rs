@@ -393,7 +393,7 @@ where
         .margin_right(px(8.0))
         .margin_top(px(4.0))
         .x_label_area_size(px(44.0))
-        .top_x_label_area_size(px(30.0))
+        .top_x_label_area_size(px(44.0))
         .y_label_area_size(px(84.0))
         .right_y_label_area_size(px(76.0))
         .build_cartesian_2d(x_bottom, y_min..y_max)
@@ -434,8 +434,11 @@ where
         .draw()
         .map_err(draw_err)?;
 
-    // Bars, from zero. Gaps are a fraction of the bar so thin bars stay visible.
-    let gap = if range.len() > 24 { 0.12 } else { 0.18 };
+    // Bars, from zero. Gaps are a fraction of the bar so thin bars stay
+    // visible, and wide ones are capped so a single bar does not fill the plot.
+    let gap = (if range.len() > 24 { 0.12f64 } else { 0.18 })
+        .max(0.5 - f64::from(px(80.0)) / bar_px)
+        .min(0.45);
     chart
         .draw_series(rows.iter().zip(&values).map(|(row, &v)| {
             let x = f64::from(row.half_hour_id.get());
@@ -482,7 +485,15 @@ where
             INTENSITY.stroke_width(px(2.0).max(1) as u32),
         ))
         .map_err(draw_err)?;
-    let marker = px(3.0).max(2);
+    // White rims keep the markers visible where they cross a bar.
+    let marker = px(3.5).max(2);
+    chart
+        .draw_secondary_series(
+            points
+                .iter()
+                .map(|&p| Circle::new(p, marker + px(1.5).max(1), WHITE.filled())),
+        )
+        .map_err(draw_err)?;
     chart
         .draw_secondary_series(
             points
@@ -527,23 +538,34 @@ where
     DB::ErrorType: 'static,
 {
     enum Swatch {
-        Block(RGBColor, Option<RGBColor>),
+        /// Filled boxes side by side, each with an optional outline.
+        Blocks(Vec<(RGBColor, Option<RGBColor>)>),
         Line(RGBColor),
     }
+    // Only bars that can be seen (non-zero) earn a legend entry.
     let has = |kind: BarKind, estimated: bool| {
         rows.iter()
-            .any(|r| bar_kind(r) == kind && is_estimated(r) == estimated)
+            .any(|r| r.footprint_g != 0.0 && bar_kind(r) == kind && is_estimated(r) == estimated)
     };
+    let any = |kind: BarKind| has(kind, false) || has(kind, true);
     let mut entries: Vec<(Swatch, &str)> = Vec::new();
-    if has(BarKind::Emitted, false) || !has(BarKind::Avoided, false) {
-        entries.push((Swatch::Block(EMITTED, None), "emitted (drawn from grid)"));
-    }
-    if has(BarKind::Avoided, false) || has(BarKind::Avoided, true) {
-        entries.push((Swatch::Block(AVOIDED, None), "avoided (exported)"));
-    }
-    if rows.iter().any(is_estimated) {
+    if any(BarKind::Emitted) {
         entries.push((
-            Swatch::Block(lighten(EMITTED, 0.6), Some(EMITTED)),
+            Swatch::Blocks(vec![(EMITTED, None)]),
+            "emitted (drawn from grid)",
+        ));
+    }
+    if any(BarKind::Avoided) {
+        entries.push((Swatch::Blocks(vec![(AVOIDED, None)]), "avoided (exported)"));
+    }
+    let estimated: Vec<(RGBColor, Option<RGBColor>)> = [BarKind::Emitted, BarKind::Avoided]
+        .into_iter()
+        .filter(|&kind| has(kind, true))
+        .map(|kind| (lighten(base_colour(kind), 0.6), Some(base_colour(kind))))
+        .collect();
+    if !estimated.is_empty() {
+        entries.push((
+            Swatch::Blocks(estimated),
             "lighter: value held, no reading inside, or partly unknown",
         ));
     }
@@ -555,19 +577,18 @@ where
     let box_px = px(12.0).max(8);
     for (swatch, label) in entries {
         match swatch {
-            Swatch::Block(fill, outline) => {
-                area.draw(&Rectangle::new(
-                    [(x, y), (x + box_px, y + box_px)],
-                    fill.filled(),
-                ))
-                .map_err(draw_err)?;
-                if let Some(outline) = outline {
-                    area.draw(&Rectangle::new(
-                        [(x, y), (x + box_px, y + box_px)],
-                        outline.stroke_width(1),
-                    ))
-                    .map_err(draw_err)?;
+            Swatch::Blocks(blocks) => {
+                for (fill, outline) in blocks {
+                    let corners = [(x, y), (x + box_px, y + box_px)];
+                    area.draw(&Rectangle::new(corners, fill.filled()))
+                        .map_err(draw_err)?;
+                    if let Some(outline) = outline {
+                        area.draw(&Rectangle::new(corners, outline.stroke_width(1)))
+                            .map_err(draw_err)?;
+                    }
+                    x += box_px + px(3.0);
                 }
+                x -= box_px + px(3.0);
             }
             Swatch::Line(colour) => {
                 let mid = y + box_px / 2;

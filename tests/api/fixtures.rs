@@ -28,7 +28,8 @@ fn the_bundled_fixtures_are_what_the_generator_writes() {
 
 #[test]
 fn the_fixture_power_file_holds_two_assets_unsorted() {
-    let text = std::fs::read_to_string(fixtures_dir().join("power_measurements_2019-11-25.csv")).unwrap();
+    let text =
+        std::fs::read_to_string(fixtures_dir().join("power_measurements_2019-11-25.csv")).unwrap();
     let times: Vec<&str> = text.lines().skip(1).map(|l| &l[..27]).collect();
     assert!(times.windows(2).any(|w| w[0] > w[1]), "rows are sorted");
     assert!(text.contains(",abc123xyz,") && text.contains(",heatpump-07,"));

@@ -21,17 +21,28 @@ async fn footprint_returns_400_when_the_range_is_reversed_out_of_bounds_or_not_a
         ("abc", "`abc` is not a number"),
         ("14-", "must look like"),
     ] {
-        let (status, problem) = problem_for(&format!("/footprint/abc123xyz/2019-11-25/{range}")).await;
+        let (status, problem) =
+            problem_for(&format!("/footprint/abc123xyz/2019-11-25/{range}")).await;
         assert_eq!(status, 400, "{range}");
         assert_eq!(problem.status, 400);
         assert_eq!(problem.kind, "/problems/invalid-range");
-        assert!(problem.detail.contains(needle), "{range}: {}", problem.detail);
+        assert!(
+            problem.detail.contains(needle),
+            "{range}: {}",
+            problem.detail
+        );
     }
 }
 
 #[tokio::test]
 async fn footprint_returns_400_when_the_date_is_not_a_real_day() {
-    for date in ["2019-02-29", "2019-13-01", "25-11-2019", "2019-11-25T00:00", "today"] {
+    for date in [
+        "2019-02-29",
+        "2019-13-01",
+        "25-11-2019",
+        "2019-11-25T00:00",
+        "today",
+    ] {
         let (status, problem) = problem_for(&format!("/footprint/abc123xyz/{date}/14-20")).await;
         assert_eq!(status, 400, "{date}");
         assert_eq!(problem.kind, "/problems/invalid-date");
@@ -42,7 +53,15 @@ async fn footprint_returns_400_when_the_date_is_not_a_real_day() {
 #[tokio::test]
 async fn footprint_returns_400_when_the_asset_id_is_not_allowed() {
     let long = "a".repeat(65);
-    for asset in ["..", "a.b", "%2e%2e", "a%2Fb", "a%20b", "%00", long.as_str()] {
+    for asset in [
+        "..",
+        "a.b",
+        "%2e%2e",
+        "a%2Fb",
+        "a%20b",
+        "%00",
+        long.as_str(),
+    ] {
         let (status, problem) = problem_for(&format!("/footprint/{asset}/2019-11-25/14-20")).await;
         assert_eq!(status, 400, "{asset}");
         assert_eq!(problem.kind, "/problems/invalid-asset");
@@ -65,10 +84,15 @@ async fn footprint_returns_400_for_bad_query_parameters() {
         ("height=5000", "height 5000"),
         ("kind=measured", "kind `measured`"),
     ] {
-        let (status, problem) = problem_for(&format!("/footprint/abc123xyz/2019-11-25/14-20?{query}")).await;
+        let (status, problem) =
+            problem_for(&format!("/footprint/abc123xyz/2019-11-25/14-20?{query}")).await;
         assert_eq!(status, 400, "{query}");
         assert_eq!(problem.kind, "/problems/invalid-query");
-        assert!(problem.detail.contains(needle), "{query}: {}", problem.detail);
+        assert!(
+            problem.detail.contains(needle),
+            "{query}: {}",
+            problem.detail
+        );
     }
 }
 
@@ -103,7 +127,12 @@ async fn footprint_returns_502_when_the_api_fails_and_there_is_no_fallback_file(
     assert_eq!(problem.kind, "/problems/intensity-unavailable");
     assert!(problem.detail.contains("404"), "{}", problem.detail);
     assert!(problem.detail.contains("carbon_intensity_2019-11-25.json"));
-    assert!(!problem.detail.contains(app.data_dir.path().to_str().unwrap()), "a server path leaked");
+    assert!(
+        !problem
+            .detail
+            .contains(app.data_dir.path().to_str().unwrap()),
+        "a server path leaked"
+    );
 }
 
 #[tokio::test]
@@ -119,7 +148,10 @@ async fn unknown_paths_and_methods_get_problems_too() {
         )
         .await;
     let unacceptable = app
-        .get_with("/footprint/abc123xyz/2019-11-25/14-20", &[("accept", "text/html")])
+        .get_with(
+            "/footprint/abc123xyz/2019-11-25/14-20",
+            &[("accept", "text/html")],
+        )
         .await;
 
     assert_eq!(unknown.status, 404);

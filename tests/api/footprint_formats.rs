@@ -40,7 +40,10 @@ async fn footprint_json_has_the_documented_shape() {
     assert_eq!(json["skipped_rows"]["count"], 0);
     let rows = json["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 7);
-    let ids: Vec<u64> = rows.iter().map(|r| r["half_hour_id"].as_u64().unwrap()).collect();
+    let ids: Vec<u64> = rows
+        .iter()
+        .map(|r| r["half_hour_id"].as_u64().unwrap())
+        .collect();
     assert_eq!(ids, [14, 15, 16, 17, 18, 19, 20]);
     assert_eq!(rows[0]["from"], "2019-11-25T06:30:00Z");
     assert_eq!(rows[6]["to"], "2019-11-25T10:00:00Z");
@@ -66,7 +69,9 @@ async fn footprint_json_has_the_documented_shape() {
 async fn footprint_csv_has_a_header_and_one_line_per_half_hour() {
     let app = spawn_app().await;
 
-    let response = app.get("/footprint/abc123xyz/2019-11-25/1-4?format=csv").await;
+    let response = app
+        .get("/footprint/abc123xyz/2019-11-25/1-4?format=csv")
+        .await;
 
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-type"), "text/csv; charset=utf-8");
@@ -84,30 +89,48 @@ async fn footprint_csv_has_a_header_and_one_line_per_half_hour() {
 async fn footprint_svg_is_xml_with_the_title() {
     let app = spawn_app().await;
 
-    let response = app.get("/footprint/abc123xyz/2019-11-25/14-20?format=svg").await;
+    let response = app
+        .get("/footprint/abc123xyz/2019-11-25/14-20?format=svg")
+        .await;
 
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-type"), "image/svg+xml");
     let text = String::from_utf8(response.body).unwrap();
     assert!(text.trim_start().starts_with("<svg"), "{}", &text[..80]);
-    assert!(text.contains("abc123xyz - carbon footprint - 2019-11-25 06:30-10:00 UTC (half-hours 14-20)"));
+    assert!(
+        text.contains(
+            "abc123xyz - carbon footprint - 2019-11-25 06:30-10:00 UTC (half-hours 14-20)"
+        )
+    );
 }
 
 #[tokio::test]
 async fn footprint_accepts_a_trailing_slash_and_a_missing_range() {
     let app = spawn_app().await;
 
-    let with_slash = app.get("/footprint/abc123xyz/2019-11-25/14-20/?format=json").await;
+    let with_slash = app
+        .get("/footprint/abc123xyz/2019-11-25/14-20/?format=json")
+        .await;
     let whole_day = app.get("/footprint/abc123xyz/2019-11-25?format=json").await;
-    let whole_day_slash = app.get("/footprint/abc123xyz/2019-11-25/?format=json").await;
-    let single = app.get("/footprint/abc123xyz/2019-11-25/17?format=json").await;
+    let whole_day_slash = app
+        .get("/footprint/abc123xyz/2019-11-25/?format=json")
+        .await;
+    let single = app
+        .get("/footprint/abc123xyz/2019-11-25/17?format=json")
+        .await;
 
     assert_eq!(with_slash.status, 200);
     assert_eq!(with_slash.json()["rows"].as_array().unwrap().len(), 7);
     assert_eq!(whole_day.json()["rows"].as_array().unwrap().len(), 48);
-    assert_eq!(whole_day.json()["range"], serde_json::json!({"start": 1, "end": 48}));
+    assert_eq!(
+        whole_day.json()["range"],
+        serde_json::json!({"start": 1, "end": 48})
+    );
     assert_eq!(whole_day_slash.status, 200);
-    assert_eq!(single.json()["range"], serde_json::json!({"start": 17, "end": 17}));
+    assert_eq!(
+        single.json()["range"],
+        serde_json::json!({"start": 17, "end": 17})
+    );
 }
 
 #[tokio::test]
@@ -119,10 +142,16 @@ async fn footprint_follows_the_accept_header() {
     let csv = app.get_with(uri, &[("accept", "text/csv")]).await;
     let svg = app.get_with(uri, &[("accept", "image/svg+xml")]).await;
     let browser = app
-        .get_with(uri, &[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")])
+        .get_with(
+            uri,
+            &[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
+        )
         .await;
     let param_wins = app
-        .get_with(&format!("{uri}?format=csv"), &[("accept", "application/json")])
+        .get_with(
+            &format!("{uri}?format=csv"),
+            &[("accept", "application/json")],
+        )
         .await;
 
     assert_eq!(json.header("content-type"), "application/json");
@@ -150,7 +179,10 @@ async fn footprint_chart_size_can_be_chosen() {
 async fn footprint_can_force_the_forecast_figure() {
     let app = spawn_app().await;
 
-    let auto = app.get("/footprint/abc123xyz/2019-11-25/30?format=json").await.json();
+    let auto = app
+        .get("/footprint/abc123xyz/2019-11-25/30?format=json")
+        .await
+        .json();
     let forecast = app
         .get("/footprint/abc123xyz/2019-11-25/30?format=json&kind=forecast")
         .await
@@ -158,7 +190,10 @@ async fn footprint_can_force_the_forecast_figure() {
 
     assert_eq!(auto["rows"][0]["intensity_kind"], "actual");
     assert_eq!(forecast["rows"][0]["intensity_kind"], "forecast");
-    assert_eq!(auto["rows"][0]["energy_kwh"], forecast["rows"][0]["energy_kwh"]);
+    assert_eq!(
+        auto["rows"][0]["energy_kwh"],
+        forecast["rows"][0]["energy_kwh"]
+    );
 }
 
 #[tokio::test]

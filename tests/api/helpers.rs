@@ -190,7 +190,11 @@ impl TestApp {
     }
 
     /// The API answers `template` to every call, `expect` times.
-    pub async fn mock_intensity(&self, template: ResponseTemplate, expect: impl Into<wiremock::Times>) {
+    pub async fn mock_intensity(
+        &self,
+        template: ResponseTemplate,
+        expect: impl Into<wiremock::Times>,
+    ) {
         Mock::given(method("GET"))
             .respond_with(template)
             .expect(expect)
@@ -199,12 +203,18 @@ impl TestApp {
     }
 
     pub fn remove_intensity_file(&self) {
-        std::fs::remove_file(self.data_dir.path().join("carbon_intensity_2019-11-25.json"))
-            .expect("the intensity file was there");
+        std::fs::remove_file(
+            self.data_dir
+                .path()
+                .join("carbon_intensity_2019-11-25.json"),
+        )
+        .expect("the intensity file was there");
     }
 
     pub fn power_file(&self) -> PathBuf {
-        self.data_dir.path().join("power_measurements_2019-11-25.csv")
+        self.data_dir
+            .path()
+            .join("power_measurements_2019-11-25.csv")
     }
 
     /// Rows in the footprint table for an asset-day, straight from SQLite.

@@ -71,12 +71,19 @@ async fn a_timeout_falls_back_to_the_file() {
 
 #[tokio::test]
 async fn malformed_json_falls_back_to_the_file() {
-    falls_back_to_the_file(ResponseTemplate::new(200).set_body_string("{\"data\": [oops"), 1).await;
+    falls_back_to_the_file(
+        ResponseTemplate::new(200).set_body_string("{\"data\": [oops"),
+        1,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_day_with_47_half_hours_falls_back_to_the_file() {
-    let text = std::fs::read_to_string(crate::helpers::fixtures_dir().join("carbon_intensity_2019-11-25.json")).unwrap();
+    let text = std::fs::read_to_string(
+        crate::helpers::fixtures_dir().join("carbon_intensity_2019-11-25.json"),
+    )
+    .unwrap();
     let mut body: serde_json::Value = serde_json::from_str(&text).unwrap();
     // Entry 0 is 23:30 of the day before; entry 21 is half-hour 21.
     body["data"].as_array_mut().unwrap().remove(21);
@@ -111,5 +118,8 @@ async fn a_refused_connection_falls_back_to_the_file() {
     let report = pipeline.footprint(&query).await.unwrap();
 
     // Assert
-    assert_eq!(report.intensity_source, carbon_footprint::intensity::Provenance::File);
+    assert_eq!(
+        report.intensity_source,
+        carbon_footprint::intensity::Provenance::File
+    );
 }

@@ -1,6 +1,7 @@
 //! The one integration test binary: one file per behaviour, shared set-up in
 //! `helpers`.
 
+mod chart;
 mod fixtures;
 mod footprint_errors;
 mod footprint_formats;

@@ -25,7 +25,9 @@ fn free_port() -> u16 {
 #[tokio::test]
 async fn the_binary_serves_the_shared_data_and_stores_48_rows() {
     // Arrange
-    let Some(data) = shared_data_dir() else { return };
+    let Some(data) = shared_data_dir() else {
+        return;
+    };
     let db_dir = tempfile::tempdir().unwrap();
     let db = db_dir.path().join("footprint.sqlite3");
     let port = free_port();
@@ -54,7 +56,9 @@ async fn the_binary_serves_the_shared_data_and_stores_48_rows() {
 
     // Act
     let json: serde_json::Value = client
-        .get(format!("{base}/footprint/abc123xyz/2019-11-25/14-20?format=json"))
+        .get(format!(
+            "{base}/footprint/abc123xyz/2019-11-25/14-20?format=json"
+        ))
         .send()
         .await
         .unwrap()
@@ -71,7 +75,10 @@ async fn the_binary_serves_the_shared_data_and_stores_48_rows() {
     assert_eq!(json["intensity_source"], "file");
     let rows = json["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 7);
-    assert!(rows.iter().all(|r| r["energy_kwh"] == 0.0 && r["footprint_g"] == 0.0));
+    assert!(
+        rows.iter()
+            .all(|r| r["energy_kwh"] == 0.0 && r["footprint_g"] == 0.0)
+    );
     assert_eq!(png.status(), 200);
     assert_eq!(png.headers()["x-intensity-source"], "cache");
     let (w, h, colours) = png_summary(&png.bytes().await.unwrap());

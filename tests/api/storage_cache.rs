@@ -48,7 +48,10 @@ async fn a_changed_power_file_is_recomputed() {
     // Arrange: compute, then append a 10,000 kW row at 23:45.
     let app = spawn_app().await;
     let before = app.get(URI).await.json();
-    let mut file = OpenOptions::new().append(true).open(app.power_file()).unwrap();
+    let mut file = OpenOptions::new()
+        .append(true)
+        .open(app.power_file())
+        .unwrap();
     writeln!(file, "2019-11-25 23:45:00.0000000,power,abc123xyz,10000").unwrap();
     drop(file);
     File::options()
@@ -63,7 +66,12 @@ async fn a_changed_power_file_is_recomputed() {
 
     // Assert: 15 minutes at 10,000 kW = 2,500 kWh in the last half-hour.
     let last = |j: &serde_json::Value| j["rows"][47]["energy_kwh"].as_f64().unwrap();
-    assert!(last(&after) - last(&before) > 2_000.0, "{} -> {}", last(&before), last(&after));
+    assert!(
+        last(&after) - last(&before) > 2_000.0,
+        "{} -> {}",
+        last(&before),
+        last(&after)
+    );
     assert_eq!(app.footprint_rows_in_db("abc123xyz", "2019-11-25"), 48);
 }
 
@@ -73,7 +81,13 @@ async fn the_previous_days_file_gives_the_value_held_at_midnight() {
     let app = spawn_app().await;
     let with_previous = app.get(URI).await.json();
     let app_without = spawn_app().await;
-    std::fs::remove_file(app_without.data_dir.path().join("power_measurements_2019-11-24.csv")).unwrap();
+    std::fs::remove_file(
+        app_without
+            .data_dir
+            .path()
+            .join("power_measurements_2019-11-24.csv"),
+    )
+    .unwrap();
 
     // Act
     let without_previous = app_without.get(URI).await.json();
@@ -91,10 +105,22 @@ async fn the_previous_days_file_gives_the_value_held_at_midnight() {
 async fn two_assets_of_one_file_are_stored_apart() {
     let app = spawn_app().await;
 
-    let battery = app.get("/footprint/abc123xyz/2019-11-25?format=json").await.json();
-    let heat_pump = app.get("/footprint/heatpump-07/2019-11-25?format=json").await.json();
+    let battery = app
+        .get("/footprint/abc123xyz/2019-11-25?format=json")
+        .await
+        .json();
+    let heat_pump = app
+        .get("/footprint/heatpump-07/2019-11-25?format=json")
+        .await
+        .json();
 
     assert_ne!(battery["rows"], heat_pump["rows"]);
-    assert!(heat_pump["rows"].as_array().unwrap().iter().all(|r| r["energy_kwh"].as_f64().unwrap() > 0.0));
+    assert!(
+        heat_pump["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["energy_kwh"].as_f64().unwrap() > 0.0)
+    );
     assert_eq!(app.footprint_rows_in_db("heatpump-07", "2019-11-25"), 48);
 }

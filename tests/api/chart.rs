@@ -1,0 +1,260 @@
+//! The chart renders sensibly for every shape of data, in PNG and SVG.
+//! Set CHART_SHAPES_DIR to keep the pictures for a look.
+
+use carbon_footprint::asset::AssetId;
+use carbon_footprint::chart::{ChartSize, render_png, render_svg};
+use carbon_footprint::footprint::{FootprintRow, Totals};
+use carbon_footprint::half_hour::{Day, HalfHourId};
+use carbon_footprint::intensity::{IntensityKind, Provenance};
+use carbon_footprint::pipeline::{DataVersion, FootprintReport, RangeBounds};
+use carbon_footprint::power::{FileStamp, SkippedRows, SourceStamp};
+
+use crate::helpers::png_summary;
+
+/// A report over half-hours `start..` with these footprints (g) and
+/// intensities; energy = footprint / intensity.
+fn report(start: u8, footprints_g: &[f64], estimated: impl Fn(usize) -> bool) -> FootprintReport {
+    let day = Day::parse("2019-11-25").unwrap();
+    let rows: Vec<FootprintRow> = footprints_g
+        .iter()
+        .enumerate()
+        .map(|(i, &g)| {
+            let id = HalfHourId::new(u32::from(start) + i as u32).unwrap();
+            let intensity = 180.0 + 60.0 * (i as f64 * 0.4).sin();
+            FootprintRow {
+                half_hour_id: id,
+                from: id.start(day),
+                to: id.end(day),
+                samples: if estimated(i) { 0 } else { 12 },
+                coverage: if estimated(i) && i % 2 == 0 { 0.5 } else { 1.0 },
+                carried_forward: estimated(i),
+                mean_power_kw: g / intensity * 2.0,
+                energy_kwh: g / intensity,
+                intensity_g_per_kwh: intensity,
+                intensity_kind: if i % 5 == 4 {
+                    IntensityKind::Forecast
+                } else {
+                    IntensityKind::Actual
+                },
+                footprint_g: g,
+            }
+        })
+        .collect();
+    FootprintReport {
+        asset: AssetId::parse("abc123xyz").unwrap(),
+        date: day,
+        range: RangeBounds {
+            start,
+            end: start + footprints_g.len() as u8 - 1,
+        },
+        totals: Totals::of(&rows),
+        rows,
+        intensity_source: Provenance::Api,
+        skipped_rows: SkippedRows::default(),
+        version: DataVersion {
+            power: SourceStamp {
+                day: FileStamp {
+                    size: 1,
+                    mtime_ns: 1,
+                },
+                previous: None,
+            },
+            intensity_fetched_at: day.start(),
+        },
+        settled: true,
+    }
+}
+
+fn shapes() -> Vec<(&'static str, FootprintReport)> {
+    let full_day: Vec<f64> = (0..48)
+        .map(|i| 40_000.0 * ((i as f64) * 0.3).sin())
+        .collect();
+    vec![
+        ("all-zeros", report(14, &[0.0; 7], |_| true)),
+        ("single-half-hour", report(17, &[1234.5], |_| false)),
+        (
+            "only-negative",
+            report(30, &[-5e4, -1.2e5, -8e4, -2e4], |i| i == 2),
+        ),
+        (
+            "very-large",
+            report(1, &[3.2e9, 1.1e10, 7.5e9, -2e9], |_| false),
+        ),
+        (
+            "very-small",
+            report(1, &[0.0003, 0.00012, 0.0, 0.0007], |_| false),
+        ),
+        ("full-day", report(1, &full_day, |i| i % 7 == 3)),
+        ("unknown-power", {
+            let mut r = report(1, &[0.0; 6], |_| true);
+            r.rows.iter_mut().for_each(|row| row.coverage = 0.0);
+            r
+        }),
+    ]
+}
+
+fn keep(name: &str, ext: &str, bytes: &[u8]) {
+    if let Some(dir) = std::env::var_os("CHART_SHAPES_DIR") {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            std::path::Path::new(&dir).join(format!("{name}.{ext}")),
+            bytes,
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn every_shape_of_data_renders_a_png_of_the_asked_size_that_is_not_blank() {
+    for (name, report) in shapes() {
+        // Act
+        let png = render_png(&report, ChartSize::DEFAULT).unwrap_or_else(|e| panic!("{name}: {e}"));
+        keep(name, "png", &png);
+
+        // Assert
+        let (width, height, colours) = png_summary(&png);
+        assert_eq!((width, height), (1000, 560), "{name}");
+        assert!(colours > 30, "{name}: only {colours} colours");
+    }
+}
+
+#[test]
+fn every_shape_renders_an_svg_that_parses_and_carries_the_title() {
+    for (name, report) in shapes() {
+        let svg = render_svg(&report, ChartSize::DEFAULT).unwrap_or_else(|e| panic!("{name}: {e}"));
+        keep(name, "svg", svg.as_bytes());
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        let texts: String = doc
+            .descendants()
+            .filter_map(|n| n.text())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            texts.contains("abc123xyz - carbon footprint - 2019-11-25"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn the_title_names_the_span_and_the_half_hours() {
+    let svg = render_svg(&report(14, &[1.0; 7], |_| false), ChartSize::DEFAULT).unwrap();
+    assert!(
+        svg.contains(
+            "abc123xyz - carbon footprint - 2019-11-25 06:30-10:00 UTC (half-hours 14-20)"
+        )
+    );
+    let svg = render_svg(&report(17, &[1.0], |_| false), ChartSize::DEFAULT).unwrap();
+    assert!(svg.contains("08:00-08:30 UTC (half-hours 17)"));
+}
+
+#[test]
+fn the_subtitle_gives_the_net_footprint_in_a_readable_unit() {
+    let svg = render_svg(
+        &report(1, &[1.5e6, 2.0e6, -0.25e6], |_| false),
+        ChartSize::DEFAULT,
+    )
+    .unwrap();
+    assert!(
+        svg.contains("net footprint 3.25 t CO2eq"),
+        "{}",
+        svg.lines()
+            .find(|l| l.contains("net footprint"))
+            .unwrap_or("")
+    );
+    let svg = render_svg(
+        &report(1, &[1_234.0, 2_000.0], |_| false),
+        ChartSize::DEFAULT,
+    )
+    .unwrap();
+    assert!(svg.contains("net footprint 3.23 kg CO2eq"));
+    let svg = render_svg(&report(14, &[0.0; 7], |_| true), ChartSize::DEFAULT).unwrap();
+    assert!(svg.contains("no consumption in this range"));
+}
+
+#[test]
+fn the_legend_names_both_colours_and_the_estimated_bars() {
+    let svg = render_svg(
+        &report(1, &[100.0, -100.0, 50.0], |i| i == 2),
+        ChartSize::DEFAULT,
+    )
+    .unwrap();
+    for entry in [
+        "emitted (drawn from grid)",
+        "avoided (exported)",
+        "lighter: value held",
+        "carbon intensity",
+    ] {
+        assert!(svg.contains(entry), "legend lacks {entry}");
+    }
+}
+
+#[test]
+fn a_chart_without_visible_bars_names_only_the_intensity_in_its_legend() {
+    let svg = render_svg(&report(14, &[0.0; 7], |_| true), ChartSize::DEFAULT).unwrap();
+    assert!(svg.contains("carbon intensity (right axis)"));
+    assert!(!svg.contains("emitted (drawn from grid)"));
+    assert!(!svg.contains("lighter: value held"));
+}
+
+#[test]
+fn the_smallest_and_largest_sizes_render() {
+    for size in [
+        ChartSize::new(320, 320).unwrap(),
+        ChartSize::new(4000, 2400).unwrap(),
+    ] {
+        let png = render_png(&report(1, &[10.0; 48], |_| false), size).unwrap();
+        let (w, h, _) = png_summary(&png);
+        assert_eq!((w, h), (size.width, size.height));
+    }
+}
+
+#[test]
+fn text_renders_without_any_system_font() {
+    // Arrange: the real binary with fontconfig pointed at nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let empty_conf = dir.path().join("fonts.conf");
+    std::fs::write(
+        &empty_conf,
+        "<?xml version=\"1.0\"?><fontconfig></fontconfig>",
+    )
+    .unwrap();
+    let out = dir.path().join("chart.png");
+
+    // Act
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_carbon-footprint"))
+        .args(["report", "abc123xyz", "2019-11-25", "14-20", "--output"])
+        .arg(&out)
+        .arg("--data-dir")
+        .arg(crate::helpers::fixtures_dir())
+        .arg("--db")
+        .arg(dir.path().join("db.sqlite3"))
+        .args(["--intensity-url", ""])
+        .env("FONTCONFIG_FILE", &empty_conf)
+        .env("FONTCONFIG_PATH", dir.path())
+        .env("XDG_DATA_HOME", dir.path())
+        .env("XDG_DATA_DIRS", dir.path())
+        .env("HOME", dir.path())
+        .status()
+        .unwrap();
+
+    // Assert: the title band holds dark, anti-aliased text pixels.
+    assert!(status.success());
+    let bytes = std::fs::read(&out).unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(&bytes[..]));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let title_band = &buf[..info.line_size * 40];
+    let dark = title_band
+        .chunks(3)
+        .filter(|p| p.iter().all(|&c| c < 100))
+        .count();
+    let grey = title_band
+        .chunks(3)
+        .filter(|p| p.iter().all(|&c| (100..220).contains(&c)))
+        .count();
+    assert!(dark > 500, "only {dark} dark pixels in the title band");
+    assert!(grey > 100, "no anti-aliasing: {grey} grey pixels");
+}
