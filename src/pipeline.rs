@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
@@ -94,6 +95,18 @@ pub struct Pipeline {
     data_dir: PathBuf,
     day_locks: KeyedLocks<(AssetId, Day)>,
     intensity_locks: KeyedLocks<Day>,
+    /// Versions already checked against storage, for the fast path.
+    known: Arc<Mutex<HashMap<(AssetId, Day), KnownDay>>>,
+    forecast_refresh: Duration,
+    /// Asset-days computed from their power file since start.
+    days_computed: Arc<AtomicU64>,
+}
+
+/// An asset-day whose stored rows were found current by an earlier request.
+#[derive(Debug, Clone, Copy)]
+struct KnownDay {
+    version: DataVersion,
+    settled: bool,
 }
 
 impl Pipeline {
@@ -104,7 +117,21 @@ impl Pipeline {
             data_dir,
             day_locks: KeyedLocks::default(),
             intensity_locks: KeyedLocks::default(),
+            known: Arc::default(),
+            forecast_refresh: FORECAST_REFRESH,
+            days_computed: Arc::default(),
         }
+    }
+
+    /// Changes how long forecast-only intensity is trusted.
+    pub fn with_forecast_refresh(mut self, after: Duration) -> Self {
+        self.forecast_refresh = after;
+        self
+    }
+
+    /// How many asset-days were computed from their power file since start.
+    pub fn days_computed(&self) -> u64 {
+        self.days_computed.load(Ordering::Relaxed)
     }
 
     /// Opens the database and checks the data directory: the start-up
@@ -141,6 +168,29 @@ impl Pipeline {
         &self.data_dir
     }
 
+    /// The data version of an asset-day that an earlier request found
+    /// current, if its files are unchanged and its intensity needs no
+    /// refresh, with whether that intensity is settled (all measured).
+    /// Costs two `stat` calls and no database access.
+    pub fn known_version(&self, asset: &AssetId, day: Day) -> Option<(DataVersion, bool)> {
+        let known = *self
+            .known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(asset.clone(), day))?;
+        if !known.settled
+            && Utc::now() - known.version.intensity_fetched_at >= self.forecast_refresh
+        {
+            return None;
+        }
+        let stamp = |d: Day| FileStamp::of(&power_file_path(&self.data_dir, d)).ok();
+        let current = SourceStamp {
+            day: stamp(day)??,
+            previous: stamp(day.previous()?)?,
+        };
+        (current == known.version.power).then_some((known.version, known.settled))
+    }
+
     /// Answers `query`, computing and storing its asset-day first if the
     /// stored one is missing or stale.
     pub async fn footprint(&self, query: &FootprintQuery) -> Result<FootprintReport, Error> {
@@ -175,6 +225,15 @@ impl Pipeline {
         let rows =
             blocking(move || storage.footprint_range(&asset, day, preference, range)).await??;
         check_complete(day, range, preference, &rows)?;
+        let version = DataVersion {
+            power: stamp,
+            intensity_fetched_at: intensity.fetched_at,
+        };
+        let settled = intensity.day.is_all_actual();
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((query.asset.clone(), day), KnownDay { version, settled });
         Ok(FootprintReport {
             asset: query.asset.clone(),
             date: day,
@@ -186,11 +245,8 @@ impl Pipeline {
             rows,
             intensity_source: provenance,
             skipped_rows: record.skipped,
-            version: DataVersion {
-                power: stamp,
-                intensity_fetched_at: intensity.fetched_at,
-            },
-            settled: intensity.day.is_all_actual(),
+            version,
+            settled,
         })
     }
 
@@ -254,10 +310,8 @@ impl Pipeline {
     async fn fresh_stored_intensity(&self, day: Day) -> Result<Option<StoredIntensity>, Error> {
         let storage = self.storage.clone();
         let stored = blocking(move || storage.intensity(day)).await??;
-        Ok(
-            stored
-                .filter(|s| s.day.is_all_actual() || Utc::now() - s.fetched_at < FORECAST_REFRESH),
-        )
+        let refresh = self.forecast_refresh;
+        Ok(stored.filter(|s| s.day.is_all_actual() || Utc::now() - s.fetched_at < refresh))
     }
 
     /// Reads the power file, resamples it and stores the whole day.
@@ -270,6 +324,7 @@ impl Pipeline {
     ) -> Result<AssetDayRecord, Error> {
         let storage = self.storage.clone();
         let dir = self.data_dir.clone();
+        self.days_computed.fetch_add(1, Ordering::Relaxed);
         blocking(move || {
             let series = read_asset_file(&dir, &asset, day)?.ok_or_else(|| Error::NoAssetRows {
                 asset: asset.clone(),

@@ -3,6 +3,8 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+use bytes::Bytes;
+
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Query, RawPathParams, State};
@@ -12,12 +14,13 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::AppState;
+use super::cache::{CacheKey, Rendered};
 use super::negotiate::negotiate_format;
 use crate::asset::AssetId;
 use crate::chart::ChartSize;
 use crate::error::Error;
 use crate::half_hour::{Day, HalfHourRange};
-use crate::intensity::{KindPreference, KindPreferenceError};
+use crate::intensity::{KindPreference, KindPreferenceError, Provenance};
 use crate::pipeline::{FootprintQuery, FootprintReport};
 use crate::render::{Format, render};
 
@@ -103,53 +106,84 @@ pub async fn footprint(
         preference,
     };
 
-    let report = state.pipeline.footprint(&query).await?;
-    let etag = entity_tag(&query, format, size, &report);
     let if_none_match = headers
         .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok());
-    if if_none_match.is_some_and(|v| etag_matches(v, &etag)) {
-        return respond(
-            StatusCode::NOT_MODIFIED,
-            Body::empty(),
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let not_modified = |etag: &str| {
+        if_none_match
+            .as_deref()
+            .is_some_and(|v| etag_matches(v, etag))
+    };
+
+    // Fast path: an asset-day checked by an earlier request, unchanged on
+    // disk, whose body is cached: no database, no rendering.
+    if let Some((version, settled)) = state.pipeline.known_version(&query.asset, query.day) {
+        let key = CacheKey::new(query.clone(), format, size, version);
+        let etag = entity_tag(&key, Provenance::Cache);
+        let answer = Answer {
             format,
-            &query,
-            &report,
-            &etag,
-        );
+            query: &query,
+            source: Provenance::Cache,
+            settled,
+            etag: &etag,
+        };
+        if not_modified(&etag) {
+            return answer.respond(StatusCode::NOT_MODIFIED, Body::empty());
+        }
+        if let Some(hit) = state.cache.get(&key).await {
+            return answer.respond(StatusCode::OK, Body::from(hit.bytes));
+        }
     }
-    let (bytes, report) = tokio::task::spawn_blocking(move || {
-        let bytes = render(&report, format, size);
-        (bytes, report)
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("rendering task failed: {e}")))?;
-    respond(
-        StatusCode::OK,
-        Body::from(bytes?),
+
+    let report = state.pipeline.footprint(&query).await?;
+    let key = CacheKey::new(query.clone(), format, size, report.version);
+    let etag = entity_tag(&key, report.intensity_source);
+    let answer = Answer {
         format,
-        &query,
-        &report,
-        &etag,
-    )
+        query: &query,
+        source: report.intensity_source,
+        settled: report.settled,
+        etag: &etag,
+    };
+    if not_modified(&etag) {
+        return answer.respond(StatusCode::NOT_MODIFIED, Body::empty());
+    }
+    // Only answers from stored intensity are cached: their bodies say
+    // `cache`, as every later answer from the cache must.
+    let cacheable = report.intensity_source == Provenance::Cache;
+    let render_it = render_off_runtime(report, format, size);
+    let rendered = if cacheable {
+        state.cache.get_or_render(key, render_it).await?
+    } else {
+        render_it.await?
+    };
+    answer.respond(StatusCode::OK, Body::from(rendered.bytes))
 }
 
-/// A strong validator: equal for equal queries over equal data versions,
-/// whose rendering is deterministic.
-fn entity_tag(
-    query: &FootprintQuery,
+/// Renders on the blocking pool: charts take milliseconds of CPU.
+async fn render_off_runtime(
+    report: FootprintReport,
     format: Format,
     size: ChartSize,
-    report: &FootprintReport,
-) -> String {
+) -> Result<Rendered, Error> {
+    let settled = report.settled;
+    let bytes = tokio::task::spawn_blocking(move || render(&report, format, size))
+        .await
+        .map_err(|e| Error::Internal(format!("rendering task failed: {e}")))??;
+    Ok(Rendered {
+        bytes: Bytes::from(bytes),
+        settled,
+    })
+}
+
+/// A strong validator: equal for equal requests over equal data versions
+/// and intensity provenance, whose rendering is deterministic.
+fn entity_tag(key: &CacheKey, source: Provenance) -> String {
     let mut hasher = DefaultHasher::new();
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
-    query.hash(&mut hasher);
-    format.hash(&mut hasher);
-    if format.is_chart() {
-        size.hash(&mut hasher);
-    }
-    report.version.hash(&mut hasher);
+    key.hash(&mut hasher);
+    source.hash(&mut hasher);
     format!("\"{:016x}\"", hasher.finish())
 }
 
@@ -160,49 +194,54 @@ fn etag_matches(header: &str, etag: &str) -> bool {
     })
 }
 
-fn respond(
-    status: StatusCode,
-    body: Body,
+/// What the headers of one answer say.
+struct Answer<'a> {
     format: Format,
-    query: &FootprintQuery,
-    report: &FootprintReport,
-    etag: &str,
-) -> Result<Response, Error> {
-    let max_age = if report.settled {
-        SETTLED_MAX_AGE
-    } else {
-        FORECAST_MAX_AGE
-    };
-    let header_value = |s: String| {
-        HeaderValue::try_from(s).map_err(|e| Error::Internal(format!("header value: {e}")))
-    };
-    let mut response = Response::builder()
-        .status(status)
-        .body(body)
-        .map_err(|e| Error::Internal(format!("building the response: {e}")))?;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
-    headers.insert(header::ETAG, header_value(etag.to_owned())?);
-    headers.insert(
-        header::CACHE_CONTROL,
-        header_value(format!("public, max-age={max_age}"))?,
-    );
-    headers.insert(header::VARY, HeaderValue::from_static("Accept"));
-    headers.insert(
-        "x-intensity-source",
-        HeaderValue::from_static(report.intensity_source.as_str()),
-    );
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        header_value(format!(
-            "inline; filename=\"footprint_{}_{}_{}.{}\"",
-            query.asset, query.day, query.range, format
-        ))?,
-    );
-    Ok(response)
+    query: &'a FootprintQuery,
+    source: Provenance,
+    settled: bool,
+    etag: &'a str,
+}
+
+impl Answer<'_> {
+    fn respond(&self, status: StatusCode, body: Body) -> Result<Response, Error> {
+        let max_age = if self.settled {
+            SETTLED_MAX_AGE
+        } else {
+            FORECAST_MAX_AGE
+        };
+        let value = |s: String| {
+            HeaderValue::try_from(s).map_err(|e| Error::Internal(format!("header value: {e}")))
+        };
+        let mut response = Response::builder()
+            .status(status)
+            .body(body)
+            .map_err(|e| Error::Internal(format!("building the response: {e}")))?;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.format.content_type()),
+        );
+        headers.insert(header::ETAG, value(self.etag.to_owned())?);
+        headers.insert(
+            header::CACHE_CONTROL,
+            value(format!("public, max-age={max_age}"))?,
+        );
+        headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+        headers.insert(
+            "x-intensity-source",
+            HeaderValue::from_static(self.source.as_str()),
+        );
+        let q = self.query;
+        headers.insert(
+            header::CONTENT_DISPOSITION,
+            value(format!(
+                "inline; filename=\"footprint_{}_{}_{}.{}\"",
+                q.asset, q.day, q.range, self.format
+            ))?,
+        );
+        Ok(response)
+    }
 }
 
 #[cfg(test)]

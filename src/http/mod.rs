@@ -2,6 +2,7 @@
 //! request span, a timeout and a cap on concurrent requests). Handlers live
 //! in one file per route family.
 
+mod cache;
 mod footprint;
 mod negotiate;
 
@@ -22,12 +23,14 @@ use crate::config::ServerArgs;
 use crate::error::Error;
 use crate::pipeline::Pipeline;
 
+pub use self::cache::ResponseCache;
 pub use self::negotiate::negotiate_format;
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub pipeline: Pipeline,
+    pub cache: ResponseCache,
     pub config: Arc<ServerArgs>,
 }
 
@@ -35,6 +38,7 @@ impl AppState {
     pub fn new(pipeline: Pipeline, config: ServerArgs) -> Self {
         AppState {
             pipeline,
+            cache: ResponseCache::new(config.response_cache_mib.saturating_mul(1 << 20)),
             config: Arc::new(config),
         }
     }

@@ -47,6 +47,7 @@ pub const DAY_PATH: &str = "/intensity/2019-11-25T00:00Z/2019-11-26T00:00Z";
 
 pub struct TestApp {
     pub router: Router,
+    pub state: AppState,
     pub mock: MockServer,
     /// A private copy of the fixtures, free to modify.
     pub data_dir: TempDir,
@@ -89,6 +90,8 @@ pub struct Setup {
     pub fixtures: bool,
     pub upstream_timeout_ms: u64,
     pub server: ServerArgs,
+    /// How long forecast-only intensity is trusted.
+    pub forecast_refresh: Option<chrono::Duration>,
 }
 
 impl Default for Setup {
@@ -97,6 +100,7 @@ impl Default for Setup {
             fixtures: true,
             upstream_timeout_ms: 1_000,
             server: ServerArgs::default(),
+            forecast_refresh: None,
         }
     }
 }
@@ -120,10 +124,14 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         db: db_path.clone(),
         upstream_timeout_ms: setup.upstream_timeout_ms,
     };
-    let pipeline = Pipeline::open(&sources).expect("the pipeline opens");
+    let mut pipeline = Pipeline::open(&sources).expect("the pipeline opens");
+    if let Some(after) = setup.forecast_refresh {
+        pipeline = pipeline.with_forecast_refresh(after);
+    }
     let state = AppState::new(pipeline, setup.server);
     TestApp {
-        router: app(state),
+        router: app(state.clone()),
+        state,
         mock,
         data_dir,
         db_path,

@@ -1,0 +1,105 @@
+//! Rendered answers kept in memory for reuse, bounded by bytes and evicted
+//! least-recently-used first.
+//!
+//! A key holds the canonical request and the [`DataVersion`] of both
+//! sources, so a changed power file or refreshed intensity can never be
+//! answered from an old body: its key is simply different, and the old
+//! entry ages out. Concurrent misses for one key render once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use moka::future::Cache;
+use moka::policy::EvictionPolicy;
+
+use crate::chart::ChartSize;
+use crate::error::Error;
+use crate::pipeline::{DataVersion, FootprintQuery};
+use crate::render::Format;
+
+/// An answer's identity: what was asked, and from which data.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    pub query: FootprintQuery,
+    pub format: Format,
+    /// Only for charts: JSON and CSV do not depend on it.
+    pub size: Option<ChartSize>,
+    pub version: DataVersion,
+}
+
+impl CacheKey {
+    pub fn new(
+        query: FootprintQuery,
+        format: Format,
+        size: ChartSize,
+        version: DataVersion,
+    ) -> Self {
+        CacheKey {
+            query,
+            format,
+            size: format.is_chart().then_some(size),
+            version,
+        }
+    }
+}
+
+/// A rendered body with what its headers need.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub bytes: Bytes,
+    /// True when the day's intensity is all measured.
+    pub settled: bool,
+}
+
+#[derive(Clone)]
+pub struct ResponseCache {
+    bodies: Cache<CacheKey, Rendered>,
+}
+
+impl std::fmt::Debug for ResponseCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseCache")
+            .field("entries", &self.bodies.entry_count())
+            .field("bytes", &self.bodies.weighted_size())
+            .finish()
+    }
+}
+
+impl ResponseCache {
+    pub fn new(max_bytes: u64) -> Self {
+        let bodies = Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|_key: &CacheKey, value: &Rendered| {
+                // The body plus a rough allowance for the key and bookkeeping.
+                u32::try_from(value.bytes.len() + 256).unwrap_or(u32::MAX)
+            })
+            .eviction_policy(EvictionPolicy::lru())
+            // Entries of superseded versions are never asked for again.
+            .time_to_idle(Duration::from_secs(6 * 3600))
+            .build();
+        ResponseCache { bodies }
+    }
+
+    pub async fn get(&self, key: &CacheKey) -> Option<Rendered> {
+        self.bodies.get(key).await
+    }
+
+    /// The cached body for `key`, or `render`'s, stored for next time. While
+    /// one caller renders, others asking for the same key wait for it.
+    pub async fn get_or_render<F>(&self, key: CacheKey, render: F) -> Result<Rendered, Error>
+    where
+        F: Future<Output = Result<Rendered, Error>>,
+    {
+        self.bodies
+            .try_get_with(key, render)
+            .await
+            .map_err(|shared: Arc<Error>| Error::Internal(shared.chain()))
+    }
+
+    /// Bytes currently held, after pending evictions run.
+    pub async fn weighted_size(&self) -> u64 {
+        self.bodies.run_pending_tasks().await;
+        self.bodies.weighted_size()
+    }
+}

@@ -1,0 +1,214 @@
+//! HTTP caching, the response cache and single flight.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+use wiremock::ResponseTemplate;
+
+use crate::helpers::{Setup, fixtures_dir, spawn_app, spawn_app_with};
+
+const PNG: &str = "/footprint/abc123xyz/2019-11-25/14-20";
+const JSON: &str = "/footprint/abc123xyz/2019-11-25/1-48?format=json";
+
+/// The fixture's intensity day with every `actual` removed.
+fn forecast_only_body() -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(fixtures_dir().join("carbon_intensity_2019-11-25.json")).unwrap();
+    let mut body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for entry in body["data"].as_array_mut().unwrap() {
+        entry["intensity"]["actual"] = serde_json::Value::Null;
+    }
+    body
+}
+
+#[tokio::test]
+async fn an_etag_is_answered_304_when_it_still_matches() {
+    // Arrange: the second answer is the first that comes from storage.
+    let app = spawn_app().await;
+    app.get(PNG).await;
+    let second = app.get(PNG).await;
+    let etag = second.header("etag").to_owned();
+    assert!(etag.starts_with('"') && etag.len() > 2);
+
+    // Act
+    let revalidated = app.get_with(PNG, &[("if-none-match", &etag)]).await;
+    let other = app.get_with(PNG, &[("if-none-match", "\"nope\"")]).await;
+
+    // Assert
+    assert_eq!(revalidated.status, 304);
+    assert!(revalidated.body.is_empty());
+    assert_eq!(revalidated.header("etag"), etag);
+    assert_eq!(other.status, 200);
+    assert_eq!(other.header("etag"), etag);
+}
+
+#[tokio::test]
+async fn repeated_answers_are_byte_identical_and_say_cache() {
+    let app = spawn_app().await;
+    app.get(PNG).await;
+
+    let second = app.get(PNG).await;
+    let third = app.get(PNG).await;
+
+    assert_eq!(second.header("x-intensity-source"), "cache");
+    assert_eq!(third.header("x-intensity-source"), "cache");
+    assert_eq!(second.body, third.body);
+    assert_eq!(second.header("etag"), third.header("etag"));
+}
+
+#[tokio::test]
+async fn a_day_with_measured_intensity_may_be_cached_for_a_day() {
+    let app = spawn_app().await;
+
+    let response = app.get(PNG).await;
+
+    assert_eq!(response.header("cache-control"), "public, max-age=86400");
+}
+
+#[tokio::test]
+async fn a_forecast_only_day_is_cached_briefly_and_refetched_after_the_refresh_time() {
+    // Arrange: forecasts only, trusted for no time at all.
+    let app = spawn_app_with(Setup {
+        forecast_refresh: Some(chrono::Duration::zero()),
+        ..Setup::default()
+    })
+    .await;
+    app.mock_intensity(
+        ResponseTemplate::new(200).set_body_json(forecast_only_body()),
+        2,
+    )
+    .await;
+
+    // Act
+    let first = app.get(JSON).await;
+    let second = app.get(JSON).await;
+
+    // Assert: both fetched from the API (`expect(2)`), both short-lived.
+    assert_eq!(first.header("cache-control"), "public, max-age=300");
+    assert_eq!(first.header("x-intensity-source"), "api");
+    assert_eq!(second.header("x-intensity-source"), "api");
+    assert_eq!(first.json()["rows"][0]["intensity_kind"], "forecast");
+    // Recomputed from the stored half-hours, not from the file again.
+    assert_eq!(app.state.pipeline.days_computed(), 1);
+}
+
+#[tokio::test]
+async fn a_forecast_only_day_within_its_refresh_time_is_not_refetched() {
+    let app = spawn_app().await;
+    app.mock_intensity(
+        ResponseTemplate::new(200).set_body_json(forecast_only_body()),
+        1,
+    )
+    .await;
+
+    app.get(JSON).await;
+    let second = app.get(JSON).await;
+
+    assert_eq!(second.header("x-intensity-source"), "cache");
+}
+
+#[tokio::test]
+async fn forcing_actual_on_a_forecast_only_day_is_a_404_naming_the_half_hours() {
+    let app = spawn_app().await;
+    app.mock_intensity(
+        ResponseTemplate::new(200).set_body_json(forecast_only_body()),
+        1,
+    )
+    .await;
+
+    let response = app
+        .get("/footprint/abc123xyz/2019-11-25/14-20?kind=actual")
+        .await;
+
+    assert_eq!(response.status, 404);
+    let problem = response.problem();
+    assert_eq!(problem.kind, "/problems/intensity-kind-unavailable");
+    assert_eq!(
+        problem.detail,
+        "no actual carbon intensity for 2019-11-25 half-hour(s) 14-20"
+    );
+}
+
+#[tokio::test]
+async fn a_changed_power_file_changes_the_etag_and_the_body() {
+    // Arrange
+    let app = spawn_app().await;
+    app.get(JSON).await;
+    let before = app.get(JSON).await;
+    let mut file = OpenOptions::new()
+        .append(true)
+        .open(app.power_file())
+        .unwrap();
+    writeln!(file, "2019-11-25 23:45:00.0000000,power,abc123xyz,10000").unwrap();
+    drop(file);
+    File::options()
+        .write(true)
+        .open(app.power_file())
+        .unwrap()
+        .set_modified(SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
+
+    // Act
+    let after = app.get(JSON).await;
+    let revalidated = app
+        .get_with(JSON, &[("if-none-match", before.header("etag"))])
+        .await;
+
+    // Assert
+    assert_ne!(before.header("etag"), after.header("etag"));
+    assert_ne!(before.json()["rows"][47], after.json()["rows"][47]);
+    assert_eq!(revalidated.status, 200);
+    assert_eq!(app.state.pipeline.days_computed(), 2);
+}
+
+#[tokio::test]
+async fn many_concurrent_first_requests_compute_the_day_once() {
+    // Arrange: the API may be called once only.
+    let app = spawn_app().await;
+    app.mock_intensity_ok(1).await;
+
+    // Act: 64 requests at once, for four formats of one asset-day.
+    let requests = (0..64).map(|i| {
+        let uri = format!(
+            "/footprint/abc123xyz/2019-11-25/{}?format={}",
+            ["14-20", "1-48", "17", "30-40"][i % 4],
+            ["png", "json", "csv", "svg"][i / 16]
+        );
+        let app = &app;
+        async move { app.get(&uri).await }
+    });
+    let responses = futures::future::join_all(requests).await;
+
+    // Assert
+    assert!(responses.iter().all(|r| r.status == 200));
+    assert_eq!(app.state.pipeline.days_computed(), 1);
+    assert_eq!(app.footprint_rows_in_db("abc123xyz", "2019-11-25"), 48);
+}
+
+#[tokio::test]
+async fn the_response_cache_stays_within_its_byte_budget() {
+    // Arrange: a 1 MiB budget and dozens of distinct 100 kB charts.
+    let app = spawn_app_with(Setup {
+        server: carbon_footprint::config::ServerArgs {
+            response_cache_mib: 1,
+            ..Default::default()
+        },
+        ..Setup::default()
+    })
+    .await;
+    app.get(PNG).await;
+
+    // Act
+    for width in (0..40).map(|i| 1000 + i * 10) {
+        let response = app
+            .get(&format!("/footprint/abc123xyz/2019-11-25?width={width}"))
+            .await;
+        assert_eq!(response.status, 200);
+    }
+
+    // Assert
+    let held = app.state.cache.weighted_size().await;
+    assert!(held <= 1 << 20, "{held} bytes held");
+    assert!(held > 0);
+}
