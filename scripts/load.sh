@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Load test of a release build on loopback: 10 s with 8 connections on a warm
+# chart URL and on a JSON URL, printing requests/s, p50/p99 latency and the
+# server's peak RSS. Needs wrk (installed from Debian's packages if missing).
+#
+#   scripts/load.sh                 # defaults
+#   DURATION=30s CONNECTIONS=16 scripts/load.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-8}
+THREADS=${THREADS:-2}
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk..." >&2
+  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+
+cargo build --release --quiet
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+work=$(mktemp -d)
+RUST_LOG=warn ./target/release/carbon-footprint \
+  --bind "127.0.0.1:$port" --data-dir fixtures --intensity-url "" --db "$work/load.sqlite3" \
+  2>"$work/server.log" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+
+base="http://127.0.0.1:$port"
+for _ in $(seq 100); do curl -fsS "$base/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+chart="$base/footprint/abc123xyz/2019-11-25/14-20"
+json="$base/footprint/abc123xyz/2019-11-25/1-48?format=json"
+# Warm both: the first answer computes the day, the second fills the cache.
+for url in "$chart" "$json"; do curl -fsS -o /dev/null "$url"; curl -fsS -o /dev/null "$url"; done
+
+printf '%-6s %12s %10s %10s\n' what 'requests/s' p50 p99
+for pair in "chart $chart" "json $json"; do
+  set -- $pair
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$2")
+  if grep -q 'Non-2xx' <<<"$out"; then echo "$out" >&2; echo "error: non-2xx answers" >&2; exit 1; fi
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  printf '%-6s %12s %10s %10s\n' "$1" "$rps" "$p50" "$p99"
+done
+
+peak_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
+echo "server peak RSS: $((peak_kib / 1024)) MiB ($peak_kib KiB, VmHWM)"
