@@ -48,7 +48,13 @@ async fn get(router: &axum::Router, uri: &str) -> usize {
         .await
         .expect("an answer");
     assert!(response.status().is_success(), "{}", response.status());
-    response.into_body().collect().await.expect("a body").to_bytes().len()
+    response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes()
+        .len()
 }
 
 fn bench(c: &mut Criterion) {
@@ -61,7 +67,10 @@ fn bench(c: &mut Criterion) {
 
     for (name, uri) in [
         ("cold_png_14_20", "/footprint/abc123xyz/2019-11-25/14-20"),
-        ("cold_json_1_48", "/footprint/abc123xyz/2019-11-25?format=json"),
+        (
+            "cold_json_1_48",
+            "/footprint/abc123xyz/2019-11-25?format=json",
+        ),
     ] {
         group.bench_function(name, |b| {
             b.to_async(&runtime).iter_batched(
@@ -79,7 +88,10 @@ fn bench(c: &mut Criterion) {
     let (_dir, router) = fresh_app(&data);
     for (name, uri) in [
         ("warm_png_14_20", "/footprint/abc123xyz/2019-11-25/14-20"),
-        ("warm_json_1_48", "/footprint/abc123xyz/2019-11-25?format=json"),
+        (
+            "warm_json_1_48",
+            "/footprint/abc123xyz/2019-11-25?format=json",
+        ),
     ] {
         // Twice: the first answer computes, the second is the first cached.
         runtime.block_on(get(&router, uri));

@@ -39,6 +39,20 @@ pub enum Command {
         #[arg(long, default_value = "fixtures")]
         out: PathBuf,
     },
+    /// Generate a synthetic fleet for scale checks: one power file (all
+    /// assets) and one intensity file per day.
+    Fleet {
+        /// Directory to write into.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        assets: u32,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// First day, YYYY-MM-DD.
+        #[arg(long, default_value = "2019-11-01")]
+        first: String,
+    },
 }
 
 /// Where the data comes from and where results are kept.

@@ -206,6 +206,70 @@ pub fn heat_pump_signal() -> Vec<PowerReading> {
     })
 }
 
+/// A fleet for scale checks: `assets` sites over `days` consecutive days
+/// from `first`, one power file and one intensity file per day, each site's
+/// load shaped like a heat pump's with its own size and phase.
+pub fn write_fleet(
+    dir: &Path,
+    assets: u32,
+    days: u32,
+    first: Day,
+) -> Result<Vec<PathBuf>, FixtureError> {
+    fs::create_dir_all(dir).map_err(|source| FixtureError::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let rules = CovRules {
+        threshold: Threshold::Both {
+            percent: 2.0,
+            absolute_kw: 0.5,
+        },
+        heartbeat: Some(Duration::minutes(15)),
+    };
+    let names: Vec<String> = (0..assets).map(|a| format!("site-{a:03}")).collect();
+    let mut written = Vec::new();
+    let mut day = first;
+    for _ in 0..days {
+        let mut rows: Vec<(&str, PowerReading)> = Vec::new();
+        for (a, name) in names.iter().enumerate() {
+            let size_kw = 10.0 + (a % 17) as f64 * 9.0;
+            let phase = (a % 24) as f64 / 4.0;
+            let signal = sample(day.start(), 24, 20_000, |h| {
+                let h = (h + phase) % 24.0;
+                let daily = 0.6 + 0.35 * (2.0 * PI * (h - 7.0) / 24.0).cos();
+                Some(size_kw * (daily + 0.08 * (h * 11.7 + a as f64).sin()))
+            });
+            rows.extend(
+                cov::encode(&signal, &rules)
+                    .into_iter()
+                    .map(|r| (name.as_str(), r)),
+            );
+        }
+        scramble(&mut rows);
+        let path = dir.join(format!("power_measurements_{day}.csv"));
+        let mut bytes = Vec::new();
+        cov::write_csv(&mut bytes, rows).map_err(|source| FixtureError::Encode {
+            path: path.clone(),
+            source,
+        })?;
+        write(&path, &bytes)?;
+        written.push(path);
+        let path = dir.join(format!("carbon_intensity_{day}.json"));
+        let body =
+            serde_json::to_vec(&intensity_body(day)).map_err(|source| FixtureError::Write {
+                path: path.clone(),
+                source: source.into(),
+            })?;
+        write(&path, &body)?;
+        written.push(path);
+        day = match day.next() {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    Ok(written)
+}
+
 /// Deterministic shuffle: the files' rows are not in time order.
 fn scramble<T>(rows: &mut [T]) {
     let n = rows.len();

@@ -36,6 +36,17 @@ async fn main() -> ExitCode {
                 }
             })
             .map_err(|e| Error::Startup(chain_of(&e))),
+        Some(Command::Fleet {
+            out,
+            assets,
+            days,
+            first,
+        }) => match Day::parse(&first) {
+            Ok(first) => fixtures::write_fleet(&out, assets, days, first)
+                .map(|paths| println!("{} files in {}", paths.len(), out.display()))
+                .map_err(|e| Error::Startup(chain_of(&e))),
+            Err(e) => Err(e.into()),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -273,6 +273,29 @@ impl Storage {
         }))
     }
 
+    /// The last stored reading of an asset-day: the value it held at the
+    /// next midnight.
+    pub fn last_reading(
+        &self,
+        asset: &AssetId,
+        day: Day,
+    ) -> Result<Option<PowerReading>, StorageError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT at_unix_ns, power_kw FROM power_readings
+             WHERE asset_id = ?1 AND date = ?2 ORDER BY at_unix_ns DESC LIMIT 1",
+        )?;
+        let row = stmt
+            .query_row(params![asset.as_str(), day.to_string()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))
+            })
+            .optional()?;
+        Ok(row.map(|(at_ns, power_kw)| PowerReading {
+            at: DateTime::from_timestamp_nanos(at_ns),
+            power_kw,
+        }))
+    }
+
     /// Writes a whole asset-day (readings, half-hours, footprint rows and
     /// its record) replacing what was there, in one transaction: a crash
     /// leaves the old day or the new one, never half of either.

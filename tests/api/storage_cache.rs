@@ -124,3 +124,30 @@ async fn two_assets_of_one_file_are_stored_apart() {
     );
     assert_eq!(app.footprint_rows_in_db("heatpump-07", "2019-11-25"), 48);
 }
+
+#[tokio::test]
+async fn a_stored_previous_day_gives_the_held_value_without_its_file_being_read() {
+    // Arrange: compute 2019-11-24, then spoil its file's bytes while
+    // keeping its size and modification time.
+    let app = spawn_app().await;
+    app.get("/footprint/abc123xyz/2019-11-24?format=json").await;
+    let previous = app
+        .data_dir
+        .path()
+        .join("power_measurements_2019-11-24.csv");
+    let meta = std::fs::metadata(&previous).unwrap();
+    std::fs::write(&previous, vec![b'x'; meta.len() as usize]).unwrap();
+    File::options()
+        .write(true)
+        .open(&previous)
+        .unwrap()
+        .set_modified(meta.modified().unwrap())
+        .unwrap();
+
+    // Act
+    let day = app.get(URI).await.json();
+
+    // Assert: the -100 kW held from 23:00 still reaches 00:00.
+    assert_eq!(day["rows"][0]["coverage"], 1.0);
+    assert_eq!(day["rows"][0]["energy_kwh"], -50.0);
+}
