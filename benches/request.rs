@@ -5,7 +5,7 @@
 //!
 //! `cargo bench --bench request`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use axum::body::Body;
 use axum::http::Request;
@@ -28,10 +28,10 @@ fn data_dir() -> PathBuf {
 }
 
 /// A fresh app on an empty database; the temp dir must outlive it.
-fn fresh_app(data: &PathBuf) -> (tempfile::TempDir, axum::Router) {
+fn fresh_app(data: &Path) -> (tempfile::TempDir, axum::Router) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let sources = SourceArgs {
-        data_dir: data.clone(),
+        data_dir: data.to_path_buf(),
         intensity_url: String::new(),
         intensity_dir: None,
         db: dir.path().join("bench.sqlite3"),
