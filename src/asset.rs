@@ -2,6 +2,7 @@
 //! request paths. Parsed once at the edge so that no other module has to
 //! worry about slashes, `..` or control characters reaching a path or a URL.
 
+use crate::shown::shown;
 use std::fmt;
 
 /// Longest accepted asset id, in bytes.
@@ -29,9 +30,8 @@ impl AssetId {
         if ok {
             Ok(AssetId(s.to_owned()))
         } else {
-            let shown: String = s.chars().take(MAX_ASSET_ID_LEN).collect();
             Err(AssetIdError {
-                shown: shown.escape_default().to_string(),
+                shown: shown(s, 40),
             })
         }
     }

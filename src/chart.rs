@@ -67,7 +67,7 @@ impl Default for ChartSize {
 pub enum ChartError {
     #[error("could not draw the chart: {0}")]
     Draw(String),
-    #[error("could not encode the chart as PNG: {0}")]
+    #[error("could not encode the chart as PNG")]
     Encode(#[from] png::EncodingError),
 }
 

@@ -36,7 +36,7 @@ pub enum Error {
     KindUnavailable(#[from] KindUnavailable),
     #[error(transparent)]
     Intensity(#[from] IntensityUnavailable),
-    #[error("the power file for {day} cannot be read: {source}")]
+    #[error("the power file for {day} cannot be read")]
     PowerFile {
         day: Day,
         #[source]
@@ -54,13 +54,13 @@ pub enum Error {
     BadPath(String),
     #[error("none of the formats png, svg, json, csv is acceptable to this client (Accept: {0})")]
     NotAcceptable(String),
-    #[error("the database is not usable: {0}")]
+    #[error("the database is not usable")]
     Unhealthy(#[source] StorageError),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
     Chart(#[from] ChartError),
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]
@@ -144,8 +144,7 @@ impl Error {
             | Error::Unhealthy(_) => {
                 "the server failed to answer this request; the cause is in its log".to_owned()
             }
-            Error::Intensity(e) => e.to_string(),
-            other => other.to_string(),
+            other => other.chain(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! (`"14-20"` or `"17"`). Every UTC day has exactly 48 half-hours, so ids and
 //! instants convert without a time-zone database.
 
+use crate::shown::shown;
 use std::fmt;
 use std::str::FromStr;
 
@@ -309,13 +310,7 @@ pub fn describe_ids(ids: &[HalfHourId]) -> String {
 
 /// Keeps error messages one short line whatever a client sent.
 fn truncate_for_message(s: &str) -> String {
-    const MAX_CHARS: usize = 40;
-    if s.chars().count() <= MAX_CHARS {
-        s.to_owned()
-    } else {
-        let head: String = s.chars().take(MAX_CHARS).collect();
-        format!("{head}...")
-    }
+    shown(s, 40)
 }
 
 #[cfg(test)]

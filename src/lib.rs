@@ -17,6 +17,7 @@ pub mod intensity;
 pub mod pipeline;
 pub mod power;
 pub mod render;
+pub mod shown;
 pub mod storage;
 
 pub use error::Error;

@@ -2,6 +2,7 @@
 //! chart, the JSON document, or the rows as CSV. Shared by the HTTP route
 //! and the `report` command so both answer identically.
 
+use crate::shown::shown;
 use std::fmt;
 use std::str::FromStr;
 
@@ -69,7 +70,7 @@ impl FromStr for Format {
             .ok_or_else(|| {
                 format!(
                     "format `{}` must be one of png, svg, json, csv",
-                    s.chars().take(20).collect::<String>().escape_default()
+                    shown(s, 20)
                 )
             })
     }

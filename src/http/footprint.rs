@@ -1,6 +1,7 @@
 //! `GET /footprint/{asset}/{date}/{range}` (and without the range, meaning
 //! the whole day): the footprint as a chart, JSON or CSV.
 
+use crate::shown::shown;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use bytes::Bytes;
@@ -69,7 +70,7 @@ fn pixels(name: &str, value: Option<&str>, default: u32) -> Result<u32, Error> {
         Some(text) => text.parse().map_err(|_| {
             Error::BadQuery(format!(
                 "{name} `{}` is not a whole number of pixels",
-                text.chars().take(20).collect::<String>().escape_default()
+                shown(text, 20)
             ))
         }),
     }

@@ -4,6 +4,7 @@
 
 use crate::error::Error;
 use crate::render::Format;
+use crate::shown::shown;
 
 /// The format for a request, from its `format` parameter and `Accept`.
 pub fn negotiate_format(param: Option<&str>, accept: Option<&str>) -> Result<Format, Error> {
@@ -43,16 +44,8 @@ pub fn negotiate_format(param: Option<&str>, accept: Option<&str>) -> Result<For
             }
         }
     }
-    best.map(|(_, _, f)| f).ok_or_else(|| {
-        Error::NotAcceptable(
-            accept
-                .chars()
-                .take(100)
-                .collect::<String>()
-                .escape_default()
-                .to_string(),
-        )
-    })
+    best.map(|(_, _, f)| f)
+        .ok_or_else(|| Error::NotAcceptable(shown(accept, 100)))
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ pub enum ApiError {
     #[error("the intensity API's body was not usable: {0}")]
     Body(String),
     #[error("the intensity API's answer is incomplete: {0}")]
-    Incomplete(#[from] IncompleteDay),
+    Incomplete(IncompleteDay),
     #[error("could not build the intensity API client: {0}")]
     Client(String),
 }
@@ -88,7 +88,7 @@ impl IntensityClient {
             }
             other => other,
         }
-        .and_then(|body| Ok(IntensityDay::from_entries(day, &body.data)?))
+        .and_then(|body| IntensityDay::from_entries(day, &body.data).map_err(ApiError::Incomplete))
     }
 
     async fn fetch_once(&self, url: &str) -> Result<IntensityResponse, ApiError> {

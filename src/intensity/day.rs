@@ -3,6 +3,7 @@
 //! for one day returns 49 entries starting at 23:30 of the day before, and
 //! duplicated entries have been seen.
 
+use crate::shown::shown;
 use std::fmt;
 use std::str::FromStr;
 
@@ -10,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::format::IntensityEntry;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, describe_ids};
+
+/// Largest believable intensity, gCO2/kWh: coal is about 1,000.
+pub const MAX_INTENSITY_G_PER_KWH: f64 = 100_000.0;
 
 /// Which of the API's two figures a half-hour's intensity is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -63,7 +67,7 @@ impl FromStr for KindPreference {
             "auto" => Ok(KindPreference::Auto),
             "actual" => Ok(KindPreference::Only(IntensityKind::Actual)),
             "forecast" => Ok(KindPreference::Only(IntensityKind::Forecast)),
-            other => Err(KindPreferenceError(other.chars().take(20).collect())),
+            other => Err(KindPreferenceError(shown(other, 20))),
         }
     }
 }
@@ -112,10 +116,10 @@ impl IntensityDay {
     ///
     /// Entries outside `[day 00:00, next day 00:00)` or not starting on a
     /// half-hour boundary are ignored. Of duplicated entries the later one's
-    /// figures win where it has them. Negative or non-finite figures count
-    /// as absent.
+    /// figures win where it has them. Figures outside
+    /// `0..=MAX_INTENSITY_G_PER_KWH` count as absent.
     pub fn from_entries(day: Day, entries: &[IntensityEntry]) -> Result<Self, IncompleteDay> {
-        let valid = |v: Option<f64>| v.filter(|v| v.is_finite() && *v >= 0.0);
+        let valid = |v: Option<f64>| v.filter(|v| (0.0..=MAX_INTENSITY_G_PER_KWH).contains(v));
         let mut half_hours = [HalfHourIntensity::default(); HALF_HOURS_PER_DAY as usize];
         for entry in entries {
             let Some(id) = HalfHourId::starting_at(day, entry.from) else {

@@ -15,7 +15,7 @@ const MAX_FILE_BYTES: u64 = 1 << 20;
 pub enum FileError {
     #[error("there is no intensity file {0}")]
     Missing(String),
-    #[error("could not read the intensity file {name}: {source}")]
+    #[error("could not read the intensity file {name}")]
     Read {
         name: String,
         #[source]
@@ -23,7 +23,7 @@ pub enum FileError {
     },
     #[error("the intensity file {name} is not in the API's format: {message}")]
     Parse { name: String, message: String },
-    #[error("the intensity file {name} is incomplete: {source}")]
+    #[error("the intensity file {name} is incomplete")]
     Incomplete {
         name: String,
         #[source]

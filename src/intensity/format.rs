@@ -2,6 +2,7 @@
 //! client and the fallback file:
 //! `{"data":[{"from":"2019-11-25T00:00Z","to":"2019-11-25T00:30Z","intensity":{"forecast":266,"actual":263,"index":"moderate"}}]}`.
 
+use crate::shown::shown;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -70,7 +71,7 @@ mod api_time {
         parse_api_time(&text).ok_or_else(|| {
             serde::de::Error::custom(format!(
                 "`{}` is not a time like 2019-11-25T00:00Z",
-                text.escape_default()
+                shown(&text, 40)
             ))
         })
     }

@@ -65,7 +65,7 @@ impl FromStr for Provenance {
 
 /// Neither the API nor the fallback file gave a usable day.
 #[derive(Debug, thiserror::Error)]
-#[error("no carbon intensity for {day}: {api}; and {file}")]
+#[error("no carbon intensity for {day}: {api}, and the fallback failed")]
 pub struct IntensityUnavailable {
     pub day: Day,
     /// Why the API failed (or that none is configured).

@@ -6,6 +6,7 @@
 //! A row that does not parse is skipped and reported with its line number;
 //! it never aborts the rows around it.
 
+use crate::shown::shown;
 use std::io;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -15,6 +16,10 @@ use crate::asset::AssetId;
 
 /// How many skipped rows are described one by one; the rest are only counted.
 pub const MAX_REPORTED_SKIPS: usize = 10;
+
+/// Largest power magnitude accepted, kW: a terawatt is beyond any grid
+/// connection, and the bound keeps every later product finite.
+pub const MAX_ABS_POWER_KW: f64 = 1e9;
 
 /// One COV row: from `at` on, the asset's power is `power_kw` until the next
 /// row. Positive is drawn from the grid, negative is exported.
@@ -189,7 +194,7 @@ pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSer
                     line,
                     format!(
                         "bad time `{}`",
-                        String::from_utf8_lossy(&record[columns.time]).escape_default()
+                        shown(&String::from_utf8_lossy(&record[columns.time]), 40)
                     ),
                 );
                 continue;
@@ -200,8 +205,8 @@ pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSer
             None => skipped.push(
                 line,
                 format!(
-                    "bad value `{}`: not a finite number of kW",
-                    String::from_utf8_lossy(&record[columns.value]).escape_default()
+                    "bad value `{}`: not a number of kW within +/-1e9",
+                    shown(&String::from_utf8_lossy(&record[columns.value]), 40)
                 ),
             ),
         }
@@ -240,7 +245,7 @@ fn sort_keep_last(readings: &mut Vec<PowerReading>) -> u64 {
 
 fn parse_kw(field: &[u8]) -> Option<f64> {
     let value: f64 = std::str::from_utf8(field).ok()?.parse().ok()?;
-    value.is_finite().then_some(value)
+    (value.abs() <= MAX_ABS_POWER_KW).then_some(value)
 }
 
 /// Parses `YYYY-MM-DD HH:MM:SS[.fffffffff][Z]` (or with `T`) as UTC.
@@ -405,7 +410,7 @@ mod tests {
                     2019-11-25 08:20:00.0000000,power,a\n\
                     2019-11-25 08:30:00.0000000,power,a,inf\n\
                     2019-11-25 08:40:00.0000000,power,a,\n\
-                    2019-11-25 08:50:00.0000000,power,a,1e999\n\
+                    2019-11-25 08:50:00.0000000,power,a,-2e9\n\
                     2019-11-25 09:00:00.0000000,power,a,-4.5\n";
         let series = read(text, "a").unwrap();
         let values: Vec<f64> = series.readings.iter().map(|r| r.power_kw).collect();
