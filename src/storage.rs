@@ -13,7 +13,7 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 
 use crate::asset::AssetId;
@@ -40,20 +40,22 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     ])
 });
 
-/// How long a statement waits for another process's write lock.
+/// How long a statement waits for another process's write lock. Writes
+/// begin IMMEDIATE so that the wait happens at BEGIN, where SQLite's busy
+/// handler applies, rather than as an upgrade that can fail at once.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("cannot open the database {path}: {source}")]
+    #[error("cannot open the database {path}")]
     Open {
         path: String,
         #[source]
         source: rusqlite::Error,
     },
-    #[error("cannot bring the database schema up to date: {0}")]
+    #[error("cannot bring the database schema up to date")]
     Migrate(#[from] rusqlite_migration::Error),
-    #[error("database error: {0}")]
+    #[error("database error")]
     Sqlite(#[from] rusqlite::Error),
     #[error("the database holds a value it cannot have written: {0}")]
     Corrupt(String),
@@ -122,7 +124,19 @@ impl Storage {
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
-        MIGRATIONS.to_latest(&mut conn)?;
+        // Another process starting on the same file may be migrating it at
+        // this very moment; once it is done, a retry finds nothing to do.
+        let mut attempt = 0;
+        loop {
+            match MIGRATIONS.to_latest(&mut conn) {
+                Ok(()) => break,
+                Err(_) if attempt < 5 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(50 * attempt));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(Storage {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -195,7 +209,7 @@ impl Storage {
     /// Replaces the stored intensity of a day, all 48 rows at once.
     pub fn save_intensity(&self, stored: &StoredIntensity) -> Result<(), StorageError> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let day = stored.day.day();
         let date = day.to_string();
         let fetched_at = format_time(stored.fetched_at);
@@ -301,7 +315,7 @@ impl Storage {
     /// leaves the old day or the new one, never half of either.
     pub fn save_asset_day(&self, computed: &ComputedDay<'_>) -> Result<(), StorageError> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let asset = computed.asset.as_str();
         let date = computed.day.to_string();
         for table in [
@@ -390,7 +404,7 @@ impl Storage {
         footprints: &FootprintSets,
     ) -> Result<(), StorageError> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let date = day.to_string();
         tx.execute(
             "DELETE FROM footprint_half_hours WHERE asset_id = ?1 AND date = ?2",
