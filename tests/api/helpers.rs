@@ -149,6 +149,21 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 impl TestApp {
+    /// The same data and database behind another intensity API address.
+    pub fn with_intensity_url(mut self, url: &str) -> TestApp {
+        let sources = SourceArgs {
+            data_dir: self.data_dir.path().to_owned(),
+            intensity_url: url.to_owned(),
+            intensity_dir: None,
+            db: self.db_path.clone(),
+            upstream_timeout_ms: 300,
+        };
+        let pipeline = Pipeline::open(&sources).expect("the pipeline opens");
+        self.state = AppState::new(pipeline, ServerArgs::default());
+        self.router = app(self.state.clone());
+        self
+    }
+
     pub async fn get(&self, uri: &str) -> TestResponse {
         self.get_with(uri, &[]).await
     }

@@ -3,12 +3,16 @@
 
 mod caching;
 mod chart;
+mod concurrency;
+mod crash_and_startup;
 mod fixtures;
 mod footprint_errors;
 mod footprint_formats;
 mod helpers;
+mod hostile_input;
 mod intensity_fallback;
 mod real_binary;
 mod resample_properties;
 mod shared_data;
 mod storage_cache;
+mod upstream_faults;
