@@ -11,6 +11,7 @@ mod footprint_formats;
 mod helpers;
 mod hostile_input;
 mod intensity_fallback;
+mod limits;
 mod real_binary;
 mod resample_properties;
 mod shared_data;

@@ -218,3 +218,38 @@ async fn with_refused_api(app: TestApp) -> TestApp {
         .port();
     app.with_intensity_url(&format!("http://127.0.0.1:{port}"))
 }
+
+#[tokio::test]
+async fn a_stale_forecast_is_used_when_the_refresh_fails_and_there_is_no_file() {
+    // Arrange: a forecast-only day trusted for no time; the API answers
+    // once, then fails; no fallback file.
+    let app = spawn_app_with(Setup {
+        forecast_refresh: Some(chrono::Duration::zero()),
+        upstream_timeout_ms: 300,
+        ..Setup::default()
+    })
+    .await;
+    app.remove_intensity_file();
+    let mut body = fixture_body();
+    for entry in body["data"].as_array_mut().unwrap() {
+        entry["intensity"]["actual"] = serde_json::Value::Null;
+    }
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&app.mock)
+        .await;
+    app.mock_intensity(ResponseTemplate::new(503), 2).await;
+    let first = app.get(URI).await;
+
+    // Act
+    let second = app.get(URI).await;
+
+    // Assert
+    assert_eq!(first.header("x-intensity-source"), "api");
+    assert_eq!(second.status, 200);
+    assert_eq!(second.header("x-intensity-source"), "cache");
+    assert_eq!(second.header("cache-control"), "public, max-age=300");
+    assert_eq!(first.json()["rows"], second.json()["rows"]);
+}
