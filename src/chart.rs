@@ -179,6 +179,11 @@ fn decimals_for(value: f64) -> usize {
     (2 - value.abs().log10().floor() as i32).clamp(0, 6) as usize
 }
 
+/// `"1.23 kg"`: grams in the unit that reads best for their magnitude.
+pub fn format_mass_g(grams: f64) -> String {
+    format_mass(grams, unit_for(grams.abs()))
+}
+
 /// `"1,234.5 kg"` in the unit given.
 fn format_mass(grams: f64, unit: MassUnit) -> String {
     let v = grams / unit.grams;
@@ -227,19 +232,24 @@ fn label_step(bar_px: f64, label_px: f64) -> usize {
         .unwrap_or(48)
 }
 
-fn title(report: &FootprintReport) -> String {
+/// `abc123xyz - carbon footprint - 2019-11-25 06:30-10:00 UTC (half-hours 14-20)`
+/// in the pieces it may be wrapped at.
+fn title_parts(report: &FootprintReport) -> Vec<(&'static str, String)> {
     let range = range_of(report);
-    format!(
-        "{} - carbon footprint - {} {} UTC (half-hours {})",
-        report.asset,
-        report.date,
-        range.time_span_label(),
-        if range.len() == 1 {
-            range.start().to_string()
-        } else {
-            range.to_string()
-        }
-    )
+    let ids = if range.len() == 1 {
+        range.start().to_string()
+    } else {
+        range.to_string()
+    };
+    vec![
+        ("", report.asset.to_string()),
+        (" - ", "carbon footprint".to_owned()),
+        (
+            " - ",
+            format!("{} {} UTC", report.date, range.time_span_label()),
+        ),
+        (" ", format!("(half-hours {ids})")),
+    ]
 }
 
 fn range_of(report: &FootprintReport) -> HalfHourRange {
@@ -308,7 +318,7 @@ where
     root.fill(&WHITE).map_err(draw_err)?;
     let (width, height) = root.dim_in_pixel();
     // Text scales gently with the picture, within readable bounds.
-    let scale = (f64::from(width.min(height * 2)) / 1000.0).clamp(0.75, 2.5);
+    let scale = (f64::from(width.min(height * 2)) / 1000.0).clamp(0.85, 2.5);
     let px = |n: f64| (n * scale).round() as i32;
     let font = |size: f64| (FONT, size * scale).into_font();
 
@@ -318,30 +328,67 @@ where
     // The axis and the subtitle share the unit that suits the bars.
     let unit = unit_for(max_abs_g);
 
-    // Header: title and the numbers a reader wants first.
-    let header_h = px(66.0).max(50) as u32;
-    let legend_h = px(30.0).max(24) as u32;
-    let (header, rest) = root.split_vertically(header_h);
-    let (body, footer) = rest.split_vertically(height.saturating_sub(header_h + legend_h));
-    header
-        .draw_text(
-            &title(report),
-            &font(19.0).style(FontStyle::Bold).color(&INK),
-            (px(14.0), px(12.0)),
-        )
-        .map_err(draw_err)?;
-    let subtitle = format!(
-        "net footprint {} CO2eq  |  net energy {} kWh  |  {}",
-        format_mass(report.totals.footprint_g, unit),
-        group_thousands(
-            report.totals.energy_kwh,
-            decimals_for(report.totals.energy_kwh)
+    // Header: title and the numbers a reader wants first, wrapped onto
+    // more lines on a narrow picture.
+    let title_style = font(19.0).style(FontStyle::Bold).color(&INK);
+    let subtitle_style = font(14.0).color(&MUTED);
+    let legend_style = font(12.0).color(&INK);
+    let line_w = width as i32 - px(28.0);
+    let title_lines = wrap(&title_parts(report), line_w, &|t: &str| {
+        text_width(root, &title_style, t)
+    });
+    let subtitle_parts = [
+        (
+            "",
+            format!(
+                "net footprint {} CO2eq",
+                format_mass(report.totals.footprint_g, unit)
+            ),
         ),
-        intensity_note(report),
+        (
+            "  |  ",
+            format!(
+                "net energy {} kWh",
+                group_thousands(
+                    report.totals.energy_kwh,
+                    decimals_for(report.totals.energy_kwh)
+                )
+            ),
+        ),
+        ("  |  ", intensity_note(report)),
+    ];
+    let subtitle_lines = wrap(&subtitle_parts, line_w, &|t: &str| {
+        text_width(root, &subtitle_style, t)
+    });
+    let (title_h, subtitle_h) = (px(25.0), px(20.0));
+    let header_h = (px(12.0)
+        + title_h * title_lines.len() as i32
+        + px(4.0)
+        + subtitle_h * subtitle_lines.len() as i32)
+        .max(50) as u32;
+    let entries = legend_entries(rows);
+    let (places, legend_h) = layout_legend(
+        &entries,
+        &|t: &str| text_width(root, &legend_style, t),
+        width as i32,
+        &px,
     );
-    header
-        .draw_text(&subtitle, &font(14.0).color(&MUTED), (px(14.0), px(40.0)))
-        .map_err(draw_err)?;
+    let (header, rest) = root.split_vertically(header_h);
+    let (body, footer) = rest.split_vertically(height.saturating_sub(header_h + legend_h as u32));
+    let mut y = px(12.0);
+    for line in &title_lines {
+        header
+            .draw_text(line, &title_style, (px(14.0), y))
+            .map_err(draw_err)?;
+        y += title_h;
+    }
+    y += px(4.0);
+    for line in &subtitle_lines {
+        header
+            .draw_text(line, &subtitle_style, (px(14.0), y))
+            .map_err(draw_err)?;
+        y += subtitle_h;
+    }
 
     // Axes. Half-hour `id` occupies x in [id - 0.5, id + 0.5].
     let (lo, hi) = (f64::from(range.start().get()), f64::from(range.end().get()));
@@ -486,7 +533,7 @@ where
         ))
         .map_err(draw_err)?;
     // White rims keep the markers visible where they cross a bar.
-    let marker = px(3.5).max(2);
+    let marker = px(3.5).min((bar_px * 0.22) as i32).max(2);
     chart
         .draw_secondary_series(
             points
@@ -524,25 +571,19 @@ where
         .map_err(draw_err)?;
     }
 
-    draw_legend(&footer, rows, &font, &px)?;
+    draw_legend(&footer, &entries, &places, &legend_style, &px)?;
     Ok(())
 }
 
-fn draw_legend<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    rows: &[FootprintRow],
-    font: &dyn Fn(f64) -> FontDesc<'static>,
-    px: &dyn Fn(f64) -> i32,
-) -> Result<(), ChartError>
-where
-    DB::ErrorType: 'static,
-{
-    enum Swatch {
-        /// Filled boxes side by side, each with an optional outline.
-        Blocks(Vec<(RGBColor, Option<RGBColor>)>),
-        Line(RGBColor),
-    }
-    // Only bars that can be seen (non-zero) earn a legend entry.
+enum Swatch {
+    /// Filled boxes side by side, each with an optional outline.
+    Blocks(Vec<(RGBColor, Option<RGBColor>)>),
+    Line(RGBColor),
+}
+
+/// The legend entries this chart needs: only bars that can be seen
+/// (non-zero) earn one, and the intensity line always does.
+fn legend_entries(rows: &[FootprintRow]) -> Vec<(Swatch, &'static str)> {
     let has = |kind: BarKind, estimated: bool| {
         rows.iter()
             .any(|r| r.footprint_g != 0.0 && bar_kind(r) == kind && is_estimated(r) == estimated)
@@ -570,15 +611,55 @@ where
         ));
     }
     entries.push((Swatch::Line(INTENSITY), "carbon intensity (right axis)"));
+    entries
+}
 
-    let text_style = font(12.0).color(&INK);
-    let y = px(6.0);
-    let mut x = px(14.0);
+/// Legend entries laid out left to right, wrapping to a new row when the
+/// next would cross `width`: each entry's top-left corner, and the height.
+fn layout_legend(
+    entries: &[(Swatch, &str)],
+    text_width: &dyn Fn(&str) -> i32,
+    width: i32,
+    px: &dyn Fn(f64) -> i32,
+) -> (Vec<(i32, i32)>, i32) {
     let box_px = px(12.0).max(8);
+    let row_h = px(20.0).max(16);
+    let (left, mut x, mut y) = (px(14.0), px(14.0), px(6.0));
+    let mut places = Vec::with_capacity(entries.len());
     for (swatch, label) in entries {
+        let boxes = match swatch {
+            Swatch::Blocks(blocks) => blocks.len() as i32,
+            Swatch::Line(_) => 1,
+        };
+        let entry_w = boxes * (box_px + px(3.0)) + px(3.0) + text_width(label);
+        if x > left && x + entry_w > width - px(8.0) {
+            x = left;
+            y += row_h;
+        }
+        places.push((x, y));
+        x += entry_w + px(20.0);
+    }
+    (places, y + row_h)
+}
+
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(Swatch, &str)],
+    places: &[(i32, i32)],
+    text_style: &TextStyle<'_>,
+    px: &dyn Fn(f64) -> i32,
+) -> Result<(), ChartError>
+where
+    DB::ErrorType: 'static,
+{
+    let box_px = px(12.0).max(8);
+    for ((swatch, label), &(mut x, y)) in entries.iter().zip(places) {
         match swatch {
             Swatch::Blocks(blocks) => {
-                for (fill, outline) in blocks {
+                for (i, (fill, outline)) in blocks.iter().enumerate() {
+                    if i > 0 {
+                        x += box_px + px(3.0);
+                    }
                     let corners = [(x, y), (x + box_px, y + box_px)];
                     area.draw(&Rectangle::new(corners, fill.filled()))
                         .map_err(draw_err)?;
@@ -586,9 +667,7 @@ where
                         area.draw(&Rectangle::new(corners, outline.stroke_width(1)))
                             .map_err(draw_err)?;
                     }
-                    x += box_px + px(3.0);
                 }
-                x -= box_px + px(3.0);
             }
             Swatch::Line(colour) => {
                 let mid = y + box_px / 2;
@@ -606,14 +685,38 @@ where
             }
         }
         x += box_px + px(6.0);
-        area.draw_text(label, &text_style, (x, y))
+        area.draw_text(label, text_style, (x, y))
             .map_err(draw_err)?;
-        let (text_w, _) = area
-            .estimate_text_size(label, &text_style)
-            .map_err(draw_err)?;
-        x += text_w as i32 + px(20.0);
     }
     Ok(())
+}
+
+/// Width in pixels of `text` drawn in `style`.
+fn text_width<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    style: &TextStyle<'_>,
+    text: &str,
+) -> i32 {
+    area.estimate_text_size(text, style)
+        .map(|(w, _)| w as i32)
+        .unwrap_or(0)
+}
+
+/// Joins `parts` (each with the separator that goes before it) into as
+/// few lines as fit in `width` pixels; a part wider than a line gets a line
+/// of its own.
+fn wrap(parts: &[(&str, String)], width: i32, text_width: &dyn Fn(&str) -> i32) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for (sep, part) in parts {
+        match lines.last_mut() {
+            Some(line) if text_width(&format!("{line}{sep}{part}")) <= width => {
+                line.push_str(sep);
+                line.push_str(part);
+            }
+            _ => lines.push(part.clone()),
+        }
+    }
+    lines
 }
 
 #[cfg(test)]

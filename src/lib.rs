@@ -6,6 +6,7 @@
 //! [`render`] -> [`http`].
 
 pub mod asset;
+pub mod catalog;
 pub mod chart;
 pub mod config;
 pub mod error;

@@ -5,20 +5,22 @@
 mod cache;
 mod footprint;
 mod negotiate;
+mod page;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::State;
-use axum::http::Request;
+use axum::http::{Request, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use axum::{BoxError, Json, Router};
 use tower::ServiceBuilder;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::catalog::Catalog;
 use crate::config::ServerArgs;
 use crate::error::Error;
 use crate::pipeline::Pipeline;
@@ -31,12 +33,14 @@ pub use self::negotiate::negotiate_format;
 pub struct AppState {
     pub pipeline: Pipeline,
     pub cache: ResponseCache,
+    pub catalog: Catalog,
     pub config: Arc<ServerArgs>,
 }
 
 impl AppState {
     pub fn new(pipeline: Pipeline, config: ServerArgs) -> Self {
         AppState {
+            catalog: Catalog::new(pipeline.data_dir().to_owned()),
             pipeline,
             cache: ResponseCache::new(config.response_cache_mib.saturating_mul(1 << 20)),
             config: Arc::new(config),
@@ -44,17 +48,43 @@ impl AppState {
     }
 }
 
+/// The OpenAPI description served at `/openapi.json`, kept by hand; a test
+/// checks it against [`route_paths`] and the OpenAPI 3.1 schema.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// Every route: the one list both the router and its tests read.
+fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/", get(page::page)),
+        (
+            "/footprint/{asset}/{date}/{range}",
+            get(footprint::footprint),
+        ),
+        (
+            "/footprint/{asset}/{date}/{range}/",
+            get(footprint::footprint),
+        ),
+        ("/footprint/{asset}/{date}", get(footprint::footprint)),
+        ("/footprint/{asset}/{date}/", get(footprint::footprint)),
+        ("/assets", get(assets)),
+        ("/healthz", get(healthz)),
+        ("/openapi.json", get(openapi)),
+    ]
+}
+
+/// The paths the router serves, in OpenAPI's `{param}` syntax.
+pub fn route_paths() -> Vec<&'static str> {
+    routes().into_iter().map(|(path, _)| path).collect()
+}
+
 /// The whole application as a `Router`, ready for `axum::serve` or, in
 /// tests, `oneshot`.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout();
     let max_concurrency = state.config.max_concurrency.max(1);
-    Router::new()
-        .route("/footprint/{asset}/{date}/{range}", get(footprint::footprint))
-        .route("/footprint/{asset}/{date}/{range}/", get(footprint::footprint))
-        .route("/footprint/{asset}/{date}", get(footprint::footprint))
-        .route("/footprint/{asset}/{date}/", get(footprint::footprint))
-        .route("/healthz", get(healthz))
+    routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, method)| router.route(path, method))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -92,6 +122,20 @@ async fn healthz(State(state): State<AppState>) -> Response {
         Ok(Err(err)) => Error::Unhealthy(err).into_response(),
         Err(join) => Error::Internal(join.to_string()).into_response(),
     }
+}
+
+/// The assets and dates of the data directory.
+async fn assets(State(state): State<AppState>) -> Result<Response, Error> {
+    let catalog = state.catalog.clone();
+    let view = tokio::task::spawn_blocking(move || catalog.view())
+        .await
+        .map_err(|e| Error::Internal(format!("listing task failed: {e}")))?
+        .map_err(|e| Error::Internal(crate::error::chain_of(&e)))?;
+    Ok(Json(view).into_response())
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
 }
 
 async fn not_found() -> Error {

@@ -7,6 +7,7 @@
 //! it never aborts the rows around it.
 
 use crate::shown::shown;
+use std::collections::BTreeSet;
 use std::io;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -139,21 +140,8 @@ impl Columns {
 /// one later in the file wins. Rows of other assets or other variables are
 /// passed over without being parsed.
 pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSeries, CsvError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(64 * 1024)
-        .from_reader(input);
-
+    let (mut reader, columns) = open_csv(input)?;
     let mut record = csv::ByteRecord::new();
-    if !reader
-        .read_byte_record(&mut record)
-        .map_err(CsvError::Read)?
-    {
-        return Err(CsvError::NoHeader);
-    }
-    let columns = Columns::from_header(&record)?;
-
     let wanted_asset = asset.as_str().as_bytes();
     let mut readings = Vec::new();
     let mut skipped = SkippedRows::default();
@@ -224,6 +212,63 @@ pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSer
         skipped,
         duplicates_replaced,
     })
+}
+
+/// A reader past the header, and the columns the header names.
+fn open_csv<R: io::Read>(input: R) -> Result<(csv::Reader<R>, Columns), CsvError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(64 * 1024)
+        .from_reader(input);
+    let mut header = csv::ByteRecord::new();
+    if !reader
+        .read_byte_record(&mut header)
+        .map_err(CsvError::Read)?
+    {
+        return Err(CsvError::NoHeader);
+    }
+    let columns = Columns::from_header(&header)?;
+    Ok((reader, columns))
+}
+
+/// The asset ids that have `power` rows in a CSV stream, for listing what a
+/// data directory holds. Ids that could never be asked for (see
+/// [`AssetId`]) and malformed records are passed over.
+pub fn read_asset_ids<R: io::Read>(input: R) -> Result<BTreeSet<AssetId>, CsvError> {
+    let (mut reader, columns) = open_csv(input)?;
+    let mut record = csv::ByteRecord::new();
+    let mut ids = BTreeSet::new();
+    // The previous row's id: rows of one asset often come in runs.
+    let mut last: Vec<u8> = Vec::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(err) if err.is_io_error() => return Err(CsvError::Read(err)),
+            Err(_) => continue,
+        }
+        if record.len() != columns.count
+            || !record[columns.variable]
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"power")
+        {
+            continue;
+        }
+        let id = record[columns.asset].trim_ascii();
+        if id == last.as_slice() {
+            continue;
+        }
+        last.clear();
+        last.extend_from_slice(id);
+        if let Some(id) = std::str::from_utf8(id)
+            .ok()
+            .and_then(|s| AssetId::parse(s).ok())
+        {
+            ids.insert(id);
+        }
+    }
+    Ok(ids)
 }
 
 /// Sorts by time and, among rows with the same instant, keeps the one that
@@ -455,6 +500,23 @@ mod tests {
         let series = read(text, "a").unwrap();
         assert_eq!(series.readings.len(), 2);
         assert_eq!(series.skipped.count, 0);
+    }
+
+    #[test]
+    fn asset_ids_are_listed_once_each_skipping_other_variables_and_bad_ids() {
+        let ids = read_asset_ids(
+            "Time,Variable,AssetId,Value\n\
+             t,power,b,1\n\
+             t,power,a,1\n\
+             t,power,a,1\n\
+             t,soc,c,1\n\
+             t,power,../x,1\n\
+             t,power,b,1\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        let ids: Vec<&str> = ids.iter().map(AssetId::as_str).collect();
+        assert_eq!(ids, ["a", "b"]);
     }
 
     #[test]

@@ -7,6 +7,8 @@ pub mod csv;
 pub mod file;
 pub mod resample;
 
-pub use self::csv::{CsvError, PowerReading, PowerSeries, SkippedRow, SkippedRows, read_power_csv};
+pub use self::csv::{
+    CsvError, PowerReading, PowerSeries, SkippedRow, SkippedRows, read_asset_ids, read_power_csv,
+};
 pub use self::file::{FileStamp, SourceStamp, power_file_path};
 pub use self::resample::{HalfHourEnergy, resample_day};

@@ -1,6 +1,7 @@
 //! The one integration test binary: one file per behaviour, shared set-up in
 //! `helpers`.
 
+mod browser;
 mod caching;
 mod chart;
 mod concurrency;
@@ -12,6 +13,7 @@ mod helpers;
 mod hostile_input;
 mod intensity_fallback;
 mod limits;
+mod page_and_openapi;
 mod real_binary;
 mod resample_properties;
 mod shared_data;

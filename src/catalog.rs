@@ -1,0 +1,179 @@
+//! What the data directory holds: the dates that have a power file and the
+//! assets inside each. The directory is listed on every call (cheap); a
+//! file is read again only when its size or modification time changed, so
+//! new, rewritten and removed files show up at once.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::Serialize;
+
+use crate::asset::AssetId;
+use crate::half_hour::Day;
+use crate::power::{FileStamp, read_asset_ids};
+
+/// One asset and the dates it has readings on, ascending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AssetDates {
+    pub asset: AssetId,
+    #[serde(serialize_with = "days_as_text")]
+    pub dates: Vec<Day>,
+}
+
+/// The whole directory, as `GET /assets` answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct CatalogView {
+    /// Every date with a power file, ascending.
+    #[serde(serialize_with = "days_as_text")]
+    pub dates: Vec<Day>,
+    /// Every asset with at least one power row, by id.
+    pub assets: Vec<AssetDates>,
+}
+
+fn days_as_text<S: serde::Serializer>(days: &[Day], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(days.iter().map(|d| d.to_string()))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot list the data directory {dir}")]
+pub struct CatalogError {
+    dir: String,
+    #[source]
+    source: std::io::Error,
+}
+
+/// The assets found in each day's power file, with the stamp they were
+/// read at.
+type FileAssets = HashMap<Day, (FileStamp, BTreeSet<AssetId>)>;
+
+/// A cache of the assets in each power file, keyed by the file's stamp.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    dir: PathBuf,
+    files: Arc<Mutex<FileAssets>>,
+}
+
+impl Catalog {
+    pub fn new(dir: PathBuf) -> Self {
+        Catalog {
+            dir,
+            files: Arc::default(),
+        }
+    }
+
+    /// Lists the directory and returns what it holds now (blocking).
+    /// A file that cannot be read is left out and logged.
+    pub fn view(&self) -> Result<CatalogView, CatalogError> {
+        let listed = power_files(&self.dir).map_err(|source| CatalogError {
+            dir: self.dir.display().to_string(),
+            source,
+        })?;
+        let known = self
+            .files
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut current = HashMap::with_capacity(listed.len());
+        for (day, path) in listed {
+            let Ok(Some(stamp)) = FileStamp::of(&path) else {
+                continue;
+            };
+            let assets = match known.get(&day) {
+                Some((seen, assets)) if *seen == stamp => assets.clone(),
+                _ => match std::fs::File::open(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|f| read_asset_ids(f).map_err(|e| e.to_string()))
+                {
+                    Ok(assets) => assets,
+                    Err(error) => {
+                        tracing::warn!(file = %path.display(), %error, "power file left out of the asset list");
+                        continue;
+                    }
+                },
+            };
+            current.insert(day, (stamp, assets));
+        }
+        let view = summarise(&current);
+        *self.files.lock().unwrap_or_else(PoisonError::into_inner) = current;
+        Ok(view)
+    }
+}
+
+/// `power_measurements_<date>.csv` files of `dir` with a valid date.
+fn power_files(dir: &Path) -> std::io::Result<Vec<(Day, PathBuf)>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(date) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("power_measurements_"))
+            .and_then(|n| n.strip_suffix(".csv"))
+        else {
+            continue;
+        };
+        if let Ok(day) = Day::parse(date) {
+            found.push((day, entry.path()));
+        }
+    }
+    Ok(found)
+}
+
+fn summarise(files: &FileAssets) -> CatalogView {
+    let mut by_asset: BTreeMap<&AssetId, Vec<Day>> = BTreeMap::new();
+    for (day, (_, assets)) in files {
+        for asset in assets {
+            by_asset.entry(asset).or_default().push(*day);
+        }
+    }
+    let mut dates: Vec<Day> = files.keys().copied().collect();
+    dates.sort();
+    CatalogView {
+        dates,
+        assets: by_asset
+            .into_iter()
+            .map(|(asset, mut dates)| {
+                dates.sort();
+                AssetDates {
+                    asset: asset.clone(),
+                    dates,
+                }
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalog_lists_assets_and_dates_and_follows_changes() {
+        // Arrange
+        let dir = tempfile::tempdir().unwrap();
+        crate::fixtures::write_fixtures(dir.path()).unwrap();
+        std::fs::write(dir.path().join("power_measurements_not-a-date.csv"), "x").unwrap();
+        let catalog = Catalog::new(dir.path().to_owned());
+
+        // Act
+        let before = catalog.view().unwrap();
+        std::fs::write(
+            dir.path().join("power_measurements_2019-11-26.csv"),
+            "Time,Variable,AssetId,Value\n2019-11-26 00:00:00,power,newcomer,1\n",
+        )
+        .unwrap();
+        let after = catalog.view().unwrap();
+
+        // Assert
+        let dates = |v: &CatalogView| v.dates.iter().map(Day::to_string).collect::<Vec<_>>();
+        assert_eq!(dates(&before), ["2019-11-24", "2019-11-25"]);
+        let ids: Vec<&str> = before.assets.iter().map(|a| a.asset.as_str()).collect();
+        assert_eq!(ids, ["abc123xyz", "heatpump-07"]);
+        assert_eq!(before.assets[0].dates.len(), 2);
+        assert_eq!(dates(&after).last().map(String::as_str), Some("2019-11-26"));
+        assert!(after.assets.iter().any(|a| a.asset.as_str() == "newcomer"));
+        let json = serde_json::to_value(&after).unwrap();
+        assert_eq!(json["assets"][0]["dates"][0], "2019-11-24");
+    }
+}

@@ -1,0 +1,288 @@
+//! `GET /`: a small server-rendered page for people. A plain GET form (it
+//! works with JavaScript off) picks an asset, a date and the first and last
+//! half-hour; the answer shows the chart, the totals, every row, and links
+//! to the same answer as PNG, SVG, CSV and JSON. A bad choice shows the
+//! problem's detail as a message.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use serde::Deserialize;
+
+use super::AppState;
+use crate::asset::AssetId;
+use crate::catalog::CatalogView;
+use crate::chart::{ChartSize, format_mass_g, group_thousands};
+use crate::error::Error;
+use crate::footprint::FootprintRow;
+use crate::half_hour::{Day, HalfHourId, HalfHourRange};
+use crate::intensity::{KindPreference, Provenance};
+use crate::pipeline::{FootprintQuery, FootprintReport};
+
+/// The form's fields, as text: a bad one becomes a message, not a 400.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageParams {
+    asset: Option<String>,
+    date: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+const STYLE: &str = r#"
+:root { color-scheme: light; --ink: #212121; --muted: #5f5f5f; --line: #d9d9d9; --accent: #54278f; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink); background: #fafafa; }
+main { max-width: 1040px; margin: 0 auto; padding: 1rem; }
+h1 { font-size: 1.4rem; margin: .2rem 0 1rem; }
+h2 { font-size: 1.15rem; margin: 1.5rem 0 .5rem; }
+form { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: .75rem; align-items: end;
+       background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 1rem; }
+label { display: flex; flex-direction: column; gap: .25rem; font-weight: 600; font-size: .9rem; }
+select, button { font: inherit; padding: .45rem .5rem; border: 1px solid #9e9e9e; border-radius: 6px; background: #fff; min-height: 44px; }
+button { background: var(--accent); color: #fff; border-color: var(--accent); font-weight: 600; cursor: pointer; }
+button:focus-visible, select:focus-visible, a:focus-visible { outline: 3px solid #f0a202; outline-offset: 2px; }
+.problem { background: #fdecea; border: 1px solid #d93025; color: #8a1c12; border-radius: 8px; padding: .75rem 1rem; margin-top: 1rem; }
+.totals { display: grid; grid-template-columns: repeat(auto-fit, minmax(180px, 1fr)); gap: .5rem; margin: .5rem 0 1rem; padding: 0; }
+.totals div { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: .5rem .75rem; }
+.totals dt { font-size: .8rem; color: var(--muted); } .totals dd { margin: 0; font-weight: 600; }
+figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: .5rem; }
+figure img { display: block; width: 100%; height: auto; }
+.formats { margin: .75rem 0; } .formats a { margin-right: 1rem; color: var(--accent); font-weight: 600; }
+.table-wrap { overflow-x: auto; background: #fff; border: 1px solid var(--line); border-radius: 8px; }
+table { border-collapse: collapse; width: 100%; font-size: .9rem; font-variant-numeric: tabular-nums; }
+th, td { padding: .35rem .6rem; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; }
+thead th { background: #f3f0f8; position: sticky; top: 0; }
+tr.estimated td { color: var(--muted); font-style: italic; }
+.note { color: var(--muted); font-size: .85rem; }
+"#;
+
+pub async fn page(
+    State(state): State<AppState>,
+    params: Result<Query<PageParams>, QueryRejection>,
+) -> Response {
+    // A query string that does not even parse is treated as an empty form.
+    let params = params.map(|Query(p)| p).unwrap_or_default();
+    let catalog = state.catalog.clone();
+    let view = match tokio::task::spawn_blocking(move || catalog.view()).await {
+        Ok(Ok(view)) => view,
+        Ok(Err(err)) => {
+            tracing::error!(error = %crate::error::chain_of(&err), "listing the data directory");
+            CatalogView::default()
+        }
+        Err(join) => {
+            tracing::error!(error = %join, "listing the data directory");
+            CatalogView::default()
+        }
+    };
+    let submitted = params.asset.is_some() || params.date.is_some();
+    let outcome = if submitted {
+        Some(answer(&state, &params).await)
+    } else {
+        None
+    };
+    Html(render_page(&view, &params, outcome.as_ref()).into_string()).into_response()
+}
+
+/// Parses the form and asks the pipeline, exactly as the API would.
+async fn answer(state: &AppState, params: &PageParams) -> Result<FootprintReport, Error> {
+    let asset = AssetId::parse(params.asset.as_deref().unwrap_or_default())?;
+    let day = Day::parse(params.date.as_deref().unwrap_or_default())?;
+    let start = HalfHourId::parse(params.from.as_deref().unwrap_or("1"))?;
+    let end = HalfHourId::parse(params.to.as_deref().unwrap_or("48"))?;
+    let range = HalfHourRange::new(start, end)?;
+    let query = FootprintQuery {
+        asset,
+        day,
+        range,
+        preference: KindPreference::Auto,
+    };
+    state.pipeline.footprint(&query).await
+}
+
+fn render_page(
+    view: &CatalogView,
+    params: &PageParams,
+    outcome: Option<&Result<FootprintReport, Error>>,
+) -> Markup {
+    let chosen_asset = params
+        .asset
+        .clone()
+        .or_else(|| view.assets.first().map(|a| a.asset.to_string()))
+        .unwrap_or_default();
+    let chosen_date = params
+        .date
+        .clone()
+        .or_else(|| {
+            view.assets
+                .iter()
+                .find(|a| a.asset.as_str() == chosen_asset)
+                .and_then(|a| a.dates.last())
+                .map(Day::to_string)
+        })
+        .unwrap_or_default();
+    let chosen_from = params.from.clone().unwrap_or_else(|| "1".into());
+    let chosen_to = params.to.clone().unwrap_or_else(|| "48".into());
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Carbon footprint" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                main {
+                    h1 { "Carbon footprint of an asset, half-hour by half-hour" }
+                    form method="get" action="/" {
+                        label for="asset" {
+                            "Asset"
+                            select id="asset" name="asset" {
+                                @for a in &view.assets {
+                                    option value=(a.asset) selected[a.asset.as_str() == chosen_asset] { (a.asset) }
+                                }
+                            }
+                        }
+                        label for="date" {
+                            "Date (UTC)"
+                            select id="date" name="date" {
+                                @for d in &view.dates {
+                                    @let text = d.to_string();
+                                    option value=(text) selected[text == chosen_date] { (text) }
+                                }
+                            }
+                        }
+                        label for="from" {
+                            "First half-hour"
+                            select id="from" name="from" {
+                                @for id in HalfHourId::all() {
+                                    option value=(id) selected[id.to_string() == chosen_from] { (id.start_label()) " (" (id) ")" }
+                                }
+                            }
+                        }
+                        label for="to" {
+                            "Last half-hour"
+                            select id="to" name="to" {
+                                @for id in HalfHourId::all() {
+                                    option value=(id) selected[id.to_string() == chosen_to] { (id.start_label()) " (" (id) ")" }
+                                }
+                            }
+                        }
+                        button type="submit" { "Show footprint" }
+                    }
+                    @if view.assets.is_empty() {
+                        p class="problem" role="alert" { "The data directory holds no power file with a usable asset." }
+                    }
+                    @match outcome {
+                        Some(Ok(report)) => (render_report(report)),
+                        Some(Err(err)) => {
+                            div class="problem" role="alert" id="problem" {
+                                strong { (err.status().as_u16()) " " (err.status().canonical_reason().unwrap_or("Error")) ": " }
+                                (err.detail())
+                            }
+                        }
+                        None => {}
+                    }
+                    p class="note" {
+                        "Every answer is also an API: "
+                        a href="/openapi.json" { "OpenAPI description" } ", "
+                        a href="/assets" { "assets and dates" } "."
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn render_report(report: &FootprintReport) -> Markup {
+    let range = HalfHourRange::new(
+        HalfHourId::new(report.range.start.into()).unwrap_or(HalfHourId::FIRST),
+        HalfHourId::new(report.range.end.into()).unwrap_or(HalfHourId::LAST),
+    )
+    .unwrap_or(HalfHourRange::FULL_DAY);
+    let base = format!("/footprint/{}/{}/{}", report.asset, report.date, range);
+    let footprint = format_mass_g(report.totals.footprint_g);
+    let energy = format!("{} kWh", group_thousands(report.totals.energy_kwh, 1));
+    let source = match report.intensity_source {
+        Provenance::Api => "Carbon Intensity API",
+        Provenance::File => "fallback file",
+        Provenance::Cache => "stored copy",
+    };
+    let alt = format!(
+        "Column chart of the carbon footprint of {} on {}, {} UTC (half-hours {}): net {} CO2eq from {} net energy.",
+        report.asset,
+        report.date,
+        range.time_span_label(),
+        range,
+        footprint,
+        energy
+    );
+    html! {
+        section aria-labelledby="result" {
+            h2 id="result" { (report.asset) " on " (report.date) ", " (range.time_span_label()) " UTC (half-hours " (range) ")" }
+            dl class="totals" {
+                div { dt { "Net footprint" } dd id="total-footprint" { (footprint) " CO2eq" } }
+                div { dt { "Net energy" } dd id="total-energy" { (energy) } }
+                div { dt { "Coverage" } dd { (format!("{:.1} %", report.totals.coverage * 100.0)) } }
+                div { dt { "Intensity from" } dd { (source) } }
+            }
+            figure {
+                // Narrow screens get a narrow chart whatever their pixel
+                // density: its layout, not its resolution, keeps text legible.
+                picture {
+                    source media="(max-width: 700px)" srcset=(format!("{base}?width=480&height=420"));
+                    img id="chart" src=(base) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt);
+                }
+            }
+            p class="formats" {
+                "Download: "
+                a href=(format!("{base}?format=png")) { "PNG" }
+                a href=(format!("{base}?format=svg")) { "SVG" }
+                a href=(format!("{base}?format=csv")) { "CSV" }
+                a href=(format!("{base}?format=json")) { "JSON" }
+            }
+            @if report.skipped_rows.count > 0 {
+                p class="note" { (report.skipped_rows.count) " row(s) of the power file could not be read and were skipped." }
+            }
+            p class="note" id="rows-note" { "Rows in italics held their value from before or were partly unknown." }
+            div class="table-wrap" {
+                table id="rows" aria-describedby="rows-note" {
+                    thead {
+                        tr {
+                            th scope="col" { "Half-hour (UTC)" }
+                            th scope="col" { "Samples" }
+                            th scope="col" { "Coverage" }
+                            th scope="col" { "Mean kW" }
+                            th scope="col" { "kWh" }
+                            th scope="col" { "gCO2/kWh" }
+                            th scope="col" { "Footprint" }
+                        }
+                    }
+                    tbody {
+                        @for row in &report.rows {
+                            (render_row(row))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn render_row(row: &FootprintRow) -> Markup {
+    let id = row.half_hour_id;
+    let estimated = row.carried_forward || row.coverage < 1.0;
+    html! {
+        tr class=[estimated.then_some("estimated")] {
+            td { (id.start_label()) "-" (id.end_label()) " (" (id) ")" }
+            td { (row.samples) }
+            td { (format!("{:.0} %", row.coverage * 100.0)) }
+            td { (group_thousands(row.mean_power_kw, 1)) }
+            td { (group_thousands(row.energy_kwh, 2)) }
+            td { (group_thousands(row.intensity_g_per_kwh, 0)) " " (row.intensity_kind) }
+            td { (format_mass_g(row.footprint_g)) }
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The page in headless Chromium, driven over WebDriver (Debian's
+//! `chromium` and `chromium-driver`): choose abc123xyz, 2019-11-25, 14 to
+//! 20, submit; the chart loads at its natural size and the table has seven
+//! rows; a bad choice shows a message; the page fits a 375 px phone and
+//! works with JavaScript off.
+//!
+//! Screenshots go to FOOTPRINT_SCREENSHOT_DIR when it is set (the README's
+//! `docs/page.png` and `docs/page-phone.png` come from there).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+use crate::helpers::{eventually, spawn_app};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_driver() -> Option<(Driver, u16)> {
+    if !(std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install chromium and chromium-driver"
+        );
+        eprintln!("skipping: {CHROMIUM} or {CHROMEDRIVER} is missing");
+        return None;
+    }
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = eventually(Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .await;
+    assert!(up, "chromedriver did not start");
+    Some((Driver(child), port))
+}
+
+async fn browser(
+    driver_port: u16,
+    profile: &std::path::Path,
+    javascript: bool,
+    window: (u32, u32),
+) -> Client {
+    let mut options = json!({
+        "binary": CHROMIUM,
+        "args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-quic", "--no-first-run", "--hide-scrollbars", format!("--window-size={},{}", window.0, window.1),
+            format!("--user-data-dir={}", profile.display()),
+        ],
+    });
+    if !javascript {
+        options["prefs"] = json!({"profile.managed_default_content_settings.javascript": 2});
+    }
+    // Desktop Chromium will not shrink a window below 500 px: a phone is
+    // emulated instead.
+    if window.0 < 500 {
+        options["mobileEmulation"] =
+            json!({"deviceMetrics": {"width": window.0, "height": window.1, "pixelRatio": 1}});
+    }
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("goog:chromeOptions".into(), options);
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("a WebDriver session")
+}
+
+fn screenshot_dir() -> Option<PathBuf> {
+    std::env::var_os("FOOTPRINT_SCREENSHOT_DIR").map(PathBuf::from)
+}
+
+async fn choose(client: &Client, asset: &str, date: &str, from: &str, to: &str) {
+    for (id, value) in [("asset", asset), ("date", date), ("from", from), ("to", to)] {
+        client
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("choosing {value} in #{id}: {e}"));
+    }
+    client
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits for the chart image to finish loading; returns its natural size.
+async fn chart_natural_size(client: &Client) -> (u64, u64) {
+    client
+        .wait()
+        .for_element(Locator::Id("chart"))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let state = client
+            .execute(
+                "const img = document.getElementById('chart'); return [img.complete, img.naturalWidth, img.naturalHeight];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if state[0] == true && state[1].as_u64().unwrap_or(0) > 0 {
+            return (state[1].as_u64().unwrap(), state[2].as_u64().unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the chart never loaded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_picks_a_range_in_the_browser_and_sees_the_chart_and_the_rows() {
+    // Arrange
+    let Some((_driver, driver_port)) = start_driver().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
+    let profile = tempfile::tempdir().unwrap();
+    let client = browser(driver_port, profile.path(), true, (1280, 1000)).await;
+
+    // Act
+    client.goto(&format!("{base}/")).await.unwrap();
+    choose(&client, "abc123xyz", "2019-11-25", "14", "20").await;
+    let natural = chart_natural_size(&client).await;
+    let rows = client
+        .find_all(Locator::Css("#rows tbody tr"))
+        .await
+        .unwrap()
+        .len();
+    let alt = client
+        .find(Locator::Id("chart"))
+        .await
+        .unwrap()
+        .attr("alt")
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(natural, (1000, 560));
+    assert_eq!(rows, 7);
+    assert!(alt.unwrap_or_default().contains("net 0 g CO2eq"));
+    let url = client.current_url().await.unwrap();
+    assert_eq!(
+        url.query(),
+        Some("asset=abc123xyz&date=2019-11-25&from=14&to=20")
+    );
+    if let Some(dir) = screenshot_dir() {
+        client.set_window_size(1280, 1500).await.unwrap();
+        std::fs::write(dir.join("page.png"), client.screenshot().await.unwrap()).unwrap();
+    }
+
+    // A bad choice: the last half-hour before the first.
+    choose(&client, "abc123xyz", "2019-11-25", "20", "14").await;
+    let message = client
+        .wait()
+        .for_element(Locator::Css("[role=alert]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(message.contains("range 20-14 is reversed"), "{message}");
+    assert!(
+        client
+            .find_all(Locator::Id("chart"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_form_works_with_javascript_off() {
+    let Some((_driver, driver_port)) = start_driver().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
+    let profile = tempfile::tempdir().unwrap();
+    let client = browser(driver_port, profile.path(), false, (1280, 1000)).await;
+
+    client.goto(&format!("{base}/")).await.unwrap();
+    choose(&client, "heatpump-07", "2019-11-25", "1", "48").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#rows"))
+        .await
+        .unwrap();
+    let rows = client
+        .find_all(Locator::Css("#rows tbody tr"))
+        .await
+        .unwrap()
+        .len();
+
+    assert_eq!(rows, 48);
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_375_pixel_phone_the_page_fits_and_gets_the_narrow_chart() {
+    // Arrange: a fresh browser the width of a phone.
+    let Some((_driver, driver_port)) = start_driver().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
+    let profile = tempfile::tempdir().unwrap();
+    let client = browser(driver_port, profile.path(), true, (375, 1400)).await;
+
+    // Act
+    client
+        .goto(&format!(
+            "{base}/?asset=abc123xyz&date=2019-11-25&from=14&to=20"
+        ))
+        .await
+        .unwrap();
+    chart_natural_size(&client).await;
+    let layout = client
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth, document.getElementById('chart').currentSrc];",
+            vec![],
+        )
+        .await
+        .unwrap();
+
+    // Assert: nothing wider than the screen; the 480 px chart was chosen.
+    let (scroll_width, inner_width) = (layout[0].as_u64().unwrap(), layout[1].as_u64().unwrap());
+    assert!(
+        inner_width <= 400,
+        "not a phone-sized window: {inner_width}"
+    );
+    assert!(
+        scroll_width <= inner_width,
+        "the page scrolls sideways: {scroll_width} > {inner_width}"
+    );
+    assert!(
+        layout[2].as_str().unwrap().contains("width=480"),
+        "{}",
+        layout[2]
+    );
+    if let Some(dir) = screenshot_dir() {
+        std::fs::write(
+            dir.join("page-phone.png"),
+            client.screenshot().await.unwrap(),
+        )
+        .unwrap();
+    }
+    client.close().await.unwrap();
+}

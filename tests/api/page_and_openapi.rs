@@ -1,0 +1,226 @@
+//! The page for people, the asset list, and the OpenAPI description.
+
+use std::collections::BTreeSet;
+
+use carbon_footprint::http::{OPENAPI_JSON, route_paths};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn assets_lists_the_fixture_assets_and_their_dates() {
+    let app = spawn_app().await;
+
+    let response = app.get("/assets").await;
+
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), "application/json");
+    assert_eq!(
+        response.json(),
+        serde_json::json!({
+            "dates": ["2019-11-24", "2019-11-25"],
+            "assets": [
+                {"asset": "abc123xyz", "dates": ["2019-11-24", "2019-11-25"]},
+                {"asset": "heatpump-07", "dates": ["2019-11-24", "2019-11-25"]}
+            ]
+        })
+    );
+}
+
+#[tokio::test]
+async fn assets_follows_a_new_file_in_the_data_dir() {
+    let app = spawn_app().await;
+    app.get("/assets").await;
+    std::fs::write(
+        app.data_dir
+            .path()
+            .join("power_measurements_2019-12-01.csv"),
+        "Time,Variable,AssetId,Value\n2019-12-01 00:00:00,power,newcomer,1\n",
+    )
+    .unwrap();
+
+    let json = app.get("/assets").await.json();
+
+    assert_eq!(json["dates"][2], "2019-12-01");
+    assert!(
+        json["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["asset"] == "newcomer")
+    );
+}
+
+#[tokio::test]
+async fn the_page_offers_a_labelled_form_with_the_catalog() {
+    let app = spawn_app().await;
+
+    let response = app.get("/").await;
+
+    assert_eq!(response.status, 200);
+    assert!(response.header("content-type").starts_with("text/html"));
+    let html = String::from_utf8(response.body).unwrap();
+    for control in ["asset", "date", "from", "to"] {
+        assert!(
+            html.contains(&format!("<label for=\"{control}\">")),
+            "no label for {control}"
+        );
+        assert!(html.contains(&format!("<select id=\"{control}\" name=\"{control}\">")));
+    }
+    assert!(html.contains("<form method=\"get\" action=\"/\">"));
+    assert!(html.contains("<option value=\"14\">06:30 (14)</option>"));
+    assert!(html.contains("<option value=\"heatpump-07\">heatpump-07</option>"));
+    assert!(!html.contains("role=\"alert\""));
+}
+
+#[tokio::test]
+async fn the_page_answers_the_form_with_chart_totals_rows_and_links() {
+    let app = spawn_app().await;
+
+    let response = app
+        .get("/?asset=abc123xyz&date=2019-11-25&from=14&to=20")
+        .await;
+
+    assert_eq!(response.status, 200);
+    let html = String::from_utf8(response.body).unwrap();
+    assert!(html.contains("src=\"/footprint/abc123xyz/2019-11-25/14-20\""));
+    assert!(html.contains("alt=\"Column chart of the carbon footprint of abc123xyz on 2019-11-25, 06:30-10:00 UTC (half-hours 14-20): net 0 g CO2eq from 0.0 kWh net energy.\""));
+    let tbody = html
+        .split("<tbody>")
+        .nth(1)
+        .unwrap()
+        .split("</tbody>")
+        .next()
+        .unwrap();
+    assert_eq!(tbody.matches("<tr").count(), 7);
+    assert!(tbody.contains("06:30-07:00 (14)"));
+    for format in ["png", "svg", "csv", "json"] {
+        assert!(html.contains(&format!(
+            "href=\"/footprint/abc123xyz/2019-11-25/14-20?format={format}\""
+        )));
+    }
+    assert!(html.contains("<option value=\"14\" selected>06:30 (14)</option>"));
+}
+
+#[tokio::test]
+async fn the_page_shows_a_bad_choice_as_a_readable_message() {
+    let app = spawn_app().await;
+
+    let reversed = String::from_utf8(
+        app.get("/?asset=abc123xyz&date=2019-11-25&from=20&to=14")
+            .await
+            .body,
+    )
+    .unwrap();
+    let no_file = String::from_utf8(
+        app.get("/?asset=abc123xyz&date=2019-12-25&from=1&to=2")
+            .await
+            .body,
+    )
+    .unwrap();
+    let hostile = String::from_utf8(
+        app.get("/?asset=%3Cscript%3Ealert(1)%3C%2Fscript%3E&date=x")
+            .await
+            .body,
+    )
+    .unwrap();
+
+    assert!(reversed.contains("role=\"alert\""));
+    assert!(reversed.contains("400 Bad Request: </strong>range 20-14 is reversed"));
+    assert!(no_file.contains("404 Not Found: </strong>no power file for 2019-12-25"));
+    assert!(
+        !hostile.contains("<script>alert(1)"),
+        "unescaped input in the page"
+    );
+}
+
+#[tokio::test]
+async fn openapi_json_is_served_and_describes_every_route() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let response = app.get("/openapi.json").await;
+
+    // Assert
+    assert_eq!(response.status, 200);
+    let spec = response.json();
+    assert_eq!(spec["openapi"], "3.1.0");
+    let documented: BTreeSet<String> = spec["paths"].as_object().unwrap().keys().cloned().collect();
+    let routed: BTreeSet<String> = route_paths().into_iter().map(String::from).collect();
+    assert_eq!(documented, routed, "the router and /openapi.json disagree");
+    let ids: Vec<&str> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        ids.iter().collect::<BTreeSet<_>>().len(),
+        "duplicate operationId"
+    );
+}
+
+#[tokio::test]
+async fn the_json_answer_has_exactly_the_documented_fields() {
+    // Arrange
+    let spec: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+    let schemas = &spec["components"]["schemas"];
+    let app = spawn_app().await;
+
+    // Act
+    let json = app
+        .get("/footprint/abc123xyz/2019-11-25/1-2?format=json")
+        .await
+        .json();
+
+    // Assert
+    let keys = |v: &serde_json::Value| {
+        v.as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+    };
+    let required = |name: &str| {
+        schemas[name]["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(keys(&json), required("FootprintReport"));
+    assert_eq!(keys(&json["rows"][0]), required("FootprintRow"));
+    assert_eq!(keys(&json["totals"]), required("Totals"));
+    assert_eq!(keys(&json["skipped_rows"]), required("SkippedRows"));
+}
+
+#[test]
+fn openapi_json_is_valid_openapi_3_1() {
+    // openapi-spec-validator (PyPI), which CI installs; skipped elsewhere
+    // when it is missing.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/openapi.json");
+    let output = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&path)
+        .output();
+    let output = match output {
+        Ok(o) if !String::from_utf8_lossy(&o.stderr).contains("No module named") => o,
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must provide openapi-spec-validator"
+            );
+            eprintln!("skipping: openapi-spec-validator is not installed");
+            return;
+        }
+    };
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
