@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::half_hour::Day;
+use crate::intensity::file::intensity_file_path;
 use crate::intensity::format::{IntensityEntry, IntensityResponse, IntensityValues};
-use crate::power::PowerReading;
 use crate::power::cov::{self, CovRules, Threshold};
+use crate::power::{PowerReading, power_file_path};
 
 /// Assets in the fixtures: the battery of the original task and a heat pump.
 pub const BATTERY: &str = "abc123xyz";
@@ -55,34 +56,47 @@ pub fn write_fixtures(dir: &Path) -> Result<Vec<PathBuf>, FixtureError> {
     for date in DAYS {
         let day = parse_day(date);
         let in_day = |r: &&PowerReading| day.start() <= r.at && r.at < day.end();
-        let mut rows: Vec<(&str, PowerReading)> = battery
+        let rows: Vec<(&str, PowerReading)> = battery
             .iter()
             .filter(in_day)
             .map(|r| (BATTERY, *r))
             .chain(heat_pump.iter().filter(in_day).map(|r| (HEAT_PUMP, *r)))
             .collect();
-        scramble(&mut rows);
-
-        let path = dir.join(format!("power_measurements_{date}.csv"));
-        let mut bytes = Vec::new();
-        cov::write_csv(&mut bytes, rows).map_err(|source| FixtureError::Encode {
-            path: path.clone(),
-            source,
-        })?;
-        write(&path, &bytes)?;
-        written.push(path);
-
-        let path = dir.join(format!("carbon_intensity_{date}.json"));
-        let body = serde_json::to_vec_pretty(&intensity_body(day)).map_err(|source| {
-            FixtureError::Write {
-                path: path.clone(),
-                source: source.into(),
-            }
-        })?;
-        write(&path, &body)?;
-        written.push(path);
+        written.extend(write_day(dir, day, rows, true)?);
     }
     Ok(written)
+}
+
+/// Writes a day's power file (rows scrambled, as real files come) and its
+/// illustrative intensity file; returns both paths.
+fn write_day(
+    dir: &Path,
+    day: Day,
+    mut rows: Vec<(&str, PowerReading)>,
+    pretty: bool,
+) -> Result<[PathBuf; 2], FixtureError> {
+    scramble(&mut rows);
+    let power = power_file_path(dir, day);
+    let mut bytes = Vec::new();
+    cov::write_csv(&mut bytes, rows).map_err(|source| FixtureError::Encode {
+        path: power.clone(),
+        source,
+    })?;
+    write(&power, &bytes)?;
+
+    let intensity = intensity_file_path(dir, day);
+    let body = intensity_body(day);
+    let json = if pretty {
+        serde_json::to_vec_pretty(&body)
+    } else {
+        serde_json::to_vec(&body)
+    };
+    let json = json.map_err(|source| FixtureError::Write {
+        path: intensity.clone(),
+        source: source.into(),
+    })?;
+    write(&intensity, &json)?;
+    Ok([power, intensity])
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), FixtureError> {
@@ -245,23 +259,7 @@ pub fn write_fleet(
                     .map(|r| (name.as_str(), r)),
             );
         }
-        scramble(&mut rows);
-        let path = dir.join(format!("power_measurements_{day}.csv"));
-        let mut bytes = Vec::new();
-        cov::write_csv(&mut bytes, rows).map_err(|source| FixtureError::Encode {
-            path: path.clone(),
-            source,
-        })?;
-        write(&path, &bytes)?;
-        written.push(path);
-        let path = dir.join(format!("carbon_intensity_{day}.json"));
-        let body =
-            serde_json::to_vec(&intensity_body(day)).map_err(|source| FixtureError::Write {
-                path: path.clone(),
-                source: source.into(),
-            })?;
-        write(&path, &body)?;
-        written.push(path);
+        written.extend(write_day(dir, day, rows, false)?);
         day = match day.next() {
             Some(next) => next,
             None => break,

@@ -31,6 +31,29 @@ pub struct FootprintRow {
     pub footprint_g: f64,
 }
 
+impl FootprintRow {
+    /// A half-hour's energy with the intensity figure chosen for it.
+    pub fn from_energy(
+        energy: &HalfHourEnergy,
+        intensity_g_per_kwh: f64,
+        intensity_kind: IntensityKind,
+    ) -> Self {
+        FootprintRow {
+            half_hour_id: energy.half_hour_id,
+            from: energy.from,
+            to: energy.to,
+            samples: energy.samples,
+            coverage: energy.coverage,
+            carried_forward: energy.carried_forward,
+            mean_power_kw: energy.mean_power_kw,
+            energy_kwh: energy.energy_kwh,
+            intensity_g_per_kwh,
+            intensity_kind,
+            footprint_g: energy.energy_kwh * intensity_g_per_kwh,
+        }
+    }
+}
+
 /// Sums over a range of rows.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
@@ -72,21 +95,8 @@ pub fn footprint_rows(
         .iter()
         .filter_map(|energy| {
             // Same id on both sides: the intensity day was matched on `from`.
-            let (intensity_g_per_kwh, intensity_kind) =
-                intensity.get(energy.half_hour_id).pick(preference)?;
-            Some(FootprintRow {
-                half_hour_id: energy.half_hour_id,
-                from: energy.from,
-                to: energy.to,
-                samples: energy.samples,
-                coverage: energy.coverage,
-                carried_forward: energy.carried_forward,
-                mean_power_kw: energy.mean_power_kw,
-                energy_kwh: energy.energy_kwh,
-                intensity_g_per_kwh,
-                intensity_kind,
-                footprint_g: energy.energy_kwh * intensity_g_per_kwh,
-            })
+            let (g_per_kwh, kind) = intensity.get(energy.half_hour_id).pick(preference)?;
+            Some(FootprintRow::from_energy(energy, g_per_kwh, kind))
         })
         .collect()
 }

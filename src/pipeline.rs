@@ -21,20 +21,20 @@ use crate::asset::AssetId;
 use crate::config::SourceArgs;
 use crate::error::Error;
 use crate::footprint::{FootprintRow, Totals, check_complete, footprint_rows};
-use crate::half_hour::{Day, HalfHourRange};
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourRange};
 use crate::intensity::{
-    IntensityClient, IntensityKind, IntensitySource, KindPreference, Provenance,
+    IntensityClient, IntensityDay, IntensityKind, IntensitySource, KindPreference, Provenance,
 };
 use crate::power::{
-    CsvError, FileStamp, PowerReading, SkippedRows, SourceStamp, power_file_path, read_power_csv,
-    resample_day,
+    CsvError, FileStamp, HalfHourEnergy, PowerReading, SkippedRows, SourceStamp, power_file_path,
+    read_power_csv, resample_day,
 };
 use crate::storage::{AssetDayRecord, ComputedDay, Storage, StoredIntensity};
 
 /// How long forecast-only intensity is trusted before it is fetched again.
 pub const FORECAST_REFRESH: Duration = Duration::minutes(30);
 
-/// Every preference is computed when a day is, so any later request is a read.
+/// Every preference is computed when a day is.
 const PREFERENCES: [KindPreference; 3] = [
     KindPreference::Auto,
     KindPreference::Only(IntensityKind::Actual),
@@ -342,10 +342,7 @@ impl Pipeline {
                 _ => None,
             };
             let energies = resample_day(day, &series.readings, carried_in);
-            let footprints: Vec<_> = PREFERENCES
-                .iter()
-                .map(|&p| (p, footprint_rows(&energies, &intensity.day, p)))
-                .collect();
+            let footprints = every_preference(&energies, &intensity.day);
             let record = AssetDayRecord {
                 stamp,
                 intensity_fetched_at: intensity.fetched_at,
@@ -387,10 +384,7 @@ impl Pipeline {
             return self.compute_day(asset, day, stamp, intensity).await;
         };
         blocking(move || {
-            let footprints: Vec<_> = PREFERENCES
-                .iter()
-                .map(|&p| (p, footprint_rows(&energies, &intensity.day, p)))
-                .collect();
+            let footprints = every_preference(&energies, &intensity.day);
             let record = AssetDayRecord {
                 intensity_fetched_at: intensity.fetched_at,
                 computed_at: Utc::now(),
@@ -401,6 +395,18 @@ impl Pipeline {
         })
         .await?
     }
+}
+
+/// The day's footprint rows under each preference, so that any later
+/// request is a read.
+fn every_preference(
+    energies: &[HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
+    intensity: &IntensityDay,
+) -> Vec<(KindPreference, Vec<FootprintRow>)> {
+    PREFERENCES
+        .iter()
+        .map(|&p| (p, footprint_rows(energies, intensity, p)))
+        .collect()
 }
 
 /// The asset's rows of `day`'s file; `None` when the file has none for it.

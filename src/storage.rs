@@ -379,17 +379,7 @@ impl Storage {
         let mut rows = stmt.query(params![asset.as_str(), day.to_string()])?;
         let mut out: Vec<HalfHourEnergy> = Vec::with_capacity(usize::from(HALF_HOURS_PER_DAY));
         while let Some(row) = rows.next()? {
-            let id = half_hour_id(row.get(0)?)?;
-            out.push(HalfHourEnergy {
-                half_hour_id: id,
-                from: id.start(day),
-                to: id.end(day),
-                samples: row.get(1)?,
-                coverage: row.get(2)?,
-                carried_forward: row.get(3)?,
-                mean_power_kw: row.get(4)?,
-                energy_kwh: row.get(5)?,
-            });
+            out.push(energy_from_row(row, day)?);
         }
         Ok(out.try_into().ok())
     }
@@ -448,27 +438,18 @@ impl Storage {
         ])?;
         let mut out = Vec::with_capacity(range.len());
         while let Some(row) = rows.next()? {
-            let id = half_hour_id(row.get(0)?)?;
-            let kind: String = row.get(7)?;
-            out.push(FootprintRow {
-                half_hour_id: id,
-                from: id.start(day),
-                to: id.end(day),
-                samples: row.get(1)?,
-                coverage: row.get(2)?,
-                carried_forward: row.get(3)?,
-                mean_power_kw: row.get(4)?,
-                energy_kwh: row.get(5)?,
-                intensity_g_per_kwh: row.get(6)?,
-                intensity_kind: match kind.as_str() {
-                    "actual" => IntensityKind::Actual,
-                    "forecast" => IntensityKind::Forecast,
-                    other => {
-                        return Err(StorageError::Corrupt(format!("intensity kind `{other}`")));
-                    }
-                },
-                footprint_g: row.get(8)?,
-            });
+            let energy = energy_from_row(row, day)?;
+            let kind = match row.get::<_, String>(7)?.as_str() {
+                "actual" => IntensityKind::Actual,
+                "forecast" => IntensityKind::Forecast,
+                other => {
+                    return Err(StorageError::Corrupt(format!("intensity kind `{other}`")));
+                }
+            };
+            let mut footprint = FootprintRow::from_energy(&energy, row.get(6)?, kind);
+            // As stored, so an answer never differs from its stored row.
+            footprint.footprint_g = row.get(8)?;
+            out.push(footprint);
         }
         Ok(out)
     }
@@ -543,6 +524,22 @@ fn insert_record(
         ],
     )?;
     Ok(())
+}
+
+/// Columns 0-5 of `power_half_hours` (id, samples, coverage,
+/// carried_forward, mean_power_kw, energy_kwh) as a [`HalfHourEnergy`].
+fn energy_from_row(row: &rusqlite::Row<'_>, day: Day) -> Result<HalfHourEnergy, StorageError> {
+    let id = half_hour_id(row.get(0)?)?;
+    Ok(HalfHourEnergy {
+        half_hour_id: id,
+        from: id.start(day),
+        to: id.end(day),
+        samples: row.get(1)?,
+        coverage: row.get(2)?,
+        carried_forward: row.get(3)?,
+        mean_power_kw: row.get(4)?,
+        energy_kwh: row.get(5)?,
+    })
 }
 
 fn half_hour_id(n: u32) -> Result<HalfHourId, StorageError> {

@@ -8,36 +8,19 @@
 //! `docs/page.png` and `docs/page-phone.png` come from there).
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
-use crate::helpers::{eventually, spawn_app};
+use crate::helpers::{Killed, free_port, spawn_app, wait_for_port};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_driver() -> Option<(Driver, u16)> {
+async fn start_driver() -> Option<(Killed, u16)> {
     if !(std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists()) {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -53,12 +36,9 @@ async fn start_driver() -> Option<(Driver, u16)> {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let up = eventually(Duration::from_secs(30), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })
-    .await;
-    assert!(up, "chromedriver did not start");
-    Some((Driver(child), port))
+    let driver = Killed(child);
+    wait_for_port(port).await;
+    Some((driver, port))
 }
 
 async fn browser(
@@ -147,9 +127,7 @@ async fn a_person_picks_a_range_in_the_browser_and_sees_the_chart_and_the_rows()
         return;
     };
     let app = spawn_app().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
+    let base = app.serve_over_tcp().await;
     let profile = tempfile::tempdir().unwrap();
     let client = browser(driver_port, profile.path(), true, (1280, 1000)).await;
 
@@ -212,9 +190,7 @@ async fn the_form_works_with_javascript_off() {
         return;
     };
     let app = spawn_app().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
+    let base = app.serve_over_tcp().await;
     let profile = tempfile::tempdir().unwrap();
     let client = browser(driver_port, profile.path(), false, (1280, 1000)).await;
 
@@ -242,9 +218,7 @@ async fn on_a_375_pixel_phone_the_page_fits_and_gets_the_narrow_chart() {
         return;
     };
     let app = spawn_app().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
+    let base = app.serve_over_tcp().await;
     let profile = tempfile::tempdir().unwrap();
     let client = browser(driver_port, profile.path(), true, (375, 1400)).await;
 

@@ -1,12 +1,8 @@
 //! HTTP caching, the response cache and single flight.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::time::{Duration, SystemTime};
-
 use wiremock::ResponseTemplate;
 
-use crate::helpers::{Setup, fixtures_dir, spawn_app, spawn_app_with};
+use crate::helpers::{Setup, append_line, fixtures_dir, spawn_app, spawn_app_with};
 
 const PNG: &str = "/footprint/abc123xyz/2019-11-25/14-20";
 const JSON: &str = "/footprint/abc123xyz/2019-11-25/1-48?format=json";
@@ -136,18 +132,10 @@ async fn a_changed_power_file_changes_the_etag_and_the_body() {
     let app = spawn_app().await;
     app.get(JSON).await;
     let before = app.get(JSON).await;
-    let mut file = OpenOptions::new()
-        .append(true)
-        .open(app.power_file())
-        .unwrap();
-    writeln!(file, "2019-11-25 23:45:00.0000000,power,abc123xyz,10000").unwrap();
-    drop(file);
-    File::options()
-        .write(true)
-        .open(app.power_file())
-        .unwrap()
-        .set_modified(SystemTime::now() + Duration::from_secs(5))
-        .unwrap();
+    append_line(
+        &app.power_file(),
+        "2019-11-25 23:45:00.0000000,power,abc123xyz,10000",
+    );
 
     // Act
     let after = app.get(JSON).await;

@@ -3,12 +3,9 @@
 //! every asset-day ends with exactly 48 footprint rows, and no SQLITE_BUSY
 //! reaches a client.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use carbon_footprint::half_hour::Day;
 
-use crate::helpers::{Setup, TestApp, eventually, spawn_app, spawn_app_with};
+use crate::helpers::{Setup, TestApp, serve_binary, spawn_app, spawn_app_with};
 
 /// Adds a 64-day fleet of two sites (from 2019-09-01) to the app's data dir.
 fn add_fleet(app: &TestApp) {
@@ -72,40 +69,6 @@ async fn sixty_four_concurrent_first_requests_for_different_days_all_succeed() {
     assert_eq!(app.state.pipeline.days_computed(), 64);
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server(app: &TestApp, db: &std::path::Path) -> (Server, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_carbon-footprint"))
-        .args([
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--intensity-url",
-            "",
-        ])
-        .arg("--data-dir")
-        .arg(app.data_dir.path())
-        .arg("--db")
-        .arg(db)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (Server(child), port)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_servers_writing_one_database_never_surface_sqlite_busy() {
     // Arrange: two processes, one database file, 32 days each, interleaved
@@ -114,15 +77,10 @@ async fn two_servers_writing_one_database_never_surface_sqlite_busy() {
     add_fleet(&app);
     let db_dir = tempfile::tempdir().unwrap();
     let db = db_dir.path().join("shared.sqlite3");
-    let (_a, port_a) = start_server(&app, &db);
-    let (_b, port_b) = start_server(&app, &db);
-    for port in [port_a, port_b] {
-        let up = eventually(Duration::from_secs(30), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        })
-        .await;
-        assert!(up, "server on {port} did not start");
-    }
+    let ((_a, port_a), (_b, port_b)) = tokio::join!(
+        serve_binary(app.data_dir.path(), &db),
+        serve_binary(app.data_dir.path(), &db)
+    );
     let client = reqwest::Client::new();
 
     // Act: each day asked of both servers at once.

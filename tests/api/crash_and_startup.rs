@@ -2,64 +2,19 @@
 //! faults (each a one-line error naming the problem, and a non-zero exit).
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use carbon_footprint::half_hour::Day;
 use carbon_footprint::power::PowerReading;
 use carbon_footprint::power::cov::write_csv;
 
-use crate::helpers::{eventually, fixtures_dir};
+use crate::helpers::{eventually, fixtures_dir, serve_binary};
 
 fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_carbon-footprint"));
     command.env("RUST_LOG", "warn");
     command
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(data: &Path, db: &Path, port: u16) -> Server {
-    Server(
-        binary()
-            .args([
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--intensity-url",
-                "",
-            ])
-            .arg("--data-dir")
-            .arg(data)
-            .arg("--db")
-            .arg(db)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
-}
-
-async fn wait_for(port: u16) {
-    let up = eventually(Duration::from_secs(30), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })
-    .await;
-    assert!(up, "the server on {port} did not start");
 }
 
 fn count(db: &Path, sql: &str) -> i64 {
@@ -96,9 +51,7 @@ async fn a_kill_during_the_write_of_a_day_leaves_it_absent_and_the_next_start_re
     .unwrap();
     let db = dir.path().join("crash.sqlite3");
     let wal = dir.path().join("crash.sqlite3-wal");
-    let port = free_port();
-    let mut server = serve(&data, &db, port);
-    wait_for(port).await;
+    let (mut server, port) = serve_binary(&data, &db).await;
 
     // Act: ask for the day, and kill -9 once the write-ahead log is growing
     // with the uncommitted day.
@@ -155,9 +108,7 @@ async fn a_kill_during_the_write_of_a_day_leaves_it_absent_and_the_next_start_re
     );
 
     // And the next start computes it whole.
-    let port = free_port();
-    let _server = serve(&data, &db, port);
-    wait_for(port).await;
+    let (_server, port) = serve_binary(&data, &db).await;
     let url = format!("http://127.0.0.1:{port}/footprint/big/2019-11-25/1-48?format=json");
     let response = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))

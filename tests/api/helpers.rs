@@ -275,3 +275,93 @@ pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> b
     }
     check()
 }
+
+/// A child process killed when the test ends, passed or failed.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
+
+/// Waits until something listens on `port`.
+pub async fn wait_for_port(port: u16) {
+    let up = eventually(Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .await;
+    assert!(up, "nothing listens on port {port}");
+}
+
+/// The real binary serving `data` with `db` on a free port, the API off
+/// (intensity from files), once it listens.
+pub async fn serve_binary(data: &Path, db: &Path) -> (Killed, u16) {
+    let port = free_port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_carbon-footprint"))
+        .args([
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--intensity-url",
+            "",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--db")
+        .arg(db)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let server = Killed(child);
+    wait_for_port(port).await;
+    (server, port)
+}
+
+impl TestApp {
+    /// Serves this app on a real loopback socket; returns its base URL.
+    pub async fn serve_over_tcp(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a socket");
+        let base = format!("http://{}", listener.local_addr().expect("its address"));
+        tokio::spawn(axum::serve(listener, self.router.clone()).into_future());
+        base
+    }
+}
+
+/// Replaces a file's bytes while keeping its size and modification time:
+/// only a reader that opens it can tell.
+pub fn spoil_keeping_stamp(path: &Path) {
+    let meta = std::fs::metadata(path).expect("the file");
+    std::fs::write(path, vec![b'x'; meta.len() as usize]).expect("written");
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("reopened")
+        .set_modified(meta.modified().expect("an mtime"))
+        .expect("mtime restored");
+}
+
+/// Appends a line to a power file and moves its modification time on.
+pub fn append_line(path: &Path, line: &str) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("the file");
+    writeln!(file, "{line}").expect("appended");
+    file.set_modified(std::time::SystemTime::now() + Duration::from_secs(5))
+        .expect("mtime moved");
+}

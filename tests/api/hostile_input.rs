@@ -3,8 +3,7 @@
 //! strace that no request makes the server touch a file outside its
 //! directories.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use axum::body::Body;
 use axum::http::Request;
@@ -15,7 +14,7 @@ use carbon_footprint::power::{read_power_csv, resample_day};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::helpers::{fixtures_dir, spawn_app};
+use crate::helpers::{Killed, fixtures_dir, free_port, spawn_app, wait_for_port};
 
 /// Percent-encodes every byte outside the unreserved set, so any byte
 /// string becomes one path segment (decoding may give invalid UTF-8).
@@ -162,15 +161,6 @@ proptest! {
     }
 }
 
-struct Traced(Child);
-
-impl Drop for Traced {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The real server under strace, sent hostile requests: every file it
 /// opens or stats that looks like a data file lies directly in the data
 /// dir, and no path it touches contains `..`.
@@ -189,12 +179,8 @@ async fn no_request_makes_the_server_touch_a_file_outside_its_directories() {
     // A bait beside the data dir that a traversal would reach.
     std::fs::write(dir.path().join("power_measurements_2019-11-25.csv"), "bait").unwrap();
     let log = dir.path().join("strace.log");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _server = Traced(
+    let port = free_port();
+    let _server = Killed(
         Command::new("strace")
             .args(["-f", "-qq", "-e", "trace=%file", "-o"])
             .arg(&log)
@@ -216,11 +202,7 @@ async fn no_request_makes_the_server_touch_a_file_outside_its_directories() {
             .unwrap(),
     );
     let base = format!("http://127.0.0.1:{port}");
-    let up = crate::helpers::eventually(Duration::from_secs(30), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })
-    .await;
-    assert!(up, "the server did not start");
+    wait_for_port(port).await;
 
     // Act
     let client = reqwest::Client::new();

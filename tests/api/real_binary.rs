@@ -1,26 +1,7 @@
-//! The real binary on a free port against ../shared/data, over TCP.
+//! The real binary on a free port against ../shared/data, over TCP, with
+//! the intensity API turned off so the fallback file answers.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use crate::helpers::{png_summary, shared_data_dir};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::helpers::{png_summary, serve_binary, shared_data_dir};
 
 #[tokio::test]
 async fn the_binary_serves_the_shared_data_and_stores_48_rows() {
@@ -30,29 +11,9 @@ async fn the_binary_serves_the_shared_data_and_stores_48_rows() {
     };
     let db_dir = tempfile::tempdir().unwrap();
     let db = db_dir.path().join("footprint.sqlite3");
-    let port = free_port();
-    let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_carbon-footprint"))
-            .args(["--bind", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("--db")
-            .arg(&db)
-            // Nothing listens on port 9: the API fails fast, the file answers.
-            .args(["--intensity-url", "http://127.0.0.1:9"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (_server, port) = serve_binary(&data, &db).await;
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let up = crate::helpers::eventually(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })
-    .await;
-    assert!(up, "the server did not start");
 
     // Act
     let json: serde_json::Value = client

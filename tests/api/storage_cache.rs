@@ -1,10 +1,6 @@
 //! What the database keeps and when it is recomputed.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::time::{Duration, SystemTime};
-
-use crate::helpers::spawn_app;
+use crate::helpers::{append_line, spawn_app, spoil_keeping_stamp};
 
 const URI: &str = "/footprint/abc123xyz/2019-11-25/1-48?format=json";
 
@@ -24,16 +20,7 @@ async fn a_stored_day_is_answered_without_reading_the_power_file_again() {
     // the same size and modification time.
     let app = spawn_app().await;
     let first = app.get(URI).await;
-    let path = app.power_file();
-    let meta = std::fs::metadata(&path).unwrap();
-    let garbage = vec![b'x'; meta.len() as usize];
-    std::fs::write(&path, garbage).unwrap();
-    File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(meta.modified().unwrap())
-        .unwrap();
+    spoil_keeping_stamp(&app.power_file());
 
     // Act
     let second = app.get(URI).await;
@@ -48,18 +35,10 @@ async fn a_changed_power_file_is_recomputed() {
     // Arrange: compute, then append a 10,000 kW row at 23:45.
     let app = spawn_app().await;
     let before = app.get(URI).await.json();
-    let mut file = OpenOptions::new()
-        .append(true)
-        .open(app.power_file())
-        .unwrap();
-    writeln!(file, "2019-11-25 23:45:00.0000000,power,abc123xyz,10000").unwrap();
-    drop(file);
-    File::options()
-        .write(true)
-        .open(app.power_file())
-        .unwrap()
-        .set_modified(SystemTime::now() + Duration::from_secs(5))
-        .unwrap();
+    append_line(
+        &app.power_file(),
+        "2019-11-25 23:45:00.0000000,power,abc123xyz,10000",
+    );
 
     // Act
     let after = app.get(URI).await.json();
@@ -135,14 +114,7 @@ async fn a_stored_previous_day_gives_the_held_value_without_its_file_being_read(
         .data_dir
         .path()
         .join("power_measurements_2019-11-24.csv");
-    let meta = std::fs::metadata(&previous).unwrap();
-    std::fs::write(&previous, vec![b'x'; meta.len() as usize]).unwrap();
-    File::options()
-        .write(true)
-        .open(&previous)
-        .unwrap()
-        .set_modified(meta.modified().unwrap())
-        .unwrap();
+    spoil_keeping_stamp(&previous);
 
     // Act
     let day = app.get(URI).await.json();
