@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use axum::{BoxError, Json, Router};
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -80,29 +81,49 @@ pub fn route_paths() -> Vec<&'static str> {
 /// The whole application as a `Router`, ready for `axum::serve` or, in
 /// tests, `oneshot`.
 pub fn router(state: AppState) -> Router {
-    let timeout = state.config.request_timeout();
-    let max_concurrency = state.config.max_concurrency.max(1);
-    routes()
+    let config = Arc::clone(&state.config);
+    let routes = routes()
         .into_iter()
-        .fold(Router::new(), |router, (path, method)| router.route(path, method))
+        .fold(Router::new(), |router, (path, method)| {
+            router.route(path, method)
+        })
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
-        .layer(
-            ServiceBuilder::new()
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(|request: &Request<_>| {
-                            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
-                        })
-                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
-                )
-                .layer(HandleErrorLayer::new(move |err: BoxError| async move {
-                    timeout_or_overload(err, timeout)
-                }))
-                .timeout(timeout)
-                .concurrency_limit(max_concurrency),
-        )
+        .with_state(state);
+    with_layers(routes, &config)
+}
+
+/// The layers around every route: a span per request, panics turned into
+/// 500 problems, the request timeout and the concurrency cap.
+fn with_layers(routes: Router, config: &ServerArgs) -> Router {
+    let timeout = config.request_timeout();
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|request: &Request<_>| {
+                        tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                    })
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            // A panic anywhere below becomes a logged 500 problem, not a
+            // dropped connection.
+            .layer(CatchPanicLayer::custom(panic_to_problem))
+            .layer(HandleErrorLayer::new(move |err: BoxError| async move {
+                timeout_or_overload(err, timeout)
+            }))
+            .timeout(timeout)
+            .concurrency_limit(config.max_concurrency.max(1)),
+    )
+}
+
+fn panic_to_problem(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    Error::Internal(format!("panicked: {message}")).into_response()
 }
 
 fn timeout_or_overload(err: BoxError, timeout: Duration) -> Response {
@@ -144,4 +165,37 @@ async fn not_found() -> Error {
 
 async fn method_not_allowed() -> Error {
     Error::MethodNotAllowed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_500_problem() {
+        // Arrange: a route that panics, behind the real layers.
+        let routes = Router::new().route(
+            "/boom",
+            get(|| async {
+                let empty: Vec<u8> = Vec::new();
+                format!("{}", empty[1])
+            }),
+        );
+        let app = with_layers(routes, &ServerArgs::default());
+
+        // Act
+        let response = app
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(response.status(), 500);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+    }
 }
