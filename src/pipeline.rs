@@ -26,7 +26,7 @@ use crate::intensity::{
     IntensityClient, IntensityDay, IntensityKind, IntensitySource, KindPreference, Provenance,
 };
 use crate::power::{
-    CsvError, FileStamp, HalfHourEnergy, PowerReading, SkippedRows, SourceStamp, power_file_path,
+    CsvError, HalfHourEnergy, PowerReading, SkippedRows, SourceStamp, power_file_path,
     read_power_csv, resample_day,
 };
 use crate::storage::{AssetDayRecord, ComputedDay, Storage, StoredIntensity};
@@ -183,11 +183,7 @@ impl Pipeline {
         {
             return None;
         }
-        let stamp = |d: Day| FileStamp::of(&power_file_path(&self.data_dir, d)).ok();
-        let current = SourceStamp {
-            day: stamp(day)??,
-            previous: stamp(day.previous()?)?,
-        };
+        let current = SourceStamp::of(&self.data_dir, day).ok()??;
         (current == known.version.power).then_some((known.version, known.settled))
     }
 
@@ -255,17 +251,9 @@ impl Pipeline {
     async fn source_stamp(&self, day: Day) -> Result<SourceStamp, Error> {
         let dir = self.data_dir.clone();
         blocking(move || {
-            let stat = |d: Day| {
-                let path = power_file_path(&dir, d);
-                FileStamp::of(&path)
-                    .map_err(|e| Error::io(format!("reading {}", path.display()), e))
-            };
-            let own = stat(day)?.ok_or(Error::NoPowerFile { day })?;
-            let previous = match day.previous() {
-                Some(prev) => stat(prev)?,
-                None => None,
-            };
-            Ok(SourceStamp { day: own, previous })
+            SourceStamp::of(&dir, day)
+                .map_err(|e| Error::io(format!("reading the power files of {day}"), e))?
+                .ok_or(Error::NoPowerFile { day })
         })
         .await?
     }

@@ -55,6 +55,21 @@ pub struct SourceStamp {
     pub previous: Option<FileStamp>,
 }
 
+impl SourceStamp {
+    /// The stamps of `day`'s power files in `dir`; `None` when the day has
+    /// no power file (the previous day's may be missing).
+    pub fn of(dir: &Path, day: Day) -> io::Result<Option<SourceStamp>> {
+        let Some(own) = FileStamp::of(&power_file_path(dir, day))? else {
+            return Ok(None);
+        };
+        let previous = match day.previous() {
+            Some(prev) => FileStamp::of(&power_file_path(dir, prev))?,
+            None => None,
+        };
+        Ok(Some(SourceStamp { day: own, previous }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
