@@ -2,8 +2,9 @@
 //! request paths. Parsed once at the edge so that no other module has to
 //! worry about slashes, `..` or control characters reaching a path or a URL.
 
-use crate::shown::shown;
 use std::fmt;
+
+use crate::shown::shown;
 
 /// Longest accepted asset id, in bytes.
 pub const MAX_ASSET_ID_LEN: usize = 64;

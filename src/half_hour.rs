@@ -3,11 +3,12 @@
 //! (`"14-20"` or `"17"`). Every UTC day has exactly 48 half-hours, so ids and
 //! instants convert without a time-zone database.
 
-use crate::shown::shown;
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+
+use crate::shown::shown;
 
 /// Half-hours in a UTC day.
 pub const HALF_HOURS_PER_DAY: u8 = 48;

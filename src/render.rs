@@ -2,13 +2,13 @@
 //! chart, the JSON document, or the rows as CSV. Shared by the HTTP route
 //! and the `report` command so both answer identically.
 
-use crate::shown::shown;
 use std::fmt;
 use std::str::FromStr;
 
 use crate::chart::{self, ChartSize};
 use crate::error::Error;
 use crate::pipeline::FootprintReport;
+use crate::shown::shown;
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -1,10 +1,7 @@
 //! `GET /footprint/{asset}/{date}/{range}` (and without the range, meaning
 //! the whole day): the footprint as a chart, JSON or CSV.
 
-use crate::shown::shown;
 use std::hash::{DefaultHasher, Hash, Hasher};
-
-use bytes::Bytes;
 
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
@@ -12,6 +9,7 @@ use axum::extract::{FromRequestParts, Query, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use bytes::Bytes;
 use serde::Deserialize;
 
 use super::AppState;
@@ -24,6 +22,7 @@ use crate::half_hour::{Day, HalfHourRange};
 use crate::intensity::{KindPreference, KindPreferenceError, Provenance};
 use crate::pipeline::{FootprintQuery, FootprintReport};
 use crate::render::{Format, render};
+use crate::shown::shown;
 
 /// Seconds a client may reuse an answer whose intensity is all measured.
 const SETTLED_MAX_AGE: u32 = 86_400;

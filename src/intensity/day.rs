@@ -3,7 +3,6 @@
 //! for one day returns 49 entries starting at 23:30 of the day before, and
 //! duplicated entries have been seen.
 
-use crate::shown::shown;
 use std::fmt;
 use std::str::FromStr;
 
@@ -11,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::format::IntensityEntry;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, describe_ids};
+use crate::shown::shown;
 
 /// Largest believable intensity, gCO2/kWh: coal is about 1,000.
 pub const MAX_INTENSITY_G_PER_KWH: f64 = 100_000.0;

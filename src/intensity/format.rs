@@ -2,9 +2,10 @@
 //! client and the fallback file:
 //! `{"data":[{"from":"2019-11-25T00:00Z","to":"2019-11-25T00:30Z","intensity":{"forecast":266,"actual":263,"index":"moderate"}}]}`.
 
-use crate::shown::shown;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::shown::shown;
 
 /// The API's timestamp layout: minutes, no seconds, a literal `Z`. chrono's
 /// RFC 3339 parser rejects it, hence the explicit format.

@@ -6,7 +6,6 @@
 //! A row that does not parse is skipped and reported with its line number;
 //! it never aborts the rows around it.
 
-use crate::shown::shown;
 use std::collections::BTreeSet;
 use std::io;
 
@@ -14,6 +13,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
 use crate::asset::AssetId;
+use crate::shown::shown;
 
 /// How many skipped rows are described one by one; the rest are only counted.
 pub const MAX_REPORTED_SKIPS: usize = 10;
