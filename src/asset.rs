@@ -48,12 +48,6 @@ impl fmt::Display for AssetId {
     }
 }
 
-impl AsRef<str> for AssetId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

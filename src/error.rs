@@ -44,8 +44,6 @@ pub enum Error {
     },
     #[error("the request took longer than {0} ms")]
     Timeout(u64),
-    #[error("the server is busy; try again shortly")]
-    Overloaded,
     #[error("no route for this path")]
     NotFound,
     #[error("only GET and HEAD are supported")]
@@ -93,9 +91,7 @@ impl Error {
             | Error::KindUnavailable(_)
             | Error::NotFound => StatusCode::NOT_FOUND,
             Error::Intensity(_) => StatusCode::BAD_GATEWAY,
-            Error::Timeout(_) | Error::Overloaded | Error::Unhealthy(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Error::Timeout(_) | Error::Unhealthy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::PowerFile { .. }
             | Error::Storage(_)
             | Error::Chart(_)
@@ -122,7 +118,6 @@ impl Error {
             Error::NotFound => "not-found",
             Error::Intensity(_) => "intensity-unavailable",
             Error::Timeout(_) => "timeout",
-            Error::Overloaded => "overloaded",
             Error::PowerFile { .. } => "power-file-unreadable",
             Error::Storage(_)
             | Error::Chart(_)
@@ -202,7 +197,7 @@ impl IntoResponse for Error {
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         }
-        if matches!(self, Error::Overloaded | Error::Timeout(_)) {
+        if matches!(self, Error::Timeout(_)) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

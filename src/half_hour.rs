@@ -55,10 +55,6 @@ impl Day {
             .map_err(|_| RangeError::BadDate(s.to_owned()))
     }
 
-    pub fn from_naive(date: NaiveDate) -> Self {
-        Day(date)
-    }
-
     pub fn naive(self) -> NaiveDate {
         self.0
     }
@@ -169,11 +165,6 @@ impl HalfHourId {
 
     pub fn from_index(index: usize) -> Option<Self> {
         Self::new(u32::try_from(index).ok()?.checked_add(1)?).ok()
-    }
-
-    /// Offset of the half-hour's start from 00:00, in nanoseconds.
-    pub fn start_offset_ns(self) -> i64 {
-        i64::from(self.0 - 1) * HALF_HOUR_NS
     }
 
     /// Start instant (inclusive) of this half-hour on `day`.

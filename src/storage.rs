@@ -159,6 +159,7 @@ impl Storage {
     }
 
     /// `PRAGMA integrity_check`: `Ok(())` when it reports `ok`.
+    #[cfg(test)]
     pub fn integrity_check(&self) -> Result<(), StorageError> {
         let result: String = self
             .lock()
@@ -455,6 +456,7 @@ impl Storage {
     }
 
     /// How many footprint rows an asset-day has under `preference`.
+    #[cfg(test)]
     pub fn footprint_row_count(
         &self,
         asset: &AssetId,

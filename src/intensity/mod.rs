@@ -87,10 +87,6 @@ impl IntensitySource {
         IntensitySource { api, dir }
     }
 
-    pub fn dir(&self) -> &std::path::Path {
-        &self.dir
-    }
-
     /// One validated day of intensity, and which source gave it.
     pub async fn day(&self, day: Day) -> Result<(IntensityDay, Provenance), IntensityUnavailable> {
         let api_failure = match &self.api {
