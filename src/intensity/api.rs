@@ -195,6 +195,22 @@ mod tests {
         IntensityClient::new(&server.uri(), Duration::from_millis(timeout_ms)).unwrap()
     }
 
+    /// Fetches the day from a mock that answers `template` to every call
+    /// and must be called exactly `calls` times.
+    async fn fetch_against(
+        template: ResponseTemplate,
+        calls: u64,
+        timeout_ms: u64,
+    ) -> Result<IntensityDay, ApiError> {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(template)
+            .expect(calls)
+            .mount(&server)
+            .await;
+        client_for(&server, timeout_ms).await.fetch_day(day()).await
+    }
+
     #[tokio::test]
     async fn a_200_with_a_whole_day_is_matched_by_from() {
         // Arrange
@@ -221,36 +237,23 @@ mod tests {
 
     #[tokio::test]
     async fn entries_out_of_order_are_still_matched_by_from() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(body(|mut e| {
+        let day = fetch_against(
+            ResponseTemplate::new(200).set_body_json(body(|mut e| {
                 e.reverse();
                 e
-            })))
-            .mount(&server)
-            .await;
-
-        let day = client_for(&server, 2_000)
-            .await
-            .fetch_day(day())
-            .await
-            .unwrap();
+            })),
+            1,
+            2_000,
+        )
+        .await
+        .unwrap();
 
         assert_eq!(day.get(HalfHourId::new(14).unwrap()).actual, Some(113.0));
     }
 
     #[tokio::test]
     async fn a_500_is_retried_once_then_reported_with_its_status() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(500))
-            .expect(2)
-            .mount(&server)
-            .await;
-
-        let err = client_for(&server, 2_000)
-            .await
-            .fetch_day(day())
+        let err = fetch_against(ResponseTemplate::new(500), 2, 2_000)
             .await
             .unwrap_err();
 
@@ -283,18 +286,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_429_is_not_retried_and_keeps_its_retry_after() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "120"))
-            .expect(1)
-            .mount(&server)
-            .await;
-
-        let err = client_for(&server, 2_000)
-            .await
-            .fetch_day(day())
-            .await
-            .unwrap_err();
+        let err = fetch_against(
+            ResponseTemplate::new(429).insert_header("retry-after", "120"),
+            1,
+            2_000,
+        )
+        .await
+        .unwrap_err();
 
         assert_eq!(
             err.to_string(),
@@ -304,59 +302,44 @@ mod tests {
 
     #[tokio::test]
     async fn a_slow_answer_times_out_without_a_retry() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(body(|e| e))
-                    .set_delay(Duration::from_secs(5)),
-            )
-            .expect(1)
-            .mount(&server)
-            .await;
-
-        let err = client_for(&server, 200)
-            .await
-            .fetch_day(day())
-            .await
-            .unwrap_err();
+        let err = fetch_against(
+            ResponseTemplate::new(200)
+                .set_body_json(body(|e| e))
+                .set_delay(Duration::from_secs(5)),
+            1,
+            200,
+        )
+        .await
+        .unwrap_err();
 
         assert!(matches!(err, ApiError::Timeout(_)), "{err}");
     }
 
     #[tokio::test]
     async fn malformed_json_is_a_body_error() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200).set_body_string("<html>busy</html>"))
-            .mount(&server)
-            .await;
-
-        let err = client_for(&server, 2_000)
-            .await
-            .fetch_day(day())
-            .await
-            .unwrap_err();
+        let err = fetch_against(
+            ResponseTemplate::new(200).set_body_string("<html>busy</html>"),
+            1,
+            2_000,
+        )
+        .await
+        .unwrap_err();
 
         assert!(matches!(err, ApiError::Body(_)), "{err}");
     }
 
     #[tokio::test]
     async fn a_day_with_47_half_hours_is_incomplete_and_names_the_gap() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(body(|mut e| {
+        let err = fetch_against(
+            ResponseTemplate::new(200).set_body_json(body(|mut e| {
                 e.remove(20); // half-hour 20
                 e
-            })))
-            .mount(&server)
-            .await;
-
-        let err = client_for(&server, 2_000)
-            .await
-            .fetch_day(day())
-            .await
-            .unwrap_err();
+            })),
+            1,
+            2_000,
+        )
+        .await
+        .unwrap_err();
 
         assert_eq!(
             err.to_string(),

@@ -307,8 +307,24 @@ pub async fn wait_for_port(port: u16) {
 /// The real binary serving `data` with `db` on a free port, the API off
 /// (intensity from files), once it listens.
 pub async fn serve_binary(data: &Path, db: &Path) -> (Killed, u16) {
+    serve_binary_under(&[], data, db).await
+}
+
+/// [`serve_binary`] run under `wrapper` (a command and its arguments, such
+/// as strace's), or directly when it is empty.
+pub async fn serve_binary_under(
+    wrapper: &[&std::ffi::OsStr],
+    data: &Path,
+    db: &Path,
+) -> (Killed, u16) {
     let port = free_port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_carbon-footprint"))
+    let binary = std::ffi::OsStr::new(env!("CARGO_BIN_EXE_carbon-footprint"));
+    let (program, leading) = match wrapper.split_first() {
+        Some((program, rest)) => (*program, [rest, &[binary]].concat()),
+        None => (binary, Vec::new()),
+    };
+    let child = std::process::Command::new(program)
+        .args(leading)
         .args([
             "--bind",
             &format!("127.0.0.1:{port}"),

@@ -3,7 +3,7 @@
 //! strace that no request makes the server touch a file outside its
 //! directories.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use axum::body::Body;
 use axum::http::Request;
@@ -14,7 +14,7 @@ use carbon_footprint::power::{read_power_csv, resample_day};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::helpers::{Killed, fixtures_dir, free_port, spawn_app, wait_for_port};
+use crate::helpers::{fixtures_dir, serve_binary_under, spawn_app};
 
 /// Percent-encodes every byte outside the unreserved set, so any byte
 /// string becomes one path segment (decoding may give invalid UTF-8).
@@ -179,30 +179,17 @@ async fn no_request_makes_the_server_touch_a_file_outside_its_directories() {
     // A bait beside the data dir that a traversal would reach.
     std::fs::write(dir.path().join("power_measurements_2019-11-25.csv"), "bait").unwrap();
     let log = dir.path().join("strace.log");
-    let port = free_port();
-    let _server = Killed(
-        Command::new("strace")
-            .args(["-f", "-qq", "-e", "trace=%file", "-o"])
-            .arg(&log)
-            .arg(env!("CARGO_BIN_EXE_carbon-footprint"))
-            .args([
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--intensity-url",
-                "",
-            ])
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("--db")
-            .arg(dir.path().join("db.sqlite3"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let strace: [&std::ffi::OsStr; 7] = [
+        "strace".as_ref(),
+        "-f".as_ref(),
+        "-qq".as_ref(),
+        "-e".as_ref(),
+        "trace=%file".as_ref(),
+        "-o".as_ref(),
+        log.as_os_str(),
+    ];
+    let (server, port) = serve_binary_under(&strace, &data, &dir.path().join("db.sqlite3")).await;
     let base = format!("http://127.0.0.1:{port}");
-    wait_for_port(port).await;
 
     // Act
     let client = reqwest::Client::new();
@@ -229,7 +216,7 @@ async fn no_request_makes_the_server_touch_a_file_outside_its_directories() {
             response.status()
         );
     }
-    drop(_server);
+    drop(server);
 
     // Assert
     let trace = std::fs::read_to_string(&log).unwrap();

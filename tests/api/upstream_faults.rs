@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use wiremock::ResponseTemplate;
 
-use crate::helpers::{Setup, TestApp, fixtures_dir, spawn_app_with};
+use crate::helpers::{Setup, TestApp, fixtures_dir, free_port, spawn_app_with};
 
 const URI: &str = "/footprint/abc123xyz/2019-11-25/14-20?format=json";
 
@@ -94,16 +94,21 @@ fn faults() -> Vec<(&'static str, Option<ResponseTemplate>, u64)> {
     ]
 }
 
+/// An app whose API answers `template` (`calls` times), or, for `None`,
+/// whose API address has nothing listening.
 async fn app_for(template: Option<ResponseTemplate>, calls: u64) -> TestApp {
     let app = spawn_app_with(Setup {
         upstream_timeout_ms: 300,
         ..Setup::default()
     })
     .await;
-    if let Some(t) = template {
-        app.mock_intensity(t, calls).await;
+    match template {
+        Some(t) => {
+            app.mock_intensity(t, calls).await;
+            app
+        }
+        None => app.with_intensity_url(&format!("http://127.0.0.1:{}", free_port())),
     }
-    app
 }
 
 fn intensity_rows_in_db(app: &TestApp) -> i64 {
@@ -118,13 +123,7 @@ fn intensity_rows_in_db(app: &TestApp) -> i64 {
 async fn every_upstream_fault_falls_back_to_the_file_and_says_so() {
     for (name, template, calls) in faults() {
         // Arrange
-        let refused = template.is_none();
         let app = app_for(template, calls).await;
-        let app = if refused {
-            with_refused_api(app).await
-        } else {
-            app
-        };
 
         // Act
         let response = app.get(URI).await;
@@ -141,13 +140,7 @@ async fn every_upstream_fault_falls_back_to_the_file_and_says_so() {
 async fn every_upstream_fault_without_a_file_is_a_502_and_stores_nothing() {
     for (name, template, calls) in faults() {
         // Arrange
-        let refused = template.is_none();
         let app = app_for(template, calls).await;
-        let app = if refused {
-            with_refused_api(app).await
-        } else {
-            app
-        };
         app.remove_intensity_file();
 
         // Act
@@ -207,16 +200,6 @@ async fn duplicated_half_hours_are_matched_on_from_and_give_the_right_answer() {
         );
     }
     assert_eq!(json["intensity_source"], "api");
-}
-
-/// Rebuilds `app` on an API address where nothing listens.
-async fn with_refused_api(app: TestApp) -> TestApp {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    app.with_intensity_url(&format!("http://127.0.0.1:{port}"))
 }
 
 #[tokio::test]
