@@ -7,13 +7,12 @@ use std::hint::black_box;
 use std::path::Path;
 
 use carbon_footprint::asset::AssetId;
-use carbon_footprint::chart::{ChartSize, render_png, render_svg};
-use carbon_footprint::footprint::{Totals, footprint_rows};
-use carbon_footprint::half_hour::Day;
+use carbon_footprint::footprint::{FootprintReport, Totals, footprint_rows};
+use carbon_footprint::half_hour::{Day, HalfHourRange};
 use carbon_footprint::intensity::file::read_intensity_file;
 use carbon_footprint::intensity::{KindPreference, Provenance};
-use carbon_footprint::pipeline::{DataVersion, FootprintReport, RangeBounds};
-use carbon_footprint::power::{FileStamp, SourceStamp, read_power_csv, resample_day};
+use carbon_footprint::power::{read_power_csv, resample_day};
+use carbon_footprint::render::{ChartSize, render_png, render_svg};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn full_day_report() -> FootprintReport {
@@ -29,22 +28,11 @@ fn full_day_report() -> FootprintReport {
     FootprintReport {
         asset,
         date: day,
-        range: RangeBounds { start: 1, end: 48 },
+        range: HalfHourRange::FULL_DAY,
         totals: Totals::of(&rows),
         rows,
         intensity_source: Provenance::File,
         skipped_rows: series.skipped,
-        version: DataVersion {
-            power: SourceStamp {
-                day: FileStamp {
-                    size: 0,
-                    mtime_ns: 0,
-                },
-                previous: None,
-            },
-            intensity_fetched_at: day.start(),
-        },
-        settled: true,
     }
 }
 

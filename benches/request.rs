@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use axum::body::Body;
 use axum::http::Request;
 use carbon_footprint::config::{ServerArgs, SourceArgs};
-use carbon_footprint::pipeline::Pipeline;
 use carbon_footprint::{AppState, app};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http_body_util::BodyExt;
@@ -37,7 +36,7 @@ fn fresh_app(data: &Path) -> (tempfile::TempDir, axum::Router) {
         db: dir.path().join("bench.sqlite3"),
         upstream_timeout_ms: 1_000,
     };
-    let pipeline = Pipeline::open(&sources).expect("opens");
+    let pipeline = sources.open_pipeline().expect("opens");
     (dir, app(AppState::new(pipeline, ServerArgs::default())))
 }
 

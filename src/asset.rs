@@ -4,17 +4,17 @@
 
 use std::fmt;
 
-use crate::shown::shown;
+use crate::message::quote;
 
 /// Longest accepted asset id, in bytes.
 pub const MAX_ASSET_ID_LEN: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "asset id `{shown}` must be 1 to {MAX_ASSET_ID_LEN} characters of A-Z, a-z, 0-9, `_` or `-`"
+    "asset id `{quoted}` must be 1 to {MAX_ASSET_ID_LEN} characters of A-Z, a-z, 0-9, `_` or `-`"
 )]
 pub struct AssetIdError {
-    shown: String,
+    quoted: String,
 }
 
 /// An asset id matching `[A-Za-z0-9_-]{1,64}`.
@@ -32,7 +32,7 @@ impl AssetId {
             Ok(AssetId(s.to_owned()))
         } else {
             Err(AssetIdError {
-                shown: shown(s, 40),
+                quoted: quote(s, 40),
             })
         }
     }

@@ -17,7 +17,6 @@ use crate::power::{FileStamp, read_asset_ids};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AssetDates {
     pub asset: AssetId,
-    #[serde(serialize_with = "days_as_text")]
     pub dates: Vec<Day>,
 }
 
@@ -25,14 +24,9 @@ pub struct AssetDates {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct CatalogView {
     /// Every date with a power file, ascending.
-    #[serde(serialize_with = "days_as_text")]
     pub dates: Vec<Day>,
     /// Every asset with at least one power row, by id.
     pub assets: Vec<AssetDates>,
-}
-
-fn days_as_text<S: serde::Serializer>(days: &[Day], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(days.iter().map(|d| d.to_string()))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,7 +146,20 @@ mod tests {
     fn the_catalog_lists_assets_and_dates_and_follows_changes() {
         // Arrange
         let dir = tempfile::tempdir().unwrap();
-        crate::fixtures::write_fixtures(dir.path()).unwrap();
+        let header = "Time,Variable,AssetId,Value\n";
+        for (date, rows) in [
+            (
+                "2019-11-24",
+                "2019-11-24 18:00:00,power,heatpump-07,2\n2019-11-24 00:00:00,power,abc123xyz,1\n",
+            ),
+            (
+                "2019-11-25",
+                "2019-11-25 00:00:00,power,abc123xyz,1\n2019-11-25 00:10:00,power,heatpump-07,3\n",
+            ),
+        ] {
+            let path = dir.path().join(format!("power_measurements_{date}.csv"));
+            std::fs::write(path, format!("{header}{rows}")).unwrap();
+        }
         std::fs::write(dir.path().join("power_measurements_not-a-date.csv"), "x").unwrap();
         let catalog = Catalog::new(dir.path().to_owned());
 

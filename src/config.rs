@@ -1,6 +1,7 @@
 //! Command line and environment: every flag has an environment variable and
 //! an embedded default, so `carbon-footprint` with nothing set serves the
-//! bundled fixtures on 127.0.0.1:8000.
+//! bundled fixtures on 127.0.0.1:8000. The composition root: the settings
+//! build the storage, the sources and the pipeline.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,8 +9,21 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::chart::ChartSize;
-use crate::render::Format;
+use crate::intensity::{ApiError, IntensityClient, IntensitySource};
+use crate::pipeline::Pipeline;
+use crate::render::{ChartSize, Format};
+use crate::storage::{Storage, StorageError};
+
+/// A start-up fault an operator must hear about at once, in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("the {what} directory {dir} does not exist or is not a directory")]
+    NotADirectory { what: &'static str, dir: String },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Client(#[from] ApiError),
+}
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -105,6 +119,29 @@ impl SourceArgs {
 
     pub fn upstream_timeout(&self) -> Duration {
         Duration::from_millis(self.upstream_timeout_ms)
+    }
+
+    /// Checks the directories, opens the database and builds the sources:
+    /// the pipeline these settings describe.
+    pub fn open_pipeline(&self) -> Result<Pipeline, StartupError> {
+        for (what, dir) in [
+            ("data", &self.data_dir),
+            ("intensity", &self.intensity_dir()),
+        ] {
+            if !dir.is_dir() {
+                return Err(StartupError::NotADirectory {
+                    what,
+                    dir: dir.display().to_string(),
+                });
+            }
+        }
+        let storage = Storage::open(&self.db)?;
+        let api = match self.intensity_url.trim() {
+            "" => None,
+            url => Some(IntensityClient::new(url, self.upstream_timeout())?),
+        };
+        let intensity = IntensitySource::new(api, self.intensity_dir());
+        Ok(Pipeline::new(storage, intensity, self.data_dir.clone()))
     }
 }
 

@@ -1,20 +1,24 @@
-//! The crate's one error type, gathering each module's own, and the only
-//! place that chooses an HTTP status. Responses are RFC 9457
+//! The HTTP error: it gathers each stage's own error (path and query
+//! parsing, the pipeline, rendering, listing) with `From`, keeping their
+//! causes, and is the only place that chooses an HTTP status. Responses are RFC 9457
 //! `application/problem+json`; a fault of ours (500) shows a plain detail
 //! while its cause chain is logged once, here.
 
-use std::fmt::Write as _;
+use std::sync::Arc;
 
+use axum::BoxError;
+use axum::http::header::InvalidHeaderValue;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::asset::{AssetId, AssetIdError};
-use crate::chart::ChartError;
-use crate::footprint::KindUnavailable;
-use crate::half_hour::{Day, RangeError};
-use crate::intensity::IntensityUnavailable;
-use crate::power::CsvError;
+use crate::asset::AssetIdError;
+use crate::blocking::BlockingError;
+use crate::catalog::CatalogError;
+use crate::half_hour::RangeError;
+use crate::message::chain;
+use crate::pipeline::PipelineError;
+use crate::render::{ChartSizeError, RenderError};
 use crate::storage::StorageError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -28,20 +32,10 @@ pub enum Error {
     /// A query parameter or header that cannot be honoured.
     #[error("{0}")]
     BadQuery(String),
-    #[error("no power file for {day}")]
-    NoPowerFile { day: Day },
-    #[error("no power readings for asset `{asset}` on {day}")]
-    NoAssetRows { asset: AssetId, day: Day },
     #[error(transparent)]
-    KindUnavailable(#[from] KindUnavailable),
+    ChartSize(#[from] ChartSizeError),
     #[error(transparent)]
-    Intensity(#[from] IntensityUnavailable),
-    #[error("the power file for {day} cannot be read")]
-    PowerFile {
-        day: Day,
-        #[source]
-        source: CsvError,
-    },
+    Pipeline(#[from] PipelineError),
     #[error("the request took longer than {0} ms")]
     Timeout(u64),
     #[error("no route for this path")]
@@ -55,49 +49,54 @@ pub enum Error {
     #[error("the database is not usable")]
     Unhealthy(#[source] StorageError),
     #[error(transparent)]
-    Storage(#[from] StorageError),
+    Render(#[from] RenderError),
     #[error(transparent)]
-    Chart(#[from] ChartError),
-    #[error("{context}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{0}")]
-    Internal(String),
-    /// The server cannot start: a missing directory, an unusable database.
-    #[error("{0}")]
-    Startup(String),
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Blocking(#[from] BlockingError),
+    #[error("a response header could not be built")]
+    Header(#[from] InvalidHeaderValue),
+    #[error("the response could not be built")]
+    Response(#[from] axum::http::Error),
+    #[error("a middleware failed")]
+    Middleware(#[source] BoxError),
+    #[error("a handler panicked: {0}")]
+    Panic(String),
+    /// One error handed to every request that waited on the same work.
+    #[error(transparent)]
+    Shared(Arc<Error>),
 }
 
 impl Error {
-    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io {
-            context: context.into(),
-            source,
-        }
-    }
-
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::Asset(_) | Error::Range(_) | Error::BadQuery(_) | Error::BadPath(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Error::Asset(_)
+            | Error::Range(_)
+            | Error::BadQuery(_)
+            | Error::ChartSize(_)
+            | Error::BadPath(_) => StatusCode::BAD_REQUEST,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
-            Error::NoPowerFile { .. }
-            | Error::NoAssetRows { .. }
-            | Error::KindUnavailable(_)
-            | Error::NotFound => StatusCode::NOT_FOUND,
-            Error::Intensity(_) => StatusCode::BAD_GATEWAY,
+            Error::NotFound => StatusCode::NOT_FOUND,
+            Error::Pipeline(e) => match e {
+                PipelineError::NoPowerFile { .. }
+                | PipelineError::NoAssetRows { .. }
+                | PipelineError::KindUnavailable(_) => StatusCode::NOT_FOUND,
+                PipelineError::Intensity(_) => StatusCode::BAD_GATEWAY,
+                PipelineError::PowerFile { .. }
+                | PipelineError::Io { .. }
+                | PipelineError::Storage(_)
+                | PipelineError::Blocking(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
             Error::Timeout(_) | Error::Unhealthy(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::PowerFile { .. }
-            | Error::Storage(_)
-            | Error::Chart(_)
-            | Error::Io { .. }
-            | Error::Internal(_)
-            | Error::Startup(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Shared(inner) => inner.status(),
+            Error::Render(_)
+            | Error::Catalog(_)
+            | Error::Blocking(_)
+            | Error::Header(_)
+            | Error::Response(_)
+            | Error::Middleware(_)
+            | Error::Panic(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -107,45 +106,58 @@ impl Error {
             Error::Asset(_) => "invalid-asset",
             Error::Range(RangeError::BadDate(_)) => "invalid-date",
             Error::Range(_) => "invalid-range",
-            Error::BadQuery(_) => "invalid-query",
+            Error::BadQuery(_) | Error::ChartSize(_) => "invalid-query",
             Error::BadPath(_) => "invalid-path",
             Error::MethodNotAllowed => "method-not-allowed",
             Error::NotAcceptable(_) => "not-acceptable",
             Error::Unhealthy(_) => "unhealthy",
-            Error::NoPowerFile { .. } => "no-power-file",
-            Error::NoAssetRows { .. } => "unknown-asset",
-            Error::KindUnavailable(_) => "intensity-kind-unavailable",
             Error::NotFound => "not-found",
-            Error::Intensity(_) => "intensity-unavailable",
+            Error::Pipeline(e) => match e {
+                PipelineError::NoPowerFile { .. } => "no-power-file",
+                PipelineError::NoAssetRows { .. } => "unknown-asset",
+                PipelineError::KindUnavailable(_) => "intensity-kind-unavailable",
+                PipelineError::Intensity(_) => "intensity-unavailable",
+                PipelineError::PowerFile { .. } => "power-file-unreadable",
+                PipelineError::Io { .. }
+                | PipelineError::Storage(_)
+                | PipelineError::Blocking(_) => "internal",
+            },
             Error::Timeout(_) => "timeout",
-            Error::PowerFile { .. } => "power-file-unreadable",
-            Error::Storage(_)
-            | Error::Chart(_)
-            | Error::Io { .. }
-            | Error::Internal(_)
-            | Error::Startup(_) => "internal",
+            Error::Shared(inner) => inner.slug(),
+            Error::Render(_)
+            | Error::Catalog(_)
+            | Error::Blocking(_)
+            | Error::Header(_)
+            | Error::Response(_)
+            | Error::Middleware(_)
+            | Error::Panic(_) => "internal",
         }
     }
 
-    /// The message shown to a client: our own faults say only that they
-    /// happened; everything else says exactly what was wrong.
+    /// The message shown to a client: our own faults (and an unusable
+    /// database) say only that they happened; everything else says exactly
+    /// what was wrong.
     pub fn detail(&self) -> String {
         match self {
-            Error::Storage(_)
-            | Error::Chart(_)
-            | Error::Io { .. }
-            | Error::Internal(_)
-            | Error::Startup(_)
-            | Error::Unhealthy(_) => {
-                "the server failed to answer this request; the cause is in its log".to_owned()
-            }
+            Error::Shared(inner) => inner.detail(),
+            Error::Pipeline(
+                PipelineError::Io { .. } | PipelineError::Storage(_) | PipelineError::Blocking(_),
+            )
+            | Error::Unhealthy(_)
+            | Error::Render(_)
+            | Error::Catalog(_)
+            | Error::Blocking(_)
+            | Error::Header(_)
+            | Error::Response(_)
+            | Error::Middleware(_)
+            | Error::Panic(_) => HIDDEN.to_owned(),
             other => other.chain(),
         }
     }
 
     /// The whole cause chain on one line, for logs.
     pub fn chain(&self) -> String {
-        chain_of(self)
+        chain(self)
     }
 
     pub fn problem(&self) -> Problem {
@@ -159,16 +171,8 @@ impl Error {
     }
 }
 
-/// `err: cause: cause...` on one line.
-pub fn chain_of(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
-        source = cause.source();
-    }
-    text
-}
+/// What a client is told of a fault of ours.
+const HIDDEN: &str = "the server failed to answer this request; the cause is in its log";
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -222,10 +226,10 @@ mod tests {
 
     #[test]
     fn an_internal_fault_hides_its_cause_from_the_client() {
-        let err = Error::io(
-            "reading /secret/path",
-            std::io::Error::other("disk on fire"),
-        );
+        let err = Error::from(PipelineError::Io {
+            context: "read /secret/path".into(),
+            source: std::io::Error::other("disk on fire"),
+        });
         let problem = err.problem();
         assert_eq!(problem.status, 500);
         assert!(!problem.detail.contains("secret"));

@@ -1,5 +1,7 @@
 //! The footprint table: each half-hour's energy times the grid's carbon
-//! intensity for that same half-hour, plus totals over a range.
+//! intensity for that same half-hour, plus totals over a range; and the
+//! question and answer types ([`FootprintQuery`], [`FootprintReport`]) that
+//! the pipeline fills and the renderers read.
 //!
 //! Positive energy was drawn from the grid and emitted CO2; negative energy
 //! (an asset exporting) gives a negative footprint, emissions avoided.
@@ -7,9 +9,32 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::asset::AssetId;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange, describe_ids};
-use crate::intensity::{IntensityDay, IntensityKind, KindPreference};
-use crate::power::HalfHourEnergy;
+use crate::intensity::{IntensityDay, IntensityKind, KindPreference, Provenance};
+use crate::power::{HalfHourEnergy, SkippedRows};
+
+/// What a client asked for, already parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FootprintQuery {
+    pub asset: AssetId,
+    pub day: Day,
+    pub range: HalfHourRange,
+    pub preference: KindPreference,
+}
+
+/// The answer to a [`FootprintQuery`]: the JSON document, and what the
+/// chart and CSV are drawn from. Field names are part of the public JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FootprintReport {
+    pub asset: AssetId,
+    pub date: Day,
+    pub range: HalfHourRange,
+    pub rows: Vec<FootprintRow>,
+    pub totals: Totals,
+    pub intensity_source: Provenance,
+    pub skipped_rows: SkippedRows,
+}
 
 /// One row of the footprint table. Field names are part of the public
 /// JSON and CSV formats.
@@ -51,6 +76,12 @@ impl FootprintRow {
             intensity_kind,
             footprint_g: energy.energy_kwh * intensity_g_per_kwh,
         }
+    }
+
+    /// True when the figure is not wholly measured inside the half-hour:
+    /// its value was held from before, or part of it is unknown.
+    pub fn is_estimated(&self) -> bool {
+        self.carried_forward || self.coverage < 1.0
     }
 }
 

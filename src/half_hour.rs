@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 
-use crate::shown::shown;
+use crate::message::quote;
 
 /// Half-hours in a UTC day.
 pub const HALF_HOURS_PER_DAY: u8 = 48;
@@ -81,6 +81,13 @@ impl Day {
 impl fmt::Display for Day {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+/// As its `YYYY-MM-DD` text.
+impl serde::Serialize for Day {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -201,8 +208,9 @@ impl fmt::Display for HalfHourId {
     }
 }
 
-/// An inclusive range of half-hours of one day, `start <= end`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// An inclusive range of half-hours of one day, `start <= end`; in JSON
+/// `{"start": 14, "end": 20}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct HalfHourRange {
     start: HalfHourId,
     end: HalfHourId,
@@ -302,7 +310,7 @@ pub fn describe_ids(ids: &[HalfHourId]) -> String {
 
 /// Keeps error messages one short line whatever a client sent.
 fn truncate_for_message(s: &str) -> String {
-    shown(s, 40)
+    quote(s, 40)
 }
 
 #[cfg(test)]
@@ -383,6 +391,17 @@ mod tests {
         );
         assert_eq!(HalfHourId::containing_offset(DAY_NS), None);
         assert_eq!(HalfHourId::containing_offset(-1), None);
+    }
+
+    #[test]
+    fn a_day_and_a_range_serialize_as_clients_read_them() {
+        let day = Day::parse("2019-11-25").unwrap();
+        let range = HalfHourRange::parse("14-20").unwrap();
+        assert_eq!(serde_json::to_string(&day).unwrap(), "\"2019-11-25\"");
+        assert_eq!(
+            serde_json::to_string(&range).unwrap(),
+            r#"{"start":14,"end":20}"#
+        );
     }
 
     #[test]

@@ -1,13 +1,19 @@
 //! carbon-footprint: the half-hourly carbon footprint of an energy asset,
 //! from change-of-value power readings and GB grid carbon intensity.
 //!
-//! Data flows one way: sources ([`power`], [`intensity`]) -> resample ->
-//! [`footprint`] -> [`storage`] -> query ([`pipeline`]) -> [`chart`] /
-//! [`render`] -> [`http`].
+//! Data flows one way, and each module imports only those before it:
+//! [`message`], [`blocking`], [`asset`], [`half_hour`] -> the sources
+//! ([`power`], [`intensity`], and [`catalog`] of the data directory) ->
+//! [`footprint`] (the table, and the query and report types) -> [`storage`]
+//! -> [`pipeline`] -> [`error`] (the HTTP error, the one place that picks a
+//! status) -> [`config`] (the composition root) -> [`http`] -> `main`.
+//! [`render`] turns a report into bytes and needs only [`footprint`] and the
+//! small types beneath it. [`fixtures`] writes example data with the
+//! sources' own encoders.
 
 pub mod asset;
+pub mod blocking;
 pub mod catalog;
-pub mod chart;
 pub mod config;
 pub mod error;
 pub mod fixtures;
@@ -15,10 +21,10 @@ pub mod footprint;
 pub mod half_hour;
 pub mod http;
 pub mod intensity;
+pub mod message;
 pub mod pipeline;
 pub mod power;
 pub mod render;
-pub mod shown;
 pub mod storage;
 
 pub use error::Error;

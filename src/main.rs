@@ -1,18 +1,23 @@
 //! `carbon-footprint`: serve (the default), `report` one answer without a
-//! server, or regenerate the bundled `fixtures`.
+//! server, or write the bundled `fixtures` or a synthetic `fleet`.
 
+use std::error::Error;
 use std::io::Write;
 use std::process::ExitCode;
 
 use carbon_footprint::asset::AssetId;
-use carbon_footprint::chart::ChartSize;
+use carbon_footprint::blocking::run_blocking;
 use carbon_footprint::config::{Cli, Command, ReportArgs};
-use carbon_footprint::error::{Error, chain_of};
+use carbon_footprint::footprint::FootprintQuery;
 use carbon_footprint::half_hour::{Day, HalfHourRange};
-use carbon_footprint::pipeline::{FootprintQuery, Pipeline};
-use carbon_footprint::{AppState, app, fixtures, render};
+use carbon_footprint::message::chain;
+use carbon_footprint::render::{self, ChartSize};
+use carbon_footprint::{AppState, app, fixtures};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+
+/// Whatever stops a command, reported as one line on stderr.
+type Failure = Box<dyn Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -35,36 +40,32 @@ async fn main() -> ExitCode {
                     println!("{}", path.display());
                 }
             })
-            .map_err(|e| Error::Startup(chain_of(&e))),
+            .map_err(Failure::from),
         Some(Command::Fleet {
             out,
             assets,
             days,
             first,
-        }) => match Day::parse(&first) {
-            Ok(first) => fixtures::write_fleet(&out, assets, days, first)
-                .map(|paths| println!("{} files in {}", paths.len(), out.display()))
-                .map_err(|e| Error::Startup(chain_of(&e))),
-            Err(e) => Err(e.into()),
-        },
+        }) => Day::parse(&first)
+            .map_err(Failure::from)
+            .and_then(|first| Ok(fixtures::write_fleet(&out, assets, days, first)?))
+            .map(|paths| println!("{} files in {}", paths.len(), out.display())),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", err.chain());
+            eprintln!("error: {}", chain(err.as_ref()));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn serve(cli: Cli) -> Result<(), Error> {
-    let pipeline = Pipeline::open(&cli.sources)?;
+async fn serve(cli: Cli) -> Result<(), Failure> {
+    let pipeline = cli.sources.open_pipeline()?;
     let listener = tokio::net::TcpListener::bind(cli.server.bind)
         .await
-        .map_err(|e| Error::Startup(format!("cannot listen on {}: {e}", cli.server.bind)))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| Error::io("reading the bound address", e))?;
+        .map_err(|e| format!("cannot listen on {}: {e}", cli.server.bind))?;
+    let address = listener.local_addr()?;
     tracing::info!(
         %address,
         data_dir = %cli.sources.data_dir.display(),
@@ -75,8 +76,7 @@ async fn serve(cli: Cli) -> Result<(), Error> {
     let state = AppState::new(pipeline, cli.server);
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| Error::io("serving", e))?;
+        .await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -110,7 +110,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn report(cli: Cli, args: ReportArgs) -> Result<(), Error> {
+async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
     let query = FootprintQuery {
         asset: AssetId::parse(&args.asset)?,
         day: Day::parse(&args.date)?,
@@ -118,24 +118,16 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Error> {
             Some(r) => HalfHourRange::parse(r)?,
             None => HalfHourRange::FULL_DAY,
         },
-        preference: args
-            .kind
-            .parse()
-            .map_err(|e| Error::BadQuery(format!("{e}")))?,
+        preference: args.kind.parse()?,
     };
-    let size = ChartSize::new(args.width, args.height).map_err(Error::BadQuery)?;
-    let pipeline = Pipeline::open(&cli.sources)?;
-    let report = pipeline.footprint(&query).await?;
+    let size = ChartSize::new(args.width, args.height)?;
+    let pipeline = cli.sources.open_pipeline()?;
+    let (report, _) = pipeline.footprint(&query).await?;
     let format = args.format;
-    let bytes = tokio::task::spawn_blocking(move || render::render(&report, format, size))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))??;
+    let bytes = run_blocking(move || render::render(&report, format, size)).await??;
     match &args.output {
         Some(path) => std::fs::write(path, &bytes)
-            .map_err(|e| Error::io(format!("writing {}", path.display()), e)),
-        None => std::io::stdout()
-            .lock()
-            .write_all(&bytes)
-            .map_err(|e| Error::io("writing to stdout", e)),
+            .map_err(|e| format!("cannot write {}: {e}", path.display()).into()),
+        None => Ok(std::io::stdout().lock().write_all(&bytes)?),
     }
 }

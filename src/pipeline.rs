@@ -15,21 +15,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
 
 use crate::asset::AssetId;
-use crate::config::SourceArgs;
-use crate::error::Error;
-use crate::footprint::{FootprintRow, Totals, check_complete, footprint_rows};
-use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourRange};
-use crate::intensity::{
-    IntensityClient, IntensityDay, IntensityKind, IntensitySource, KindPreference, Provenance,
+use crate::blocking::{BlockingError, run_blocking};
+use crate::footprint::{
+    FootprintQuery, FootprintReport, FootprintRow, KindUnavailable, Totals, check_complete,
+    footprint_rows,
 };
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
+use crate::intensity::{
+    IntensityDay, IntensityKind, IntensitySource, IntensityUnavailable, KindPreference, Provenance,
+};
+use crate::message::chain;
 use crate::power::{
-    CsvError, HalfHourEnergy, PowerReading, SkippedRows, SourceStamp, power_file_path,
+    CsvError, HalfHourEnergy, PowerReading, PowerSeries, SourceStamp, power_file_path,
     read_power_csv, resample_day,
 };
-use crate::storage::{AssetDayRecord, ComputedDay, Storage, StoredIntensity};
+use crate::storage::{AssetDayRecord, ComputedDay, Storage, StorageError, StoredIntensity};
 
 /// How long forecast-only intensity is trusted before it is fetched again.
 pub const FORECAST_REFRESH: Duration = Duration::minutes(30);
@@ -41,13 +43,33 @@ const PREFERENCES: [KindPreference; 3] = [
     KindPreference::Only(IntensityKind::Forecast),
 ];
 
-/// What a client asked for, already parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct FootprintQuery {
-    pub asset: AssetId,
-    pub day: Day,
-    pub range: HalfHourRange,
-    pub preference: KindPreference,
+/// Why a footprint could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("no power file for {day}")]
+    NoPowerFile { day: Day },
+    #[error("no power readings for asset `{asset}` on {day}")]
+    NoAssetRows { asset: AssetId, day: Day },
+    #[error("the power file for {day} cannot be read")]
+    PowerFile {
+        day: Day,
+        #[source]
+        source: CsvError,
+    },
+    #[error("cannot {context}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    KindUnavailable(#[from] KindUnavailable),
+    #[error(transparent)]
+    Intensity(#[from] IntensityUnavailable),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Blocking(#[from] BlockingError),
 }
 
 /// The versions of both sources an answer was computed from. Two answers
@@ -58,33 +80,13 @@ pub struct DataVersion {
     pub intensity_fetched_at: DateTime<Utc>,
 }
 
-/// The answer to a [`FootprintQuery`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FootprintReport {
-    pub asset: AssetId,
-    #[serde(serialize_with = "serialize_day")]
-    pub date: Day,
-    pub range: RangeBounds,
-    pub rows: Vec<FootprintRow>,
-    pub totals: Totals,
-    pub intensity_source: Provenance,
-    pub skipped_rows: SkippedRows,
-    #[serde(skip)]
+/// What a cache needs to know of an answer, beside the answer itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
     pub version: DataVersion,
     /// True when every intensity figure of the day is measured, so the
     /// answer will not change unless the power file does.
-    #[serde(skip)]
     pub settled: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct RangeBounds {
-    pub start: u8,
-    pub end: u8,
-}
-
-fn serialize_day<S: serde::Serializer>(day: &Day, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(day)
 }
 
 /// The request path through sources, storage and back.
@@ -96,17 +98,10 @@ pub struct Pipeline {
     day_locks: KeyedLocks<(AssetId, Day)>,
     intensity_locks: KeyedLocks<Day>,
     /// Versions already checked against storage, for the fast path.
-    known: Arc<Mutex<HashMap<(AssetId, Day), KnownDay>>>,
+    known: Arc<Mutex<HashMap<(AssetId, Day), Freshness>>>,
     forecast_refresh: Duration,
     /// Asset-days computed from their power file since start.
     days_computed: Arc<AtomicU64>,
-}
-
-/// An asset-day whose stored rows were found current by an earlier request.
-#[derive(Debug, Clone, Copy)]
-struct KnownDay {
-    version: DataVersion,
-    settled: bool,
 }
 
 impl Pipeline {
@@ -134,32 +129,6 @@ impl Pipeline {
         self.days_computed.load(Ordering::Relaxed)
     }
 
-    /// Opens the database and checks the data directory: the start-up
-    /// faults an operator must hear about at once, each in one line.
-    pub fn open(sources: &SourceArgs) -> Result<Self, Error> {
-        for (what, dir) in [
-            ("data", &sources.data_dir),
-            ("intensity", &sources.intensity_dir()),
-        ] {
-            if !dir.is_dir() {
-                return Err(Error::Startup(format!(
-                    "the {what} directory {} does not exist or is not a directory",
-                    dir.display()
-                )));
-            }
-        }
-        let storage = Storage::open(&sources.db)?;
-        let api = match sources.intensity_url.trim() {
-            "" => None,
-            url => Some(
-                IntensityClient::new(url, sources.upstream_timeout())
-                    .map_err(|e| Error::Startup(e.to_string()))?,
-            ),
-        };
-        let intensity = IntensitySource::new(api, sources.intensity_dir());
-        Ok(Pipeline::new(storage, intensity, sources.data_dir.clone()))
-    }
-
     pub fn storage(&self) -> &Storage {
         &self.storage
     }
@@ -168,11 +137,10 @@ impl Pipeline {
         &self.data_dir
     }
 
-    /// The data version of an asset-day that an earlier request found
-    /// current, if its files are unchanged and its intensity needs no
-    /// refresh, with whether that intensity is settled (all measured).
+    /// The freshness of an asset-day that an earlier request found current,
+    /// if its files are unchanged and its intensity needs no refresh.
     /// Costs two `stat` calls and no database access.
-    pub fn known_version(&self, asset: &AssetId, day: Day) -> Option<(DataVersion, bool)> {
+    pub fn known_freshness(&self, asset: &AssetId, day: Day) -> Option<Freshness> {
         let known = *self
             .known
             .lock()
@@ -184,12 +152,15 @@ impl Pipeline {
             return None;
         }
         let current = SourceStamp::of(&self.data_dir, day).ok()??;
-        (current == known.version.power).then_some((known.version, known.settled))
+        (current == known.version.power).then_some(known)
     }
 
     /// Answers `query`, computing and storing its asset-day first if the
-    /// stored one is missing or stale.
-    pub async fn footprint(&self, query: &FootprintQuery) -> Result<FootprintReport, Error> {
+    /// stored one is missing or stale; with the answer's freshness.
+    pub async fn footprint(
+        &self,
+        query: &FootprintQuery,
+    ) -> Result<(FootprintReport, Freshness), PipelineError> {
         let FootprintQuery {
             asset,
             day,
@@ -202,7 +173,7 @@ impl Pipeline {
         let (intensity, provenance) = self.intensity(day).await?;
 
         let storage = self.storage.clone();
-        let record = blocking(move || storage.asset_day(&asset, day)).await??;
+        let record = run_blocking(move || storage.asset_day(&asset, day)).await??;
         let asset = query.asset.clone();
         let record = match record {
             Some(r) if r.stamp == stamp && r.intensity_fetched_at == intensity.fetched_at => r,
@@ -219,41 +190,43 @@ impl Pipeline {
         let storage = self.storage.clone();
         let asset = query.asset.clone();
         let rows =
-            blocking(move || storage.footprint_range(&asset, day, preference, range)).await??;
+            run_blocking(move || storage.footprint_range(&asset, day, preference, range)).await??;
         check_complete(day, range, preference, &rows)?;
         let version = DataVersion {
             power: stamp,
             intensity_fetched_at: intensity.fetched_at,
         };
-        let settled = intensity.day.is_all_actual();
+        let freshness = Freshness {
+            version,
+            settled: intensity.day.is_all_actual(),
+        };
         self.known
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert((query.asset.clone(), day), KnownDay { version, settled });
-        Ok(FootprintReport {
+            .insert((query.asset.clone(), day), freshness);
+        let report = FootprintReport {
             asset: query.asset.clone(),
             date: day,
-            range: RangeBounds {
-                start: range.start().get(),
-                end: range.end().get(),
-            },
+            range,
             totals: Totals::of(&rows),
             rows,
             intensity_source: provenance,
             skipped_rows: record.skipped,
-            version,
-            settled,
-        })
+        };
+        Ok((report, freshness))
     }
 
     /// Stamps of the day's power file (which must exist) and of the
     /// previous day's (which may not).
-    async fn source_stamp(&self, day: Day) -> Result<SourceStamp, Error> {
+    async fn source_stamp(&self, day: Day) -> Result<SourceStamp, PipelineError> {
         let dir = self.data_dir.clone();
-        blocking(move || {
+        run_blocking(move || {
             SourceStamp::of(&dir, day)
-                .map_err(|e| Error::io(format!("reading the power files of {day}"), e))?
-                .ok_or(Error::NoPowerFile { day })
+                .map_err(|source| PipelineError::Io {
+                    context: format!("read the power files of {day}"),
+                    source,
+                })?
+                .ok_or(PipelineError::NoPowerFile { day })
         })
         .await?
     }
@@ -261,14 +234,14 @@ impl Pipeline {
     /// The day's stored intensity when still good, else a fresh one from
     /// the API or the file (stored before it is returned). When a refresh
     /// fails but an older copy is stored, the older copy is used.
-    async fn intensity(&self, day: Day) -> Result<(StoredIntensity, Provenance), Error> {
+    async fn intensity(&self, day: Day) -> Result<(StoredIntensity, Provenance), PipelineError> {
         if let Some(stored) = self.fresh_stored_intensity(day).await? {
-            return Ok((stored, Provenance::Cache));
+            return Ok((stored, Provenance::Stored));
         }
         let _fetching = self.intensity_locks.lock(day).await;
         // Another request may have fetched it while this one waited.
         if let Some(stored) = self.fresh_stored_intensity(day).await? {
-            return Ok((stored, Provenance::Cache));
+            return Ok((stored, Provenance::Stored));
         }
         match self.intensity.day(day).await {
             Ok((found, provenance)) => {
@@ -279,15 +252,15 @@ impl Pipeline {
                 };
                 let storage = self.storage.clone();
                 let to_save = stored.clone();
-                blocking(move || storage.save_intensity(&to_save)).await??;
+                run_blocking(move || storage.save_intensity(&to_save)).await??;
                 Ok((stored, provenance))
             }
             Err(unavailable) => {
                 let storage = self.storage.clone();
-                match blocking(move || storage.intensity(day)).await?? {
+                match run_blocking(move || storage.intensity(day)).await?? {
                     Some(stale) => {
                         tracing::warn!(%day, error = %unavailable, "using stored forecast intensity past its refresh time");
-                        Ok((stale, Provenance::Cache))
+                        Ok((stale, Provenance::Stored))
                     }
                     None => Err(unavailable.into()),
                 }
@@ -295,9 +268,12 @@ impl Pipeline {
         }
     }
 
-    async fn fresh_stored_intensity(&self, day: Day) -> Result<Option<StoredIntensity>, Error> {
+    async fn fresh_stored_intensity(
+        &self,
+        day: Day,
+    ) -> Result<Option<StoredIntensity>, PipelineError> {
         let storage = self.storage.clone();
-        let stored = blocking(move || storage.intensity(day)).await??;
+        let stored = run_blocking(move || storage.intensity(day)).await??;
         let refresh = self.forecast_refresh;
         Ok(stored.filter(|s| s.day.is_all_actual() || Utc::now() - s.fetched_at < refresh))
     }
@@ -309,12 +285,12 @@ impl Pipeline {
         day: Day,
         stamp: SourceStamp,
         intensity: StoredIntensity,
-    ) -> Result<AssetDayRecord, Error> {
+    ) -> Result<AssetDayRecord, PipelineError> {
         let storage = self.storage.clone();
         let dir = self.data_dir.clone();
         self.days_computed.fetch_add(1, Ordering::Relaxed);
-        blocking(move || {
-            let series = read_asset_file(&dir, &asset, day)?.ok_or_else(|| Error::NoAssetRows {
+        run_blocking(move || {
+            let series = read_asset_file(&dir, &asset, day)?.ok_or_else(|| PipelineError::NoAssetRows {
                 asset: asset.clone(),
                 day,
             })?;
@@ -360,18 +336,18 @@ impl Pipeline {
         day: Day,
         record: AssetDayRecord,
         intensity: StoredIntensity,
-    ) -> Result<AssetDayRecord, Error> {
+    ) -> Result<AssetDayRecord, PipelineError> {
         let storage = self.storage.clone();
         let stamp = record.stamp;
         let energies = {
             let storage = storage.clone();
             let asset = asset.clone();
-            blocking(move || storage.energies(&asset, day)).await??
+            run_blocking(move || storage.energies(&asset, day)).await??
         };
         let Some(energies) = energies else {
             return self.compute_day(asset, day, stamp, intensity).await;
         };
-        blocking(move || {
+        run_blocking(move || {
             let footprints = every_preference(&energies, &intensity.day);
             let record = AssetDayRecord {
                 intensity_fetched_at: intensity.fetched_at,
@@ -402,16 +378,19 @@ fn read_asset_file(
     dir: &Path,
     asset: &AssetId,
     day: Day,
-) -> Result<Option<crate::power::PowerSeries>, Error> {
+) -> Result<Option<PowerSeries>, PipelineError> {
     let path = power_file_path(dir, day);
-    let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NoPowerFile { day },
-        _ => Error::io(format!("opening {}", path.display()), e),
+    let file = std::fs::File::open(&path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => PipelineError::NoPowerFile { day },
+        _ => PipelineError::Io {
+            context: format!("open {}", path.display()),
+            source,
+        },
     })?;
     match read_power_csv(file, asset) {
         Ok(series) => Ok(Some(series)),
         Err(CsvError::NoRowsForAsset { .. }) => Ok(None),
-        Err(source) => Err(Error::PowerFile { day, source }),
+        Err(source) => Err(PipelineError::PowerFile { day, source }),
     }
 }
 
@@ -422,17 +401,10 @@ fn carried_in_reading(dir: &Path, asset: &AssetId, previous: Day) -> Option<Powe
     match read_asset_file(dir, asset, previous) {
         Ok(series) => series.and_then(|s| s.readings.last().copied()),
         Err(err) => {
-            tracing::warn!(%asset, day = %previous, error = %err.chain(), "previous day's power file not used");
+            tracing::warn!(%asset, day = %previous, error = %chain(&err), "previous day's power file not used");
             None
         }
     }
-}
-
-/// Runs blocking work (SQLite, file reads) off the async runtime.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(format!("a blocking task failed: {e}")))
 }
 
 /// One async mutex per key, created on demand and dropped when unused.

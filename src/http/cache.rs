@@ -6,17 +6,16 @@
 //! answered from an old body: its key is simply different, and the old
 //! entry ages out. Concurrent misses for one key render once.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use moka::future::Cache;
 use moka::policy::EvictionPolicy;
 
-use crate::chart::ChartSize;
 use crate::error::Error;
-use crate::pipeline::{DataVersion, FootprintQuery};
-use crate::render::Format;
+use crate::footprint::FootprintQuery;
+use crate::pipeline::DataVersion;
+use crate::render::{ChartSize, Format};
 
 /// An answer's identity: what was asked, and from which data.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -94,7 +93,7 @@ impl ResponseCache {
         self.bodies
             .try_get_with(key, render)
             .await
-            .map_err(|shared: Arc<Error>| Error::Internal(shared.chain()))
+            .map_err(Error::Shared)
     }
 
     /// Bytes currently held, after pending evictions run.

@@ -16,13 +16,14 @@ use super::AppState;
 use super::cache::{CacheKey, Rendered};
 use super::negotiate::negotiate_format;
 use crate::asset::AssetId;
-use crate::chart::ChartSize;
+use crate::blocking::run_blocking;
 use crate::error::Error;
+use crate::footprint::{FootprintQuery, FootprintReport};
 use crate::half_hour::{Day, HalfHourRange};
 use crate::intensity::{KindPreference, KindPreferenceError, Provenance};
-use crate::pipeline::{FootprintQuery, FootprintReport};
-use crate::render::{Format, render};
-use crate::shown::shown;
+use crate::message::quote;
+use crate::pipeline::Freshness;
+use crate::render::{ChartSize, Format, render};
 
 /// Seconds a client may reuse an answer whose intensity is all measured.
 const SETTLED_MAX_AGE: u32 = 86_400;
@@ -69,7 +70,7 @@ fn pixels(name: &str, value: Option<&str>, default: u32) -> Result<u32, Error> {
         Some(text) => text.parse().map_err(|_| {
             Error::BadQuery(format!(
                 "{name} `{}` is not a whole number of pixels",
-                shown(text, 20)
+                quote(text, 20)
             ))
         }),
     }
@@ -91,8 +92,7 @@ pub async fn footprint(
             params.height.as_deref(),
             ChartSize::DEFAULT.height,
         )?,
-    )
-    .map_err(Error::BadQuery)?;
+    )?;
     let preference: KindPreference = match params.kind.as_deref() {
         Some(kind) => kind
             .parse()
@@ -118,14 +118,14 @@ pub async fn footprint(
 
     // Fast path: an asset-day checked by an earlier request, unchanged on
     // disk, whose body is cached: no database, no rendering.
-    if let Some((version, settled)) = state.pipeline.known_version(&query.asset, query.day) {
-        let key = CacheKey::new(query.clone(), format, size, version);
-        let etag = entity_tag(&key, Provenance::Cache);
+    if let Some(freshness) = state.pipeline.known_freshness(&query.asset, query.day) {
+        let key = CacheKey::new(query.clone(), format, size, freshness.version);
+        let etag = entity_tag(&key, Provenance::Stored);
         let answer = Answer {
             format,
             query: &query,
-            source: Provenance::Cache,
-            settled,
+            source: Provenance::Stored,
+            settled: freshness.settled,
             etag: &etag,
         };
         if not_modified(&etag) {
@@ -136,14 +136,14 @@ pub async fn footprint(
         }
     }
 
-    let report = state.pipeline.footprint(&query).await?;
-    let key = CacheKey::new(query.clone(), format, size, report.version);
+    let (report, freshness) = state.pipeline.footprint(&query).await?;
+    let key = CacheKey::new(query.clone(), format, size, freshness.version);
     let etag = entity_tag(&key, report.intensity_source);
     let answer = Answer {
         format,
         query: &query,
         source: report.intensity_source,
-        settled: report.settled,
+        settled: freshness.settled,
         etag: &etag,
     };
     if not_modified(&etag) {
@@ -151,8 +151,8 @@ pub async fn footprint(
     }
     // Only answers from stored intensity are cached: their bodies say
     // `cache`, as every later answer from the cache must.
-    let cacheable = report.intensity_source == Provenance::Cache;
-    let render_it = render_off_runtime(report, format, size);
+    let cacheable = report.intensity_source == Provenance::Stored;
+    let render_it = render_off_runtime(report, freshness, format, size);
     let rendered = if cacheable {
         state.cache.get_or_render(key, render_it).await?
     } else {
@@ -164,16 +164,14 @@ pub async fn footprint(
 /// Renders on the blocking pool: charts take milliseconds of CPU.
 async fn render_off_runtime(
     report: FootprintReport,
+    freshness: Freshness,
     format: Format,
     size: ChartSize,
 ) -> Result<Rendered, Error> {
-    let settled = report.settled;
-    let bytes = tokio::task::spawn_blocking(move || render(&report, format, size))
-        .await
-        .map_err(|e| Error::Internal(format!("rendering task failed: {e}")))??;
+    let bytes = run_blocking(move || render(&report, format, size)).await??;
     Ok(Rendered {
         bytes: Bytes::from(bytes),
-        settled,
+        settled: freshness.settled,
     })
 }
 
@@ -210,13 +208,8 @@ impl Answer<'_> {
         } else {
             FORECAST_MAX_AGE
         };
-        let value = |s: String| {
-            HeaderValue::try_from(s).map_err(|e| Error::Internal(format!("header value: {e}")))
-        };
-        let mut response = Response::builder()
-            .status(status)
-            .body(body)
-            .map_err(|e| Error::Internal(format!("building the response: {e}")))?;
+        let value = HeaderValue::try_from;
+        let mut response = Response::builder().status(status).body(body)?;
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

@@ -21,6 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::blocking::run_blocking;
 use crate::catalog::Catalog;
 use crate::config::ServerArgs;
 use crate::error::Error;
@@ -123,35 +124,31 @@ fn panic_to_problem(panic: Box<dyn std::any::Any + Send + 'static>) -> Response 
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("a panic without a message");
-    Error::Internal(format!("panicked: {message}")).into_response()
+    Error::Panic(message.to_owned()).into_response()
 }
 
 fn timeout_or_overload(err: BoxError, timeout: Duration) -> Response {
     if err.is::<tower::timeout::error::Elapsed>() {
         Error::Timeout(timeout.as_millis() as u64).into_response()
     } else {
-        Error::Internal(format!("middleware: {err}")).into_response()
+        Error::Middleware(err).into_response()
     }
 }
 
 /// Liveness and readiness: the database answers a query.
 async fn healthz(State(state): State<AppState>) -> Response {
     let storage = state.pipeline.storage().clone();
-    let checked = tokio::task::spawn_blocking(move || storage.check()).await;
-    match checked {
+    match run_blocking(move || storage.check()).await {
         Ok(Ok(())) => Json(serde_json::json!({ "status": "ok" })).into_response(),
         Ok(Err(err)) => Error::Unhealthy(err).into_response(),
-        Err(join) => Error::Internal(join.to_string()).into_response(),
+        Err(err) => Error::from(err).into_response(),
     }
 }
 
 /// The assets and dates of the data directory.
 async fn assets(State(state): State<AppState>) -> Result<Response, Error> {
     let catalog = state.catalog.clone();
-    let view = tokio::task::spawn_blocking(move || catalog.view())
-        .await
-        .map_err(|e| Error::Internal(format!("listing task failed: {e}")))?
-        .map_err(|e| Error::Internal(crate::error::chain_of(&e)))?;
+    let view = run_blocking(move || catalog.view()).await??;
     Ok(Json(view).into_response())
 }
 

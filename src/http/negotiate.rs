@@ -3,8 +3,8 @@
 //! when the client accepts anything.
 
 use crate::error::Error;
+use crate::message::quote;
 use crate::render::Format;
-use crate::shown::shown;
 
 /// The format for a request, from its `format` parameter and `Accept`.
 pub fn negotiate_format(param: Option<&str>, accept: Option<&str>) -> Result<Format, Error> {
@@ -45,7 +45,7 @@ pub fn negotiate_format(param: Option<&str>, accept: Option<&str>) -> Result<For
         }
     }
     best.map(|(_, _, f)| f)
-        .ok_or_else(|| Error::NotAcceptable(shown(accept, 100)))
+        .ok_or_else(|| Error::NotAcceptable(quote(accept, 100)))
 }
 
 #[cfg(test)]

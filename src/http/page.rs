@@ -12,13 +12,15 @@ use serde::Deserialize;
 
 use super::AppState;
 use crate::asset::AssetId;
+use crate::blocking::run_blocking;
 use crate::catalog::CatalogView;
-use crate::chart::{ChartSize, format_mass_g, group_thousands};
 use crate::error::Error;
-use crate::footprint::FootprintRow;
+use crate::footprint::{FootprintQuery, FootprintReport, FootprintRow};
 use crate::half_hour::{Day, HalfHourId, HalfHourRange};
-use crate::intensity::{KindPreference, Provenance};
-use crate::pipeline::{FootprintQuery, FootprintReport};
+use crate::intensity::KindPreference;
+use crate::message::chain;
+use crate::render::ChartSize;
+use crate::render::number::{format_mass_g, group_thousands};
 
 /// The form's fields, as text: a bad one becomes a message, not a 400.
 #[derive(Debug, Default, Deserialize)]
@@ -65,14 +67,14 @@ pub async fn page(
     // A query string that does not even parse is treated as an empty form.
     let params = params.map(|Query(p)| p).unwrap_or_default();
     let catalog = state.catalog.clone();
-    let view = match tokio::task::spawn_blocking(move || catalog.view()).await {
+    let view = match run_blocking(move || catalog.view()).await {
         Ok(Ok(view)) => view,
         Ok(Err(err)) => {
-            tracing::error!(error = %crate::error::chain_of(&err), "listing the data directory");
+            tracing::error!(error = %chain(&err), "listing the data directory");
             CatalogView::default()
         }
-        Err(join) => {
-            tracing::error!(error = %join, "listing the data directory");
+        Err(err) => {
+            tracing::error!(error = %chain(&err), "listing the data directory");
             CatalogView::default()
         }
     };
@@ -98,7 +100,8 @@ async fn answer(state: &AppState, params: &PageParams) -> Result<FootprintReport
         range,
         preference: KindPreference::Auto,
     };
-    state.pipeline.footprint(&query).await
+    let (report, _) = state.pipeline.footprint(&query).await?;
+    Ok(report)
 }
 
 fn render_page(
@@ -197,19 +200,11 @@ fn render_page(
 }
 
 fn render_report(report: &FootprintReport) -> Markup {
-    let range = HalfHourRange::new(
-        HalfHourId::new(report.range.start.into()).unwrap_or(HalfHourId::FIRST),
-        HalfHourId::new(report.range.end.into()).unwrap_or(HalfHourId::LAST),
-    )
-    .unwrap_or(HalfHourRange::FULL_DAY);
+    let range = report.range;
     let base = format!("/footprint/{}/{}/{}", report.asset, report.date, range);
     let footprint = format_mass_g(report.totals.footprint_g);
     let energy = format!("{} kWh", group_thousands(report.totals.energy_kwh, 1));
-    let source = match report.intensity_source {
-        Provenance::Api => "Carbon Intensity API",
-        Provenance::File => "fallback file",
-        Provenance::Cache => "stored copy",
-    };
+    let source = report.intensity_source.describe();
     let alt = format!(
         "Column chart of the carbon footprint of {} on {}, {} UTC (half-hours {}): net {} CO2eq from {} net energy.",
         report.asset,
@@ -273,9 +268,8 @@ fn render_report(report: &FootprintReport) -> Markup {
 
 fn render_row(row: &FootprintRow) -> Markup {
     let id = row.half_hour_id;
-    let estimated = row.carried_forward || row.coverage < 1.0;
     html! {
-        tr class=[estimated.then_some("estimated")] {
+        tr class=[row.is_estimated().then_some("estimated")] {
             td { (id.start_label()) "-" (id.end_label()) " (" (id) ")" }
             td { (row.samples) }
             td { (format!("{:.0} %", row.coverage * 100.0)) }

@@ -11,6 +11,7 @@ use reqwest::StatusCode;
 use super::day::{IncompleteDay, IntensityDay};
 use super::format::IntensityResponse;
 use crate::half_hour::Day;
+use crate::message::chain;
 
 /// Largest body accepted: a day is about 7 KiB.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -127,9 +128,9 @@ impl IntensityClient {
         if err.is_timeout() {
             ApiError::Timeout(self.timeout)
         } else if err.is_connect() {
-            ApiError::Connect(error_chain(&err))
+            ApiError::Connect(chain(&err))
         } else {
-            ApiError::Body(error_chain(&err))
+            ApiError::Body(chain(&err))
         }
     }
 }
@@ -142,19 +143,6 @@ fn is_retryable(err: &ApiError) -> bool {
             .unwrap_or(false),
         _ => false,
     }
-}
-
-/// reqwest's top-level message is vague ("error sending request"); the
-/// cause underneath says what happened.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::format::IntensityEntry;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, describe_ids};
-use crate::shown::shown;
+use crate::message::quote;
 
 /// Largest believable intensity, gCO2/kWh: coal is about 1,000.
 pub const MAX_INTENSITY_G_PER_KWH: f64 = 100_000.0;
@@ -67,7 +67,7 @@ impl FromStr for KindPreference {
             "auto" => Ok(KindPreference::Auto),
             "actual" => Ok(KindPreference::Only(IntensityKind::Actual)),
             "forecast" => Ok(KindPreference::Only(IntensityKind::Forecast)),
-            other => Err(KindPreferenceError(shown(other, 20))),
+            other => Err(KindPreferenceError(quote(other, 20))),
         }
     }
 }

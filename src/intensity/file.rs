@@ -74,9 +74,28 @@ pub fn read_intensity_file(dir: &Path, day: Day) -> Result<IntensityDay, FileErr
 mod tests {
     use super::*;
     use crate::half_hour::HalfHourId;
+    use crate::intensity::format::{IntensityEntry, IntensityValues};
 
     fn day() -> Day {
         Day::parse("2019-11-25").unwrap()
+    }
+
+    /// A whole measured day of `on` in the API's format, written as the
+    /// fallback file of `as_day`.
+    fn write_day(dir: &Path, on: Day, as_day: Day) {
+        let data = HalfHourId::all()
+            .map(|id| IntensityEntry {
+                from: id.start(on),
+                to: id.end(on),
+                intensity: IntensityValues {
+                    forecast: Some(200.0),
+                    actual: Some(190.0 + f64::from(id.get())),
+                    index: None,
+                },
+            })
+            .collect();
+        let body = serde_json::to_vec(&IntensityResponse { data }).unwrap();
+        std::fs::write(intensity_file_path(dir, as_day), body).unwrap();
     }
 
     #[test]
@@ -92,9 +111,9 @@ mod tests {
     #[test]
     fn a_file_in_the_api_format_is_read() {
         let dir = tempfile::tempdir().unwrap();
-        crate::fixtures::write_fixtures(dir.path()).unwrap();
+        write_day(dir.path(), day(), day());
         let day = read_intensity_file(dir.path(), day()).unwrap();
-        assert!(day.get(HalfHourId::FIRST).actual.is_some());
+        assert_eq!(day.get(HalfHourId::FIRST).actual, Some(191.0));
         assert!(day.is_all_actual());
     }
 
@@ -109,12 +128,7 @@ mod tests {
     #[test]
     fn a_file_of_another_day_is_incomplete() {
         let dir = tempfile::tempdir().unwrap();
-        crate::fixtures::write_fixtures(dir.path()).unwrap();
-        std::fs::copy(
-            intensity_file_path(dir.path(), Day::parse("2019-11-24").unwrap()),
-            intensity_file_path(dir.path(), day()),
-        )
-        .unwrap();
+        write_day(dir.path(), Day::parse("2019-11-24").unwrap(), day());
         let err = read_intensity_file(dir.path(), day()).unwrap_err();
         assert!(matches!(err, FileError::Incomplete { .. }), "{err}");
     }

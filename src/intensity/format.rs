@@ -5,7 +5,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::shown::shown;
+use crate::message::quote;
 
 /// The API's timestamp layout: minutes, no seconds, a literal `Z`. chrono's
 /// RFC 3339 parser rejects it, hence the explicit format.
@@ -72,7 +72,7 @@ mod api_time {
         parse_api_time(&text).ok_or_else(|| {
             serde::de::Error::custom(format!(
                 "`{}` is not a time like 2019-11-25T00:00Z",
-                shown(&text, 40)
+                quote(&text, 40)
             ))
         })
     }

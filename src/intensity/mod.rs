@@ -21,6 +21,7 @@ pub use self::day::{
 };
 pub use self::file::FileError;
 pub use self::format::{IntensityEntry, IntensityResponse, IntensityValues};
+use crate::blocking::run_blocking;
 use crate::half_hour::Day;
 
 /// Where a response's intensity came from, as sent in `X-Intensity-Source`.
@@ -31,8 +32,10 @@ pub enum Provenance {
     Api,
     /// Read from the fallback file for this request.
     File,
-    /// Already stored from an earlier request.
-    Cache,
+    /// Read from the database, where an earlier request stored it. Its wire
+    /// name is `cache`; it is not the response cache.
+    #[serde(rename = "cache")]
+    Stored,
 }
 
 impl Provenance {
@@ -40,7 +43,16 @@ impl Provenance {
         match self {
             Provenance::Api => "api",
             Provenance::File => "file",
-            Provenance::Cache => "cache",
+            Provenance::Stored => "cache",
+        }
+    }
+
+    /// The source in words, for people (the chart, the page).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Provenance::Api => "Carbon Intensity API",
+            Provenance::File => "fallback file",
+            Provenance::Stored => "stored copy",
         }
     }
 }
@@ -57,7 +69,7 @@ impl FromStr for Provenance {
         match s {
             "api" => Ok(Provenance::Api),
             "file" => Ok(Provenance::File),
-            "cache" => Ok(Provenance::Cache),
+            "cache" => Ok(Provenance::Stored),
             other => Err(format!("unknown intensity source `{other}`")),
         }
     }
@@ -100,7 +112,7 @@ impl IntensitySource {
             None => "no intensity API is configured".to_owned(),
         };
         let dir = self.dir.clone();
-        let read = tokio::task::spawn_blocking(move || file::read_intensity_file(&dir, day)).await;
+        let read = run_blocking(move || file::read_intensity_file(&dir, day)).await;
         match read {
             Ok(Ok(found)) => Ok((found, Provenance::File)),
             Ok(Err(file)) => Err(IntensityUnavailable {
@@ -115,7 +127,7 @@ impl IntensitySource {
                     name: file::intensity_file_path(&self.dir, day)
                         .display()
                         .to_string(),
-                    source: std::io::Error::other(join.to_string()),
+                    source: std::io::Error::other(join),
                 },
             }),
         }

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
 use crate::asset::AssetId;
-use crate::shown::shown;
+use crate::message::quote;
 
 /// How many skipped rows are described one by one; the rest are only counted.
 pub const MAX_REPORTED_SKIPS: usize = 10;
@@ -182,7 +182,7 @@ pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSer
                     line,
                     format!(
                         "bad time `{}`",
-                        shown(&String::from_utf8_lossy(&record[columns.time]), 40)
+                        quote(&String::from_utf8_lossy(&record[columns.time]), 40)
                     ),
                 );
                 continue;
@@ -194,7 +194,7 @@ pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSer
                 line,
                 format!(
                     "bad value `{}`: not a number of kW within +/-1e9",
-                    shown(&String::from_utf8_lossy(&record[columns.value]), 40)
+                    quote(&String::from_utf8_lossy(&record[columns.value]), 40)
                 ),
             ),
         }

@@ -2,12 +2,11 @@
 //! Set CHART_SHAPES_DIR to keep the pictures for a look.
 
 use carbon_footprint::asset::AssetId;
-use carbon_footprint::chart::{ChartSize, render_png, render_svg};
-use carbon_footprint::footprint::{FootprintRow, Totals};
-use carbon_footprint::half_hour::{Day, HalfHourId};
+use carbon_footprint::footprint::{FootprintReport, FootprintRow, Totals};
+use carbon_footprint::half_hour::{Day, HalfHourId, HalfHourRange};
 use carbon_footprint::intensity::{IntensityKind, Provenance};
-use carbon_footprint::pipeline::{DataVersion, FootprintReport, RangeBounds};
-use carbon_footprint::power::{FileStamp, SkippedRows, SourceStamp};
+use carbon_footprint::power::SkippedRows;
+use carbon_footprint::render::{ChartSize, render_png, render_svg};
 
 use crate::helpers::png_summary;
 
@@ -43,25 +42,11 @@ fn report(start: u8, footprints_g: &[f64], estimated: impl Fn(usize) -> bool) ->
     FootprintReport {
         asset: AssetId::parse("abc123xyz").unwrap(),
         date: day,
-        range: RangeBounds {
-            start,
-            end: start + footprints_g.len() as u8 - 1,
-        },
+        range: HalfHourRange::new(rows[0].half_hour_id, rows[rows.len() - 1].half_hour_id).unwrap(),
         totals: Totals::of(&rows),
         rows,
         intensity_source: Provenance::Api,
         skipped_rows: SkippedRows::default(),
-        version: DataVersion {
-            power: SourceStamp {
-                day: FileStamp {
-                    size: 1,
-                    mtime_ns: 1,
-                },
-                previous: None,
-            },
-            intensity_fetched_at: day.start(),
-        },
-        settled: true,
     }
 }
 

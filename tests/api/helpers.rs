@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use carbon_footprint::config::{ServerArgs, SourceArgs};
 use carbon_footprint::error::Problem;
-use carbon_footprint::pipeline::Pipeline;
 use carbon_footprint::{AppState, app};
 use http_body_util::BodyExt;
 use tempfile::TempDir;
@@ -124,7 +123,7 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         db: db_path.clone(),
         upstream_timeout_ms: setup.upstream_timeout_ms,
     };
-    let mut pipeline = Pipeline::open(&sources).expect("the pipeline opens");
+    let mut pipeline = sources.open_pipeline().expect("the pipeline opens");
     if let Some(after) = setup.forecast_refresh {
         pipeline = pipeline.with_forecast_refresh(after);
     }
@@ -158,7 +157,7 @@ impl TestApp {
             db: self.db_path.clone(),
             upstream_timeout_ms: 300,
         };
-        let pipeline = Pipeline::open(&sources).expect("the pipeline opens");
+        let pipeline = sources.open_pipeline().expect("the pipeline opens");
         self.state = AppState::new(pipeline, ServerArgs::default());
         self.router = app(self.state.clone());
         self

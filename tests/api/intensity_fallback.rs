@@ -106,8 +106,8 @@ async fn a_refused_connection_falls_back_to_the_file() {
         db: app.db_path.clone(),
         upstream_timeout_ms: 500,
     };
-    let pipeline = carbon_footprint::pipeline::Pipeline::open(&sources).unwrap();
-    let query = carbon_footprint::pipeline::FootprintQuery {
+    let pipeline = sources.open_pipeline().unwrap();
+    let query = carbon_footprint::footprint::FootprintQuery {
         asset: carbon_footprint::asset::AssetId::parse("abc123xyz").unwrap(),
         day: carbon_footprint::half_hour::Day::parse("2019-11-25").unwrap(),
         range: carbon_footprint::half_hour::HalfHourRange::parse("14-20").unwrap(),
@@ -115,7 +115,7 @@ async fn a_refused_connection_falls_back_to_the_file() {
     };
 
     // Act
-    let report = pipeline.footprint(&query).await.unwrap();
+    let (report, _) = pipeline.footprint(&query).await.unwrap();
 
     // Assert
     assert_eq!(
