@@ -83,8 +83,12 @@ impl Error {
                 | PipelineError::NoAssetRows { .. }
                 | PipelineError::KindUnavailable(_) => StatusCode::NOT_FOUND,
                 PipelineError::Intensity(_) => StatusCode::BAD_GATEWAY,
-                PipelineError::PowerFile { .. }
-                | PipelineError::Io { .. }
+                // The request is fine; the day's data is not.
+                PipelineError::PowerFile { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                PipelineError::PowerFileUnreadable { .. } | PipelineError::FileChanging { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                PipelineError::Io { .. }
                 | PipelineError::Storage(_)
                 | PipelineError::Blocking(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
@@ -104,7 +108,7 @@ impl Error {
     pub fn slug(&self) -> &'static str {
         match self {
             Error::Asset(_) => "invalid-asset",
-            Error::Range(RangeError::BadDate(_)) => "invalid-date",
+            Error::Range(RangeError::BadDate(_) | RangeError::DateOutOfRange(_)) => "invalid-date",
             Error::Range(_) => "invalid-range",
             Error::BadQuery(_) | Error::ChartSize(_) => "invalid-query",
             Error::BadPath(_) => "invalid-path",
@@ -117,7 +121,9 @@ impl Error {
                 PipelineError::NoAssetRows { .. } => "unknown-asset",
                 PipelineError::KindUnavailable(_) => "intensity-kind-unavailable",
                 PipelineError::Intensity(_) => "intensity-unavailable",
-                PipelineError::PowerFile { .. } => "power-file-unreadable",
+                PipelineError::PowerFile { .. } => "power-file-unusable",
+                PipelineError::PowerFileUnreadable { .. } => "power-file-unreadable",
+                PipelineError::FileChanging { .. } => "power-file-changing",
                 PipelineError::Io { .. }
                 | PipelineError::Storage(_)
                 | PipelineError::Blocking(_) => "internal",
@@ -201,7 +207,7 @@ impl IntoResponse for Error {
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         }
-        if matches!(self, Error::Timeout(_)) {
+        if status == StatusCode::SERVICE_UNAVAILABLE && !matches!(self, Error::Unhealthy(_)) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 
 use crate::message::quote;
 
@@ -22,6 +22,8 @@ pub const DAY_NS: i64 = HALF_HOURS_PER_DAY as i64 * HALF_HOUR_NS;
 pub enum RangeError {
     #[error("date `{0}` is not a real calendar date in the form YYYY-MM-DD")]
     BadDate(String),
+    #[error("date {0} is outside the supported years 1900 to 2199")]
+    DateOutOfRange(String),
     #[error("half-hour `{0}` is not a number from 1 to 48")]
     NotANumber(String),
     #[error("half-hour {0} is outside 1..=48")]
@@ -37,6 +39,9 @@ pub enum RangeError {
 pub struct Day(NaiveDate);
 
 impl Day {
+    pub const FIRST_YEAR: i32 = 1900;
+    pub const LAST_YEAR: i32 = 2199;
+
     /// Parses exactly ten characters `YYYY-MM-DD` naming a date that exists
     /// (`2019-02-29` is rejected); no signs, spaces or other widths.
     pub fn parse(s: &str) -> Result<Self, RangeError> {
@@ -50,9 +55,14 @@ impl Day {
         if !shape_ok {
             return Err(RangeError::BadDate(truncate_for_message(s)));
         }
-        NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map(Day)
-            .map_err(|_| RangeError::BadDate(s.to_owned()))
+        let date = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| RangeError::BadDate(s.to_owned()))?;
+        // Readings are kept as nanoseconds since 1970 in an i64, which
+        // reaches 1677..2262; the bounds leave a margin on both sides.
+        if !(Day::FIRST_YEAR..=Day::LAST_YEAR).contains(&date.year()) {
+            return Err(RangeError::DateOutOfRange(s.to_owned()));
+        }
+        Ok(Day(date))
     }
 
     pub fn naive(self) -> NaiveDate {
@@ -430,6 +440,10 @@ mod tests {
             "2019-11-25T00:00Z",
             "",
             "..",
+            "0001-01-01",
+            "9999-12-31",
+            "1899-12-31",
+            "2200-01-01",
         ] {
             assert!(Day::parse(bad).is_err(), "{bad} should be rejected");
         }

@@ -8,7 +8,7 @@
 //! queue on a per-asset-day lock and find the stored result when their turn
 //! comes. Intensity is fetched once per day the same way.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,13 +28,19 @@ use crate::intensity::{
 };
 use crate::message::chain;
 use crate::power::{
-    CsvError, HalfHourEnergy, PowerReading, PowerSeries, SourceStamp, power_file_path,
-    read_power_csv, resample_day,
+    CarryOver, CsvError, FileStamp, HalfHourEnergy, PowerSeries, SourceStamp, open_regular,
+    power_file_path, read_power_csv, resample_day_with_gaps,
 };
 use crate::storage::{AssetDayRecord, ComputedDay, Storage, StorageError, StoredIntensity};
 
 /// How long forecast-only intensity is trusted before it is fetched again.
 pub const FORECAST_REFRESH: Duration = Duration::minutes(30);
+
+/// Reads of a file that keeps changing before the request gives up.
+const READ_ATTEMPTS: u32 = 3;
+
+/// Day files whose assets are remembered (to answer unknown assets).
+const MAX_REMEMBERED_FILES: usize = 64;
 
 /// Every preference is computed when a day is.
 const PREFERENCES: [KindPreference; 3] = [
@@ -50,12 +56,24 @@ pub enum PipelineError {
     NoPowerFile { day: Day },
     #[error("no power readings for asset `{asset}` on {day}")]
     NoAssetRows { asset: AssetId, day: Day },
-    #[error("the power file for {day} cannot be read")]
+    /// The file is there but its content is not usable power data.
+    #[error("the power file for {day} is not usable")]
     PowerFile {
         day: Day,
         #[source]
         source: CsvError,
     },
+    /// The file is there but cannot be read now (permissions, I/O).
+    #[error("the power file for {day} cannot be read")]
+    PowerFileUnreadable {
+        day: Day,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the power file for {day} changed while it was read; producers should write a new file and rename it into place"
+    )]
+    FileChanging { day: Day },
     #[error("cannot {context}")]
     Io {
         context: String,
@@ -87,7 +105,12 @@ pub struct Freshness {
     /// True when every intensity figure of the day is measured, so the
     /// answer will not change unless the power file does.
     pub settled: bool,
+    /// Rows of the asset rejected or replaced in the day's power file.
+    pub skipped_rows: u64,
 }
+
+/// The assets one version of a day's file holds.
+type FileAssets = (FileStamp, Arc<BTreeSet<AssetId>>);
 
 /// The request path through sources, storage and back.
 #[derive(Debug, Clone)]
@@ -99,9 +122,13 @@ pub struct Pipeline {
     intensity_locks: KeyedLocks<Day>,
     /// Versions already checked against storage, for the fast path.
     known: Arc<Mutex<HashMap<(AssetId, Day), Freshness>>>,
+    /// The assets of each day file version read so far.
+    file_assets: Arc<Mutex<HashMap<Day, FileAssets>>>,
     forecast_refresh: Duration,
     /// Asset-days computed from their power file since start.
     days_computed: Arc<AtomicU64>,
+    /// Power files opened for reading since start.
+    files_read: Arc<AtomicU64>,
 }
 
 impl Pipeline {
@@ -113,8 +140,10 @@ impl Pipeline {
             day_locks: KeyedLocks::default(),
             intensity_locks: KeyedLocks::default(),
             known: Arc::default(),
+            file_assets: Arc::default(),
             forecast_refresh: FORECAST_REFRESH,
             days_computed: Arc::default(),
+            files_read: Arc::default(),
         }
     }
 
@@ -127,6 +156,11 @@ impl Pipeline {
     /// How many asset-days were computed from their power file since start.
     pub fn days_computed(&self) -> u64 {
         self.days_computed.load(Ordering::Relaxed)
+    }
+
+    /// How many power files were opened for reading since start.
+    pub fn power_files_read(&self) -> u64 {
+        self.files_read.load(Ordering::Relaxed)
     }
 
     pub fn storage(&self) -> &Storage {
@@ -169,7 +203,10 @@ impl Pipeline {
         } = query.clone();
         let _computing = self.day_locks.lock((asset.clone(), day)).await;
 
-        let stamp = self.source_stamp(day).await?;
+        let mut stamp = self.source_stamp(day).await?;
+        if self.known_absent(&asset, day, stamp.day) {
+            return Err(PipelineError::NoAssetRows { asset, day });
+        }
         let (intensity, provenance) = self.intensity(day).await?;
 
         let storage = self.storage.clone();
@@ -182,8 +219,22 @@ impl Pipeline {
                     .await?
             }
             _ => {
-                self.compute_day(asset, day, stamp, intensity.clone())
-                    .await?
+                // A file rewritten in place while it is read gives rows of
+                // two versions: read again, and refuse if it keeps moving.
+                let mut attempt = 1;
+                loop {
+                    match self
+                        .compute_day(asset.clone(), day, stamp, intensity.clone())
+                        .await
+                    {
+                        Err(PipelineError::FileChanging { .. }) if attempt < READ_ATTEMPTS => {
+                            attempt += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            stamp = self.source_stamp(day).await?;
+                        }
+                        other => break other?,
+                    }
+                }
             }
         };
 
@@ -192,13 +243,17 @@ impl Pipeline {
         let rows =
             run_blocking(move || storage.footprint_range(&asset, day, preference, range)).await??;
         check_complete(day, range, preference, &rows)?;
+        // The stamps the rows were computed from: a previous day's file that
+        // could not be read is absent here, so the fast path never takes it
+        // for current and the day is computed again.
         let version = DataVersion {
-            power: stamp,
+            power: record.stamp,
             intensity_fetched_at: intensity.fetched_at,
         };
         let freshness = Freshness {
             version,
             settled: intensity.day.is_all_actual(),
+            skipped_rows: record.skipped.count,
         };
         self.known
             .lock()
@@ -278,6 +333,28 @@ impl Pipeline {
         Ok(stored.filter(|s| s.day.is_all_actual() || Utc::now() - s.fetched_at < refresh))
     }
 
+    /// Whether `asset` is known to have no rows in the version `stamp` of
+    /// `day`'s file, from an earlier read of it.
+    fn known_absent(&self, asset: &AssetId, day: Day, stamp: FileStamp) -> bool {
+        self.file_assets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&day)
+            .is_some_and(|(seen, assets)| *seen == stamp && !assets.contains(asset))
+    }
+
+    /// Remembers which assets the version `stamp` of `day`'s file holds.
+    fn remember_assets(&self, day: Day, stamp: FileStamp, assets: BTreeSet<AssetId>) {
+        let mut files = self
+            .file_assets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if files.len() >= MAX_REMEMBERED_FILES && !files.contains_key(&day) {
+            files.clear();
+        }
+        files.insert(day, (stamp, Arc::new(assets)));
+    }
+
     /// Reads the power file, resamples it and stores the whole day.
     async fn compute_day(
         &self,
@@ -288,37 +365,43 @@ impl Pipeline {
     ) -> Result<AssetDayRecord, PipelineError> {
         let storage = self.storage.clone();
         let dir = self.data_dir.clone();
+        let pipeline = self.clone();
         self.days_computed.fetch_add(1, Ordering::Relaxed);
+        let files_read = Arc::clone(&self.files_read);
         run_blocking(move || {
-            let series = read_asset_file(&dir, &asset, day)?.ok_or_else(|| PipelineError::NoAssetRows {
-                asset: asset.clone(),
-                day,
-            })?;
-            let carried_in = match (stamp.previous, day.previous()) {
-                // The previous day, when stored from this same file, spares
-                // a scan of that whole file.
-                (Some(previous_file), Some(prev)) => {
-                    match storage.asset_day(&asset, prev)? {
-                        Some(r) if r.stamp.day == previous_file => storage.last_reading(&asset, prev)?,
-                        _ => carried_in_reading(&dir, &asset, prev),
-                    }
-                }
-                _ => None,
+            let read = |asset: &AssetId, day: Day, expected: FileStamp| {
+                files_read.fetch_add(1, Ordering::Relaxed);
+                read_asset_file(&dir, asset, day, expected)
             };
-            let energies = resample_day(day, &series.readings, carried_in);
+            let own = match read(&asset, day, stamp.day) {
+                Ok(series) => series,
+                Err(ReadFailure::Absent { assets_in_file }) => {
+                    pipeline.remember_assets(day, stamp.day, assets_in_file);
+                    return Err(PipelineError::NoAssetRows { asset, day });
+                }
+                Err(ReadFailure::Pipeline(err)) => return Err(err),
+            };
+            pipeline.remember_assets(day, stamp.day, own.assets_in_file.clone());
+            let (carry, previous_used) = carry_in(&storage, &read, &asset, day, stamp.previous);
+            let (readings, gaps) = carry.merge_into(&own.readings, &own.gaps);
+            let energies = resample_day_with_gaps(day, &readings, &gaps, carry.held);
             let footprints = every_preference(&energies, &intensity.day);
             let record = AssetDayRecord {
-                stamp,
+                stamp: SourceStamp {
+                    day: stamp.day,
+                    previous: previous_used,
+                },
                 intensity_fetched_at: intensity.fetched_at,
-                readings: series.readings.len() as u64,
-                skipped: series.skipped,
+                readings: own.readings.len() as u64,
+                skipped: own.skipped,
                 computed_at: Utc::now(),
             };
             storage.save_asset_day(&ComputedDay {
                 asset: &asset,
                 day,
                 record: &record,
-                readings: &series.readings,
+                readings: &readings,
+                gaps: &gaps,
                 energies: &energies,
                 footprints: &footprints,
             })?;
@@ -373,36 +456,100 @@ fn every_preference(
         .collect()
 }
 
-/// The asset's rows of `day`'s file; `None` when the file has none for it.
+/// Why a day's file gave no rows for an asset.
+enum ReadFailure {
+    /// The file was read and holds no row of the asset; these are the
+    /// assets it does hold.
+    Absent {
+        assets_in_file: BTreeSet<AssetId>,
+    },
+    Pipeline(PipelineError),
+}
+
+impl From<PipelineError> for ReadFailure {
+    fn from(err: PipelineError) -> Self {
+        ReadFailure::Pipeline(err)
+    }
+}
+
+/// The asset's rows of the version `expected` of `day`'s file. A file that
+/// is not that version when opened, or that changes while it is read, is
+/// [`PipelineError::FileChanging`]: its rows may mix two versions.
 fn read_asset_file(
     dir: &Path,
     asset: &AssetId,
     day: Day,
-) -> Result<Option<PowerSeries>, PipelineError> {
+    expected: FileStamp,
+) -> Result<PowerSeries, ReadFailure> {
     let path = power_file_path(dir, day);
-    let file = std::fs::File::open(&path).map_err(|source| match source.kind() {
+    let (file, opened) = open_regular(&path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => PipelineError::NoPowerFile { day },
-        _ => PipelineError::Io {
-            context: format!("open {}", path.display()),
-            source,
-        },
+        _ => PipelineError::PowerFileUnreadable { day, source },
     })?;
-    match read_power_csv(file, asset) {
-        Ok(series) => Ok(Some(series)),
-        Err(CsvError::NoRowsForAsset { .. }) => Ok(None),
-        Err(source) => Err(PipelineError::PowerFile { day, source }),
+    let read = read_power_csv(file, asset);
+    let after = FileStamp::of(&path).ok().flatten();
+    if opened != expected || after != Some(expected) {
+        return Err(PipelineError::FileChanging { day }.into());
+    }
+    match read {
+        Ok(series) => Ok(series),
+        Err(CsvError::NoRowsForAsset { assets_in_file, .. }) => {
+            Err(ReadFailure::Absent { assets_in_file })
+        }
+        Err(CsvError::Read(err)) => Err(PipelineError::PowerFileUnreadable {
+            day,
+            source: err.into(),
+        }
+        .into()),
+        Err(source) => Err(PipelineError::PowerFile { day, source }.into()),
     }
 }
 
-/// The asset's last reading in the previous day's file: under COV its value
-/// holds across midnight. A previous file that cannot be used only costs
-/// coverage at the start of the day, so it is logged, not fatal.
-fn carried_in_reading(dir: &Path, asset: &AssetId, previous: Day) -> Option<PowerReading> {
-    match read_asset_file(dir, asset, previous) {
-        Ok(series) => series.and_then(|s| s.readings.last().copied()),
+/// The previous day's contribution to `day` (the value held at 00:00 and
+/// any rows past its midnight), and the stamp of the previous file it was
+/// taken from: `None` when there is no such file or it could not be read,
+/// so that a day computed without it is computed again once it can be.
+/// The previous day, when stored from this same file, spares a scan of it.
+fn carry_in(
+    storage: &Storage,
+    read: &dyn Fn(&AssetId, Day, FileStamp) -> Result<PowerSeries, ReadFailure>,
+    asset: &AssetId,
+    day: Day,
+    previous_file: Option<FileStamp>,
+) -> (CarryOver, Option<FileStamp>) {
+    let (Some(stamp), Some(prev)) = (previous_file, day.previous()) else {
+        return (CarryOver::default(), None);
+    };
+    if stamp == FileStamp::UNREADABLE {
+        tracing::warn!(%asset, day = %prev, "previous day's power file cannot be stat'ed; not used");
+        return (CarryOver::default(), None);
+    }
+    match storage.asset_day(asset, prev) {
+        Ok(Some(r)) if r.stamp.day == stamp => match storage.carry_over(asset, prev) {
+            Ok(Some(carry)) => return (carry, Some(stamp)),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(%asset, day = %prev, error = %chain(&err), "stored previous day not used");
+            }
+        },
+        Ok(_) => {}
         Err(err) => {
-            tracing::warn!(%asset, day = %previous, error = %chain(&err), "previous day's power file not used");
-            None
+            tracing::warn!(%asset, day = %prev, error = %chain(&err), "stored previous day not used");
+        }
+    }
+    match read(asset, prev, stamp) {
+        Ok(series) => (
+            CarryOver::split(&series.readings, &series.gaps, day.start()),
+            Some(stamp),
+        ),
+        Err(ReadFailure::Absent { .. })
+        | Err(ReadFailure::Pipeline(PipelineError::PowerFile {
+            source: CsvError::NoUsableRows { .. },
+            ..
+        })) => (CarryOver::default(), Some(stamp)),
+        Err(ReadFailure::Pipeline(err)) => {
+            tracing::warn!(%asset, day = %prev, error = %chain(&err), "previous day's power file not used");
+            (CarryOver::default(), None)
         }
     }
 }

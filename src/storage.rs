@@ -22,7 +22,7 @@ use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange};
 use crate::intensity::{
     HalfHourIntensity, IntensityDay, IntensityKind, KindPreference, Provenance,
 };
-use crate::power::{FileStamp, HalfHourEnergy, PowerReading, SkippedRows, SourceStamp};
+use crate::power::{CarryOver, FileStamp, HalfHourEnergy, PowerReading, SkippedRows, SourceStamp};
 
 static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     Migrations::new(vec![
@@ -37,6 +37,9 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
             "../migrations/0004_create_footprint_half_hours.sql"
         )),
         M::up(include_str!("../migrations/0005_create_asset_days.sql")),
+        M::up(include_str!(
+            "../migrations/0006_stamp_inodes_and_power_gaps.sql"
+        )),
     ])
 });
 
@@ -90,6 +93,8 @@ pub struct ComputedDay<'a> {
     pub day: Day,
     pub record: &'a AssetDayRecord,
     pub readings: &'a [PowerReading],
+    /// Instants from which the power is unknown (rejected rows).
+    pub gaps: &'a [DateTime<Utc>],
     pub energies: &'a [HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
     pub footprints: &'a FootprintSets,
 }
@@ -248,35 +253,41 @@ impl Storage {
     ) -> Result<Option<AssetDayRecord>, StorageError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
-            "SELECT power_file_size, power_file_mtime_ns, previous_file_size,
-                    previous_file_mtime_ns, intensity_fetched_at, readings,
-                    skipped_rows, computed_at
+            "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
+                    power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
+                    previous_file_inode, previous_file_ctime_ns, intensity_fetched_at,
+                    readings, skipped_rows, computed_at
              FROM asset_days WHERE asset_id = ?1 AND date = ?2",
         )?;
         let raw = stmt
             .query_row(params![asset.as_str(), day.to_string()], |r| {
                 Ok((
-                    (r.get::<_, i64>(0)?, r.get::<_, i64>(1)?),
-                    (r.get::<_, Option<i64>>(2)?, r.get::<_, Option<i64>>(3)?),
-                    r.get::<_, String>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, String>(7)?,
+                    [r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?],
+                    [r.get::<_, Option<i64>>(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
+                    r.get::<_, String>(8)?,
+                    r.get::<_, i64>(9)?,
+                    r.get::<_, String>(10)?,
+                    r.get::<_, String>(11)?,
                 ))
             })
             .optional()?;
         let Some((file, previous, fetched_at, readings, skipped, computed_at)) = raw else {
             return Ok(None);
         };
-        let stamp = |size: i64, mtime_ns: i64| FileStamp {
-            size: size.max(0) as u64,
+        // Integers as SQLite keeps them: sizes and inodes are stored as i64.
+        let stamp = |[size, mtime_ns, inode, ctime_ns]: [i64; 4]| FileStamp {
+            size: size as u64,
             mtime_ns,
+            inode: inode as u64,
+            ctime_ns,
         };
         Ok(Some(AssetDayRecord {
             stamp: SourceStamp {
-                day: stamp(file.0, file.1),
+                day: stamp(file),
                 previous: match previous {
-                    (Some(size), Some(mtime)) => Some(stamp(size, mtime)),
+                    [Some(size), Some(mtime), Some(inode), Some(ctime)] => {
+                        Some(stamp([size, mtime, inode, ctime]))
+                    }
                     _ => None,
                 },
             },
@@ -288,27 +299,37 @@ impl Storage {
         }))
     }
 
-    /// The last stored reading of an asset-day: the value it held at the
-    /// next midnight.
-    pub fn last_reading(
-        &self,
-        asset: &AssetId,
-        day: Day,
-    ) -> Result<Option<PowerReading>, StorageError> {
+    /// What a stored asset-day's readings say about the next day: the value
+    /// held at its midnight and its rows past it. `None` when the day is not
+    /// stored.
+    pub fn carry_over(&self, asset: &AssetId, day: Day) -> Result<Option<CarryOver>, StorageError> {
         let conn = self.lock();
+        let date = day.to_string();
         let mut stmt = conn.prepare_cached(
             "SELECT at_unix_ns, power_kw FROM power_readings
-             WHERE asset_id = ?1 AND date = ?2 ORDER BY at_unix_ns DESC LIMIT 1",
+             WHERE asset_id = ?1 AND date = ?2 ORDER BY at_unix_ns",
         )?;
-        let row = stmt
-            .query_row(params![asset.as_str(), day.to_string()], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))
-            })
-            .optional()?;
-        Ok(row.map(|(at_ns, power_kw)| PowerReading {
-            at: DateTime::from_timestamp_nanos(at_ns),
-            power_kw,
-        }))
+        let readings = stmt
+            .query_map(params![asset.as_str(), date], |r| {
+                Ok(PowerReading {
+                    at: DateTime::from_timestamp_nanos(r.get(0)?),
+                    power_kw: r.get(1)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        if readings.is_empty() {
+            return Ok(None);
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT at_unix_ns FROM power_gaps
+             WHERE asset_id = ?1 AND date = ?2 ORDER BY at_unix_ns",
+        )?;
+        let gaps = stmt
+            .query_map(params![asset.as_str(), date], |r| {
+                Ok(DateTime::from_timestamp_nanos(r.get(0)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(CarryOver::split(&readings, &gaps, day.end())))
     }
 
     /// Writes a whole asset-day (readings, half-hours, footprint rows and
@@ -324,6 +345,7 @@ impl Storage {
             "footprint_half_hours",
             "power_half_hours",
             "power_readings",
+            "power_gaps",
         ] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE asset_id = ?1 AND date = ?2"),
@@ -340,6 +362,15 @@ impl Storage {
                     StorageError::Corrupt(format!("reading at {} is out of range", reading.at))
                 })?;
                 insert.execute(params![asset, date, at_ns, reading.power_kw])?;
+            }
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO power_gaps (asset_id, date, at_unix_ns) VALUES (?1, ?2, ?3)",
+            )?;
+            for gap in computed.gaps {
+                let at_ns = gap.timestamp_nanos_opt().ok_or_else(|| {
+                    StorageError::Corrupt(format!("a gap at {gap} is out of range"))
+                })?;
+                insert.execute(params![asset, date, at_ns])?;
             }
             let mut insert = tx.prepare_cached(
                 "INSERT INTO power_half_hours
@@ -510,8 +541,9 @@ fn insert_record(
     tx.execute(
         "INSERT INTO asset_days
          (asset_id, date, power_file_size, power_file_mtime_ns, previous_file_size,
-          previous_file_mtime_ns, intensity_fetched_at, readings, skipped_rows, computed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+          previous_file_mtime_ns, intensity_fetched_at, readings, skipped_rows, computed_at,
+          power_file_inode, power_file_ctime_ns, previous_file_inode, previous_file_ctime_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             asset,
             date,
@@ -523,6 +555,10 @@ fn insert_record(
             record.readings as i64,
             skipped,
             format_time(record.computed_at),
+            record.stamp.day.inode as i64,
+            record.stamp.day.ctime_ns,
+            record.stamp.previous.map(|s| s.inode as i64),
+            record.stamp.previous.map(|s| s.ctime_ns),
         ],
     )?;
     Ok(())
@@ -586,8 +622,10 @@ mod tests {
                 day: FileStamp {
                     size: 10,
                     mtime_ns: 1_574_640_000_123_456_789,
+                    inode: 42,
+                    ctime_ns: 1_574_640_000_987_654_321,
                 },
-                previous: None,
+                previous: Some(FileStamp::UNREADABLE),
             },
             intensity_fetched_at: fetched_at,
             readings: 2,
@@ -633,6 +671,7 @@ mod tests {
                 day: day(),
                 record: &record(fetched_at),
                 readings: &readings,
+                gaps: &[],
                 energies: &energies,
                 footprints: &footprints,
             })

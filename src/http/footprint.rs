@@ -125,7 +125,7 @@ pub async fn footprint(
             format,
             query: &query,
             source: Provenance::Stored,
-            settled: freshness.settled,
+            freshness,
             etag: &etag,
         };
         if not_modified(&etag) {
@@ -143,7 +143,7 @@ pub async fn footprint(
         format,
         query: &query,
         source: report.intensity_source,
-        settled: freshness.settled,
+        freshness,
         etag: &etag,
     };
     if not_modified(&etag) {
@@ -197,13 +197,13 @@ struct Answer<'a> {
     format: Format,
     query: &'a FootprintQuery,
     source: Provenance,
-    settled: bool,
+    freshness: Freshness,
     etag: &'a str,
 }
 
 impl Answer<'_> {
     fn respond(&self, status: StatusCode, body: Body) -> Result<Response, Error> {
-        let max_age = if self.settled {
+        let max_age = if self.freshness.settled {
             SETTLED_MAX_AGE
         } else {
             FORECAST_MAX_AGE
@@ -224,6 +224,11 @@ impl Answer<'_> {
         headers.insert(
             "x-intensity-source",
             HeaderValue::from_static(self.source.as_str()),
+        );
+        // Rejected rows change the numbers: every format says how many.
+        headers.insert(
+            "x-skipped-rows",
+            HeaderValue::from(self.freshness.skipped_rows),
         );
         let q = self.query;
         headers.insert(

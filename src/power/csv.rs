@@ -2,9 +2,12 @@
 //! one asset out of a CSV file that may hold many assets, in any order.
 //!
 //! The file is streamed record by record and only the asked asset's `power`
-//! rows are kept, so memory grows with that asset's rows, not with the file.
-//! A row that does not parse is skipped and reported with its line number;
-//! it never aborts the rows around it.
+//! rows are kept, so memory grows with that asset's rows, not with the file;
+//! a line longer than [`MAX_LINE_BYTES`] ends the read. A row that does not
+//! parse is skipped and reported with its line number; it never aborts the
+//! rows around it. A skipped row whose time is known makes the power unknown
+//! from that instant to the next reading: a bad row is a gap, not a longer
+//! hold of the value before it.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -17,6 +20,10 @@ use crate::message::quote;
 
 /// How many skipped rows are described one by one; the rest are only counted.
 pub const MAX_REPORTED_SKIPS: usize = 10;
+
+/// Longest line accepted, bytes; a power row is about 60. A file without
+/// line breaks would otherwise be held in memory whole.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// Largest power magnitude accepted, kW: a terawatt is beyond any grid
 /// connection, and the bound keeps every later product finite.
@@ -60,26 +67,54 @@ impl SkippedRows {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PowerSeries {
     pub readings: Vec<PowerReading>,
+    /// Instants of the asset's rejected rows whose time could be read, sorted:
+    /// from each, the power is unknown until the next reading.
+    pub gaps: Vec<DateTime<Utc>>,
+    /// Rejected rows and rows replaced by a later row with the same time.
     pub skipped: SkippedRows,
     /// Rows sharing a timestamp with a later row of the file, which won.
     pub duplicates_replaced: u64,
+    /// Every asset with `power` rows in the file, so that a request for one
+    /// that is absent needs no second read.
+    pub assets_in_file: BTreeSet<AssetId>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum CsvError {
-    #[error("the power file is empty or has no header line")]
+    #[error("the power file is empty")]
+    Empty,
+    #[error("the power file has no header line")]
     NoHeader,
+    #[error("the power file's columns are separated by `{0}`; expected commas")]
+    WrongDelimiter(char),
+    #[error("the power file is not UTF-8 text (it looks like UTF-16 or holds NUL bytes)")]
+    NotUtf8Text,
+    #[error("the power file has a line longer than {MAX_LINE_BYTES} bytes")]
+    LineTooLong,
     #[error(
         "the power file's header lacks the column(s) {missing}; expected Time,Variable,AssetId,Value"
     )]
     MissingColumns { missing: String },
-    #[error("the power file has no usable power row for asset `{asset}`")]
+    #[error("the power file has no power row for asset `{asset}`")]
     NoRowsForAsset {
+        asset: AssetId,
+        assets_in_file: BTreeSet<AssetId>,
+    },
+    #[error("every power row of asset `{asset}` was rejected{}", first_rejection(.skipped))]
+    NoUsableRows {
         asset: AssetId,
         skipped: SkippedRows,
     },
     #[error("could not read the power file")]
     Read(#[source] csv::Error),
+}
+
+fn first_rejection(skipped: &SkippedRows) -> String {
+    skipped
+        .first
+        .first()
+        .map(|row| format!("; the first, line {}: {}", row.line, row.reason))
+        .unwrap_or_default()
 }
 
 /// Column positions found in the header.
@@ -93,11 +128,15 @@ struct Columns {
 
 impl Columns {
     fn from_header(header: &csv::ByteRecord) -> Result<Columns, CsvError> {
+        let whole = header.as_slice();
+        if whole.contains(&0) {
+            return Err(CsvError::NotUtf8Text);
+        }
         let find = |name: &str| {
-            header.iter().position(|field| {
+            header.iter().position(|raw| {
                 // A UTF-8 byte-order mark may precede the first name.
-                let field = field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field);
-                field.trim_ascii().eq_ignore_ascii_case(name.as_bytes())
+                let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+                field(raw).eq_ignore_ascii_case(name.as_bytes())
             })
         };
         let (time, variable, asset, value) = (
@@ -114,7 +153,16 @@ impl Columns {
                 value,
                 count: header.len(),
             }),
-            (None, None, None, None) => Err(CsvError::NoHeader),
+            (None, None, None, None) => {
+                // One field holding the names with another separator.
+                match [b';', b'\t', b'|']
+                    .into_iter()
+                    .find(|&d| header.len() == 1 && whole.contains(&d))
+                {
+                    Some(d) => Err(CsvError::WrongDelimiter(char::from(d))),
+                    None => Err(CsvError::NoHeader),
+                }
+            }
             _ => {
                 let missing: Vec<&str> = [
                     ("Time", time),
@@ -137,20 +185,24 @@ impl Columns {
 /// Reads `asset`'s `power` rows from a CSV stream.
 ///
 /// Rows come back sorted by time; of two rows with the same timestamp the
-/// one later in the file wins. Rows of other assets or other variables are
-/// passed over without being parsed.
+/// one later in the file wins, and the other is reported as skipped. Rows
+/// of other assets or other variables are passed over without being parsed.
 pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSeries, CsvError> {
     let (mut reader, columns) = open_csv(input)?;
     let mut record = csv::ByteRecord::new();
     let wanted_asset = asset.as_str().as_bytes();
     let mut readings = Vec::new();
+    let mut lines = Vec::new();
+    let mut gaps = Vec::new();
     let mut skipped = SkippedRows::default();
+    let mut assets = AssetSet::default();
+    let mut rows_of_asset = 0u64;
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
             // An I/O failure ends the stream; a malformed record does not.
-            Err(err) if err.is_io_error() => return Err(CsvError::Read(err)),
+            Err(err) if err.is_io_error() => return Err(read_error(err)),
             Err(err) => {
                 let line = err.position().map_or(0, |p| p.line());
                 skipped.push(line, format!("unreadable CSV record: {err}"));
@@ -168,14 +220,16 @@ pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSer
             );
             continue;
         }
-        if record[columns.asset].trim_ascii() != wanted_asset
-            || !record[columns.variable]
-                .trim_ascii()
-                .eq_ignore_ascii_case(b"power")
-        {
+        if !field(&record[columns.variable]).eq_ignore_ascii_case(b"power") {
             continue;
         }
-        let at = match parse_time(record[columns.time].trim_ascii()) {
+        let id = field(&record[columns.asset]);
+        if id != wanted_asset {
+            assets.insert(id);
+            continue;
+        }
+        rows_of_asset += 1;
+        let at = match parse_time(field(&record[columns.time])) {
             Some(at) => at,
             None => {
                 skipped.push(
@@ -188,48 +242,157 @@ pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSer
                 continue;
             }
         };
-        match parse_kw(record[columns.value].trim_ascii()) {
-            Some(power_kw) => readings.push(PowerReading { at, power_kw }),
-            None => skipped.push(
-                line,
-                format!(
-                    "bad value `{}`: not a number of kW within +/-1e9",
-                    quote(&String::from_utf8_lossy(&record[columns.value]), 40)
-                ),
-            ),
+        match parse_kw(field(&record[columns.value])) {
+            Some(power_kw) => {
+                readings.push(PowerReading { at, power_kw });
+                lines.push(line);
+            }
+            None => {
+                gaps.push(at);
+                skipped.push(
+                    line,
+                    format!(
+                        "bad value `{}`: not a number of kW within +/-1e9",
+                        quote(&String::from_utf8_lossy(&record[columns.value]), 40)
+                    ),
+                )
+            }
         }
     }
 
     if readings.is_empty() {
-        return Err(CsvError::NoRowsForAsset {
-            asset: asset.clone(),
-            skipped,
+        return Err(if rows_of_asset == 0 {
+            CsvError::NoRowsForAsset {
+                asset: asset.clone(),
+                assets_in_file: assets.into_ids(),
+            }
+        } else {
+            CsvError::NoUsableRows {
+                asset: asset.clone(),
+                skipped,
+            }
         });
     }
-    let duplicates_replaced = sort_keep_last(&mut readings);
+    let mut assets_in_file = assets.into_ids();
+    assets_in_file.insert(asset.clone());
+    let duplicates_replaced = sort_keep_last(&mut readings, &mut lines, &mut skipped);
+    gaps.sort_unstable();
+    // A good row at the same instant as a rejected one defines that instant.
+    gaps.retain(|gap| readings.binary_search_by_key(gap, |r| r.at).is_err());
+    gaps.dedup();
     Ok(PowerSeries {
         readings,
+        gaps,
         skipped,
         duplicates_replaced,
+        assets_in_file,
     })
 }
 
+/// A field without surrounding blanks or one pair of double quotes: quoting
+/// is not interpreted, so one stray quote cannot swallow the lines after it.
+fn field(raw: &[u8]) -> &[u8] {
+    let trimmed = raw.trim_ascii();
+    match trimmed {
+        [b'"', inner @ .., b'"'] => inner.trim_ascii(),
+        other => other,
+    }
+}
+
+/// Asset ids seen in a file, collected cheaply: rows of one asset often
+/// come in runs, and ids that could never be asked for are left out.
+#[derive(Default)]
+struct AssetSet {
+    last: Vec<u8>,
+    ids: BTreeSet<AssetId>,
+}
+
+impl AssetSet {
+    fn insert(&mut self, id: &[u8]) {
+        if id == self.last.as_slice() {
+            return;
+        }
+        self.last.clear();
+        self.last.extend_from_slice(id);
+        if let Some(id) = std::str::from_utf8(id)
+            .ok()
+            .and_then(|s| AssetId::parse(s).ok())
+        {
+            self.ids.insert(id);
+        }
+    }
+
+    fn into_ids(self) -> BTreeSet<AssetId> {
+        self.ids
+    }
+}
+
 /// A reader past the header, and the columns the header names.
-fn open_csv<R: io::Read>(input: R) -> Result<(csv::Reader<R>, Columns), CsvError> {
+fn open_csv<R: io::Read>(input: R) -> Result<(csv::Reader<LineLimited<R>>, Columns), CsvError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .quoting(false)
         .buffer_capacity(64 * 1024)
-        .from_reader(input);
+        .from_reader(LineLimited::new(input));
     let mut header = csv::ByteRecord::new();
-    if !reader
-        .read_byte_record(&mut header)
-        .map_err(CsvError::Read)?
-    {
-        return Err(CsvError::NoHeader);
+    let found = reader.read_byte_record(&mut header).map_err(read_error)?;
+    if !found || (header.len() == 1 && header[0].trim_ascii().is_empty()) {
+        return Err(if reader.position().byte() == 0 {
+            CsvError::Empty
+        } else {
+            CsvError::NoHeader
+        });
     }
     let columns = Columns::from_header(&header)?;
     Ok((reader, columns))
+}
+
+/// Our own line limit, or an I/O failure of the file.
+fn read_error(err: csv::Error) -> CsvError {
+    if let csv::ErrorKind::Io(io) = err.kind()
+        && io.get_ref().is_some_and(|e| e.is::<LineTooLong>())
+    {
+        return CsvError::LineTooLong;
+    }
+    CsvError::Read(err)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("a line longer than {MAX_LINE_BYTES} bytes")]
+struct LineTooLong;
+
+/// Fails a read once a line passes [`MAX_LINE_BYTES`], so no record can
+/// make the CSV reader buffer more than that.
+struct LineLimited<R> {
+    inner: R,
+    since_break: usize,
+}
+
+impl<R> LineLimited<R> {
+    fn new(inner: R) -> Self {
+        LineLimited {
+            inner,
+            since_break: 0,
+        }
+    }
+}
+
+impl<R: io::Read> io::Read for LineLimited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if b == b'\n' || b == b'\r' {
+                self.since_break = 0;
+            } else {
+                self.since_break += 1;
+                if self.since_break > MAX_LINE_BYTES {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, LineTooLong));
+                }
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// The asset ids that have `power` rows in a CSV stream, for listing what a
@@ -238,54 +401,64 @@ fn open_csv<R: io::Read>(input: R) -> Result<(csv::Reader<R>, Columns), CsvError
 pub fn read_asset_ids<R: io::Read>(input: R) -> Result<BTreeSet<AssetId>, CsvError> {
     let (mut reader, columns) = open_csv(input)?;
     let mut record = csv::ByteRecord::new();
-    let mut ids = BTreeSet::new();
-    // The previous row's id: rows of one asset often come in runs.
-    let mut last: Vec<u8> = Vec::new();
+    let mut ids = AssetSet::default();
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(err) if err.is_io_error() => return Err(CsvError::Read(err)),
+            Err(err) if err.is_io_error() => return Err(read_error(err)),
             Err(_) => continue,
         }
         if record.len() != columns.count
-            || !record[columns.variable]
-                .trim_ascii()
-                .eq_ignore_ascii_case(b"power")
+            || !field(&record[columns.variable]).eq_ignore_ascii_case(b"power")
         {
             continue;
         }
-        let id = record[columns.asset].trim_ascii();
-        if id == last.as_slice() {
-            continue;
-        }
-        last.clear();
-        last.extend_from_slice(id);
-        if let Some(id) = std::str::from_utf8(id)
-            .ok()
-            .and_then(|s| AssetId::parse(s).ok())
-        {
-            ids.insert(id);
-        }
+        ids.insert(field(&record[columns.asset]));
     }
-    Ok(ids)
+    Ok(ids.into_ids())
 }
 
 /// Sorts by time and, among rows with the same instant, keeps the one that
-/// came last in the input. Returns how many rows were dropped.
-fn sort_keep_last(readings: &mut Vec<PowerReading>) -> u64 {
-    // Stable, so equal instants stay in file order for the dedup below.
-    readings.sort_by_key(|r| r.at);
-    let before = readings.len();
-    readings.dedup_by(|later, kept| {
-        if later.at == kept.at {
-            *kept = *later;
-            true
-        } else {
-            false
+/// came last in the input; each replaced row is reported in `skipped` with
+/// its line (`lines` holds each reading's line). Returns how many were.
+fn sort_keep_last(
+    readings: &mut Vec<PowerReading>,
+    lines: &mut [u64],
+    skipped: &mut SkippedRows,
+) -> u64 {
+    let mut order: Vec<usize> = (0..readings.len()).collect();
+    // Stable, so equal instants stay in file order.
+    order.sort_by_key(|&i| readings[i].at);
+    let mut kept: Vec<PowerReading> = Vec::with_capacity(readings.len());
+    let mut kept_lines: Vec<u64> = Vec::with_capacity(readings.len());
+    let mut replaced = 0;
+    let mut replaced_lines = Vec::new();
+    for i in order {
+        match kept.last_mut() {
+            Some(last) if last.at == readings[i].at => {
+                if let Some(line) = kept_lines.last_mut() {
+                    replaced_lines.push(*line);
+                    *line = lines[i];
+                }
+                *last = readings[i];
+                replaced += 1;
+            }
+            _ => {
+                kept.push(readings[i]);
+                kept_lines.push(lines[i]);
+            }
         }
-    });
-    (before - readings.len()) as u64
+    }
+    replaced_lines.sort_unstable();
+    for line in replaced_lines {
+        skipped.push(
+            line,
+            "duplicate time: a later row of the file with the same time replaced it",
+        );
+    }
+    *readings = kept;
+    replaced
 }
 
 fn parse_kw(field: &[u8]) -> Option<f64> {
@@ -293,16 +466,18 @@ fn parse_kw(field: &[u8]) -> Option<f64> {
     (value.abs() <= MAX_ABS_POWER_KW).then_some(value)
 }
 
-/// Parses `YYYY-MM-DD HH:MM:SS[.fffffffff][Z]` (or with `T`) as UTC.
+/// Parses `YYYY-MM-DD HH:MM:SS[.fffffffff]` (`T` or `t` for the space)
+/// followed by nothing or `Z` (UTC) or an RFC 3339 offset `+HH:MM`, which is
+/// converted to UTC.
 ///
 /// Hand-written rather than `NaiveDateTime::parse_from_str` because it runs
 /// once per row of files with millions of rows and the format is fixed.
 pub fn parse_time(s: &[u8]) -> Option<DateTime<Utc>> {
-    let s = s.strip_suffix(b"Z").unwrap_or(s);
+    let (s, offset_s) = split_offset(s)?;
     if s.len() < 19 || s[4] != b'-' || s[7] != b'-' || s[13] != b':' || s[16] != b':' {
         return None;
     }
-    if s[10] != b' ' && s[10] != b'T' {
+    if !matches!(s[10], b' ' | b'T' | b't') {
         return None;
     }
     let num = |range: std::ops::Range<usize>| -> Option<u32> {
@@ -327,7 +502,30 @@ pub fn parse_time(s: &[u8]) -> Option<DateTime<Utc>> {
         return None;
     }
     let time = NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
-    Some(date.and_time(time).and_utc())
+    let local = date.and_time(time).and_utc();
+    local.checked_sub_signed(chrono::TimeDelta::seconds(offset_s))
+}
+
+/// The time without its zone, and the zone's offset east of UTC in seconds:
+/// none or `Z`/`z` is UTC, `+HH:MM` or `-HH:MM` an offset below 24 hours.
+fn split_offset(s: &[u8]) -> Option<(&[u8], i64)> {
+    if let Some(rest) = s.strip_suffix(b"Z").or_else(|| s.strip_suffix(b"z")) {
+        return Some((rest, 0));
+    }
+    if s.len() > 19 {
+        let (rest, zone) = s.split_at(s.len() - 6);
+        if let [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] = *zone {
+            let digit = |c: u8| c.is_ascii_digit().then(|| i64::from(c - b'0'));
+            let hours = digit(h1)? * 10 + digit(h2)?;
+            let minutes = digit(m1)? * 10 + digit(m2)?;
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let offset = (hours * 60 + minutes) * 60;
+            return Some((rest, if sign == b'-' { -offset } else { offset }));
+        }
+    }
+    Some((s, 0))
 }
 
 #[cfg(test)]
@@ -420,6 +618,8 @@ mod tests {
         let values: Vec<f64> = series.readings.iter().map(|r| r.power_kw).collect();
         assert_eq!(values, [3.0, 5.0]);
         assert_eq!(series.duplicates_replaced, 2);
+        let lines: Vec<u64> = series.skipped.first.iter().map(|s| s.line).collect();
+        assert_eq!(lines, [2, 4]);
     }
 
     #[test]
@@ -461,6 +661,8 @@ mod tests {
         let values: Vec<f64> = series.readings.iter().map(|r| r.power_kw).collect();
         assert_eq!(values, [1.0, -4.5]);
         assert_eq!(series.skipped.count, 6);
+        // The bad values with good times are gaps; the bad time is not.
+        assert_eq!(series.gaps.len(), 4);
         let lines: Vec<u64> = series.skipped.first.iter().map(|s| s.line).collect();
         assert_eq!(lines, [3, 4, 5, 6, 7, 8]);
         assert!(series.skipped.first[0].reason.contains("bad time"));
@@ -521,7 +723,6 @@ mod tests {
 
     #[test]
     fn a_file_without_a_header_is_a_typed_error() {
-        assert!(matches!(read("", "a"), Err(CsvError::NoHeader)));
         assert!(matches!(
             read("2019-11-25 08:00:00,power,a,1\n", "a"),
             Err(CsvError::NoHeader)
@@ -533,19 +734,147 @@ mod tests {
     }
 
     #[test]
-    fn a_file_with_no_usable_row_for_the_asset_is_a_typed_error() {
+    fn an_asset_whose_every_row_was_rejected_names_the_first_bad_line() {
         let err = read(
             "Time,Variable,AssetId,Value\n2019-11-25 08:00:00,power,b,1\nbad,power,a,1\n",
             "a",
         )
         .unwrap_err();
-        match err {
-            CsvError::NoRowsForAsset { asset, skipped } => {
+        match &err {
+            CsvError::NoUsableRows { asset, skipped } => {
                 assert_eq!(asset.as_str(), "a");
                 assert_eq!(skipped.count, 1);
             }
             other => panic!("unexpected {other:?}"),
         }
+        assert_eq!(
+            err.to_string(),
+            "every power row of asset `a` was rejected; the first, line 3: bad time `bad`"
+        );
+    }
+
+    #[test]
+    fn an_absent_asset_is_told_apart_and_the_files_assets_come_with_it() {
+        let err = read(
+            "Time,Variable,AssetId,Value\n2019-11-25 08:00:00,power,b,1\n2019-11-25 08:00:00,power,c,1\n",
+            "a",
+        )
+        .unwrap_err();
+        match err {
+            CsvError::NoRowsForAsset { assets_in_file, .. } => {
+                let ids: Vec<&str> = assets_in_file.iter().map(AssetId::as_str).collect();
+                assert_eq!(ids, ["b", "c"]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parse_time_converts_rfc3339_offsets_and_takes_either_case() {
+        assert_eq!(
+            parse_time(b"2020-04-11T07:00:00+01:00"),
+            Some(at("2020-04-11T06:00:00Z"))
+        );
+        assert_eq!(
+            parse_time(b"2020-04-10T23:30:00.5-02:30"),
+            Some(at("2020-04-11T02:00:00.5Z"))
+        );
+        assert_eq!(
+            parse_time(b"2020-04-11t07:00:00z"),
+            Some(at("2020-04-11T07:00:00Z"))
+        );
+        assert_eq!(parse_time(b"2020-04-11T07:00:00+24:00"), None);
+        assert_eq!(parse_time(b"2020-04-11T07:00:00+01"), None);
+    }
+
+    #[test]
+    fn a_rejected_row_with_a_readable_time_becomes_a_gap() {
+        let series = read(
+            "Time,Variable,AssetId,Value\n\
+             2019-11-25 08:00:00,power,a,1\n\
+             2019-11-25 09:00:00,power,a,oops\n\
+             2019-11-25 10:00:00,power,a,2\n",
+            "a",
+        )
+        .unwrap();
+        assert_eq!(series.gaps, [at("2019-11-25T09:00:00Z")]);
+        assert_eq!(series.skipped.count, 1);
+    }
+
+    #[test]
+    fn replaced_duplicates_are_reported_with_their_lines() {
+        let series = read(
+            "Time,Variable,AssetId,Value\n\
+             2019-11-25 08:00:00,power,a,1\n\
+             2019-11-25 08:00:00,power,a,2\n",
+            "a",
+        )
+        .unwrap();
+        assert_eq!(series.duplicates_replaced, 1);
+        assert_eq!(series.skipped.count, 1);
+        assert_eq!(series.skipped.first[0].line, 2);
+        assert!(series.skipped.first[0].reason.contains("duplicate time"));
+    }
+
+    #[test]
+    fn a_stray_quote_costs_only_its_own_row() {
+        let series = read(
+            "Time,Variable,AssetId,Value\n\
+             2019-11-25 08:00:00,power,a,\"1\n\
+             2019-11-25 09:00:00,power,a,2\n\
+             \"2019-11-25 10:00:00\",\"power\",\"a\",\"3\"\n",
+            "a",
+        )
+        .unwrap();
+        let values: Vec<f64> = series.readings.iter().map(|r| r.power_kw).collect();
+        assert_eq!(values, [2.0, 3.0]);
+        assert_eq!(series.skipped.count, 1);
+        assert_eq!(series.skipped.first[0].line, 2);
+    }
+
+    #[test]
+    fn unusable_files_say_what_is_wrong_with_them() {
+        assert!(matches!(read("", "a"), Err(CsvError::Empty)));
+        assert!(matches!(
+            read(
+                "Time;Variable;AssetId;Value\n2019-11-25 08:00:00;power;a;1\n",
+                "a"
+            ),
+            Err(CsvError::WrongDelimiter(';'))
+        ));
+        assert!(matches!(
+            read("Time\tVariable\tAssetId\tValue\n", "a"),
+            Err(CsvError::WrongDelimiter('\t'))
+        ));
+        let utf16: Vec<u8> = "\u{feff}Time,Variable,AssetId,Value\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert!(matches!(
+            read_power_csv(&utf16[..], &asset("a")),
+            Err(CsvError::NotUtf8Text)
+        ));
+    }
+
+    #[test]
+    fn a_file_without_line_breaks_fails_fast() {
+        let nul = vec![0u8; 4 * MAX_LINE_BYTES];
+        let header_then_long = format!(
+            "Time,Variable,AssetId,Value\n{}",
+            "x".repeat(2 * MAX_LINE_BYTES)
+        );
+        assert!(matches!(
+            read_power_csv(&nul[..], &asset("a")),
+            Err(CsvError::LineTooLong)
+        ));
+        assert!(matches!(
+            read(&header_then_long, "a"),
+            Err(CsvError::LineTooLong)
+        ));
+        assert!(matches!(
+            read_asset_ids(header_then_long.as_bytes()),
+            Err(CsvError::LineTooLong)
+        ));
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //! from CSV ([`csv`]), exact energy per half-hour out ([`resample`]), and the
 //! meter-side encoder that produces COV rows from a known signal ([`cov`]).
 
+pub mod carry;
 pub mod cov;
 pub mod csv;
 pub mod file;
 pub mod resample;
 
+pub use self::carry::CarryOver;
 pub use self::csv::{
     CsvError, PowerReading, PowerSeries, SkippedRow, SkippedRows, read_asset_ids, read_power_csv,
 };
-pub use self::file::{FileStamp, SourceStamp, power_file_path};
-pub use self::resample::{HalfHourEnergy, resample_day};
+pub use self::file::{FileStamp, SourceStamp, open_regular, power_file_path};
+pub use self::resample::{HalfHourEnergy, resample_day, resample_day_with_gaps};

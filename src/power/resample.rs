@@ -56,31 +56,50 @@ pub fn resample_day(
     readings: &[PowerReading],
     carried_in: Option<PowerReading>,
 ) -> [HalfHourEnergy; HALF_HOURS_PER_DAY as usize] {
+    resample_day_with_gaps(day, readings, &[], carried_in)
+}
+
+/// [`resample_day`] where the power is also unknown from each instant of
+/// `gaps` (sorted; a rejected row) until the next reading.
+pub fn resample_day_with_gaps(
+    day: Day,
+    readings: &[PowerReading],
+    gaps: &[DateTime<Utc>],
+    carried_in: Option<PowerReading>,
+) -> [HalfHourEnergy; HALF_HOURS_PER_DAY as usize] {
     debug_assert!(readings.windows(2).all(|w| w[0].at <= w[1].at));
+    debug_assert!(gaps.windows(2).all(|w| w[0] <= w[1]));
     let day_start_ns = unix_ns(day.start());
     let mut acc = [Accumulator::default(); HALF_HOURS_PER_DAY as usize];
 
     let first_in_day = readings.partition_point(|r| unix_ns(r.at) < day_start_ns);
-    let held_at_midnight = readings[..first_in_day]
+    let first_gap_in_day = gaps.partition_point(|g| unix_ns(*g) < day_start_ns);
+    // The latest event before midnight decides the value held at 00:00; a
+    // gap there leaves it unknown.
+    let before: Option<(DateTime<Utc>, Option<f64>)> = readings[..first_in_day]
         .last()
         .copied()
         .into_iter()
         .chain(carried_in.filter(|r| unix_ns(r.at) < day_start_ns))
-        .max_by_key(|r| r.at)
-        .map(|r| r.power_kw);
+        .map(|r| (r.at, Some(r.power_kw)))
+        .chain(gaps[..first_gap_in_day].last().map(|&at| (at, None)))
+        .max_by_key(|(at, value)| (*at, value.is_none()));
+    let mut value = before.and_then(|(_, v)| v);
 
-    let mut value = held_at_midnight;
+    let mut events = merge_events(&readings[first_in_day..], &gaps[first_gap_in_day..]);
     let mut since_ns = 0;
-    for reading in &readings[first_in_day..] {
-        let offset = unix_ns(reading.at) - day_start_ns;
+    for (at, power_kw) in &mut events {
+        let offset = unix_ns(at) - day_start_ns;
         let Some(id) = HalfHourId::containing_offset(offset) else {
             break; // at or past the next midnight
         };
         if let Some(kw) = value {
             integrate(&mut acc, kw, since_ns, offset);
         }
-        acc[id.index()].samples += 1;
-        value = Some(reading.power_kw);
+        if power_kw.is_some() {
+            acc[id.index()].samples += 1;
+        }
+        value = power_kw;
         since_ns = offset;
     }
     if let Some(kw) = value {
@@ -104,6 +123,22 @@ pub fn resample_day(
             },
             energy_kwh: a.kw_ns / NS_PER_HOUR,
         }
+    })
+}
+
+/// Readings and gaps in time order; a reading and a gap never share an
+/// instant (the reader drops such gaps).
+fn merge_events<'a>(
+    readings: &'a [PowerReading],
+    gaps: &'a [DateTime<Utc>],
+) -> impl Iterator<Item = (DateTime<Utc>, Option<f64>)> + 'a {
+    let mut readings = readings.iter().peekable();
+    let mut gaps = gaps.iter().peekable();
+    std::iter::from_fn(move || match (readings.peek(), gaps.peek()) {
+        (Some(r), Some(&&g)) if g < r.at => gaps.next().map(|&g| (g, None)),
+        (Some(_), _) => readings.next().map(|r| (r.at, Some(r.power_kw))),
+        (None, Some(_)) => gaps.next().map(|&g| (g, None)),
+        (None, None) => None,
     })
 }
 
@@ -310,5 +345,42 @@ mod tests {
         assert_eq!(out[13].half_hour_id.get(), 14);
         assert_eq!(out[13].from.to_rfc3339(), "2019-11-25T06:30:00+00:00");
         assert_eq!(out[13].to.to_rfc3339(), "2019-11-25T07:00:00+00:00");
+    }
+
+    #[test]
+    fn a_rejected_row_is_unknown_time_not_a_longer_hold() {
+        // Arrange: 10 kW from 00:00; a rejected row at 00:15; 20 kW at 01:00.
+        let readings = [
+            r("2019-11-25T00:00:00Z", 10.0),
+            r("2019-11-25T01:00:00Z", 20.0),
+        ];
+        let gaps = [DateTime::parse_from_rfc3339("2019-11-25T00:15:00Z")
+            .unwrap()
+            .to_utc()];
+
+        // Act
+        let e = resample_day_with_gaps(day(), &readings, &gaps, None);
+
+        // Assert: half of the first half-hour known, none of the second.
+        assert!((e[0].coverage - 0.5).abs() < EPS);
+        assert!((e[0].energy_kwh - 2.5).abs() < EPS);
+        assert!((e[0].mean_power_kw - 10.0).abs() < EPS);
+        assert_eq!(e[1].coverage, 0.0);
+        assert_eq!(e[1].energy_kwh, 0.0);
+        assert!((e[2].energy_kwh - 10.0).abs() < EPS);
+    }
+
+    #[test]
+    fn a_rejected_row_before_midnight_leaves_the_held_value_unknown() {
+        let readings = [
+            r("2019-11-24T20:00:00Z", 10.0),
+            r("2019-11-25T06:00:00Z", 1.0),
+        ];
+        let gaps = [DateTime::parse_from_rfc3339("2019-11-24T23:00:00Z")
+            .unwrap()
+            .to_utc()];
+        let e = resample_day_with_gaps(day(), &readings, &gaps, None);
+        assert_eq!(e[0].coverage, 0.0);
+        assert!((e[12].coverage - 1.0).abs() < EPS);
     }
 }

@@ -163,7 +163,7 @@ fn title_parts(report: &FootprintReport) -> Vec<(&'static str, String)> {
 /// `net footprint ... | net energy ... | intensity: ...` in its pieces.
 fn subtitle_parts(report: &FootprintReport, unit: MassUnit) -> Vec<(&'static str, String)> {
     let energy = report.totals.energy_kwh;
-    vec![
+    let mut parts = vec![
         (
             "",
             format!(
@@ -179,7 +179,18 @@ fn subtitle_parts(report: &FootprintReport, unit: MassUnit) -> Vec<(&'static str
             ),
         ),
         ("  |  ", intensity_note(report)),
-    ]
+    ];
+    let skipped = report.skipped_rows.count;
+    if skipped > 0 {
+        parts.push((
+            "  |  ",
+            format!(
+                "{skipped} power row{} rejected: coverage lowered",
+                if skipped == 1 { "" } else { "s" }
+            ),
+        ));
+    }
+    parts
 }
 
 fn intensity_note(report: &FootprintReport) -> String {

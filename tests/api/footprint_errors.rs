@@ -163,14 +163,15 @@ async fn unknown_paths_and_methods_get_problems_too() {
 }
 
 #[tokio::test]
-async fn a_corrupt_power_file_is_a_500_that_hides_nothing_useful_and_leaks_nothing() {
+async fn a_corrupt_power_file_is_a_422_that_says_why_and_leaks_nothing() {
     let app = spawn_app_with(Setup::default()).await;
     std::fs::write(app.power_file(), "this is not a power file\n").unwrap();
 
     let response = app.get("/footprint/abc123xyz/2019-11-25/14-20").await;
 
-    assert_eq!(response.status, 500);
+    assert_eq!(response.status, 422);
     let problem = response.problem();
-    assert_eq!(problem.kind, "/problems/power-file-unreadable");
+    assert_eq!(problem.kind, "/problems/power-file-unusable");
     assert!(problem.detail.contains("no header"), "{}", problem.detail);
+    assert!(!problem.detail.contains('/'), "{}", problem.detail);
 }

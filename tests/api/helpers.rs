@@ -233,6 +233,49 @@ impl TestApp {
         .expect("the intensity file was there");
     }
 
+    /// Writes `date`'s power file: the header, then `rows`.
+    pub fn write_power_file(&self, date: &str, rows: &[&str]) -> PathBuf {
+        let path = self
+            .data_dir
+            .path()
+            .join(format!("power_measurements_{date}.csv"));
+        let mut text = String::from("Time,Variable,AssetId,Value\n");
+        for row in rows {
+            text.push_str(row);
+            text.push('\n');
+        }
+        std::fs::write(&path, text).expect("the power file is written");
+        path
+    }
+
+    /// Writes `date`'s fallback intensity file: `g_per_kwh` measured in
+    /// every half-hour.
+    pub fn write_flat_intensity(&self, date: &str, g_per_kwh: u32) {
+        let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .expect("a date")
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc();
+        let data: Vec<serde_json::Value> = (0..48)
+            .map(|i| {
+                let from = day + chrono::Duration::minutes(30 * i);
+                let to = from + chrono::Duration::minutes(30);
+                serde_json::json!({
+                    "from": from.format("%Y-%m-%dT%H:%MZ").to_string(),
+                    "to": to.format("%Y-%m-%dT%H:%MZ").to_string(),
+                    "intensity": {"forecast": g_per_kwh, "actual": g_per_kwh},
+                })
+            })
+            .collect();
+        std::fs::write(
+            self.data_dir
+                .path()
+                .join(format!("carbon_intensity_{date}.json")),
+            serde_json::to_vec(&serde_json::json!({ "data": data })).expect("json"),
+        )
+        .expect("the intensity file is written");
+    }
+
     pub fn power_file(&self) -> PathBuf {
         self.data_dir
             .path()

@@ -16,18 +16,36 @@ async fn a_computed_day_holds_48_footprint_rows() {
 
 #[tokio::test]
 async fn a_stored_day_is_answered_without_reading_the_power_file_again() {
-    // Arrange: compute once, then replace the file's bytes with garbage of
-    // the same size and modification time.
+    // Arrange: compute once (its file and the previous day's are read).
     let app = spawn_app().await;
     let first = app.get(URI).await;
+    let reads = app.state.pipeline.power_files_read();
+
+    // Act: another range of the same day.
+    let second = app
+        .get("/footprint/abc123xyz/2019-11-25/3-9?format=json")
+        .await;
+
+    // Assert
+    assert_eq!(second.status, 200);
+    assert_eq!(app.state.pipeline.power_files_read(), reads);
+    assert_eq!(first.json()["rows"][2], second.json()["rows"][0]);
+}
+
+#[tokio::test]
+async fn a_file_replaced_keeping_its_size_and_mtime_is_recomputed() {
+    // Arrange: compute, then replace the bytes keeping size and mtime, as
+    // `cp -p`, `rsync -t` or `tar x` can.
+    let app = spawn_app().await;
+    assert_eq!(app.get(URI).await.status, 200);
     spoil_keeping_stamp(&app.power_file());
 
     // Act
     let second = app.get(URI).await;
 
-    // Assert: had the file been read, the answer would be a 500.
-    assert_eq!(second.status, 200);
-    assert_eq!(first.json()["rows"], second.json()["rows"]);
+    // Assert: the garbage was read, not the stored day served.
+    assert_eq!(second.status, 422);
+    assert_eq!(second.problem().kind, "/problems/power-file-unusable");
 }
 
 #[tokio::test]
@@ -106,20 +124,17 @@ async fn two_assets_of_one_file_are_stored_apart() {
 
 #[tokio::test]
 async fn a_stored_previous_day_gives_the_held_value_without_its_file_being_read() {
-    // Arrange: compute 2019-11-24, then spoil its file's bytes while
-    // keeping its size and modification time.
+    // Arrange: compute 2019-11-24 (its file is read, 2019-11-23 has none).
     let app = spawn_app().await;
     app.get("/footprint/abc123xyz/2019-11-24?format=json").await;
-    let previous = app
-        .data_dir
-        .path()
-        .join("power_measurements_2019-11-24.csv");
-    spoil_keeping_stamp(&previous);
+    let reads = app.state.pipeline.power_files_read();
 
     // Act
     let day = app.get(URI).await.json();
 
-    // Assert: the -100 kW held from 23:00 still reaches 00:00.
+    // Assert: only 2019-11-25's own file was read, and the -100 kW held
+    // from 23:00 still reaches 00:00.
+    assert_eq!(app.state.pipeline.power_files_read(), reads + 1);
     assert_eq!(day["rows"][0]["coverage"], 1.0);
     assert_eq!(day["rows"][0]["energy_kwh"], -50.0);
 }
