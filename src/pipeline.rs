@@ -8,7 +8,7 @@
 //! queue on a per-asset-day lock and find the stored result when their turn
 //! comes. Intensity is fetched once per day the same way.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +38,9 @@ pub const FORECAST_REFRESH: Duration = Duration::minutes(30);
 
 /// Reads of a file that keeps changing before the request gives up.
 const READ_ATTEMPTS: u32 = 3;
+
+/// A failing source is asked at most every 2^5 refresh times.
+const MAX_BACKOFF_DOUBLINGS: u32 = 5;
 
 /// Day files whose assets are remembered (to answer unknown assets).
 const MAX_REMEMBERED_FILES: usize = 64;
@@ -107,6 +110,8 @@ pub struct Freshness {
     pub settled: bool,
     /// Rows of the asset rejected or replaced in the day's power file.
     pub skipped_rows: u64,
+    /// When the intensity was last checked against its sources.
+    pub checked_at: DateTime<Utc>,
 }
 
 /// The assets one version of a day's file holds.
@@ -125,6 +130,10 @@ pub struct Pipeline {
     /// The assets of each day file version read so far.
     file_assets: Arc<Mutex<HashMap<Day, FileAssets>>>,
     forecast_refresh: Duration,
+    /// Days whose intensity a background task is asking for again.
+    refreshing: Arc<Mutex<HashSet<Day>>>,
+    /// Failed intensity refreshes in a row, per day, for the backoff.
+    refresh_failures: Arc<Mutex<HashMap<Day, u32>>>,
     /// Asset-days computed from their power file since start.
     days_computed: Arc<AtomicU64>,
     /// Power files opened for reading since start.
@@ -141,6 +150,8 @@ impl Pipeline {
             intensity_locks: KeyedLocks::default(),
             known: Arc::default(),
             file_assets: Arc::default(),
+            refreshing: Arc::default(),
+            refresh_failures: Arc::default(),
             forecast_refresh: FORECAST_REFRESH,
             days_computed: Arc::default(),
             files_read: Arc::default(),
@@ -156,6 +167,14 @@ impl Pipeline {
     /// How many asset-days were computed from their power file since start.
     pub fn days_computed(&self) -> u64 {
         self.days_computed.load(Ordering::Relaxed)
+    }
+
+    /// How many background intensity refreshes are running.
+    pub fn intensity_refreshes_running(&self) -> usize {
+        self.refreshing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// How many power files were opened for reading since start.
@@ -180,9 +199,7 @@ impl Pipeline {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&(asset.clone(), day))?;
-        if !known.settled
-            && Utc::now() - known.version.intensity_fetched_at >= self.forecast_refresh
-        {
+        if !known.settled && Utc::now() - known.checked_at >= self.forecast_refresh {
             return None;
         }
         let current = SourceStamp::of(&self.data_dir, day).ok()??;
@@ -252,8 +269,9 @@ impl Pipeline {
         };
         let freshness = Freshness {
             version,
-            settled: intensity.day.is_all_actual(),
+            settled: intensity.is_settled(),
             skipped_rows: record.skipped.count,
+            checked_at: intensity.checked_at,
         };
         self.known
             .lock()
@@ -286,51 +304,144 @@ impl Pipeline {
         .await?
     }
 
-    /// The day's stored intensity when still good, else a fresh one from
-    /// the API or the file (stored before it is returned). When a refresh
-    /// fails but an older copy is stored, the older copy is used.
+    /// The day's stored intensity, else a fresh one from the API or the
+    /// file (stored before it is returned). A stored copy that is due to be
+    /// asked for again (a forecast, or a fallback file standing in for the
+    /// API) is still answered at once; one background task per day asks the
+    /// sources again, backing off after failures.
     async fn intensity(&self, day: Day) -> Result<(StoredIntensity, Provenance), PipelineError> {
-        if let Some(stored) = self.fresh_stored_intensity(day).await? {
+        if let Some(stored) = self.stored_intensity(day).await? {
             return Ok((stored, Provenance::Stored));
         }
         let _fetching = self.intensity_locks.lock(day).await;
         // Another request may have fetched it while this one waited.
-        if let Some(stored) = self.fresh_stored_intensity(day).await? {
+        if let Some(stored) = self.stored_intensity(day).await? {
             return Ok((stored, Provenance::Stored));
         }
-        match self.intensity.day(day).await {
-            Ok((found, provenance)) => {
-                let stored = StoredIntensity {
-                    day: found,
-                    source: provenance,
-                    fetched_at: Utc::now(),
-                };
-                let storage = self.storage.clone();
-                let to_save = stored.clone();
-                run_blocking(move || storage.save_intensity(&to_save)).await??;
-                Ok((stored, provenance))
-            }
-            Err(unavailable) => {
-                let storage = self.storage.clone();
-                match run_blocking(move || storage.intensity(day)).await?? {
-                    Some(stale) => {
-                        tracing::warn!(%day, error = %unavailable, "using stored forecast intensity past its refresh time");
-                        Ok((stale, Provenance::Stored))
-                    }
-                    None => Err(unavailable.into()),
-                }
-            }
-        }
+        let (found, provenance) = self.intensity.day(day).await?;
+        let now = Utc::now();
+        let stored = StoredIntensity {
+            day: found,
+            source: provenance,
+            fetched_at: now,
+            checked_at: now,
+        };
+        let storage = self.storage.clone();
+        let to_save = stored.clone();
+        run_blocking(move || storage.save_intensity(&to_save)).await??;
+        Ok((stored, provenance))
     }
 
-    async fn fresh_stored_intensity(
-        &self,
-        day: Day,
-    ) -> Result<Option<StoredIntensity>, PipelineError> {
+    /// The stored intensity of `day`, starting a refresh when it is due.
+    async fn stored_intensity(&self, day: Day) -> Result<Option<StoredIntensity>, PipelineError> {
         let storage = self.storage.clone();
         let stored = run_blocking(move || storage.intensity(day)).await??;
-        let refresh = self.forecast_refresh;
-        Ok(stored.filter(|s| s.day.is_all_actual() || Utc::now() - s.fetched_at < refresh))
+        if let Some(s) = &stored
+            && self.refresh_due(day, s)
+        {
+            self.refresh_in_background(day);
+        }
+        Ok(stored)
+    }
+
+    /// Provisional figures are asked for again once the refresh time has
+    /// passed since the last check, doubled for each failed check in a row.
+    fn refresh_due(&self, day: Day, stored: &StoredIntensity) -> bool {
+        if stored.is_settled() {
+            return false;
+        }
+        let failures = self
+            .refresh_failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&day)
+            .copied()
+            .unwrap_or(0);
+        let wait = self.forecast_refresh * (1 << failures.min(MAX_BACKOFF_DOUBLINGS));
+        Utc::now() - stored.checked_at >= wait
+    }
+
+    /// Starts one task that asks the sources for `day` again, unless one
+    /// is already running.
+    fn refresh_in_background(&self, day: Day) {
+        if !self
+            .refreshing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(day)
+        {
+            return;
+        }
+        let pipeline = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = pipeline.refresh_intensity(day).await {
+                tracing::warn!(%day, error = %chain(&err), "intensity refresh failed");
+            }
+            pipeline
+                .refreshing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&day);
+        });
+    }
+
+    /// Asks the sources for `day` again and stores what they say: the API's
+    /// figures replace any stored copy; a fallback file's replace only a
+    /// copy from the file (a corrected file); otherwise the stored copy is
+    /// only marked as checked, so its version, and the answers' ETags, stay.
+    async fn refresh_intensity(&self, day: Day) -> Result<(), PipelineError> {
+        let storage = self.storage.clone();
+        let Some(stored) = run_blocking(move || storage.intensity(day)).await?? else {
+            return Ok(());
+        };
+        let outcome = self.intensity.day(day).await;
+        let api_answered = matches!(outcome, Ok((_, Provenance::Api)));
+        {
+            let mut failures = self
+                .refresh_failures
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if api_answered {
+                failures.remove(&day);
+            } else {
+                *failures.entry(day).or_insert(0) += 1;
+            }
+        }
+        let now = Utc::now();
+        let replacement = match outcome {
+            Ok((found, provenance))
+                if found != stored.day
+                    && (provenance == Provenance::Api || stored.source == Provenance::File) =>
+            {
+                Some(StoredIntensity {
+                    day: found,
+                    source: provenance,
+                    fetched_at: now,
+                    checked_at: now,
+                })
+            }
+            Ok((_, Provenance::Api)) if stored.source != Provenance::Api => {
+                // The same figures, now confirmed by the API.
+                Some(StoredIntensity {
+                    source: Provenance::Api,
+                    fetched_at: now,
+                    checked_at: now,
+                    ..stored
+                })
+            }
+            Ok(_) => None,
+            Err(unavailable) => {
+                tracing::warn!(%day, error = %unavailable, "keeping the stored intensity");
+                None
+            }
+        };
+        let storage = self.storage.clone();
+        run_blocking(move || match replacement {
+            Some(fresh) => storage.save_intensity(&fresh),
+            None => storage.mark_intensity_checked(day, now),
+        })
+        .await??;
+        Ok(())
     }
 
     /// Whether `asset` is known to have no rows in the version `stamp` of

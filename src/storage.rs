@@ -40,6 +40,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../migrations/0006_stamp_inodes_and_power_gaps.sql"
         )),
+        M::up(include_str!("../migrations/0007_intensity_checked_at.sql")),
     ])
 });
 
@@ -68,9 +69,21 @@ pub enum StorageError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredIntensity {
     pub day: IntensityDay,
-    /// `Api` or `File`: the source that first gave it.
+    /// `Api` or `File`: the source that gave these figures.
     pub source: Provenance,
+    /// When these figures were fetched: their version.
     pub fetched_at: DateTime<Utc>,
+    /// When the sources were last asked again (the same or later).
+    pub checked_at: DateTime<Utc>,
+}
+
+impl StoredIntensity {
+    /// Figures that will not change: the API's own measurements. A
+    /// forecast, or a fallback file standing in for the API, is
+    /// provisional and is asked for again.
+    pub fn is_settled(&self) -> bool {
+        self.source == Provenance::Api && self.day.is_all_actual()
+    }
 }
 
 /// Which source versions an asset-day's stored rows were computed from.
@@ -179,11 +192,12 @@ impl Storage {
     pub fn intensity(&self, day: Day) -> Result<Option<StoredIntensity>, StorageError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
-            "SELECT half_hour_id, forecast, actual, source, fetched_at
+            "SELECT half_hour_id, forecast, actual, source, fetched_at,
+                    COALESCE(checked_at, fetched_at)
              FROM intensity_half_hours WHERE date = ?1 ORDER BY half_hour_id",
         )?;
         let mut half_hours = [HalfHourIntensity::default(); HALF_HOURS_PER_DAY as usize];
-        let mut meta: Option<(String, String)> = None;
+        let mut meta: Option<(String, String, String)> = None;
         let mut found = 0;
         let mut rows = stmt.query(params![day.to_string()])?;
         while let Some(row) = rows.next()? {
@@ -192,10 +206,10 @@ impl Storage {
                 forecast: row.get(1)?,
                 actual: row.get(2)?,
             };
-            meta.get_or_insert((row.get(3)?, row.get(4)?));
+            meta.get_or_insert((row.get(3)?, row.get(4)?, row.get(5)?));
             found += 1;
         }
-        let Some((source, fetched_at)) = meta else {
+        let Some((source, fetched_at, checked_at)) = meta else {
             return Ok(None);
         };
         if found != usize::from(HALF_HOURS_PER_DAY) {
@@ -209,7 +223,18 @@ impl Storage {
             day: day_intensity,
             source: source.parse().map_err(StorageError::Corrupt)?,
             fetched_at: parse_time(&fetched_at)?,
+            checked_at: parse_time(&checked_at)?,
         }))
+    }
+
+    /// Records that a day's intensity was checked at `at` and found as
+    /// stored.
+    pub fn mark_intensity_checked(&self, day: Day, at: DateTime<Utc>) -> Result<(), StorageError> {
+        self.lock().execute(
+            "UPDATE intensity_half_hours SET checked_at = ?2 WHERE date = ?1",
+            params![day.to_string(), format_time(at)],
+        )?;
+        Ok(())
     }
 
     /// Replaces the stored intensity of a day, all 48 rows at once.
@@ -226,8 +251,8 @@ impl Storage {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO intensity_half_hours
-                 (date, half_hour_id, from_utc, forecast, actual, source, fetched_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 (date, half_hour_id, from_utc, forecast, actual, source, fetched_at, checked_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             for id in HalfHourId::all() {
                 let h = stored.day.get(id);
@@ -239,6 +264,7 @@ impl Storage {
                     h.actual,
                     stored.source.as_str(),
                     fetched_at,
+                    format_time(stored.checked_at),
                 ])?;
             }
         }
@@ -753,6 +779,7 @@ mod tests {
             day: intensity(),
             source: Provenance::File,
             fetched_at: Utc::now(),
+            checked_at: Utc::now() + chrono::Duration::minutes(1),
         };
         storage.save_intensity(&stored).unwrap();
         storage.save_intensity(&stored).unwrap();

@@ -2,7 +2,11 @@
 
 use wiremock::ResponseTemplate;
 
-use crate::helpers::{Setup, append_line, fixtures_dir, spawn_app, spawn_app_with};
+use std::time::Duration;
+
+use crate::helpers::{
+    Setup, append_line, fixtures_dir, requests_received, spawn_app, spawn_app_with,
+};
 
 const PNG: &str = "/footprint/abc123xyz/2019-11-25/14-20";
 const JSON: &str = "/footprint/abc123xyz/2019-11-25/1-48?format=json";
@@ -54,12 +58,24 @@ async fn repeated_answers_are_byte_identical_and_say_cache() {
 }
 
 #[tokio::test]
-async fn a_day_with_measured_intensity_may_be_cached_for_a_day() {
+async fn a_day_the_api_measured_may_be_cached_for_a_day() {
     let app = spawn_app().await;
+    app.mock_intensity_ok(1).await;
 
     let response = app.get(PNG).await;
 
     assert_eq!(response.header("cache-control"), "public, max-age=86400");
+}
+
+#[tokio::test]
+async fn a_day_from_the_fallback_file_is_provisional_and_cached_briefly() {
+    // The API cannot be reached: its file stands in until it answers.
+    let app = spawn_app().await;
+
+    let response = app.get(PNG).await;
+
+    assert_eq!(response.header("x-intensity-source"), "file");
+    assert_eq!(response.header("cache-control"), "public, max-age=300");
 }
 
 #[tokio::test]
@@ -76,16 +92,20 @@ async fn a_forecast_only_day_is_cached_briefly_and_refetched_after_the_refresh_t
     )
     .await;
 
-    // Act
+    // Act: the second request is answered from the stored forecast at
+    // once and starts a refresh in the background.
     let first = app.get(JSON).await;
     let second = app.get(JSON).await;
+    let refreshed = requests_received(&app.mock, 2, Duration::from_secs(5)).await;
 
     // Assert: both fetched from the API (`expect(2)`), both short-lived.
+    assert_eq!(refreshed, 2);
     assert_eq!(first.header("cache-control"), "public, max-age=300");
     assert_eq!(first.header("x-intensity-source"), "api");
-    assert_eq!(second.header("x-intensity-source"), "api");
+    assert_eq!(second.header("x-intensity-source"), "cache");
     assert_eq!(first.json()["rows"][0]["intensity_kind"], "forecast");
-    // Recomputed from the stored half-hours, not from the file again.
+    assert_eq!(first.json()["rows"], second.json()["rows"]);
+    // The same figures again: nothing recomputed, not even from storage.
     assert_eq!(app.state.pipeline.days_computed(), 1);
 }
 

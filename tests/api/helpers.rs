@@ -318,6 +318,18 @@ pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> b
     check()
 }
 
+/// Waits (up to `timeout`) until `mock` has received at least `n`
+/// requests, then a little longer for any extra; returns how many it got.
+pub async fn requests_received(mock: &MockServer, n: usize, timeout: Duration) -> usize {
+    let count = || async { mock.received_requests().await.map_or(0, |r| r.len()) };
+    let deadline = tokio::time::Instant::now() + timeout;
+    while count().await < n && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    count().await
+}
+
 /// A child process killed when the test ends, passed or failed.
 pub struct Killed(pub std::process::Child);
 

@@ -13,6 +13,7 @@ mod footprint_formats;
 mod helpers;
 mod hostile_input;
 mod intensity_fallback;
+mod intensity_refresh;
 mod limits;
 mod page_and_openapi;
 mod real_binary;

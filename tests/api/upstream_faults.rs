@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use wiremock::ResponseTemplate;
 
-use crate::helpers::{Setup, TestApp, fixtures_dir, free_port, spawn_app_with};
+use crate::helpers::{Setup, TestApp, fixtures_dir, free_port, requests_received, spawn_app_with};
 
 const URI: &str = "/footprint/abc123xyz/2019-11-25/14-20?format=json";
 
@@ -226,10 +226,13 @@ async fn a_stale_forecast_is_used_when_the_refresh_fails_and_there_is_no_file() 
     app.mock_intensity(ResponseTemplate::new(503), 2).await;
     let first = app.get(URI).await;
 
-    // Act
+    // Act: answered from storage; the refresh (one call and its retry)
+    // fails in the background.
     let second = app.get(URI).await;
+    let tried = requests_received(&app.mock, 3, Duration::from_secs(5)).await;
 
     // Assert
+    assert_eq!(tried, 3);
     assert_eq!(first.header("x-intensity-source"), "api");
     assert_eq!(second.status, 200);
     assert_eq!(second.header("x-intensity-source"), "cache");
