@@ -68,7 +68,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// Blocking work refused because its limit was full: the server is
+    /// busy, not broken.
+    fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            Error::Blocking(BlockingError::Busy(_))
+                | Error::Pipeline(PipelineError::Blocking(BlockingError::Busy(_)))
+        )
+    }
+
     pub fn status(&self) -> StatusCode {
+        if self.is_busy() {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
         match self {
             Error::Asset(_)
             | Error::Range(_)
@@ -106,6 +119,9 @@ impl Error {
 
     /// The last segment of the problem `type`, stable for clients to match.
     pub fn slug(&self) -> &'static str {
+        if self.is_busy() {
+            return "busy";
+        }
         match self {
             Error::Asset(_) => "invalid-asset",
             Error::Range(RangeError::BadDate(_) | RangeError::DateOutOfRange(_)) => "invalid-date",
@@ -144,6 +160,9 @@ impl Error {
     /// database) say only that they happened; everything else says exactly
     /// what was wrong.
     pub fn detail(&self) -> String {
+        if self.is_busy() {
+            return self.chain();
+        }
         match self {
             Error::Shared(inner) => inner.detail(),
             Error::Pipeline(

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use carbon_footprint::asset::AssetId;
-use carbon_footprint::blocking::run_blocking;
+use carbon_footprint::blocking::WorkLimit;
 use carbon_footprint::config::{Cli, Command, ReportArgs};
 use carbon_footprint::footprint::FootprintQuery;
 use carbon_footprint::half_hour::{Day, HalfHourRange};
@@ -124,7 +124,9 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
     let pipeline = cli.sources.open_pipeline()?;
     let (report, _) = pipeline.footprint(&query).await?;
     let format = args.format;
-    let bytes = run_blocking(move || render::render(&report, format, size)).await??;
+    let bytes = WorkLimit::renders()
+        .run(move || render::render(&report, format, size))
+        .await??;
     match &args.output {
         Some(path) => std::fs::write(path, &bytes)
             .map_err(|e| format!("cannot write {}: {e}", path.display()).into()),

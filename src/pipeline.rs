@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::asset::AssetId;
-use crate::blocking::{BlockingError, run_blocking};
+use crate::blocking::{BlockingError, WorkLimit, run_blocking};
 use crate::footprint::{
     FootprintQuery, FootprintReport, FootprintRow, KindUnavailable, Totals, check_complete,
     footprint_rows,
@@ -479,7 +479,7 @@ impl Pipeline {
         let pipeline = self.clone();
         self.days_computed.fetch_add(1, Ordering::Relaxed);
         let files_read = Arc::clone(&self.files_read);
-        run_blocking(move || {
+        WorkLimit::file_reads().run(move || {
             let read = |asset: &AssetId, day: Day, expected: FileStamp| {
                 files_read.fetch_add(1, Ordering::Relaxed);
                 read_asset_file(&dir, asset, day, expected)

@@ -16,7 +16,7 @@ use super::AppState;
 use super::cache::{CacheKey, Rendered};
 use super::negotiate::negotiate_format;
 use crate::asset::AssetId;
-use crate::blocking::run_blocking;
+use crate::blocking::WorkLimit;
 use crate::error::Error;
 use crate::footprint::{FootprintQuery, FootprintReport};
 use crate::half_hour::{Day, HalfHourRange};
@@ -168,7 +168,9 @@ async fn render_off_runtime(
     format: Format,
     size: ChartSize,
 ) -> Result<Rendered, Error> {
-    let bytes = run_blocking(move || render(&report, format, size)).await??;
+    let bytes = WorkLimit::renders()
+        .run(move || render(&report, format, size))
+        .await??;
     Ok(Rendered {
         bytes: Bytes::from(bytes),
         settled: freshness.settled,

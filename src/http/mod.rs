@@ -21,7 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::blocking::run_blocking;
+use crate::blocking::{WorkLimit, run_blocking};
 use crate::catalog::Catalog;
 use crate::config::ServerArgs;
 use crate::error::Error;
@@ -148,7 +148,9 @@ async fn healthz(State(state): State<AppState>) -> Response {
 /// The assets and dates of the data directory.
 async fn assets(State(state): State<AppState>) -> Result<Response, Error> {
     let catalog = state.catalog.clone();
-    let view = run_blocking(move || catalog.view()).await??;
+    let view = WorkLimit::file_reads()
+        .run(move || catalog.view())
+        .await??;
     Ok(Json(view).into_response())
 }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use crate::asset::AssetId;
-use crate::blocking::run_blocking;
+use crate::blocking::WorkLimit;
 use crate::catalog::CatalogView;
 use crate::error::Error;
 use crate::footprint::{FootprintQuery, FootprintReport, FootprintRow};
@@ -67,7 +67,7 @@ pub async fn page(
     // A query string that does not even parse is treated as an empty form.
     let params = params.map(|Query(p)| p).unwrap_or_default();
     let catalog = state.catalog.clone();
-    let view = match run_blocking(move || catalog.view()).await {
+    let view = match WorkLimit::file_reads().run(move || catalog.view()).await {
         Ok(Ok(view)) => view,
         Ok(Err(err)) => {
             tracing::error!(error = %chain(&err), "listing the data directory");

@@ -49,7 +49,24 @@ pub struct IntensityClient {
 impl IntensityClient {
     /// `timeout` bounds each attempt from connect to the last body byte.
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self, ApiError> {
+        let base = reqwest::Url::parse(base_url)
+            .map_err(|e| ApiError::Client(format!("the intensity URL is not a URL: {e}")))?;
+        // A redirect elsewhere is not the API answering: it is not followed
+        // (the 3xx is then a failed call, and the file answers).
+        let same_origin = reqwest::redirect::Policy::custom(move |attempt| {
+            let url = attempt.url();
+            if attempt.previous().len() < 3
+                && url.scheme() == base.scheme()
+                && url.host_str() == base.host_str()
+                && url.port_or_known_default() == base.port_or_known_default()
+            {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        });
         let http = reqwest::Client::builder()
+            .redirect(same_origin)
             .user_agent(concat!(
                 env!("CARGO_PKG_NAME"),
                 "/",
@@ -124,7 +141,10 @@ impl IntensityClient {
         serde_json::from_slice(&body).map_err(|e| ApiError::Body(e.to_string()))
     }
 
+    /// The failure in words that name no URL: messages reach clients in
+    /// 502 problems, and the API's address is the operator's business.
     fn classify(&self, err: reqwest::Error) -> ApiError {
+        let err = err.without_url();
         if err.is_timeout() {
             ApiError::Timeout(self.timeout)
         } else if err.is_connect() {
@@ -350,5 +370,57 @@ mod tests {
         let err = client.fetch_day(day()).await.unwrap_err();
 
         assert!(matches!(err, ApiError::Connect(_)), "{err}");
+        // The message reaches clients: it must not name the API's address.
+        assert!(!err.to_string().contains("127.0.0.1"), "{err}");
+        assert!(!err.to_string().contains(&port.to_string()), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_redirect_to_another_host_is_not_followed() {
+        // Arrange: the API redirects to another server that would answer.
+        let elsewhere = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body(|e| e)))
+            .expect(0)
+            .mount(&elsewhere)
+            .await;
+        let other_host = elsewhere.uri().replace("127.0.0.1", "localhost");
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(
+                ResponseTemplate::new(302)
+                    .insert_header("location", format!("{other_host}{DAY_PATH}")),
+            )
+            .mount(&server)
+            .await;
+
+        // Act
+        let err = client_for(&server, 2_000)
+            .await
+            .fetch_day(day())
+            .await
+            .unwrap_err();
+
+        // Assert
+        assert!(matches!(err, ApiError::Status { status: 302, .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_redirect_on_the_same_host_is_followed() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/moved"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body(|e| e)))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(DAY_PATH))
+            .respond_with(ResponseTemplate::new(301).insert_header("location", "/moved"))
+            .mount(&server)
+            .await;
+
+        let found = client_for(&server, 2_000).await.fetch_day(day()).await;
+
+        assert!(found.is_ok(), "{found:?}");
     }
 }

@@ -39,13 +39,19 @@ pub struct IntensityValues {
     pub index: Option<String>,
 }
 
-/// Parses an API timestamp; also takes full RFC 3339 so that a body with
-/// seconds is not turned away.
+/// Parses an API timestamp; also takes full RFC 3339, and minutes with an
+/// offset (`2019-11-25T00:00+00:00`), so that a body in a neighbouring
+/// layout is not turned away.
 pub fn parse_api_time(s: &str) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(s, API_TIME_FORMAT)
         .map(|t| t.and_utc())
         .ok()
         .or_else(|| DateTime::parse_from_rfc3339(s).ok().map(|t| t.to_utc()))
+        .or_else(|| {
+            DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M%:z")
+                .ok()
+                .map(|t| t.to_utc())
+        })
 }
 
 pub fn format_api_time(at: DateTime<Utc>) -> String {
@@ -121,5 +127,17 @@ mod tests {
             parse_api_time("2019-11-25T00:30Z")
         );
         assert!(parse_api_time("2019-11-25 00:30").is_none());
+    }
+
+    #[test]
+    fn minutes_with_an_offset_are_accepted_and_converted() {
+        assert_eq!(
+            parse_api_time("2019-11-25T00:00+00:00"),
+            parse_api_time("2019-11-25T00:00Z")
+        );
+        assert_eq!(
+            parse_api_time("2019-11-25T01:30+01:00"),
+            parse_api_time("2019-11-25T00:30Z")
+        );
     }
 }

@@ -21,7 +21,7 @@ pub use self::day::{
 };
 pub use self::file::FileError;
 pub use self::format::{IntensityEntry, IntensityResponse, IntensityValues};
-use crate::blocking::run_blocking;
+use crate::blocking::WorkLimit;
 use crate::half_hour::Day;
 
 /// Where a response's intensity came from, as sent in `X-Intensity-Source`.
@@ -112,7 +112,9 @@ impl IntensitySource {
             None => "no intensity API is configured".to_owned(),
         };
         let dir = self.dir.clone();
-        let read = run_blocking(move || file::read_intensity_file(&dir, day)).await;
+        let read = WorkLimit::file_reads()
+            .run(move || file::read_intensity_file(&dir, day))
+            .await;
         match read {
             Ok(Ok(found)) => Ok((found, Provenance::File)),
             Ok(Err(file)) => Err(IntensityUnavailable {
