@@ -180,11 +180,45 @@ pub struct ServerArgs {
         global = true
     )]
     pub response_cache_mib: u64,
+    /// Time a connection has to send a whole request header, and the
+    /// longest a keep-alive connection may sit idle.
+    #[arg(
+        long,
+        env = "FOOTPRINT_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub header_read_timeout_ms: u64,
+    /// Connections open at once; keep it well below the open-file limit.
+    #[arg(
+        long,
+        env = "FOOTPRINT_MAX_CONNECTIONS",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub max_connections: usize,
+    /// After a shutdown signal, time given to requests in flight before
+    /// the remaining connections are closed.
+    #[arg(
+        long,
+        env = "FOOTPRINT_SHUTDOWN_GRACE_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub shutdown_grace_ms: u64,
 }
 
 impl ServerArgs {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
     }
 }
 
@@ -195,6 +229,9 @@ impl Default for ServerArgs {
             request_timeout_ms: 30_000,
             max_concurrency: 256,
             response_cache_mib: 64,
+            header_read_timeout_ms: 10_000,
+            max_connections: 1024,
+            shutdown_grace_ms: 10_000,
         }
     }
 }

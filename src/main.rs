@@ -10,6 +10,7 @@ use carbon_footprint::blocking::WorkLimit;
 use carbon_footprint::config::{Cli, Command, ReportArgs};
 use carbon_footprint::footprint::FootprintQuery;
 use carbon_footprint::half_hour::{Day, HalfHourRange};
+use carbon_footprint::http;
 use carbon_footprint::message::chain;
 use carbon_footprint::render::{self, ChartSize};
 use carbon_footprint::{AppState, app, fixtures};
@@ -73,10 +74,9 @@ async fn serve(cli: Cli) -> Result<(), Failure> {
         intensity_url = %cli.sources.intensity_url,
         "serving; try /footprint/abc123xyz/2019-11-25/14-20"
     );
+    let limits = cli.server.clone();
     let state = AppState::new(pipeline, cli.server);
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    http::serve(listener, app(state), &limits, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -6,6 +6,7 @@ mod cache;
 mod footprint;
 mod negotiate;
 mod page;
+mod server;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,7 @@ use crate::pipeline::Pipeline;
 
 pub use self::cache::ResponseCache;
 pub use self::negotiate::negotiate_format;
+pub use self::server::serve;
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]

@@ -5,6 +5,7 @@ mod browser;
 mod caching;
 mod chart;
 mod concurrency;
+mod connections;
 mod crash_and_startup;
 mod data_faults;
 mod fixtures;
