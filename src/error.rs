@@ -78,8 +78,17 @@ impl Error {
         )
     }
 
+    /// The database cannot take writes: answers already stored are still
+    /// served, new ones cannot be made until an operator acts.
+    fn is_store_unwritable(&self) -> bool {
+        match self {
+            Error::Pipeline(PipelineError::Storage(e)) | Error::Unhealthy(e) => e.is_unwritable(),
+            _ => false,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
-        if self.is_busy() {
+        if self.is_busy() || self.is_store_unwritable() {
             return StatusCode::SERVICE_UNAVAILABLE;
         }
         match self {
@@ -122,6 +131,9 @@ impl Error {
         if self.is_busy() {
             return "busy";
         }
+        if self.is_store_unwritable() {
+            return "store-unwritable";
+        }
         match self {
             Error::Asset(_) => "invalid-asset",
             Error::Range(RangeError::BadDate(_) | RangeError::DateOutOfRange(_)) => "invalid-date",
@@ -162,6 +174,11 @@ impl Error {
     pub fn detail(&self) -> String {
         if self.is_busy() {
             return self.chain();
+        }
+        if self.is_store_unwritable() {
+            return "the store cannot be written (a full or read-only disk, or its file was \
+                    removed); answers already stored are still served"
+                .to_owned();
         }
         match self {
             Error::Shared(inner) => inner.detail(),

@@ -207,8 +207,26 @@ impl Pipeline {
     }
 
     /// Answers `query`, computing and storing its asset-day first if the
-    /// stored one is missing or stale; with the answer's freshness.
+    /// stored one is missing or stale; with the answer's freshness. Stored
+    /// rows found damaged are deleted and computed again: the database is a
+    /// cache of what the files say.
     pub async fn footprint(
+        &self,
+        query: &FootprintQuery,
+    ) -> Result<(FootprintReport, Freshness), PipelineError> {
+        match self.answer(query).await {
+            Err(PipelineError::Storage(err)) if err.is_damage() => {
+                tracing::warn!(asset = %query.asset, day = %query.day, error = %chain(&err), "stored asset-day damaged; computing it again");
+                let storage = self.storage.clone();
+                let (asset, day) = (query.asset.clone(), query.day);
+                run_blocking(move || storage.forget_asset_day(&asset, day)).await??;
+                self.answer(query).await
+            }
+            other => other,
+        }
+    }
+
+    async fn answer(
         &self,
         query: &FootprintQuery,
     ) -> Result<(FootprintReport, Freshness), PipelineError> {
@@ -730,6 +748,38 @@ impl<K: Eq + Hash + Clone> Drop for KeyGuard<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_that_is_not_the_version_expected_is_changing_not_read() {
+        // Arrange: a file, and the stamp of an earlier version of it.
+        let dir = tempfile::tempdir().unwrap();
+        let day = Day::parse("2020-04-11").unwrap();
+        let path = power_file_path(dir.path(), day);
+        std::fs::write(
+            &path,
+            "Time,Variable,AssetId,Value\n2020-04-11 00:00:00,power,a,1\n",
+        )
+        .unwrap();
+        let stale = FileStamp::of(&path).unwrap().unwrap();
+        std::fs::write(
+            &path,
+            "Time,Variable,AssetId,Value\n2020-04-11 00:00:00,power,a,22\n",
+        )
+        .unwrap();
+        let asset = AssetId::parse("a").unwrap();
+
+        // Act
+        let with_stale = read_asset_file(dir.path(), &asset, day, stale);
+        let current = FileStamp::of(&path).unwrap().unwrap();
+        let with_current = read_asset_file(dir.path(), &asset, day, current);
+
+        // Assert
+        assert!(matches!(
+            with_stale,
+            Err(ReadFailure::Pipeline(PipelineError::FileChanging { .. }))
+        ));
+        assert!(with_current.is_ok_and(|s| s.readings[0].power_kw == 22.0));
+    }
 
     #[tokio::test]
     async fn keyed_locks_serialise_one_key_and_forget_it_afterwards() {

@@ -72,6 +72,7 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/footprint/{asset}/{date}/", get(footprint::footprint)),
         ("/assets", get(assets)),
         ("/healthz", get(healthz)),
+        ("/readyz", get(readyz)),
         ("/openapi.json", get(openapi)),
     ]
 }
@@ -137,11 +138,23 @@ fn timeout_or_overload(err: BoxError, timeout: Duration) -> Response {
     }
 }
 
-/// Liveness and readiness: the database answers a query.
+/// Liveness: the process answers and its database file answers a read.
 async fn healthz(State(state): State<AppState>) -> Response {
     let storage = state.pipeline.storage().clone();
     match run_blocking(move || storage.check()).await {
         Ok(Ok(())) => Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Ok(Err(err)) => Error::Unhealthy(err).into_response(),
+        Err(err) => Error::from(err).into_response(),
+    }
+}
+
+/// Readiness: migrations are applied (the storage opened) and the database
+/// takes a write; 503 while it cannot, so a load balancer sends traffic
+/// elsewhere.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let storage = state.pipeline.storage().clone();
+    match run_blocking(move || storage.check_writable()).await {
+        Ok(Ok(())) => Json(serde_json::json!({ "status": "ready" })).into_response(),
         Ok(Err(err)) => Error::Unhealthy(err).into_response(),
         Err(err) => Error::from(err).into_response(),
     }

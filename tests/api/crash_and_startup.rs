@@ -184,23 +184,51 @@ fn an_unusable_database_path_stops_the_server_with_one_line() {
     );
 }
 
-#[test]
-fn a_corrupt_database_stops_the_server_with_one_line() {
+#[tokio::test]
+async fn a_corrupt_database_is_moved_aside_and_rebuilt() {
+    // Arrange: a "database" of garbage bytes.
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("corrupt.sqlite3");
     std::fs::write(&db, vec![0x5a; 8192]).unwrap();
-    let fixtures = fixtures_dir();
-    fails_to_start(
-        &[
-            "--data-dir",
-            fixtures.to_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-            "--bind",
-            "127.0.0.1:0",
-        ],
-        "not a database",
+
+    // Act
+    let (_server, port) = serve_binary(&fixtures_dir(), &db).await;
+    let answer = reqwest_get(port, "/footprint/abc123xyz/2019-11-25/14-20?format=json").await;
+
+    // Assert: it serves from a new database; the old one is kept aside.
+    assert_eq!(answer, 200);
+    let kept: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with("corrupt.sqlite3.corrupt-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        std::fs::read(dir.path().join(&kept[0])).unwrap(),
+        vec![0x5a; 8192]
     );
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM asset_days"), 1);
+}
+
+/// The status of a GET over loopback.
+async fn reqwest_get(port: u16, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]

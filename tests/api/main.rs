@@ -21,4 +21,5 @@ mod real_binary;
 mod resample_properties;
 mod shared_data;
 mod storage_cache;
+mod storage_faults;
 mod upstream_faults;

@@ -3,18 +3,21 @@
 //! computed footprint table, plus the record of which source versions each
 //! asset-day was computed from.
 //!
-//! The schema lives in `migrations/` and is applied at open. Every call
-//! blocks; async callers run them in `spawn_blocking`. One connection behind
-//! a mutex: each call is short, WAL lets other processes read meanwhile, and
-//! the busy timeout absorbs their writes.
+//! The schema lives in `migrations/sqlite/` and is applied at open. Every
+//! call blocks; async callers run them on the blocking pool. Writes go
+//! through one connection behind a mutex, reads through a pool of read-only
+//! connections ([`connections`]), so a long write never holds up a read;
+//! the busy timeout absorbs other processes' writes.
+
+mod connections;
 
 use std::path::Path;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use rusqlite_migration::{M, Migrations};
+use rusqlite::{ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use self::connections::Connections;
 
 use crate::asset::AssetId;
 use crate::footprint::FootprintRow;
@@ -23,31 +26,6 @@ use crate::intensity::{
     HalfHourIntensity, IntensityDay, IntensityKind, KindPreference, Provenance,
 };
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, PowerReading, SkippedRows, SourceStamp};
-
-static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
-    Migrations::new(vec![
-        M::up(include_str!("../migrations/0001_create_power_readings.sql")),
-        M::up(include_str!(
-            "../migrations/0002_create_intensity_half_hours.sql"
-        )),
-        M::up(include_str!(
-            "../migrations/0003_create_power_half_hours.sql"
-        )),
-        M::up(include_str!(
-            "../migrations/0004_create_footprint_half_hours.sql"
-        )),
-        M::up(include_str!("../migrations/0005_create_asset_days.sql")),
-        M::up(include_str!(
-            "../migrations/0006_stamp_inodes_and_power_gaps.sql"
-        )),
-        M::up(include_str!("../migrations/0007_intensity_checked_at.sql")),
-    ])
-});
-
-/// How long a statement waits for another process's write lock. Writes
-/// begin IMMEDIATE so that the wait happens at BEGIN, where SQLite's busy
-/// handler applies, rather than as an upgrade that can fail at once.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -59,11 +37,70 @@ pub enum StorageError {
     },
     #[error("cannot bring the database schema up to date")]
     Migrate(#[from] rusqlite_migration::Error),
+    #[error("cannot move the damaged database {path} aside")]
+    MoveAside {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The disk is full or read-only, or the file was removed or moved.
+    #[error("the database cannot be written")]
+    Unwritable(#[source] rusqlite::Error),
+    #[error("the database file was removed or replaced while the server ran")]
+    Removed,
     #[error("database error")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(#[source] rusqlite::Error),
     #[error("the database holds a value it cannot have written: {0}")]
     Corrupt(String),
 }
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(err: rusqlite::Error) -> Self {
+        match err.sqlite_error_code() {
+            Some(
+                ErrorCode::DiskFull
+                | ErrorCode::ReadOnly
+                | ErrorCode::CannotOpen
+                | ErrorCode::SystemIoFailure,
+            ) => StorageError::Unwritable(err),
+            _ => StorageError::Sqlite(err),
+        }
+    }
+}
+
+impl StorageError {
+    /// The store cannot take writes now; what it holds can still be read.
+    pub fn is_unwritable(&self) -> bool {
+        matches!(self, StorageError::Unwritable(_) | StorageError::Removed)
+    }
+
+    /// The file is not a database, or pages of it are damaged.
+    pub fn is_damage(&self) -> bool {
+        let code = match self {
+            StorageError::Open { source, .. }
+            | StorageError::Sqlite(source)
+            | StorageError::Unwritable(source) => source.sqlite_error_code(),
+            StorageError::Migrate(rusqlite_migration::Error::RusqliteError { err, .. }) => {
+                err.sqlite_error_code()
+            }
+            StorageError::Corrupt(_) => return true,
+            _ => None,
+        };
+        matches!(
+            code,
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+        )
+    }
+}
+
+/// Every table keyed by asset and date.
+const ASSET_DAY_TABLES: [&str; 5] = [
+    "asset_days",
+    "footprint_half_hours",
+    "power_half_hours",
+    "power_readings",
+    "power_gaps",
+];
 
 /// A day of intensity as stored, with where and when it was fetched.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,7 +152,7 @@ pub struct ComputedDay<'a> {
 /// A cheap-to-clone handle on the database.
 #[derive(Clone)]
 pub struct Storage {
-    conn: Arc<Mutex<Connection>>,
+    conns: Arc<Connections>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -125,50 +162,36 @@ impl std::fmt::Debug for Storage {
 }
 
 impl Storage {
-    /// Opens (creating if needed) the database at `path`, switches it to
-    /// WAL and applies the migrations.
+    /// Opens (creating if needed) the database at `path`, moving a damaged
+    /// one aside, switches it to WAL and applies the migrations.
     pub fn open(path: &Path) -> Result<Storage, StorageError> {
-        let open_err = |source| StorageError::Open {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        // WAL: readers never block the writer; NORMAL is durable at each
-        // checkpoint and never corrupts, which suits a recomputable cache.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open_err)?;
-        // Another process starting on the same file may be migrating it at
-        // this very moment; once it is done, a retry finds nothing to do.
-        let mut attempt = 0;
-        loop {
-            match MIGRATIONS.to_latest(&mut conn) {
-                Ok(()) => break,
-                Err(_) if attempt < 5 => {
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(50 * attempt));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
         Ok(Storage {
-            conn: Arc::new(Mutex::new(conn)),
+            conns: Arc::new(Connections::open(path)?),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock dropped its transaction, which
-        // rolled back: the connection is still sound.
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    /// A real write (one row rewritten): fails when the database cannot be
+    /// written (a full or read-only disk, a file removed under the server).
+    pub fn check_writable(&self) -> Result<(), StorageError> {
+        if !self.conns.file_present() {
+            return Err(StorageError::Removed);
+        }
+        self.conns.write().execute(
+            "INSERT INTO readiness_probe (id, written_at) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
+            params![format_time(Utc::now())],
+        )?;
+        Ok(())
     }
 
     /// A trivial query that fails when the database is unusable.
     pub fn check(&self) -> Result<(), StorageError> {
-        let one: i64 = self.lock().query_row("SELECT 1", [], |r| r.get(0))?;
+        if !self.conns.file_present() {
+            return Err(StorageError::Removed);
+        }
+        let one: i64 = self
+            .conns
+            .read(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get(0))?))?;
         if one == 1 {
             Ok(())
         } else {
@@ -180,8 +203,8 @@ impl Storage {
     #[cfg(test)]
     pub fn integrity_check(&self) -> Result<(), StorageError> {
         let result: String = self
-            .lock()
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+            .conns
+            .read(|conn| Ok(conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?))?;
         if result == "ok" {
             Ok(())
         } else {
@@ -190,47 +213,48 @@ impl Storage {
     }
 
     pub fn intensity(&self, day: Day) -> Result<Option<StoredIntensity>, StorageError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT half_hour_id, forecast, actual, source, fetched_at,
+        self.conns.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT half_hour_id, forecast, actual, source, fetched_at,
                     COALESCE(checked_at, fetched_at)
              FROM intensity_half_hours WHERE date = ?1 ORDER BY half_hour_id",
-        )?;
-        let mut half_hours = [HalfHourIntensity::default(); HALF_HOURS_PER_DAY as usize];
-        let mut meta: Option<(String, String, String)> = None;
-        let mut found = 0;
-        let mut rows = stmt.query(params![day.to_string()])?;
-        while let Some(row) = rows.next()? {
-            let id = half_hour_id(row.get(0)?)?;
-            half_hours[id.index()] = HalfHourIntensity {
-                forecast: row.get(1)?,
-                actual: row.get(2)?,
+            )?;
+            let mut half_hours = [HalfHourIntensity::default(); HALF_HOURS_PER_DAY as usize];
+            let mut meta: Option<(String, String, String)> = None;
+            let mut found = 0;
+            let mut rows = stmt.query(params![day.to_string()])?;
+            while let Some(row) = rows.next()? {
+                let id = half_hour_id(row.get(0)?)?;
+                half_hours[id.index()] = HalfHourIntensity {
+                    forecast: row.get(1)?,
+                    actual: row.get(2)?,
+                };
+                meta.get_or_insert((row.get(3)?, row.get(4)?, row.get(5)?));
+                found += 1;
+            }
+            let Some((source, fetched_at, checked_at)) = meta else {
+                return Ok(None);
             };
-            meta.get_or_insert((row.get(3)?, row.get(4)?, row.get(5)?));
-            found += 1;
-        }
-        let Some((source, fetched_at, checked_at)) = meta else {
-            return Ok(None);
-        };
-        if found != usize::from(HALF_HOURS_PER_DAY) {
-            return Err(StorageError::Corrupt(format!(
-                "{found} intensity rows for {day}"
-            )));
-        }
-        let day_intensity = IntensityDay::from_half_hours(day, half_hours)
-            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        Ok(Some(StoredIntensity {
-            day: day_intensity,
-            source: source.parse().map_err(StorageError::Corrupt)?,
-            fetched_at: parse_time(&fetched_at)?,
-            checked_at: parse_time(&checked_at)?,
-        }))
+            if found != usize::from(HALF_HOURS_PER_DAY) {
+                return Err(StorageError::Corrupt(format!(
+                    "{found} intensity rows for {day}"
+                )));
+            }
+            let day_intensity = IntensityDay::from_half_hours(day, half_hours)
+                .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            Ok(Some(StoredIntensity {
+                day: day_intensity,
+                source: source.parse().map_err(StorageError::Corrupt)?,
+                fetched_at: parse_time(&fetched_at)?,
+                checked_at: parse_time(&checked_at)?,
+            }))
+        })
     }
 
     /// Records that a day's intensity was checked at `at` and found as
     /// stored.
     pub fn mark_intensity_checked(&self, day: Day, at: DateTime<Utc>) -> Result<(), StorageError> {
-        self.lock().execute(
+        self.conns.write().execute(
             "UPDATE intensity_half_hours SET checked_at = ?2 WHERE date = ?1",
             params![day.to_string(), format_time(at)],
         )?;
@@ -239,7 +263,7 @@ impl Storage {
 
     /// Replaces the stored intensity of a day, all 48 rows at once.
     pub fn save_intensity(&self, stored: &StoredIntensity) -> Result<(), StorageError> {
-        let mut conn = self.lock();
+        let mut conn = self.conns.write();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let day = stored.day.day();
         let date = day.to_string();
@@ -277,102 +301,113 @@ impl Storage {
         asset: &AssetId,
         day: Day,
     ) -> Result<Option<AssetDayRecord>, StorageError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
+        self.conns.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
                     power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
                     previous_file_inode, previous_file_ctime_ns, intensity_fetched_at,
                     readings, skipped_rows, computed_at
              FROM asset_days WHERE asset_id = ?1 AND date = ?2",
-        )?;
-        let raw = stmt
-            .query_row(params![asset.as_str(), day.to_string()], |r| {
-                Ok((
-                    [r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?],
-                    [r.get::<_, Option<i64>>(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
-                    r.get::<_, String>(8)?,
-                    r.get::<_, i64>(9)?,
-                    r.get::<_, String>(10)?,
-                    r.get::<_, String>(11)?,
-                ))
-            })
-            .optional()?;
-        let Some((file, previous, fetched_at, readings, skipped, computed_at)) = raw else {
-            return Ok(None);
-        };
-        // Integers as SQLite keeps them: sizes and inodes are stored as i64.
-        let stamp = |[size, mtime_ns, inode, ctime_ns]: [i64; 4]| FileStamp {
-            size: size as u64,
-            mtime_ns,
-            inode: inode as u64,
-            ctime_ns,
-        };
-        Ok(Some(AssetDayRecord {
-            stamp: SourceStamp {
-                day: stamp(file),
-                previous: match previous {
-                    [Some(size), Some(mtime), Some(inode), Some(ctime)] => {
-                        Some(stamp([size, mtime, inode, ctime]))
-                    }
-                    _ => None,
+            )?;
+            let raw = stmt
+                .query_row(params![asset.as_str(), day.to_string()], |r| {
+                    Ok((
+                        [r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?],
+                        [r.get::<_, Option<i64>>(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
+                        r.get::<_, String>(8)?,
+                        r.get::<_, i64>(9)?,
+                        r.get::<_, String>(10)?,
+                        r.get::<_, String>(11)?,
+                    ))
+                })
+                .optional()?;
+            let Some((file, previous, fetched_at, readings, skipped, computed_at)) = raw else {
+                return Ok(None);
+            };
+            // Integers as SQLite keeps them: sizes and inodes are stored as i64.
+            let stamp = |[size, mtime_ns, inode, ctime_ns]: [i64; 4]| FileStamp {
+                size: size as u64,
+                mtime_ns,
+                inode: inode as u64,
+                ctime_ns,
+            };
+            Ok(Some(AssetDayRecord {
+                stamp: SourceStamp {
+                    day: stamp(file),
+                    previous: match previous {
+                        [Some(size), Some(mtime), Some(inode), Some(ctime)] => {
+                            Some(stamp([size, mtime, inode, ctime]))
+                        }
+                        _ => None,
+                    },
                 },
-            },
-            intensity_fetched_at: parse_time(&fetched_at)?,
-            readings: readings.max(0) as u64,
-            skipped: serde_json::from_str(&skipped)
-                .map_err(|e| StorageError::Corrupt(format!("skipped_rows: {e}")))?,
-            computed_at: parse_time(&computed_at)?,
-        }))
+                intensity_fetched_at: parse_time(&fetched_at)?,
+                readings: readings.max(0) as u64,
+                skipped: serde_json::from_str(&skipped)
+                    .map_err(|e| StorageError::Corrupt(format!("skipped_rows: {e}")))?,
+                computed_at: parse_time(&computed_at)?,
+            }))
+        })
     }
 
     /// What a stored asset-day's readings say about the next day: the value
     /// held at its midnight and its rows past it. `None` when the day is not
     /// stored.
     pub fn carry_over(&self, asset: &AssetId, day: Day) -> Result<Option<CarryOver>, StorageError> {
-        let conn = self.lock();
-        let date = day.to_string();
-        let mut stmt = conn.prepare_cached(
-            "SELECT at_unix_ns, power_kw FROM power_readings
+        self.conns.read(|conn| {
+            let date = day.to_string();
+            let mut stmt = conn.prepare_cached(
+                "SELECT at_unix_ns, power_kw FROM power_readings
              WHERE asset_id = ?1 AND date = ?2 ORDER BY at_unix_ns",
-        )?;
-        let readings = stmt
-            .query_map(params![asset.as_str(), date], |r| {
-                Ok(PowerReading {
-                    at: DateTime::from_timestamp_nanos(r.get(0)?),
-                    power_kw: r.get(1)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        if readings.is_empty() {
-            return Ok(None);
+            )?;
+            let readings = stmt
+                .query_map(params![asset.as_str(), date], |r| {
+                    Ok(PowerReading {
+                        at: DateTime::from_timestamp_nanos(r.get(0)?),
+                        power_kw: r.get(1)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            if readings.is_empty() {
+                return Ok(None);
+            }
+            let mut stmt = conn.prepare_cached(
+                "SELECT at_unix_ns FROM power_gaps
+             WHERE asset_id = ?1 AND date = ?2 ORDER BY at_unix_ns",
+            )?;
+            let gaps = stmt
+                .query_map(params![asset.as_str(), date], |r| {
+                    Ok(DateTime::from_timestamp_nanos(r.get(0)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(CarryOver::split(&readings, &gaps, day.end())))
+        })
+    }
+
+    /// Deletes everything stored for an asset-day, so that it is computed
+    /// again (after its rows were found damaged).
+    pub fn forget_asset_day(&self, asset: &AssetId, day: Day) -> Result<(), StorageError> {
+        let mut conn = self.conns.write();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for table in ASSET_DAY_TABLES {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE asset_id = ?1 AND date = ?2"),
+                params![asset.as_str(), day.to_string()],
+            )?;
         }
-        let mut stmt = conn.prepare_cached(
-            "SELECT at_unix_ns FROM power_gaps
-             WHERE asset_id = ?1 AND date = ?2 ORDER BY at_unix_ns",
-        )?;
-        let gaps = stmt
-            .query_map(params![asset.as_str(), date], |r| {
-                Ok(DateTime::from_timestamp_nanos(r.get(0)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(CarryOver::split(&readings, &gaps, day.end())))
+        tx.commit()?;
+        Ok(())
     }
 
     /// Writes a whole asset-day (readings, half-hours, footprint rows and
     /// its record) replacing what was there, in one transaction: a crash
     /// leaves the old day or the new one, never half of either.
     pub fn save_asset_day(&self, computed: &ComputedDay<'_>) -> Result<(), StorageError> {
-        let mut conn = self.lock();
+        let mut conn = self.conns.write();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let asset = computed.asset.as_str();
         let date = computed.day.to_string();
-        for table in [
-            "asset_days",
-            "footprint_half_hours",
-            "power_half_hours",
-            "power_readings",
-            "power_gaps",
-        ] {
+        for table in ASSET_DAY_TABLES {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE asset_id = ?1 AND date = ?2"),
                 params![asset, date],
@@ -429,17 +464,18 @@ impl Storage {
         asset: &AssetId,
         day: Day,
     ) -> Result<Option<[HalfHourEnergy; HALF_HOURS_PER_DAY as usize]>, StorageError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT half_hour_id, samples, coverage, carried_forward, mean_power_kw, energy_kwh
+        self.conns.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT half_hour_id, samples, coverage, carried_forward, mean_power_kw, energy_kwh
              FROM power_half_hours WHERE asset_id = ?1 AND date = ?2 ORDER BY half_hour_id",
-        )?;
-        let mut rows = stmt.query(params![asset.as_str(), day.to_string()])?;
-        let mut out: Vec<HalfHourEnergy> = Vec::with_capacity(usize::from(HALF_HOURS_PER_DAY));
-        while let Some(row) = rows.next()? {
-            out.push(energy_from_row(row, day)?);
-        }
-        Ok(out.try_into().ok())
+            )?;
+            let mut rows = stmt.query(params![asset.as_str(), day.to_string()])?;
+            let mut out: Vec<HalfHourEnergy> = Vec::with_capacity(usize::from(HALF_HOURS_PER_DAY));
+            while let Some(row) = rows.next()? {
+                out.push(energy_from_row(row, day)?);
+            }
+            Ok(out.try_into().ok())
+        })
     }
 
     /// Replaces an asset-day's footprint rows after its intensity changed,
@@ -451,7 +487,7 @@ impl Storage {
         record: &AssetDayRecord,
         footprints: &FootprintSets,
     ) -> Result<(), StorageError> {
-        let mut conn = self.lock();
+        let mut conn = self.conns.write();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let date = day.to_string();
         tx.execute(
@@ -476,9 +512,9 @@ impl Storage {
         preference: KindPreference,
         range: HalfHourRange,
     ) -> Result<Vec<FootprintRow>, StorageError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT f.half_hour_id, p.samples, p.coverage, p.carried_forward,
+        self.conns.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT f.half_hour_id, p.samples, p.coverage, p.carried_forward,
                     p.mean_power_kw, p.energy_kwh,
                     f.intensity_g_per_kwh, f.intensity_kind, f.footprint_g
              FROM footprint_half_hours f
@@ -486,30 +522,31 @@ impl Storage {
              WHERE f.asset_id = ?1 AND f.date = ?2 AND f.preference = ?3
                AND f.half_hour_id BETWEEN ?4 AND ?5
              ORDER BY f.half_hour_id",
-        )?;
-        let mut rows = stmt.query(params![
-            asset.as_str(),
-            day.to_string(),
-            preference.as_str(),
-            range.start().get(),
-            range.end().get(),
-        ])?;
-        let mut out = Vec::with_capacity(range.len());
-        while let Some(row) = rows.next()? {
-            let energy = energy_from_row(row, day)?;
-            let kind = match row.get::<_, String>(7)?.as_str() {
-                "actual" => IntensityKind::Actual,
-                "forecast" => IntensityKind::Forecast,
-                other => {
-                    return Err(StorageError::Corrupt(format!("intensity kind `{other}`")));
-                }
-            };
-            let mut footprint = FootprintRow::from_energy(&energy, row.get(6)?, kind);
-            // As stored, so an answer never differs from its stored row.
-            footprint.footprint_g = row.get(8)?;
-            out.push(footprint);
-        }
-        Ok(out)
+            )?;
+            let mut rows = stmt.query(params![
+                asset.as_str(),
+                day.to_string(),
+                preference.as_str(),
+                range.start().get(),
+                range.end().get(),
+            ])?;
+            let mut out = Vec::with_capacity(range.len());
+            while let Some(row) = rows.next()? {
+                let energy = energy_from_row(row, day)?;
+                let kind = match row.get::<_, String>(7)?.as_str() {
+                    "actual" => IntensityKind::Actual,
+                    "forecast" => IntensityKind::Forecast,
+                    other => {
+                        return Err(StorageError::Corrupt(format!("intensity kind `{other}`")));
+                    }
+                };
+                let mut footprint = FootprintRow::from_energy(&energy, row.get(6)?, kind);
+                // As stored, so an answer never differs from its stored row.
+                footprint.footprint_g = row.get(8)?;
+                out.push(footprint);
+            }
+            Ok(out)
+        })
     }
 
     /// How many footprint rows an asset-day has under `preference`.
@@ -520,12 +557,14 @@ impl Storage {
         day: Day,
         preference: KindPreference,
     ) -> Result<u32, StorageError> {
-        Ok(self.lock().query_row(
-            "SELECT COUNT(*) FROM footprint_half_hours
-             WHERE asset_id = ?1 AND date = ?2 AND preference = ?3",
-            params![asset.as_str(), day.to_string(), preference.as_str()],
-            |r| r.get(0),
-        )?)
+        self.conns.read(|conn| {
+            Ok(conn.query_row(
+                "SELECT COUNT(*) FROM footprint_half_hours
+                 WHERE asset_id = ?1 AND date = ?2 AND preference = ?3",
+                params![asset.as_str(), day.to_string(), preference.as_str()],
+                |r| r.get(0),
+            )?)
+        })
     }
 }
 
@@ -796,7 +835,66 @@ mod tests {
     }
 
     #[test]
+    fn a_read_does_not_wait_behind_a_write_in_progress() {
+        // Arrange: a write transaction held open on the writer connection.
+        let (_dir, storage) = open();
+        save_day(&storage, Utc::now());
+        let writer = storage.conns.write();
+        writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+        // Act: a read from another thread.
+        let (done, finished) = std::sync::mpsc::channel();
+        let reader = storage.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(reader.asset_day(&asset(), day()).map(|r| r.is_some()));
+        });
+        let read = finished.recv_timeout(std::time::Duration::from_secs(10));
+        writer.execute_batch("ROLLBACK").unwrap();
+
+        // Assert
+        assert!(matches!(read, Ok(Ok(true))), "{read:?}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_moved_aside_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        std::fs::write(&path, b"not a database at all, not even close").unwrap();
+
+        let storage = Storage::open(&path).unwrap();
+
+        storage.check_writable().unwrap();
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        assert!(
+            names.iter().any(|n| n.starts_with("db.sqlite3.corrupt-")),
+            "{names:?}"
+        );
+    }
+
+    #[test]
+    fn full_read_only_and_moved_databases_are_unwritable_not_internal() {
+        use rusqlite::ffi;
+        for code in [
+            ffi::SQLITE_FULL,
+            ffi::SQLITE_READONLY,
+            ffi::SQLITE_READONLY_DBMOVED,
+        ] {
+            let err =
+                StorageError::from(rusqlite::Error::SqliteFailure(ffi::Error::new(code), None));
+            assert!(err.is_unwritable(), "{code}");
+        }
+        let busy = StorageError::from(rusqlite::Error::SqliteFailure(
+            ffi::Error::new(ffi::SQLITE_BUSY),
+            None,
+        ));
+        assert!(!busy.is_unwritable());
+    }
+
+    #[test]
     fn migrations_are_valid() {
-        assert!(MIGRATIONS.validate().is_ok());
+        assert!(Connections::migrations().validate().is_ok());
     }
 }
