@@ -8,7 +8,7 @@
 //! is full, so they can never take the whole pool; renders (a 4000x4000 PNG holds about 50 MB)
 //! wait their turn, for a bounded time.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -47,6 +47,8 @@ pub struct WorkLimit {
     wait: Duration,
 }
 
+static RENDERS: OnceLock<WorkLimit> = OnceLock::new();
+
 /// Reads of data files at once, process-wide: far below the blocking
 /// pool's 512 threads, far above what healthy disks need.
 pub const FILE_READS_AT_ONCE: usize = 64;
@@ -74,14 +76,24 @@ impl WorkLimit {
         LIMIT.clone()
     }
 
-    /// The process-wide limit on chart renders: one per core, measured to
-    /// finish a burst as fast as more would, at a fraction of the memory.
+    /// The process-wide limit on chart renders: by default one per core,
+    /// measured to finish a burst as fast as more would, at a fraction of
+    /// the memory (see [`WorkLimit::set_renders`]).
     pub fn renders() -> WorkLimit {
-        static LIMIT: LazyLock<WorkLimit> = LazyLock::new(|| {
-            let cores = std::thread::available_parallelism().map_or(2, usize::from);
-            WorkLimit::new("chart renders", cores, RENDER_WAIT)
-        });
-        LIMIT.clone()
+        RENDERS
+            .get_or_init(|| {
+                let cores = std::thread::available_parallelism().map_or(2, usize::from);
+                WorkLimit::new("chart renders", cores, RENDER_WAIT)
+            })
+            .clone()
+    }
+
+    /// Sets how many renders run at once, process-wide; only before the
+    /// first render. Returns whether it took effect.
+    pub fn set_renders(at_once: usize) -> bool {
+        RENDERS
+            .set(WorkLimit::new("chart renders", at_once, RENDER_WAIT))
+            .is_ok()
     }
 
     /// Permits free now.

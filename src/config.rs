@@ -189,6 +189,10 @@ pub struct ServerArgs {
         global = true
     )]
     pub header_read_timeout_ms: u64,
+    /// Charts rendered at once (each 4000x4000 PNG holds about 50 MB while
+    /// it is drawn); more wait their turn [default: the number of cores].
+    #[arg(long, env = "FOOTPRINT_MAX_RENDERS", global = true)]
+    pub max_renders: Option<usize>,
     /// Connections open at once; keep it well below the open-file limit.
     #[arg(
         long,
@@ -230,6 +234,7 @@ impl Default for ServerArgs {
             max_concurrency: 256,
             response_cache_mib: 64,
             header_read_timeout_ms: 10_000,
+            max_renders: None,
             max_connections: 1024,
             shutdown_grace_ms: 10_000,
         }

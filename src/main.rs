@@ -62,6 +62,9 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(cli: Cli) -> Result<(), Failure> {
+    if let Some(at_once) = cli.server.max_renders {
+        WorkLimit::set_renders(at_once);
+    }
     let pipeline = cli.sources.open_pipeline()?;
     let listener = tokio::net::TcpListener::bind(cli.server.bind)
         .await
