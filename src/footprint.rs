@@ -46,14 +46,17 @@ pub struct FootprintRow {
     pub samples: u32,
     /// 0..=1: fraction of the half-hour with a known power value.
     pub coverage: f64,
-    /// True when no reading fell inside and the value was held from before.
+    /// True when no reading fell inside and a value was held from before.
     pub carried_forward: bool,
-    pub mean_power_kw: f64,
-    pub energy_kwh: f64,
+    /// Mean power over the known part, kW; `None` (null) when no part of
+    /// the half-hour is known: unknown is never shown as zero.
+    pub mean_power_kw: Option<f64>,
+    /// Energy over the known part, kWh; `None` when nothing is known.
+    pub energy_kwh: Option<f64>,
     pub intensity_g_per_kwh: f64,
     pub intensity_kind: IntensityKind,
-    /// energy_kwh x intensity_g_per_kwh, gCO2eq.
-    pub footprint_g: f64,
+    /// energy_kwh x intensity_g_per_kwh, gCO2eq; `None` when the energy is.
+    pub footprint_g: Option<f64>,
 }
 
 impl FootprintRow {
@@ -63,6 +66,7 @@ impl FootprintRow {
         intensity_g_per_kwh: f64,
         intensity_kind: IntensityKind,
     ) -> Self {
+        let known = energy.coverage > 0.0;
         FootprintRow {
             half_hour_id: energy.half_hour_id,
             from: energy.from,
@@ -70,12 +74,17 @@ impl FootprintRow {
             samples: energy.samples,
             coverage: energy.coverage,
             carried_forward: energy.carried_forward,
-            mean_power_kw: energy.mean_power_kw,
-            energy_kwh: energy.energy_kwh,
+            mean_power_kw: known.then_some(energy.mean_power_kw),
+            energy_kwh: known.then_some(energy.energy_kwh),
             intensity_g_per_kwh,
             intensity_kind,
-            footprint_g: energy.energy_kwh * intensity_g_per_kwh,
+            footprint_g: known.then_some(energy.energy_kwh * intensity_g_per_kwh),
         }
+    }
+
+    /// True when no part of the half-hour has a known power value.
+    pub fn is_unknown(&self) -> bool {
+        self.energy_kwh.is_none()
     }
 
     /// True when the figure is not wholly measured inside the half-hour:
@@ -85,21 +94,29 @@ impl FootprintRow {
     }
 }
 
-/// Sums over a range of rows.
+/// Sums over a range of rows: of its known part only, with how much of
+/// the range that is.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
-    pub energy_kwh: f64,
-    pub footprint_g: f64,
-    /// Mean coverage of the rows (all half-hours are equally long).
+    /// `None` when no part of the range is known.
+    pub energy_kwh: Option<f64>,
+    /// `None` when no part of the range is known.
+    pub footprint_g: Option<f64>,
+    /// Fraction of the range with a known power value (the mean of the
+    /// rows' coverage: all half-hours are equally long).
     pub coverage: f64,
 }
 
 impl Totals {
     pub fn of(rows: &[FootprintRow]) -> Totals {
         let n = rows.len().max(1) as f64;
+        let known = rows.iter().any(|r| !r.is_unknown());
+        let sum = |f: fn(&FootprintRow) -> Option<f64>| {
+            known.then(|| rows.iter().filter_map(f).sum::<f64>())
+        };
         Totals {
-            energy_kwh: rows.iter().map(|r| r.energy_kwh).sum(),
-            footprint_g: rows.iter().map(|r| r.footprint_g).sum(),
+            energy_kwh: sum(|r| r.energy_kwh),
+            footprint_g: sum(|r| r.footprint_g),
             coverage: rows.iter().map(|r| r.coverage).sum::<f64>() / n,
         }
     }
@@ -197,7 +214,7 @@ mod tests {
         assert_eq!(rows[13].half_hour_id.get(), 14);
         assert_eq!(rows[13].intensity_g_per_kwh, 113.0);
         assert_eq!(rows[13].intensity_kind, IntensityKind::Actual);
-        assert!((rows[13].footprint_g - 5.0 * 113.0).abs() < 1e-9);
+        assert!((rows[13].footprint_g.unwrap() - 5.0 * 113.0).abs() < 1e-9);
     }
 
     #[test]
@@ -209,11 +226,11 @@ mod tests {
         );
         assert!(
             rows.iter()
-                .all(|r| (r.footprint_g + 50.0 * 200.0).abs() < 1e-6)
+                .all(|r| (r.footprint_g.unwrap() + 50.0 * 200.0).abs() < 1e-6)
         );
         let totals = Totals::of(&rows);
-        assert!((totals.footprint_g + 48.0 * 50.0 * 200.0).abs() < 1e-3);
-        assert!((totals.energy_kwh + 2400.0).abs() < 1e-6);
+        assert!((totals.footprint_g.unwrap() + 48.0 * 50.0 * 200.0).abs() < 1e-3);
+        assert!((totals.energy_kwh.unwrap() + 2400.0).abs() < 1e-6);
         assert_eq!(totals.coverage, 1.0);
     }
 
@@ -301,9 +318,37 @@ mod tests {
     }
 
     #[test]
-    fn totals_of_no_rows_are_zero() {
+    fn totals_of_no_rows_are_unknown_not_zero() {
         let totals = Totals::of(&[]);
-        assert_eq!(totals.energy_kwh, 0.0);
+        assert_eq!(totals.energy_kwh, None);
         assert_eq!(totals.coverage, 0.0);
+    }
+
+    #[test]
+    fn a_half_hour_with_no_known_power_is_unknown_not_zero() {
+        // Arrange: power known from 12:00 only.
+        let readings = [PowerReading {
+            at: day().start() + chrono::Duration::hours(12),
+            power_kw: 4.0,
+        }];
+        let energies = resample_day(day(), &readings, None);
+
+        // Act
+        let rows = footprint_rows(&energies, &intensity(|_| Some(100.0)), KindPreference::Auto);
+        let morning = Totals::of(&rows[..24]);
+        let day_totals = Totals::of(&rows);
+
+        // Assert
+        assert_eq!(rows[0].energy_kwh, None);
+        assert_eq!(rows[0].footprint_g, None);
+        assert_eq!(rows[0].mean_power_kw, None);
+        assert!(!rows[0].carried_forward, "nothing was carried");
+        assert_eq!(rows[30].energy_kwh, Some(2.0));
+        assert!(rows[30].carried_forward);
+        assert_eq!((morning.energy_kwh, morning.coverage), (None, 0.0));
+        assert_eq!(day_totals.energy_kwh, Some(48.0));
+        assert_eq!(day_totals.coverage, 0.5);
+        let json = serde_json::to_value(&rows[0]).unwrap();
+        assert!(json["energy_kwh"].is_null() && json["footprint_g"].is_null());
     }
 }

@@ -202,8 +202,14 @@ fn render_page(
 fn render_report(report: &FootprintReport) -> Markup {
     let range = report.range;
     let base = format!("/footprint/{}/{}/{}", report.asset, report.date, range);
-    let footprint = format_mass_g(report.totals.footprint_g);
-    let energy = format!("{} kWh", group_thousands(report.totals.energy_kwh, 1));
+    let totals = report.totals;
+    let footprint = totals
+        .footprint_g
+        .map_or_else(|| "no data".to_owned(), format_mass_g);
+    let energy = totals.energy_kwh.map_or_else(
+        || "no data".to_owned(),
+        |kwh| format!("{} kWh", group_thousands(kwh, 1)),
+    );
     let source = report.intensity_source.describe();
     let alt = format!(
         "Column chart of the carbon footprint of {} on {}, {} UTC (half-hours {}): net {} CO2eq from {} net energy.",
@@ -241,7 +247,12 @@ fn render_report(report: &FootprintReport) -> Markup {
             @if report.skipped_rows.count > 0 {
                 p class="note" { (report.skipped_rows.count) " row(s) of the power file could not be read and were skipped." }
             }
-            p class="note" id="rows-note" { "Rows in italics held their value from before or were partly unknown." }
+            @if totals.coverage < 1.0 {
+                p class="note" id="coverage-note" {
+                    "The power is known for " (format!("{:.1} %", totals.coverage * 100.0)) " of this range: the figures cover that part only."
+                }
+            }
+            p class="note" id="rows-note" { "Rows in italics held their value from before or were partly unknown; \"no data\" marks half-hours whose power is unknown, which is not zero." }
             div class="table-wrap" {
                 table id="rows" aria-describedby="rows-note" {
                     thead {
@@ -266,6 +277,10 @@ fn render_report(report: &FootprintReport) -> Markup {
     }
 }
 
+fn no_data() -> String {
+    "no data".to_owned()
+}
+
 fn render_row(row: &FootprintRow) -> Markup {
     let id = row.half_hour_id;
     html! {
@@ -273,10 +288,10 @@ fn render_row(row: &FootprintRow) -> Markup {
             td { (id.start_label()) "-" (id.end_label()) " (" (id) ")" }
             td { (row.samples) }
             td { (format!("{:.0} %", row.coverage * 100.0)) }
-            td { (group_thousands(row.mean_power_kw, 1)) }
-            td { (group_thousands(row.energy_kwh, 2)) }
+            td { (row.mean_power_kw.map_or_else(no_data, |kw| group_thousands(kw, 1))) }
+            td { (row.energy_kwh.map_or_else(no_data, |kwh| group_thousands(kwh, 2))) }
             td { (group_thousands(row.intensity_g_per_kwh, 0)) " " (row.intensity_kind) }
-            td { (format_mass_g(row.footprint_g)) }
+            td { (row.footprint_g.map_or_else(no_data, format_mass_g)) }
         }
     }
 }

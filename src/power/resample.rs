@@ -28,7 +28,8 @@ pub struct HalfHourEnergy {
     pub samples: u32,
     /// Fraction of the half-hour, 0..=1, during which the power was known.
     pub coverage: f64,
-    /// True when no reading falls inside: the value was held from before.
+    /// True when no reading falls inside and a value was held from before
+    /// (false when nothing was known to hold).
     pub carried_forward: bool,
     /// Mean power over the covered part, kW (0 when coverage is 0).
     pub mean_power_kw: f64,
@@ -115,7 +116,7 @@ pub fn resample_day_with_gaps(
             to: id.end(day),
             samples: a.samples,
             coverage: a.known_ns as f64 / HALF_HOUR_NS as f64,
-            carried_forward: a.samples == 0,
+            carried_forward: a.samples == 0 && a.known_ns > 0,
             mean_power_kw: if a.known_ns > 0 {
                 a.kw_ns / a.known_ns as f64
             } else {
@@ -197,7 +198,8 @@ mod tests {
             assert_eq!(h.energy_kwh, 0.0);
             assert_eq!(h.coverage, 0.0);
             assert_eq!(h.mean_power_kw, 0.0);
-            assert!(h.carried_forward);
+            // Nothing was known, so nothing was carried.
+            assert!(!h.carried_forward);
         }
     }
 

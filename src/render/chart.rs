@@ -31,6 +31,8 @@ const INTENSITY: RGBColor = RGBColor(84, 39, 143);
 const INK: RGBColor = RGBColor(33, 33, 33);
 const MUTED: RGBColor = RGBColor(96, 96, 96);
 const GRID: RGBColor = RGBColor(225, 225, 225);
+/// The band behind half-hours whose power is unknown.
+const NO_DATA: RGBColor = RGBColor(232, 232, 236);
 
 fn draw_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> RenderError {
     RenderError::Draw(e.to_string())
@@ -93,7 +95,7 @@ enum BarKind {
 }
 
 fn bar_kind(row: &FootprintRow) -> BarKind {
-    if row.footprint_g < 0.0 {
+    if row.footprint_g.is_some_and(|g| g < 0.0) {
         BarKind::Avoided
     } else {
         BarKind::Emitted
@@ -162,22 +164,37 @@ fn title_parts(report: &FootprintReport) -> Vec<(&'static str, String)> {
 
 /// `net footprint ... | net energy ... | intensity: ...` in its pieces.
 fn subtitle_parts(report: &FootprintReport, unit: MassUnit) -> Vec<(&'static str, String)> {
-    let energy = report.totals.energy_kwh;
+    let totals = report.totals;
+    let (footprint, energy) = match (totals.footprint_g, totals.energy_kwh) {
+        (Some(footprint_g), Some(energy)) => {
+            // Figures of a partly known range cover only the known part.
+            let share = if totals.coverage < 1.0 {
+                let percent = totals.coverage * 100.0;
+                let decimals = if (percent - percent.round()).abs() < 0.05 {
+                    0
+                } else {
+                    1
+                };
+                format!(" over {percent:.decimals$} % of the range")
+            } else {
+                String::new()
+            };
+            (
+                format!("net footprint {} CO2eq", format_mass(footprint_g, unit)),
+                format!(
+                    "net energy {} kWh{share}",
+                    group_thousands(energy, decimals_for(energy))
+                ),
+            )
+        }
+        _ => (
+            "no power data in this range".to_owned(),
+            "footprint unknown".to_owned(),
+        ),
+    };
     let mut parts = vec![
-        (
-            "",
-            format!(
-                "net footprint {} CO2eq",
-                format_mass(report.totals.footprint_g, unit)
-            ),
-        ),
-        (
-            "  |  ",
-            format!(
-                "net energy {} kWh",
-                group_thousands(energy, decimals_for(energy))
-            ),
-        ),
+        ("", footprint),
+        ("  |  ", energy),
         ("  |  ", intensity_note(report)),
     ];
     let skipped = report.skipped_rows.count;
@@ -275,14 +292,15 @@ impl Bars {
         let max_abs_g = report
             .rows
             .iter()
-            .map(|r| r.footprint_g.abs())
+            .filter_map(|r| r.footprint_g)
+            .map(f64::abs)
             .fold(0.0, f64::max);
         // The axis and the subtitle share the unit that suits the bars.
         let unit = unit_for(max_abs_g);
         let values: Vec<f64> = report
             .rows
             .iter()
-            .map(|r| r.footprint_g / unit.grams)
+            .map(|r| r.footprint_g.unwrap_or(0.0) / unit.grams)
             .collect();
         let plot_w = f64::from(width) - f64::from(scale.px(180.0));
         Bars {
@@ -333,6 +351,7 @@ where
     let (body, footer) = rest.split_vertically(height.saturating_sub(header_h + legend_h as u32));
 
     let mut plot = draw_axes(&body, report, &bars, &scale)?;
+    draw_unknown_bands(&mut plot, report, &bars, &scale)?;
     draw_bars(&mut plot, report, &bars, &scale)?;
     draw_intensity_line(&mut plot, report, &bars, &scale)?;
     if bars.all_zero {
@@ -456,6 +475,45 @@ where
         .draw()
         .map_err(draw_err)?;
     Ok(plot)
+}
+
+/// A shaded band, labelled "no data" where it is wide enough, behind each
+/// run of half-hours whose power is unknown: never drawn as a zero bar.
+fn draw_unknown_bands<DB: DrawingBackend>(
+    plot: &mut Plot<'_, DB>,
+    report: &FootprintReport,
+    bars: &Bars,
+    scale: &Scale,
+) -> Result<(), RenderError>
+where
+    DB::ErrorType: 'static,
+{
+    let (y_min, y_max) = bars.y_range();
+    let mut runs: Vec<(f64, f64)> = Vec::new();
+    for row in report.rows.iter().filter(|r| r.is_unknown()) {
+        let x = f64::from(row.half_hour_id.get());
+        match runs.last_mut() {
+            Some((_, end)) if *end == x - 0.5 => *end = x + 0.5,
+            _ => runs.push((x - 0.5, x + 0.5)),
+        }
+    }
+    plot.draw_series(
+        runs.iter()
+            .map(|&(start, end)| Rectangle::new([(start, y_min), (end, y_max)], NO_DATA.filled())),
+    )
+    .map_err(draw_err)?;
+    let label = scale
+        .font(12.0)
+        .color(&MUTED)
+        .pos(Pos::new(HPos::Center, VPos::Top));
+    let label_px = f64::from(scale.px(56.0));
+    plot.draw_series(
+        runs.iter()
+            .filter(|(start, end)| (end - start) * bars.bar_px >= label_px)
+            .map(|&(start, end)| Text::new("no data", ((start + end) / 2.0, y_max), label.clone())),
+    )
+    .map_err(draw_err)?;
+    Ok(())
 }
 
 /// The bars, from zero, then the zero line over their feet.
@@ -583,8 +641,11 @@ enum Swatch {
 /// (non-zero) earn one, and the intensity line always does.
 fn legend_entries(rows: &[FootprintRow]) -> Vec<(Swatch, &'static str)> {
     let has = |kind: BarKind, estimated: bool| {
-        rows.iter()
-            .any(|r| r.footprint_g != 0.0 && bar_kind(r) == kind && r.is_estimated() == estimated)
+        rows.iter().any(|r| {
+            r.footprint_g.is_some_and(|g| g != 0.0)
+                && bar_kind(r) == kind
+                && r.is_estimated() == estimated
+        })
     };
     let any = |kind: BarKind| has(kind, false) || has(kind, true);
     let mut entries: Vec<(Swatch, &str)> = Vec::new();
@@ -606,6 +667,12 @@ fn legend_entries(rows: &[FootprintRow]) -> Vec<(Swatch, &'static str)> {
         entries.push((
             Swatch::Blocks(estimated),
             "lighter: value held, no reading inside, or partly unknown",
+        ));
+    }
+    if rows.iter().any(FootprintRow::is_unknown) {
+        entries.push((
+            Swatch::Blocks(vec![(NO_DATA, None)]),
+            "no data: power unknown, not zero",
         ));
     }
     entries.push((Swatch::Line(INTENSITY), "carbon intensity (right axis)"));

@@ -541,8 +541,11 @@ impl Storage {
                     }
                 };
                 let mut footprint = FootprintRow::from_energy(&energy, row.get(6)?, kind);
-                // As stored, so an answer never differs from its stored row.
-                footprint.footprint_g = row.get(8)?;
+                // As stored, so an answer never differs from its stored row;
+                // unknown time (coverage 0) stays unknown, not the stored 0.
+                if let Some(footprint_g) = footprint.footprint_g.as_mut() {
+                    *footprint_g = row.get(8)?;
+                }
                 out.push(footprint);
             }
             Ok(out)
@@ -588,7 +591,9 @@ fn insert_footprints(
                 row.half_hour_id.get(),
                 row.intensity_g_per_kwh,
                 row.intensity_kind.as_str(),
-                row.footprint_g,
+                // The column is NOT NULL: unknown time (coverage 0) is read
+                // back as unknown from the coverage, never as this zero.
+                row.footprint_g.unwrap_or(0.0),
             ])?;
         }
     }
@@ -764,9 +769,9 @@ mod tests {
         // Assert
         assert_eq!(rows.len(), 7);
         assert_eq!(rows[0].half_hour_id.get(), 14);
-        assert_eq!(rows[0].energy_kwh, 5.0);
+        assert_eq!(rows[0].energy_kwh, Some(5.0));
         assert_eq!(rows[0].intensity_g_per_kwh, 113.0);
-        assert_eq!(rows[0].footprint_g, 565.0);
+        assert_eq!(rows[0].footprint_g, Some(565.0));
         assert_eq!(stored, record(fetched_at));
         assert_eq!(
             storage.energies(&asset(), day()).unwrap().unwrap()[24].energy_kwh,

@@ -11,7 +11,8 @@ use carbon_footprint::render::{ChartSize, render_png, render_svg};
 use crate::helpers::png_summary;
 
 /// A report over half-hours `start..` with these footprints (g) and
-/// intensities; energy = footprint / intensity.
+/// intensities; energy = footprint / intensity. A NaN footprint is a
+/// half-hour whose power is unknown.
 fn report(start: u8, footprints_g: &[f64], estimated: impl Fn(usize) -> bool) -> FootprintReport {
     let day = Day::parse("2019-11-25").unwrap();
     let rows: Vec<FootprintRow> = footprints_g
@@ -20,22 +21,31 @@ fn report(start: u8, footprints_g: &[f64], estimated: impl Fn(usize) -> bool) ->
         .map(|(i, &g)| {
             let id = HalfHourId::new(u32::from(start) + i as u32).unwrap();
             let intensity = 180.0 + 60.0 * (i as f64 * 0.4).sin();
+            let known = (!g.is_nan()).then_some(g);
             FootprintRow {
                 half_hour_id: id,
                 from: id.start(day),
                 to: id.end(day),
-                samples: if estimated(i) { 0 } else { 12 },
-                coverage: if estimated(i) && i % 2 == 0 { 0.5 } else { 1.0 },
-                carried_forward: estimated(i),
-                mean_power_kw: g / intensity * 2.0,
-                energy_kwh: g / intensity,
+                samples: if estimated(i) || known.is_none() {
+                    0
+                } else {
+                    12
+                },
+                coverage: match known {
+                    None => 0.0,
+                    Some(_) if estimated(i) && i % 2 == 0 => 0.5,
+                    Some(_) => 1.0,
+                },
+                carried_forward: estimated(i) && known.is_some(),
+                mean_power_kw: known.map(|g| g / intensity * 2.0),
+                energy_kwh: known.map(|g| g / intensity),
                 intensity_g_per_kwh: intensity,
                 intensity_kind: if i % 5 == 4 {
                     IntensityKind::Forecast
                 } else {
                     IntensityKind::Actual
                 },
-                footprint_g: g,
+                footprint_g: known,
             }
         })
         .collect();
@@ -70,11 +80,23 @@ fn shapes() -> Vec<(&'static str, FootprintReport)> {
             report(1, &[0.0003, 0.00012, 0.0, 0.0007], |_| false),
         ),
         ("full-day", report(1, &full_day, |i| i % 7 == 3)),
-        ("unknown-power", {
-            let mut r = report(1, &[0.0; 6], |_| true);
-            r.rows.iter_mut().for_each(|row| row.coverage = 0.0);
-            r
-        }),
+        ("unknown-power", report(1, &[f64::NAN; 6], |_| true)),
+        (
+            "partly-unknown",
+            report(
+                1,
+                &(0..48)
+                    .map(|i| {
+                        if i < 18 {
+                            f64::NAN
+                        } else {
+                            500.0 + 40.0 * i as f64
+                        }
+                    })
+                    .collect::<Vec<_>>(),
+                |i| i == 18,
+            ),
+        ),
     ]
 }
 
@@ -120,6 +142,34 @@ fn every_shape_renders_an_svg_that_parses_and_carries_the_title() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn unknown_half_hours_are_a_labelled_band_and_the_subtitle_says_how_much_is_known() {
+    // Arrange: 12 of 48 half-hours known.
+    let footprints: Vec<f64> = (0..48)
+        .map(|i| if i < 36 { f64::NAN } else { 1000.0 })
+        .collect();
+    let report = report(1, &footprints, |_| false);
+
+    // Act
+    let svg = render_svg(&report, ChartSize::DEFAULT).unwrap();
+    let png = render_png(&report, ChartSize::DEFAULT).unwrap();
+
+    // Assert: the band's colour is drawn, and the words say what it is.
+    assert!(svg.contains("no data"), "no label");
+    assert!(svg.contains("over 25 % of the range"), "no coverage note");
+    assert!(svg.contains("no data: power unknown, not zero"));
+    let rgb = {
+        let decoder = png::Decoder::new(std::io::Cursor::new(&png));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buffer).unwrap();
+        buffer.truncate(info.buffer_size());
+        buffer
+    };
+    let band = rgb.chunks(3).filter(|p| *p == [232, 232, 236]).count();
+    assert!(band > 10_000, "only {band} band pixels");
 }
 
 #[test]

@@ -95,7 +95,8 @@ async fn the_previous_days_file_gives_the_value_held_at_midnight() {
     assert_eq!(first["coverage"], 1.0);
     assert_eq!(first["energy_kwh"], -50.0);
     assert_eq!(without_previous["rows"][0]["coverage"], 0.0);
-    assert_eq!(without_previous["rows"][0]["energy_kwh"], 0.0);
+    assert!(without_previous["rows"][0]["energy_kwh"].is_null());
+    assert_eq!(without_previous["rows"][0]["carried_forward"], false);
 }
 
 #[tokio::test]
