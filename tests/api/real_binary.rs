@@ -41,7 +41,7 @@ async fn the_binary_serves_the_shared_data_and_stores_48_rows() {
             .all(|r| r["energy_kwh"] == 0.0 && r["footprint_g"] == 0.0)
     );
     assert_eq!(png.status(), 200);
-    assert_eq!(png.headers()["x-intensity-source"], "cache");
+    assert_eq!(png.headers()["x-intensity-source"], "file");
     let (w, h, colours) = png_summary(&png.bytes().await.unwrap());
     assert_eq!((w, h), (1000, 560));
     assert!(colours > 20);

