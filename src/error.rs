@@ -58,6 +58,8 @@ pub enum Error {
     Header(#[from] InvalidHeaderValue),
     #[error("the response could not be built")]
     Response(#[from] axum::http::Error),
+    #[error("a body could not be compressed")]
+    Compress(#[source] std::io::Error),
     #[error("a middleware failed")]
     Middleware(#[source] BoxError),
     #[error("a handler panicked: {0}")]
@@ -121,6 +123,7 @@ impl Error {
             | Error::Blocking(_)
             | Error::Header(_)
             | Error::Response(_)
+            | Error::Compress(_)
             | Error::Middleware(_)
             | Error::Panic(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -163,6 +166,7 @@ impl Error {
             | Error::Blocking(_)
             | Error::Header(_)
             | Error::Response(_)
+            | Error::Compress(_)
             | Error::Middleware(_)
             | Error::Panic(_) => "internal",
         }
@@ -191,6 +195,7 @@ impl Error {
             | Error::Blocking(_)
             | Error::Header(_)
             | Error::Response(_)
+            | Error::Compress(_)
             | Error::Middleware(_)
             | Error::Panic(_) => HIDDEN.to_owned(),
             other => other.chain(),

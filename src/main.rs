@@ -2,7 +2,7 @@
 //! server, or write the bundled `fixtures` or a synthetic `fleet`.
 
 use std::error::Error;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use carbon_footprint::asset::AssetId;
@@ -30,6 +30,8 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| EnvFilter::new(if quiet { "warn" } else { "info" })),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only where a person reads them, not in files or pipes.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let outcome = match cli.command.clone() {

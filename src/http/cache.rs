@@ -47,6 +47,9 @@ impl CacheKey {
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub bytes: Bytes,
+    /// The same bytes gzipped, for text formats: compressed once, when the
+    /// body is rendered, never per request.
+    pub gzip: Option<Bytes>,
     /// True when the day's intensity is all measured.
     pub settled: bool,
 }
@@ -71,7 +74,8 @@ impl ResponseCache {
             .max_capacity(max_bytes)
             .weigher(|_key: &CacheKey, value: &Rendered| {
                 // The body plus a rough allowance for the key and bookkeeping.
-                u32::try_from(value.bytes.len() + 256).unwrap_or(u32::MAX)
+                let gzip = value.gzip.as_ref().map_or(0, Bytes::len);
+                u32::try_from(value.bytes.len() + gzip + 256).unwrap_or(u32::MAX)
             })
             .eviction_policy(EvictionPolicy::lru())
             // Entries of superseded versions are never asked for again.

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::cache::{CacheKey, Rendered};
-use super::negotiate::negotiate_format;
+use super::negotiate::{accepts_gzip, negotiate_format};
 use crate::asset::AssetId;
 use crate::blocking::WorkLimit;
 use crate::error::Error;
@@ -82,9 +82,15 @@ pub async fn footprint(
     params: Result<Query<FootprintParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
-    let Query(params) = params.map_err(|e| Error::BadQuery(e.body_text()))?;
+    let Query(params) = params.map_err(|e| Error::BadQuery(query_problem(&e)))?;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = negotiate_format(params.format.as_deref(), accept)?;
+    let gzip = format.is_text()
+        && accepts_gzip(
+            headers
+                .get(header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok()),
+        );
     let size = ChartSize::new(
         pixels("width", params.width.as_deref(), ChartSize::DEFAULT.width)?,
         pixels(
@@ -120,38 +126,55 @@ pub async fn footprint(
     // disk, whose body is cached: no database, no rendering.
     if let Some(freshness) = state.pipeline.known_freshness(&query.asset, query.day) {
         let key = CacheKey::new(query.clone(), format, size, freshness.version);
-        let etag = entity_tag(&key, freshness.intensity_source);
+        let etag = entity_tag(&key, freshness.intensity_source, gzip);
         let answer = Answer {
             format,
             query: &query,
             source: freshness.intensity_source,
             freshness,
             etag: &etag,
+            gzip,
         };
         if not_modified(&etag) {
             return answer.respond(StatusCode::NOT_MODIFIED, Body::empty());
         }
         if let Some(hit) = state.cache.get(&key).await {
-            return answer.respond(StatusCode::OK, Body::from(hit.bytes));
+            return answer.respond(StatusCode::OK, answer.body(hit));
         }
     }
 
     let (report, freshness) = state.pipeline.footprint(&query).await?;
     let key = CacheKey::new(query.clone(), format, size, freshness.version);
-    let etag = entity_tag(&key, report.intensity_source);
+    let etag = entity_tag(&key, report.intensity_source, gzip);
     let answer = Answer {
         format,
         query: &query,
         source: report.intensity_source,
         freshness,
         etag: &etag,
+        gzip,
     };
     if not_modified(&etag) {
         return answer.respond(StatusCode::NOT_MODIFIED, Body::empty());
     }
     let render_it = render_off_runtime(report, freshness, format, size);
     let rendered = state.cache.get_or_render(key, render_it).await?;
-    answer.respond(StatusCode::OK, Body::from(rendered.bytes))
+    answer.respond(StatusCode::OK, answer.body(rendered))
+}
+
+/// A query string serde could not take, in the service's own words.
+fn query_problem(rejection: &QueryRejection) -> String {
+    let text = rejection.body_text();
+    match text
+        .split_once("duplicate field `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+    {
+        Some((name, _)) => format!(
+            "query parameter `{}` is given more than once; give it once",
+            quote(name, 20)
+        ),
+        None => format!("the query string is not valid: {}", quote(&text, 120)),
+    }
 }
 
 /// Renders on the blocking pool: charts take milliseconds of CPU.
@@ -161,24 +184,44 @@ async fn render_off_runtime(
     format: Format,
     size: ChartSize,
 ) -> Result<Rendered, Error> {
-    let bytes = WorkLimit::renders()
-        .run(move || render(&report, format, size))
+    let (bytes, gzip) = WorkLimit::renders()
+        .run(move || {
+            let bytes = render(&report, format, size)?;
+            let gzip = format.is_text().then(|| gzipped(&bytes)).transpose()?;
+            Ok::<_, Error>((bytes, gzip))
+        })
         .await??;
     Ok(Rendered {
         bytes: Bytes::from(bytes),
+        gzip: gzip.map(Bytes::from),
         settled: freshness.settled,
     })
+}
+
+/// `bytes` gzipped at the best level: done once per cached body.
+fn gzipped(bytes: &[u8]) -> Result<Vec<u8>, Error> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4),
+        flate2::Compression::best(),
+    );
+    encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .map_err(Error::Compress)
 }
 
 /// A strong validator: equal for equal requests over equal data versions
 /// and intensity sources, whose rendering is deterministic; the same on the
 /// first answer and every later one.
-fn entity_tag(key: &CacheKey, source: Provenance) -> String {
+/// The gzipped representation has its own tag, as a strong validator must.
+fn entity_tag(key: &CacheKey, source: Provenance, gzip: bool) -> String {
     let mut hasher = DefaultHasher::new();
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
     key.hash(&mut hasher);
     source.hash(&mut hasher);
-    format!("\"{:016x}\"", hasher.finish())
+    let encoding = if gzip { "-gzip" } else { "" };
+    format!("\"{:016x}{encoding}\"", hasher.finish())
 }
 
 /// `If-None-Match`: `*` or a list of tags (weak ones compared weakly).
@@ -195,9 +238,19 @@ struct Answer<'a> {
     source: Provenance,
     freshness: Freshness,
     etag: &'a str,
+    /// Send the gzipped body (the client takes it, the format is text).
+    gzip: bool,
 }
 
 impl Answer<'_> {
+    /// The body of `rendered` this answer sends.
+    fn body(&self, rendered: Rendered) -> Body {
+        match (self.gzip, rendered.gzip) {
+            (true, Some(gzip)) => Body::from(gzip),
+            _ => Body::from(rendered.bytes),
+        }
+    }
+
     fn respond(&self, status: StatusCode, body: Body) -> Result<Response, Error> {
         let max_age = if self.freshness.settled {
             SETTLED_MAX_AGE
@@ -207,16 +260,25 @@ impl Answer<'_> {
         let value = HeaderValue::try_from;
         let mut response = Response::builder().status(status).body(body)?;
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(self.format.content_type()),
-        );
+        // A 304 has no body, so it describes none (RFC 9110 15.4.5).
+        if status != StatusCode::NOT_MODIFIED {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(self.format.content_type()),
+            );
+        }
         headers.insert(header::ETAG, value(self.etag.to_owned())?);
         headers.insert(
             header::CACHE_CONTROL,
             value(format!("public, max-age={max_age}"))?,
         );
-        headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("Accept, Accept-Encoding"),
+        );
+        if self.gzip && status == StatusCode::OK {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         headers.insert(
             "x-intensity-source",
             HeaderValue::from_static(self.source.as_str()),
@@ -227,13 +289,15 @@ impl Answer<'_> {
             HeaderValue::from(self.freshness.skipped_rows),
         );
         let q = self.query;
-        headers.insert(
-            header::CONTENT_DISPOSITION,
-            value(format!(
-                "inline; filename=\"footprint_{}_{}_{}.{}\"",
-                q.asset, q.day, q.range, self.format
-            ))?,
-        );
+        if status != StatusCode::NOT_MODIFIED {
+            headers.insert(
+                header::CONTENT_DISPOSITION,
+                value(format!(
+                    "inline; filename=\"footprint_{}_{}_{}.{}\"",
+                    q.asset, q.day, q.range, self.format
+                ))?,
+            );
+        }
         Ok(response)
     }
 }

@@ -13,12 +13,14 @@ use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::State;
-use axum::http::{Request, header};
+use axum::http::{HeaderValue, Request, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use axum::{BoxError, Json, Router};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -59,7 +61,7 @@ pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 /// Every route: the one list both the router and its tests read.
 fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     vec![
-        ("/", get(page::page)),
+        ("/", get(page::page).layer(CompressionLayer::new())),
         (
             "/footprint/{asset}/{date}/{range}",
             get(footprint::footprint),
@@ -70,10 +72,10 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ),
         ("/footprint/{asset}/{date}", get(footprint::footprint)),
         ("/footprint/{asset}/{date}/", get(footprint::footprint)),
-        ("/assets", get(assets)),
+        ("/assets", get(assets).layer(CompressionLayer::new())),
         ("/healthz", get(healthz)),
         ("/readyz", get(readyz)),
-        ("/openapi.json", get(openapi)),
+        ("/openapi.json", get(openapi).layer(CompressionLayer::new())),
     ]
 }
 
@@ -110,6 +112,11 @@ fn with_layers(routes: Router, config: &ServerArgs) -> Router {
                     })
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
+            // No browser may guess another type than the one declared.
+            .layer(SetResponseHeaderLayer::overriding(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
             // A panic anywhere below becomes a logged 500 problem, not a
             // dropped connection.
             .layer(CatchPanicLayer::custom(panic_to_problem))

@@ -22,8 +22,12 @@ pub fn negotiate_format(param: Option<&str>, accept: Option<&str>) -> Result<For
         for range in accept.split(',') {
             let mut parts = range.split(';');
             let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            // Parameter names are case-insensitive (RFC 9110 12.4.2).
             let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
+                .filter_map(|p| {
+                    let (name, value) = p.split_once('=')?;
+                    name.trim().eq_ignore_ascii_case("q").then_some(value)
+                })
                 .find_map(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0)
                 .clamp(0.0, 1.0);
@@ -48,12 +52,57 @@ pub fn negotiate_format(param: Option<&str>, accept: Option<&str>) -> Result<For
         .ok_or_else(|| Error::NotAcceptable(quote(accept, 100)))
 }
 
+/// Whether `Accept-Encoding` takes gzip: `gzip` (or `x-gzip`, or `*`)
+/// listed with a q above zero.
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    let Some(header) = accept_encoding else {
+        return false;
+    };
+    let mut star = false;
+    for coding in header.split(',') {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| {
+                let (key, value) = p.split_once('=')?;
+                key.trim().eq_ignore_ascii_case("q").then_some(value)
+            })
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match name.as_str() {
+            "gzip" | "x-gzip" => return q > 0.0,
+            "*" => star = q > 0.0,
+            _ => {}
+        }
+    }
+    star
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn pick(accept: &str) -> Option<Format> {
         negotiate_format(None, Some(accept)).ok()
+    }
+
+    #[test]
+    fn gzip_is_taken_when_listed_or_starred_with_a_positive_q() {
+        assert!(accepts_gzip(Some("gzip, deflate, br")));
+        assert!(accepts_gzip(Some("br;q=1.0, GZIP;Q=0.5")));
+        assert!(accepts_gzip(Some("*")));
+        assert!(!accepts_gzip(Some("gzip;q=0, *")));
+        assert!(!accepts_gzip(Some("br")));
+        assert!(!accepts_gzip(None));
+    }
+
+    #[test]
+    fn the_q_parameter_name_is_case_insensitive() {
+        assert_eq!(
+            pick("application/json;Q=0.1, image/png;q=0.5"),
+            Some(Format::Png)
+        );
+        assert_eq!(pick("image/png; Q = 0.2, text/csv"), Some(Format::Csv));
     }
 
     #[test]

@@ -68,6 +68,12 @@ impl Format {
         }
     }
 
+    /// Whether the format is text, which compresses well (PNG already is
+    /// compressed).
+    pub fn is_text(self) -> bool {
+        !matches!(self, Format::Png)
+    }
+
     /// Whether the size of the picture matters for this format.
     pub fn is_chart(self) -> bool {
         matches!(self, Format::Png | Format::Svg)

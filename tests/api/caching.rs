@@ -231,3 +231,49 @@ async fn the_response_cache_stays_within_its_byte_budget() {
     assert!(held <= 1 << 20, "{held} bytes held");
     assert!(held > 0);
 }
+
+#[tokio::test]
+async fn text_answers_are_gzipped_once_for_clients_that_take_gzip() {
+    // Arrange
+    let app = spawn_app().await;
+    let gzip = [("accept-encoding", "gzip, br")];
+
+    // Act: twice compressed (the second from the cache), once plain.
+    let first = app.get_with(JSON, &gzip).await;
+    let second = app.get_with(JSON, &gzip).await;
+    let plain = app.get(JSON).await;
+    let png = app.get_with(PNG, &gzip).await;
+
+    // Assert
+    assert_eq!(first.header("content-encoding"), "gzip");
+    assert_eq!(first.body, second.body);
+    assert!(first.header("vary").contains("Accept-Encoding"));
+    assert_ne!(first.header("etag"), plain.header("etag"));
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&first.body[..]),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, plain.body);
+    assert!(first.body.len() * 4 < plain.body.len());
+    assert_eq!(png.header("content-encoding"), "");
+}
+
+#[tokio::test]
+async fn a_304_describes_no_body_and_every_answer_forbids_sniffing() {
+    let app = spawn_app().await;
+    let first = app.get(PNG).await;
+
+    let revalidated = app
+        .get_with(PNG, &[("if-none-match", first.header("etag"))])
+        .await;
+    let problem = app.get("/footprint/abc123xyz/2019-11-25/20-14").await;
+
+    assert_eq!(revalidated.status, 304);
+    assert_eq!(revalidated.header("content-type"), "");
+    assert_eq!(revalidated.header("content-disposition"), "");
+    for response in [&first, &revalidated, &problem] {
+        assert_eq!(response.header("x-content-type-options"), "nosniff");
+    }
+}

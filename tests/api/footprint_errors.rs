@@ -175,3 +175,19 @@ async fn a_corrupt_power_file_is_a_422_that_says_why_and_leaks_nothing() {
     assert!(problem.detail.contains("no header"), "{}", problem.detail);
     assert!(!problem.detail.contains('/'), "{}", problem.detail);
 }
+
+#[tokio::test]
+async fn a_repeated_query_parameter_is_named_in_the_services_own_words() {
+    let app = spawn_app().await;
+
+    let response = app
+        .get("/footprint/abc123xyz/2019-11-25/14-20?format=png&format=json")
+        .await;
+
+    assert_eq!(response.status, 400);
+    let problem = response.problem();
+    assert_eq!(
+        problem.detail,
+        "query parameter `format` is given more than once; give it once"
+    );
+}

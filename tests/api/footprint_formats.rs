@@ -159,7 +159,7 @@ async fn footprint_follows_the_accept_header() {
     assert_eq!(svg.header("content-type"), "image/svg+xml");
     assert_eq!(browser.header("content-type"), "image/png");
     assert_eq!(param_wins.header("content-type"), "text/csv; charset=utf-8");
-    assert_eq!(json.header("vary"), "Accept");
+    assert_eq!(json.header("vary"), "Accept, Accept-Encoding");
 }
 
 #[tokio::test]
@@ -204,4 +204,28 @@ async fn healthz_reports_a_usable_database() {
 
     assert_eq!(response.status, 200);
     assert_eq!(response.json()["status"], "ok");
+}
+
+#[tokio::test]
+async fn the_q_of_accept_is_read_whatever_its_case() {
+    let app = spawn_app().await;
+
+    let response = app
+        .get_with(
+            "/footprint/abc123xyz/2019-11-25/14-20",
+            &[("accept", "application/json;Q=0.1, image/png;q=0.5")],
+        )
+        .await;
+
+    assert_eq!(response.header("content-type"), "image/png");
+}
+
+#[tokio::test]
+async fn the_page_the_description_and_the_asset_list_are_compressed() {
+    let app = spawn_app().await;
+    for uri in ["/", "/openapi.json", "/assets"] {
+        let response = app.get_with(uri, &[("accept-encoding", "gzip")]).await;
+        assert_eq!(response.status, 200, "{uri}");
+        assert_eq!(response.header("content-encoding"), "gzip", "{uri}");
+    }
 }
