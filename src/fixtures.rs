@@ -277,23 +277,42 @@ fn scramble<T>(rows: &mut [T]) {
     }
 }
 
-/// Illustrative intensity (gCO2/kWh) shaped like a November weekday: low
-/// overnight, a morning rise, the evening peak around 17:30.
-fn forecast_g_per_kwh(h: f64) -> f64 {
+/// The national intensity the API measured on 2019-11-25 (`actual`,
+/// gCO2/kWh, half-hours 1-48; its forecasts for that day are not known).
+const MEASURED_2019_11_25: [u16; 48] = [
+    200, 198, 189, 191, 193, 197, 193, 193, 194, 199, 207, 230, 255, 272, 283, 283, 278, 277, 278,
+    273, 270, 270, 272, 283, 290, 289, 290, 292, 293, 289, 285, 287, 290, 285, 285, 285, 283, 282,
+    277, 268, 260, 253, 236, 223, 214, 201, 187, 183,
+];
+
+/// Illustrative intensity (gCO2/kWh) shaped like a November day: low
+/// overnight, a morning rise (smaller at weekends), the evening peak around
+/// 17:30, shifted a little from one day to the next so days differ.
+fn forecast_g_per_kwh(day: Day, h: f64) -> f64 {
+    use chrono::Datelike;
     let bump =
         |centre: f64, width: f64, height: f64| height * (-((h - centre) / width).powi(2)).exp();
-    185.0 + bump(8.5, 2.0, 55.0) + bump(17.5, 2.2, 105.0) - bump(3.5, 2.0, 20.0)
+    let weekend = day.naive().weekday().number_from_monday() >= 6;
+    let morning = if weekend { 20.0 } else { 55.0 };
+    // -15..=15 g from the day of the year: windier and calmer days.
+    let shift = f64::from(day.naive().ordinal() * 37 % 31) - 15.0;
+    185.0 + shift + bump(8.5, 2.0, morning) + bump(17.5, 2.2, 105.0) - bump(3.5, 2.0, 20.0)
 }
 
-/// A day's body as the API answers `/intensity/{day}/{next day}`: 49
-/// entries from 23:30 of the day before, every one with an `actual`.
+/// A day's body as the API answers `/intensity/{day}/{next day}`. For
+/// 2019-11-25, the API's own record (48 measured half-hours); for any other
+/// day, 49 illustrative entries from 23:30 of the day before, every one
+/// with a forecast and an `actual`.
 fn intensity_body(day: Day) -> IntensityResponse {
+    if day.to_string() == "2019-11-25" {
+        return measured_body(day, &MEASURED_2019_11_25);
+    }
     let first = day.start() - Duration::minutes(30);
     let data = (0..49)
         .map(|i| {
             let from = first + Duration::minutes(30 * i);
             let h = (from - day.start()).num_minutes() as f64 / 60.0 + 0.25;
-            let forecast = forecast_g_per_kwh(h).round();
+            let forecast = forecast_g_per_kwh(day, h).round();
             let actual = (forecast + 9.0 * (h * 1.7).sin() - 3.0).round();
             IntensityEntry {
                 from,
@@ -304,6 +323,23 @@ fn intensity_body(day: Day) -> IntensityResponse {
                     index: Some(index_name(actual).to_owned()),
                 },
             }
+        })
+        .collect();
+    IntensityResponse { data }
+}
+
+/// A day of measured figures, half-hour by half-hour, without forecasts.
+fn measured_body(day: Day, actual: &[u16; 48]) -> IntensityResponse {
+    let data = crate::half_hour::HalfHourId::all()
+        .zip(actual)
+        .map(|(id, &g)| IntensityEntry {
+            from: id.start(day),
+            to: id.end(day),
+            intensity: IntensityValues {
+                forecast: None,
+                actual: Some(f64::from(g)),
+                index: Some(index_name(f64::from(g)).to_owned()),
+            },
         })
         .collect();
     IntensityResponse { data }

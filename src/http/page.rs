@@ -32,6 +32,7 @@ pub struct PageParams {
 }
 
 const STYLE: &str = r#"
+a { color: var(--accent); }
 :root { color-scheme: light; --ink: #212121; --muted: #5f5f5f; --line: #d9d9d9; --accent: #54278f; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 16px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink); background: #fafafa; }
@@ -182,7 +183,6 @@ fn render_page(
                         Some(Ok(report)) => (render_report(report)),
                         Some(Err(err)) => {
                             div class="problem" role="alert" id="problem" {
-                                strong { (err.status().as_u16()) " " (err.status().canonical_reason().unwrap_or("Error")) ": " }
                                 (err.detail())
                             }
                         }
@@ -230,10 +230,11 @@ fn render_report(report: &FootprintReport) -> Markup {
                 div { dt { "Intensity from" } dd { (source) } }
             }
             figure {
-                // Narrow screens get a narrow chart whatever their pixel
-                // density: its layout, not its resolution, keeps text legible.
+                // Narrow screens get a chart laid out for their width, as
+                // SVG so that it is sharp at any pixel density and its text
+                // is shown at the size it was set (at least 11 px).
                 picture {
-                    source media="(max-width: 700px)" srcset=(format!("{base}?width=480&height=420"));
+                    source media="(max-width: 700px)" type="image/svg+xml" srcset=(format!("{base}?format=svg&width=360&height=560"));
                     img id="chart" src=(base) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt);
                 }
             }

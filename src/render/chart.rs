@@ -129,8 +129,18 @@ fn label_step(bar_px: f64, label_px: f64) -> usize {
 struct Scale(f64);
 
 impl Scale {
+    /// Width at or below which a chart is laid out for a phone screen.
+    const PHONE_WIDTH: u32 = 480;
+
     fn of(width: u32, height: u32) -> Self {
-        Scale((f64::from(width.min(height * 2)) / 1000.0).clamp(0.85, 2.5))
+        // A phone shows the picture at about its own width: its text must
+        // stay at least 11 px there, so it does not shrink with the picture.
+        let floor = if width <= Self::PHONE_WIDTH {
+            1.35
+        } else {
+            0.85
+        };
+        Scale((f64::from(width.min(height * 2)) / 1000.0).clamp(floor, 2.5))
     }
 
     /// `n` design pixels in real pixels.
@@ -667,7 +677,7 @@ fn legend_entries(rows: &[FootprintRow]) -> Vec<(Swatch, &'static str)> {
     if !estimated.is_empty() {
         entries.push((
             Swatch::Blocks(estimated),
-            "lighter: value held, no reading inside, or partly unknown",
+            "lighter: value held or partly unknown",
         ));
     }
     if rows.iter().any(FootprintRow::is_unknown) {

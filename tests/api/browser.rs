@@ -148,7 +148,16 @@ async fn a_person_picks_a_range_in_the_browser_and_sees_the_chart_and_the_rows()
         .await
         .unwrap();
 
+    let link_colours = client
+        .execute(
+            "return [getComputedStyle(document.querySelector('.formats a')).color, getComputedStyle(document.querySelector('p.note a')).color];",
+            vec![],
+        )
+        .await
+        .unwrap();
+
     // Assert
+    assert_eq!(link_colours[0], link_colours[1], "one link colour");
     assert_eq!(natural, (1000, 560));
     assert_eq!(rows, 7);
     assert!(alt.unwrap_or_default().contains("net 0 g CO2eq"));
@@ -232,13 +241,25 @@ async fn on_a_375_pixel_phone_the_page_fits_and_gets_the_narrow_chart() {
     chart_natural_size(&client).await;
     let layout = client
         .execute(
-            "return [document.documentElement.scrollWidth, window.innerWidth, document.getElementById('chart').currentSrc];",
+            "return [document.documentElement.scrollWidth, window.innerWidth, document.getElementById('chart').currentSrc, document.getElementById('chart').clientWidth];",
             vec![],
         )
         .await
         .unwrap();
+    let chart_url = layout[2].as_str().unwrap_or_default().to_owned();
+    let shown_width = layout[3].as_f64().unwrap_or(0.0);
+    let path = chart_url
+        .split_once("/footprint")
+        .map(|(_, p)| format!("/footprint{p}"));
+    let svg = app.get(&path.unwrap_or_default()).await;
+    let smallest_font_px = String::from_utf8_lossy(&svg.body)
+        .split("font-size=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next()?.parse::<f64>().ok())
+        .fold(f64::INFINITY, f64::min);
 
-    // Assert: nothing wider than the screen; the 480 px chart was chosen.
+    // Assert: nothing wider than the screen; the phone chart was chosen,
+    // and its smallest text is at least 11 px as shown.
     let (scroll_width, inner_width) = (layout[0].as_u64().unwrap(), layout[1].as_u64().unwrap());
     assert!(
         inner_width <= 400,
@@ -248,11 +269,9 @@ async fn on_a_375_pixel_phone_the_page_fits_and_gets_the_narrow_chart() {
         scroll_width <= inner_width,
         "the page scrolls sideways: {scroll_width} > {inner_width}"
     );
-    assert!(
-        layout[2].as_str().unwrap().contains("width=480"),
-        "{}",
-        layout[2]
-    );
+    assert!(chart_url.contains("format=svg&width=360"), "{chart_url}");
+    let shown_px = smallest_font_px * shown_width / 360.0;
+    assert!(shown_px >= 11.0, "labels shown at {shown_px:.1} px");
     if let Some(dir) = screenshot_dir() {
         std::fs::write(
             dir.join("page-phone.png"),

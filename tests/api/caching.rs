@@ -17,6 +17,8 @@ fn forecast_only_body() -> serde_json::Value {
         std::fs::read_to_string(fixtures_dir().join("carbon_intensity_2019-11-25.json")).unwrap();
     let mut body: serde_json::Value = serde_json::from_str(&text).unwrap();
     for entry in body["data"].as_array_mut().unwrap() {
+        // The fixture day is measured only: its actuals become forecasts.
+        entry["intensity"]["forecast"] = entry["intensity"]["actual"].clone();
         entry["intensity"]["actual"] = serde_json::Value::Null;
     }
     body

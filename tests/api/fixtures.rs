@@ -35,3 +35,28 @@ fn the_fixture_power_file_holds_two_assets_unsorted() {
     assert!(text.contains(",abc123xyz,") && text.contains(",heatpump-07,"));
     assert!(times.len() > 4_000, "{} rows", times.len());
 }
+
+/// The `actual` of every entry of an intensity file, in order.
+fn actuals(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let body: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["intensity"]["actual"].clone())
+        .collect()
+}
+
+#[test]
+fn the_fixture_days_have_different_intensity_and_the_25th_is_the_apis_record() {
+    let day_24 = actuals(&fixtures_dir().join("carbon_intensity_2019-11-24.json"));
+    let day_25 = actuals(&fixtures_dir().join("carbon_intensity_2019-11-25.json"));
+
+    assert_ne!(day_24[1..], day_25[..48]);
+    if let Some(shared) = crate::helpers::shared_data_dir() {
+        assert_eq!(
+            day_25,
+            actuals(&shared.join("carbon_intensity_2019-11-25.json"))
+        );
+    }
+}

@@ -179,12 +179,13 @@ async fn footprint_chart_size_can_be_chosen() {
 async fn footprint_can_force_the_forecast_figure() {
     let app = spawn_app().await;
 
+    // 2019-11-24 has both figures (the 25th is the API's measured record).
     let auto = app
-        .get("/footprint/abc123xyz/2019-11-25/30?format=json")
+        .get("/footprint/abc123xyz/2019-11-24/40?format=json")
         .await
         .json();
     let forecast = app
-        .get("/footprint/abc123xyz/2019-11-25/30?format=json&kind=forecast")
+        .get("/footprint/abc123xyz/2019-11-24/40?format=json&kind=forecast")
         .await
         .json();
 

@@ -101,6 +101,7 @@ async fn a_hanging_api_does_not_hold_requests_when_a_stale_copy_is_stored() {
     app.remove_intensity_file();
     wiremock::Mock::given(wiremock::matchers::method("GET"))
         .respond_with(ResponseTemplate::new(200).set_body_json(body_with(|i| {
+            i["forecast"] = i["actual"].clone();
             i["actual"] = serde_json::Value::Null;
         })))
         .up_to_n_times(1)

@@ -215,6 +215,8 @@ async fn a_stale_forecast_is_used_when_the_refresh_fails_and_there_is_no_file() 
     app.remove_intensity_file();
     let mut body = fixture_body();
     for entry in body["data"].as_array_mut().unwrap() {
+        // The fixture day is measured only: its actuals become forecasts.
+        entry["intensity"]["forecast"] = entry["intensity"]["actual"].clone();
         entry["intensity"]["actual"] = serde_json::Value::Null;
     }
     wiremock::Mock::given(wiremock::matchers::method("GET"))
