@@ -42,6 +42,12 @@ pub enum Error {
     NotFound,
     #[error("only GET and HEAD are supported")]
     MethodNotAllowed,
+    #[error("the request target is {0} bytes long; at most 8192 are read")]
+    UriTooLong(usize),
+    #[error(
+        "the request's header fields are too large ({bytes} bytes in {count} fields); at most 16384 bytes in 100 fields are read"
+    )]
+    HeadersTooLarge { bytes: usize, count: usize },
     #[error("the path is not valid: {0}")]
     BadPath(String),
     #[error("none of the formats png, svg, json, csv is acceptable to this client (Accept: {0})")]
@@ -101,6 +107,8 @@ impl Error {
             | Error::BadPath(_) => StatusCode::BAD_REQUEST,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            Error::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            Error::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::Pipeline(e) => match e {
                 PipelineError::NoPowerFile { .. }
@@ -145,6 +153,8 @@ impl Error {
             Error::BadPath(_) => "invalid-path",
             Error::MethodNotAllowed => "method-not-allowed",
             Error::NotAcceptable(_) => "not-acceptable",
+            Error::UriTooLong(_) => "uri-too-long",
+            Error::HeadersTooLarge { .. } => "headers-too-large",
             Error::Unhealthy(_) => "unhealthy",
             Error::NotFound => "not-found",
             Error::Pipeline(e) => match e {

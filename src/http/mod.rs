@@ -117,6 +117,7 @@ fn with_layers(routes: Router, config: &ServerArgs) -> Router {
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
             ))
+            .layer(axum::middleware::from_fn(bound_request_head))
             // A panic anywhere below becomes a logged 500 problem, not a
             // dropped connection.
             .layer(CatchPanicLayer::custom(panic_to_problem))
@@ -126,6 +127,37 @@ fn with_layers(routes: Router, config: &ServerArgs) -> Router {
             .timeout(timeout)
             .concurrency_limit(config.max_concurrency.max(1)),
     )
+}
+
+/// Longest request target read, bytes.
+const MAX_URI_BYTES: usize = 8 * 1024;
+/// Largest header section read, bytes, and most fields.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+const MAX_HEADER_FIELDS: usize = 100;
+
+/// Refuses an over-long target (414) or header section (431) with a problem
+/// document, well below the limits where hyper would answer bare.
+async fn bound_request_head(
+    request: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let uri_bytes = request.uri().to_string().len();
+    if uri_bytes > MAX_URI_BYTES {
+        return Error::UriTooLong(uri_bytes).into_response();
+    }
+    let headers = request.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if bytes > MAX_HEADER_BYTES || headers.len() > MAX_HEADER_FIELDS {
+        return Error::HeadersTooLarge {
+            bytes,
+            count: headers.len(),
+        }
+        .into_response();
+    }
+    next.run(request).await
 }
 
 fn panic_to_problem(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -187,3 +187,49 @@ async fn a_shutdown_lets_a_request_in_flight_finish() {
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200 OK"));
     assert!(finished.is_ok());
 }
+
+/// The status line and body of a raw request over TCP.
+async fn raw_exchange(address: &str, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    String::from_utf8_lossy(
+        &read_until_closed(&mut stream, GUARD)
+            .await
+            .unwrap_or_default(),
+    )
+    .into_owned()
+}
+
+#[tokio::test]
+async fn a_too_long_target_and_too_large_headers_get_problem_documents() {
+    let (address, _stop, _server) = start(ServerArgs::default()).await;
+    let long_path = format!("/footprint/{}/2019-11-25", "a".repeat(9_000));
+    let many_headers: String = (0..150).map(|i| format!("X-Filler-{i}: {i}\r\n")).collect();
+    let big_header = format!("X-Big: {}\r\n", "b".repeat(20_000));
+
+    let too_long = raw_exchange(
+        &address,
+        format!("GET {long_path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await;
+    let too_many = raw_exchange(
+        &address,
+        format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many_headers}Connection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await;
+    let too_big = raw_exchange(
+        &address,
+        format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{big_header}Connection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await;
+
+    assert!(too_long.starts_with("HTTP/1.1 414"), "{too_long:.200}");
+    assert!(too_long.contains("/problems/uri-too-long"));
+    for answer in [&too_many, &too_big] {
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.200}");
+        assert!(answer.contains("application/problem+json"));
+        assert!(answer.contains("/problems/headers-too-large"));
+    }
+}

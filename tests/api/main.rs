@@ -17,6 +17,7 @@ mod intensity_fallback;
 mod intensity_refresh;
 mod limits;
 mod page_and_openapi;
+mod postman;
 mod real_binary;
 mod resample_properties;
 mod shared_data;

@@ -148,8 +148,18 @@ async fn openapi_json_is_served_and_describes_every_route() {
     let spec = response.json();
     assert_eq!(spec["openapi"], "3.1.0");
     let documented: BTreeSet<String> = spec["paths"].as_object().unwrap().keys().cloned().collect();
-    let routed: BTreeSet<String> = route_paths().into_iter().map(String::from).collect();
+    // A trailing-slash variant is served but described with its canonical
+    // path only (clients such as Postman merge the two).
+    let routed: BTreeSet<String> = route_paths()
+        .into_iter()
+        .map(|p| match p.strip_suffix('/') {
+            Some(canonical) if !canonical.is_empty() => canonical.to_owned(),
+            _ => p.to_owned(),
+        })
+        .collect();
     assert_eq!(documented, routed, "the router and /openapi.json disagree");
+    assert!(documented.iter().all(|p| p == "/" || !p.ends_with('/')));
+    assert_eq!(spec["servers"][0]["url"], "/");
     let ids: Vec<&str> = spec["paths"]
         .as_object()
         .unwrap()
@@ -225,4 +235,49 @@ fn openapi_json_is_valid_openapi_3_1() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn the_range_pattern_admits_exactly_the_ranges_the_service_parses() {
+    // Arrange: every one- and two-number candidate from 0 to 99.
+    let spec: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+    let pattern = spec["components"]["parameters"]["range"]["schema"]["pattern"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut candidates: Vec<String> = (0..100).map(|n| n.to_string()).collect();
+    candidates.extend((0..100).flat_map(|a| (0..100).map(move |b| format!("{a}-{b}"))));
+
+    // Act: Python's regular expressions stand in for a client's.
+    let output = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import re,sys; p=re.compile(sys.argv[1]); print(''.join('1' if p.fullmatch(c) else '0' for c in sys.stdin.read().split()))",
+            &pattern,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(candidates.join(" ").as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("python3 runs");
+    let matched = String::from_utf8(output.stdout).unwrap();
+
+    // Assert: the pattern cannot say "first <= last"; the description does.
+    for (candidate, flag) in candidates.iter().zip(matched.trim().chars()) {
+        let parsed = carbon_footprint::half_hour::HalfHourRange::parse(candidate);
+        let well_formed = parsed.is_ok()
+            || matches!(
+                parsed,
+                Err(carbon_footprint::half_hour::RangeError::Reversed { .. })
+            );
+        assert_eq!(flag == '1', well_formed, "{candidate}");
+    }
 }

@@ -1,0 +1,102 @@
+//! A client nobody here wrote: `/openapi.json` converted by Postman's own
+//! converter with its default options, and the collection run with newman
+//! against the real binary. Every request must answer as documented (2xx,
+//! or 304). Both tools come from the npm registry (`.ci/run` installs
+//! them); without them the test is skipped, except under CI.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::helpers::{fixtures_dir, serve_binary};
+
+/// Whether `tool` runs; under CI its absence fails the test.
+fn available(tool: &str) -> bool {
+    let found = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found || std::env::var_os("CI").is_none(),
+        "CI is set but `{tool}` is not installed (npm install -g openapi-to-postmanv2 newman)"
+    );
+    if !found {
+        eprintln!("skipping: `{tool}` is not installed");
+    }
+    found
+}
+
+fn run(command: &mut Command) {
+    let output = command.output().expect("the tool starts");
+    assert!(
+        output.status.success(),
+        "{:?} failed:\n{}\n{}",
+        command,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_postman_import_of_the_description_runs_green_against_the_binary() {
+    if !available("openapi2postmanv2") || !available("newman") {
+        return;
+    }
+    // Arrange: the description as served, converted with default options.
+    let work = tempfile::tempdir().unwrap();
+    let spec = work.path().join("openapi.json");
+    std::fs::write(&spec, carbon_footprint::http::OPENAPI_JSON).unwrap();
+    let collection = work.path().join("collection.json");
+    run(Command::new("openapi2postmanv2")
+        .arg("-s")
+        .arg(&spec)
+        .arg("-o")
+        .arg(&collection));
+    let (_server, port) = serve_binary(&fixtures_dir(), &work.path().join("db.sqlite3")).await;
+
+    // Act
+    let report = work.path().join("report.json");
+    run(Command::new("newman")
+        .arg("run")
+        .arg(&collection)
+        .args(["--env-var", &format!("baseUrl=http://127.0.0.1:{port}")])
+        .args(["--reporters", "json", "--reporter-json-export"])
+        .arg(&report));
+
+    // Assert: one request per documented operation, every one answered.
+    let executions = executions(&report);
+    assert_eq!(executions.len(), documented_operations(), "{executions:?}");
+    for (name, code) in &executions {
+        assert!(
+            (200..300).contains(code) || *code == 304,
+            "{name} answered {code}"
+        );
+    }
+}
+
+/// `(request name, status)` of every request newman sent.
+fn executions(report: &Path) -> Vec<(String, u64)> {
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    report["run"]["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["item"]["name"].as_str().unwrap_or("?").to_owned(),
+                e["response"]["code"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+fn documented_operations() -> usize {
+    let spec: serde_json::Value =
+        serde_json::from_str(carbon_footprint::http::OPENAPI_JSON).unwrap();
+    spec["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum()
+}
