@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Load test of a release build on loopback: 10 s with 8 connections on a warm
 # chart URL and on a JSON URL, printing requests/s, p50/p99 latency and the
-# server's peak RSS. Needs wrk (installed from Debian's packages if missing).
+# server's peak RSS; then, side by side, nginx (2 workers) serving the very
+# same bytes as static files, and the service's share of nginx's rate: the
+# warm path's distance from the physical limit of this machine. Needs wrk
+# and nginx (installed from Debian's packages if missing).
 #
 #   scripts/load.sh                 # defaults
 #   DURATION=30s CONNECTIONS=16 scripts/load.sh
@@ -12,9 +15,10 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-8}
 THREADS=${THREADS:-2}
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk..." >&2
-  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+  echo "installing wrk and nginx..." >&2
+  apt-get install -y wrk nginx-light >/dev/null 2>&1 ||
+    { apt-get update >/dev/null && apt-get install -y wrk nginx-light >/dev/null; }
 fi
 
 cargo build --release --quiet
@@ -34,15 +38,44 @@ json="$base/footprint/abc123xyz/2019-11-25/1-48?format=json"
 # Warm both: the first answer computes the day, the second fills the cache.
 for url in "$chart" "$json"; do curl -fsS -o /dev/null "$url"; curl -fsS -o /dev/null "$url"; done
 
-printf '%-6s %12s %10s %10s\n' what 'requests/s' p50 p99
-for pair in "chart $chart" "json $json"; do
-  set -- $pair
+# nginx serves the bytes the service returned, as static files.
+mkdir -p "$work/www"
+curl -fsS -o "$work/www/chart.png" "$chart"
+curl -fsS -o "$work/www/day.json" "$json"
+chmod -R a+rX "$work"   # nginx's workers run as an unprivileged user
+nginx_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$work/nginx.conf" <<CONF
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  types { image/png png; application/json json; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $work/www;
+  }
+}
+CONF
+nginx -c "$work/nginx.conf" -p "$work"
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; nginx -c "$work/nginx.conf" -p "$work" -s stop 2>/dev/null; rm -rf "$work"' EXIT
+
+measure() { # name url -> prints a row, sets $rps
+  local out
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$2")
   if grep -q 'Non-2xx' <<<"$out"; then echo "$out" >&2; echo "error: non-2xx answers" >&2; exit 1; fi
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  printf '%-6s %12s %10s %10s\n' "$1" "$rps" "$p50" "$p99"
+  printf '%-14s %12s %10s %10s\n' "$1" "$rps" "$(awk '$1 == "50%" {print $2}' <<<"$out")" \
+    "$(awk '$1 == "99%" {print $2}' <<<"$out")"
+}
+
+printf '%-14s %12s %10s %10s\n' what 'requests/s' p50 p99
+for pair in "chart $chart chart.png" "json $json day.json"; do
+  set -- $pair
+  measure "$1" "$2"; ours=$rps
+  measure "$1 (nginx)" "http://127.0.0.1:$nginx_port/$3"; theirs=$rps
+  printf '%-14s %11.0f%%\n' "$1 share" "$(echo "100 * $ours / $theirs" | bc -l)"
 done
 
 peak_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")

@@ -55,8 +55,14 @@ impl Day {
         if !shape_ok {
             return Err(RangeError::BadDate(truncate_for_message(s)));
         }
-        let date = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map_err(|_| RangeError::BadDate(s.to_owned()))?;
+        // The shape is checked: ten bytes, digits around two dashes.
+        let number = |range: std::ops::Range<usize>| {
+            b[range]
+                .iter()
+                .fold(0u32, |acc, c| acc * 10 + u32::from(c - b'0'))
+        };
+        let date = NaiveDate::from_ymd_opt(number(0..4) as i32, number(5..7), number(8..10))
+            .ok_or_else(|| RangeError::BadDate(s.to_owned()))?;
         // Readings are kept as nanoseconds since 1970 in an i64, which
         // reaches 1677..2262; the bounds leave a margin on both sides.
         if !(Day::FIRST_YEAR..=Day::LAST_YEAR).contains(&date.year()) {
@@ -90,7 +96,15 @@ impl Day {
 
 impl fmt::Display for Day {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%d"))
+        // By hand: it is written on every answer, and chrono's formatter
+        // parses its pattern each time. Years are 1900..=2199 (see parse).
+        write!(
+            f,
+            "{:04}-{:02}-{:02}",
+            self.0.year(),
+            self.0.month(),
+            self.0.day()
+        )
     }
 }
 

@@ -42,6 +42,9 @@ const READ_ATTEMPTS: u32 = 3;
 /// A failing source is asked at most every 2^5 refresh times.
 const MAX_BACKOFF_DOUBLINGS: u32 = 5;
 
+/// How long a day's file stamps are reused by the fast path.
+const STAMP_REUSE: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// Day files whose assets are remembered (to answer unknown assets).
 const MAX_REMEMBERED_FILES: usize = 64;
 
@@ -116,6 +119,9 @@ pub struct Freshness {
     pub intensity_source: Provenance,
 }
 
+/// A day's file stamps and when they were taken.
+type TakenStamp = (std::time::Instant, Option<SourceStamp>);
+
 /// The assets one version of a day's file holds.
 type FileAssets = (FileStamp, Arc<BTreeSet<AssetId>>);
 
@@ -129,6 +135,8 @@ pub struct Pipeline {
     intensity_locks: KeyedLocks<Day>,
     /// Versions already checked against storage, for the fast path.
     known: Arc<Mutex<HashMap<(AssetId, Day), Freshness>>>,
+    /// Stamps of day files recently taken by the fast path.
+    recent_stamps: Arc<Mutex<HashMap<Day, TakenStamp>>>,
     /// The assets of each day file version read so far.
     file_assets: Arc<Mutex<HashMap<Day, FileAssets>>>,
     forecast_refresh: Duration,
@@ -151,6 +159,7 @@ impl Pipeline {
             day_locks: KeyedLocks::default(),
             intensity_locks: KeyedLocks::default(),
             known: Arc::default(),
+            recent_stamps: Arc::default(),
             file_assets: Arc::default(),
             refreshing: Arc::default(),
             refresh_failures: Arc::default(),
@@ -204,8 +213,35 @@ impl Pipeline {
         if !known.settled && Utc::now() - known.checked_at >= self.forecast_refresh {
             return None;
         }
-        let current = SourceStamp::of(&self.data_dir, day).ok()??;
+        let current = self.recent_stamp(day)?;
         (current == known.version.power).then_some(known)
+    }
+
+    /// The stamps of `day`'s power files, taken at most [`STAMP_REUSE`]
+    /// ago: under load the same two `stat` calls would otherwise be made
+    /// for every request, and a file changed within that millisecond is
+    /// noticed by the next.
+    fn recent_stamp(&self, day: Day) -> Option<SourceStamp> {
+        let now = std::time::Instant::now();
+        if let Some((taken, stamp)) = self
+            .recent_stamps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&day)
+            && now.duration_since(*taken) < STAMP_REUSE
+        {
+            return *stamp;
+        }
+        let stamp = SourceStamp::of(&self.data_dir, day).ok().flatten();
+        let mut stamps = self
+            .recent_stamps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if stamps.len() >= MAX_REMEMBERED_FILES {
+            stamps.retain(|_, (taken, _)| now.duration_since(*taken) < STAMP_REUSE);
+        }
+        stamps.insert(day, (now, stamp));
+        stamp
     }
 
     /// Answers `query`, computing and storing its asset-day first if the

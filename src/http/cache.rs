@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use bytes::Bytes;
 use moka::future::Cache;
 use moka::policy::EvictionPolicy;
@@ -43,9 +44,21 @@ impl CacheKey {
     }
 }
 
+/// The header values that tell one answer apart, made once when it is
+/// rendered so that serving it from the cache formats and hashes nothing.
+#[derive(Debug, Clone)]
+pub struct Labels {
+    pub etag: HeaderValue,
+    /// The gzipped representation's own strong validator.
+    pub etag_gzip: HeaderValue,
+    pub disposition: HeaderValue,
+    pub skipped_rows: HeaderValue,
+}
+
 /// A rendered body with what its headers need.
 #[derive(Debug, Clone)]
 pub struct Rendered {
+    pub labels: Labels,
     pub bytes: Bytes,
     /// The same bytes gzipped, for text formats: compressed once, when the
     /// body is rendered, never per request.

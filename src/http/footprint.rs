@@ -13,22 +13,22 @@ use bytes::Bytes;
 use serde::Deserialize;
 
 use super::AppState;
-use super::cache::{CacheKey, Rendered};
+use super::cache::{CacheKey, Labels, Rendered};
 use super::negotiate::{accepts_gzip, negotiate_format};
 use crate::asset::AssetId;
 use crate::blocking::WorkLimit;
 use crate::error::Error;
 use crate::footprint::{FootprintQuery, FootprintReport};
 use crate::half_hour::{Day, HalfHourRange};
-use crate::intensity::{KindPreference, KindPreferenceError, Provenance};
+use crate::intensity::{KindPreference, KindPreferenceError};
 use crate::message::quote;
 use crate::pipeline::Freshness;
 use crate::render::{ChartSize, Format, render};
 
-/// Seconds a client may reuse an answer whose intensity is all measured.
-const SETTLED_MAX_AGE: u32 = 86_400;
-/// ... and one that still rests on forecasts.
-const FORECAST_MAX_AGE: u32 = 300;
+/// A client may reuse an answer whose intensity is all measured for a day...
+const SETTLED_MAX_AGE: &str = "public, max-age=86400";
+/// ... and one that still rests on forecasts or fallback figures for 5 minutes.
+const FORECAST_MAX_AGE: &str = "public, max-age=300";
 
 /// The parsed path: every segment is validated before anything is read.
 pub struct FootprintPath {
@@ -126,40 +126,45 @@ pub async fn footprint(
     // disk, whose body is cached: no database, no rendering.
     if let Some(freshness) = state.pipeline.known_freshness(&query.asset, query.day) {
         let key = CacheKey::new(query.clone(), format, size, freshness.version);
-        let etag = entity_tag(&key, freshness.intensity_source, gzip);
+        if let Some(hit) = state.cache.get(&key).await {
+            let answer = Answer {
+                format,
+                freshness,
+                labels: &hit.labels,
+                gzip,
+            };
+            if not_modified(answer.etag()) {
+                return answer.respond(StatusCode::NOT_MODIFIED, Body::empty());
+            }
+            return answer.respond(StatusCode::OK, answer.body(&hit));
+        }
+        let labels = labels_of(&key, freshness)?;
         let answer = Answer {
             format,
-            query: &query,
-            source: freshness.intensity_source,
             freshness,
-            etag: &etag,
+            labels: &labels,
             gzip,
         };
-        if not_modified(&etag) {
+        if not_modified(answer.etag()) {
             return answer.respond(StatusCode::NOT_MODIFIED, Body::empty());
-        }
-        if let Some(hit) = state.cache.get(&key).await {
-            return answer.respond(StatusCode::OK, answer.body(hit));
         }
     }
 
     let (report, freshness) = state.pipeline.footprint(&query).await?;
     let key = CacheKey::new(query.clone(), format, size, freshness.version);
-    let etag = entity_tag(&key, report.intensity_source, gzip);
+    let labels = labels_of(&key, freshness)?;
     let answer = Answer {
         format,
-        query: &query,
-        source: report.intensity_source,
         freshness,
-        etag: &etag,
+        labels: &labels,
         gzip,
     };
-    if not_modified(&etag) {
+    if not_modified(answer.etag()) {
         return answer.respond(StatusCode::NOT_MODIFIED, Body::empty());
     }
-    let render_it = render_off_runtime(report, freshness, format, size);
+    let render_it = render_off_runtime(report, freshness, labels.clone(), format, size);
     let rendered = state.cache.get_or_render(key, render_it).await?;
-    answer.respond(StatusCode::OK, answer.body(rendered))
+    answer.respond(StatusCode::OK, answer.body(&rendered))
 }
 
 /// A query string serde could not take, in the service's own words.
@@ -181,6 +186,7 @@ fn query_problem(rejection: &QueryRejection) -> String {
 async fn render_off_runtime(
     report: FootprintReport,
     freshness: Freshness,
+    labels: Labels,
     format: Format,
     size: ChartSize,
 ) -> Result<Rendered, Error> {
@@ -192,6 +198,7 @@ async fn render_off_runtime(
         })
         .await??;
     Ok(Rendered {
+        labels,
         bytes: Bytes::from(bytes),
         gzip: gzip.map(Bytes::from),
         settled: freshness.settled,
@@ -214,14 +221,25 @@ fn gzipped(bytes: &[u8]) -> Result<Vec<u8>, Error> {
 /// A strong validator: equal for equal requests over equal data versions
 /// and intensity sources, whose rendering is deterministic; the same on the
 /// first answer and every later one.
-/// The gzipped representation has its own tag, as a strong validator must.
-fn entity_tag(key: &CacheKey, source: Provenance, gzip: bool) -> String {
+/// The header values of the answer to `key`. Its validators: the
+/// gzipped representation has its own tag, as a strong validator must.
+fn labels_of(key: &CacheKey, freshness: Freshness) -> Result<Labels, Error> {
     let mut hasher = DefaultHasher::new();
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
     key.hash(&mut hasher);
-    source.hash(&mut hasher);
-    let encoding = if gzip { "-gzip" } else { "" };
-    format!("\"{:016x}{encoding}\"", hasher.finish())
+    freshness.intensity_source.hash(&mut hasher);
+    let tag = hasher.finish();
+    let q = &key.query;
+    Ok(Labels {
+        etag: HeaderValue::try_from(format!("\"{tag:016x}\""))?,
+        etag_gzip: HeaderValue::try_from(format!("\"{tag:016x}-gzip\""))?,
+        disposition: HeaderValue::try_from(format!(
+            "inline; filename=\"footprint_{}_{}_{}.{}\"",
+            q.asset, q.day, q.range, key.format
+        ))?,
+        // Rejected rows change the numbers: every format says how many.
+        skipped_rows: HeaderValue::from(freshness.skipped_rows),
+    })
 }
 
 /// `If-None-Match`: `*` or a list of tags (weak ones compared weakly).
@@ -234,21 +252,28 @@ fn etag_matches(header: &str, etag: &str) -> bool {
 /// What the headers of one answer say.
 struct Answer<'a> {
     format: Format,
-    query: &'a FootprintQuery,
-    source: Provenance,
     freshness: Freshness,
-    etag: &'a str,
+    labels: &'a Labels,
     /// Send the gzipped body (the client takes it, the format is text).
     gzip: bool,
 }
 
 impl Answer<'_> {
     /// The body of `rendered` this answer sends.
-    fn body(&self, rendered: Rendered) -> Body {
-        match (self.gzip, rendered.gzip) {
-            (true, Some(gzip)) => Body::from(gzip),
-            _ => Body::from(rendered.bytes),
+    fn body(&self, rendered: &Rendered) -> Body {
+        match (self.gzip, &rendered.gzip) {
+            (true, Some(gzip)) => Body::from(gzip.clone()),
+            _ => Body::from(rendered.bytes.clone()),
         }
+    }
+
+    fn etag(&self) -> &str {
+        let etag = if self.gzip {
+            &self.labels.etag_gzip
+        } else {
+            &self.labels.etag
+        };
+        etag.to_str().unwrap_or_default()
     }
 
     fn respond(&self, status: StatusCode, body: Body) -> Result<Response, Error> {
@@ -257,7 +282,6 @@ impl Answer<'_> {
         } else {
             FORECAST_MAX_AGE
         };
-        let value = HeaderValue::try_from;
         let mut response = Response::builder().status(status).body(body)?;
         let headers = response.headers_mut();
         // A 304 has no body, so it describes none (RFC 9110 15.4.5).
@@ -267,11 +291,13 @@ impl Answer<'_> {
                 HeaderValue::from_static(self.format.content_type()),
             );
         }
-        headers.insert(header::ETAG, value(self.etag.to_owned())?);
-        headers.insert(
-            header::CACHE_CONTROL,
-            value(format!("public, max-age={max_age}"))?,
-        );
+        let etag = if self.gzip {
+            &self.labels.etag_gzip
+        } else {
+            &self.labels.etag
+        };
+        headers.insert(header::ETAG, etag.clone());
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(max_age));
         headers.insert(
             header::VARY,
             HeaderValue::from_static("Accept, Accept-Encoding"),
@@ -281,22 +307,11 @@ impl Answer<'_> {
         }
         headers.insert(
             "x-intensity-source",
-            HeaderValue::from_static(self.source.as_str()),
+            HeaderValue::from_static(self.freshness.intensity_source.as_str()),
         );
-        // Rejected rows change the numbers: every format says how many.
-        headers.insert(
-            "x-skipped-rows",
-            HeaderValue::from(self.freshness.skipped_rows),
-        );
-        let q = self.query;
+        headers.insert("x-skipped-rows", self.labels.skipped_rows.clone());
         if status != StatusCode::NOT_MODIFIED {
-            headers.insert(
-                header::CONTENT_DISPOSITION,
-                value(format!(
-                    "inline; filename=\"footprint_{}_{}_{}.{}\"",
-                    q.asset, q.day, q.range, self.format
-                ))?,
-            );
+            headers.insert(header::CONTENT_DISPOSITION, self.labels.disposition.clone());
         }
         Ok(response)
     }

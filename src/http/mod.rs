@@ -34,23 +34,35 @@ pub use self::cache::ResponseCache;
 pub use self::negotiate::negotiate_format;
 pub use self::server::serve;
 
-/// Everything a handler needs; cheap to clone.
+/// Everything a handler needs. Every request clones it, so it is one
+/// reference count, not one per part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The parts of [`AppState`].
+pub struct Shared {
     pub pipeline: Pipeline,
     pub cache: ResponseCache,
     pub catalog: Catalog,
-    pub config: Arc<ServerArgs>,
+    pub config: ServerArgs,
 }
 
 impl AppState {
     pub fn new(pipeline: Pipeline, config: ServerArgs) -> Self {
-        AppState {
+        AppState(Arc::new(Shared {
             catalog: Catalog::new(pipeline.data_dir().to_owned()),
             pipeline,
             cache: ResponseCache::new(config.response_cache_mib.saturating_mul(1 << 20)),
-            config: Arc::new(config),
-        }
+            config,
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 
@@ -87,7 +99,7 @@ pub fn route_paths() -> Vec<&'static str> {
 /// The whole application as a `Router`, ready for `axum::serve` or, in
 /// tests, `oneshot`.
 pub fn router(state: AppState) -> Router {
-    let config = Arc::clone(&state.config);
+    let config = state.config.clone();
     let routes = routes()
         .into_iter()
         .fold(Router::new(), |router, (path, method)| {
@@ -131,9 +143,9 @@ fn with_layers(routes: Router, config: &ServerArgs) -> Router {
 
 /// Longest request target read, bytes.
 const MAX_URI_BYTES: usize = 8 * 1024;
-/// Largest header section read, bytes, and most fields.
+/// Largest header section read, bytes. (More than 100 fields are refused
+/// by hyper itself, before the service sees the request.)
 const MAX_HEADER_BYTES: usize = 16 * 1024;
-const MAX_HEADER_FIELDS: usize = 100;
 
 /// Refuses an over-long target (414) or header section (431) with a problem
 /// document, well below the limits where hyper would answer bare.
@@ -141,7 +153,11 @@ async fn bound_request_head(
     request: Request<axum::body::Body>,
     next: axum::middleware::Next,
 ) -> Response {
-    let uri_bytes = request.uri().to_string().len();
+    // The target as sent: origin-form is the path and query alone.
+    let uri = request.uri();
+    let uri_bytes = uri.path_and_query().map_or(0, |p| p.as_str().len())
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.scheme_str().map_or(0, |s| s.len() + 3);
     if uri_bytes > MAX_URI_BYTES {
         return Error::UriTooLong(uri_bytes).into_response();
     }
@@ -150,7 +166,7 @@ async fn bound_request_head(
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
-    if bytes > MAX_HEADER_BYTES || headers.len() > MAX_HEADER_FIELDS {
+    if bytes > MAX_HEADER_BYTES {
         return Error::HeadersTooLarge {
             bytes,
             count: headers.len(),

@@ -29,9 +29,9 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout())
-        // Room above the service's own limits (100 fields, 16 KiB), so that
-        // it, not hyper, answers with a problem document.
-        .max_headers(1000)
+        // hyper's own limit of 100 header fields stays: a larger one costs
+        // an allocation per request. Over-large headers below hyper's buffer
+        // (about 400 KiB) are answered by the service with a problem.
         .keep_alive(true);
     let service = TowerToHyperService::new(app);
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));

@@ -204,7 +204,9 @@ async fn raw_exchange(address: &str, request: &[u8]) -> String {
 async fn a_too_long_target_and_too_large_headers_get_problem_documents() {
     let (address, _stop, _server) = start(ServerArgs::default()).await;
     let long_path = format!("/footprint/{}/2019-11-25", "a".repeat(9_000));
-    let many_headers: String = (0..150).map(|i| format!("X-Filler-{i}: {i}\r\n")).collect();
+    let many_headers: String = (0..60)
+        .map(|i| format!("X-Filler-{i}: {}\r\n", "c".repeat(400)))
+        .collect();
     let big_header = format!("X-Big: {}\r\n", "b".repeat(20_000));
 
     let too_long = raw_exchange(
