@@ -95,6 +95,26 @@ impl Error {
         }
     }
 
+    /// A fault of ours: the client is told only that it happened, and its
+    /// cause chain is logged.
+    fn is_internal(&self) -> bool {
+        match self {
+            Error::Shared(inner) => inner.is_internal(),
+            Error::Pipeline(
+                PipelineError::Io { .. } | PipelineError::Storage(_) | PipelineError::Blocking(_),
+            )
+            | Error::Render(_)
+            | Error::Catalog(_)
+            | Error::Blocking(_)
+            | Error::Header(_)
+            | Error::Response(_)
+            | Error::Compress(_)
+            | Error::Middleware(_)
+            | Error::Panic(_) => !self.is_busy() && !self.is_store_unwritable(),
+            _ => false,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         if self.is_busy() || self.is_store_unwritable() {
             return StatusCode::SERVICE_UNAVAILABLE;
@@ -109,31 +129,22 @@ impl Error {
             Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Error::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             Error::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Error::NotFound => StatusCode::NOT_FOUND,
-            Error::Pipeline(e) => match e {
+            Error::NotFound
+            | Error::Pipeline(
                 PipelineError::NoPowerFile { .. }
                 | PipelineError::NoAssetRows { .. }
-                | PipelineError::KindUnavailable(_) => StatusCode::NOT_FOUND,
-                PipelineError::Intensity(_) => StatusCode::BAD_GATEWAY,
-                // The request is fine; the day's data is not.
-                PipelineError::PowerFile { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-                PipelineError::PowerFileUnreadable { .. } | PipelineError::FileChanging { .. } => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
-                PipelineError::Io { .. }
-                | PipelineError::Storage(_)
-                | PipelineError::Blocking(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            },
-            Error::Timeout(_) | Error::Unhealthy(_) => StatusCode::SERVICE_UNAVAILABLE,
+                | PipelineError::KindUnavailable(_),
+            ) => StatusCode::NOT_FOUND,
+            Error::Pipeline(PipelineError::Intensity(_)) => StatusCode::BAD_GATEWAY,
+            // The request is fine; the day's data is not.
+            Error::Pipeline(PipelineError::PowerFile { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Pipeline(
+                PipelineError::PowerFileUnreadable { .. } | PipelineError::FileChanging { .. },
+            )
+            | Error::Timeout(_)
+            | Error::Unhealthy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Shared(inner) => inner.status(),
-            Error::Render(_)
-            | Error::Catalog(_)
-            | Error::Blocking(_)
-            | Error::Header(_)
-            | Error::Response(_)
-            | Error::Compress(_)
-            | Error::Middleware(_)
-            | Error::Panic(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -157,28 +168,16 @@ impl Error {
             Error::HeadersTooLarge { .. } => "headers-too-large",
             Error::Unhealthy(_) => "unhealthy",
             Error::NotFound => "not-found",
-            Error::Pipeline(e) => match e {
-                PipelineError::NoPowerFile { .. } => "no-power-file",
-                PipelineError::NoAssetRows { .. } => "unknown-asset",
-                PipelineError::KindUnavailable(_) => "intensity-kind-unavailable",
-                PipelineError::Intensity(_) => "intensity-unavailable",
-                PipelineError::PowerFile { .. } => "power-file-unusable",
-                PipelineError::PowerFileUnreadable { .. } => "power-file-unreadable",
-                PipelineError::FileChanging { .. } => "power-file-changing",
-                PipelineError::Io { .. }
-                | PipelineError::Storage(_)
-                | PipelineError::Blocking(_) => "internal",
-            },
+            Error::Pipeline(PipelineError::NoPowerFile { .. }) => "no-power-file",
+            Error::Pipeline(PipelineError::NoAssetRows { .. }) => "unknown-asset",
+            Error::Pipeline(PipelineError::KindUnavailable(_)) => "intensity-kind-unavailable",
+            Error::Pipeline(PipelineError::Intensity(_)) => "intensity-unavailable",
+            Error::Pipeline(PipelineError::PowerFile { .. }) => "power-file-unusable",
+            Error::Pipeline(PipelineError::PowerFileUnreadable { .. }) => "power-file-unreadable",
+            Error::Pipeline(PipelineError::FileChanging { .. }) => "power-file-changing",
             Error::Timeout(_) => "timeout",
             Error::Shared(inner) => inner.slug(),
-            Error::Render(_)
-            | Error::Catalog(_)
-            | Error::Blocking(_)
-            | Error::Header(_)
-            | Error::Response(_)
-            | Error::Compress(_)
-            | Error::Middleware(_)
-            | Error::Panic(_) => "internal",
+            _ => "internal",
         }
     }
 
@@ -186,9 +185,6 @@ impl Error {
     /// database) say only that they happened; everything else says exactly
     /// what was wrong.
     pub fn detail(&self) -> String {
-        if self.is_busy() {
-            return self.chain();
-        }
         if self.is_store_unwritable() {
             return "the store cannot be written (a full or read-only disk, or its file was \
                     removed); answers already stored are still served"
@@ -196,18 +192,8 @@ impl Error {
         }
         match self {
             Error::Shared(inner) => inner.detail(),
-            Error::Pipeline(
-                PipelineError::Io { .. } | PipelineError::Storage(_) | PipelineError::Blocking(_),
-            )
-            | Error::Unhealthy(_)
-            | Error::Render(_)
-            | Error::Catalog(_)
-            | Error::Blocking(_)
-            | Error::Header(_)
-            | Error::Response(_)
-            | Error::Compress(_)
-            | Error::Middleware(_)
-            | Error::Panic(_) => HIDDEN.to_owned(),
+            Error::Unhealthy(_) => HIDDEN.to_owned(),
+            other if other.is_internal() => HIDDEN.to_owned(),
             other => other.chain(),
         }
     }
