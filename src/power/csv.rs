@@ -191,8 +191,7 @@ pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSer
     let (mut reader, columns) = open_csv(input)?;
     let mut record = csv::ByteRecord::new();
     let wanted_asset = asset.as_str().as_bytes();
-    let mut readings = Vec::new();
-    let mut lines = Vec::new();
+    let mut rows = Vec::new();
     let mut gaps = Vec::new();
     let mut skipped = SkippedRows::default();
     let mut assets = AssetSet::default();
@@ -243,10 +242,7 @@ pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSer
             }
         };
         match parse_kw(field(&record[columns.value])) {
-            Some(power_kw) => {
-                readings.push(PowerReading { at, power_kw });
-                lines.push(line);
-            }
+            Some(power_kw) => rows.push((PowerReading { at, power_kw }, line)),
             None => {
                 gaps.push(at);
                 skipped.push(
@@ -260,7 +256,7 @@ pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSer
         }
     }
 
-    if readings.is_empty() {
+    if rows.is_empty() {
         return Err(if rows_of_asset == 0 {
             CsvError::NoRowsForAsset {
                 asset: asset.clone(),
@@ -275,7 +271,7 @@ pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSer
     }
     let mut assets_in_file = assets.into_ids();
     assets_in_file.insert(asset.clone());
-    let duplicates_replaced = sort_keep_last(&mut readings, &mut lines, &mut skipped);
+    let (readings, duplicates_replaced) = sort_keep_last(rows, &mut skipped);
     gaps.sort_unstable();
     // A good row at the same instant as a rejected one defines that instant.
     gaps.retain(|gap| readings.binary_search_by_key(gap, |r| r.at).is_err());
@@ -299,31 +295,27 @@ fn field(raw: &[u8]) -> &[u8] {
     }
 }
 
-/// Asset ids seen in a file, collected cheaply: rows of one asset often
-/// come in runs, and ids that could never be asked for are left out.
+/// Asset ids seen in a file, collected cheaply: this runs for every row of
+/// other assets, so an id already seen costs one hash lookup and no
+/// allocation; ids are decoded and checked once, at the end, and those
+/// that could never be asked for are left out.
 #[derive(Default)]
 struct AssetSet {
-    last: Vec<u8>,
-    ids: BTreeSet<AssetId>,
+    raw: std::collections::HashSet<Box<[u8]>>,
 }
 
 impl AssetSet {
     fn insert(&mut self, id: &[u8]) {
-        if id == self.last.as_slice() {
-            return;
-        }
-        self.last.clear();
-        self.last.extend_from_slice(id);
-        if let Some(id) = std::str::from_utf8(id)
-            .ok()
-            .and_then(|s| AssetId::parse(s).ok())
-        {
-            self.ids.insert(id);
+        if !self.raw.contains(id) {
+            self.raw.insert(id.into());
         }
     }
 
     fn into_ids(self) -> BTreeSet<AssetId> {
-        self.ids
+        self.raw
+            .iter()
+            .filter_map(|id| AssetId::parse(std::str::from_utf8(id).ok()?).ok())
+            .collect()
     }
 }
 
@@ -381,15 +373,30 @@ impl<R> LineLimited<R> {
 impl<R: io::Read> io::Read for LineLimited<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        for &b in &buf[..n] {
-            if b == b'\n' || b == b'\r' {
-                self.since_break = 0;
-            } else {
-                self.since_break += 1;
-                if self.since_break > MAX_LINE_BYTES {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, LineTooLong));
-                }
+        let chunk = &buf[..n];
+        let is_break = |b: &u8| *b == b'\n' || *b == b'\r';
+        let too_long = match (
+            chunk.iter().position(is_break),
+            chunk.iter().rposition(is_break),
+        ) {
+            (Some(first), Some(last)) => {
+                // Lines between the first and last break are shorter than
+                // the chunk; only a chunk larger than the limit needs them.
+                let inner_too_long = n > MAX_LINE_BYTES
+                    && chunk[first..=last]
+                        .split(is_break)
+                        .any(|line| line.len() > MAX_LINE_BYTES);
+                let head_too_long = self.since_break + first > MAX_LINE_BYTES;
+                self.since_break = n - last - 1;
+                head_too_long || inner_too_long || self.since_break > MAX_LINE_BYTES
             }
+            _ => {
+                self.since_break += n;
+                self.since_break > MAX_LINE_BYTES
+            }
+        };
+        if too_long {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, LineTooLong));
         }
         Ok(n)
     }
@@ -421,44 +428,33 @@ pub fn read_asset_ids<R: io::Read>(input: R) -> Result<BTreeSet<AssetId>, CsvErr
 
 /// Sorts by time and, among rows with the same instant, keeps the one that
 /// came last in the input; each replaced row is reported in `skipped` with
-/// its line (`lines` holds each reading's line). Returns how many were.
+/// its line. `rows` pairs each reading with its line. Returns the readings
+/// and how many rows were replaced.
 fn sort_keep_last(
-    readings: &mut Vec<PowerReading>,
-    lines: &mut [u64],
+    mut rows: Vec<(PowerReading, u64)>,
     skipped: &mut SkippedRows,
-) -> u64 {
-    let mut order: Vec<usize> = (0..readings.len()).collect();
+) -> (Vec<PowerReading>, u64) {
     // Stable, so equal instants stay in file order.
-    order.sort_by_key(|&i| readings[i].at);
-    let mut kept: Vec<PowerReading> = Vec::with_capacity(readings.len());
-    let mut kept_lines: Vec<u64> = Vec::with_capacity(readings.len());
-    let mut replaced = 0;
+    rows.sort_by_key(|(r, _)| r.at);
     let mut replaced_lines = Vec::new();
-    for i in order {
-        match kept.last_mut() {
-            Some(last) if last.at == readings[i].at => {
-                if let Some(line) = kept_lines.last_mut() {
-                    replaced_lines.push(*line);
-                    *line = lines[i];
-                }
-                *last = readings[i];
-                replaced += 1;
-            }
-            _ => {
-                kept.push(readings[i]);
-                kept_lines.push(lines[i]);
-            }
+    rows.dedup_by(|later, kept| {
+        if later.0.at == kept.0.at {
+            replaced_lines.push(kept.1);
+            *kept = *later;
+            true
+        } else {
+            false
         }
-    }
+    });
     replaced_lines.sort_unstable();
-    for line in replaced_lines {
+    for &line in &replaced_lines {
         skipped.push(
             line,
             "duplicate time: a later row of the file with the same time replaced it",
         );
     }
-    *readings = kept;
-    replaced
+    let readings = rows.into_iter().map(|(r, _)| r).collect();
+    (readings, replaced_lines.len() as u64)
 }
 
 fn parse_kw(field: &[u8]) -> Option<f64> {
@@ -503,6 +499,9 @@ pub fn parse_time(s: &[u8]) -> Option<DateTime<Utc>> {
     }
     let time = NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
     let local = date.and_time(time).and_utc();
+    if offset_s == 0 {
+        return Some(local);
+    }
     local.checked_sub_signed(chrono::TimeDelta::seconds(offset_s))
 }
 
