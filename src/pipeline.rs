@@ -541,7 +541,7 @@ impl Pipeline {
                 files_read.fetch_add(1, Ordering::Relaxed);
                 read_asset_file(&dir, asset, day, expected)
             };
-            let own = match read(&asset, day, stamp.day) {
+            let mut own = match read(&asset, day, stamp.day) {
                 Ok(series) => series,
                 Err(ReadFailure::Absent { assets_in_file }) => {
                     pipeline.remember_assets(day, stamp.day, assets_in_file);
@@ -549,7 +549,7 @@ impl Pipeline {
                 }
                 Err(ReadFailure::Pipeline(err)) => return Err(err),
             };
-            pipeline.remember_assets(day, stamp.day, own.assets_in_file.clone());
+            pipeline.remember_assets(day, stamp.day, std::mem::take(&mut own.assets_in_file));
             let (carry, previous_used) = carry_in(&storage, &read, &asset, day, stamp.previous);
             let (readings, gaps) = carry.merge_into(&own.readings, &own.gaps);
             let energies = resample_day_with_gaps(day, &readings, &gaps, carry.held);
@@ -692,15 +692,15 @@ fn carry_in(
         tracing::warn!(%asset, day = %prev, "previous day's power file cannot be stat'ed; not used");
         return (CarryOver::default(), None);
     }
-    match storage.asset_day(asset, prev) {
-        Ok(Some(r)) if r.stamp.day == stamp => match storage.carry_over(asset, prev) {
-            Ok(Some(carry)) => return (carry, Some(stamp)),
-            Ok(None) => {}
-            Err(err) => {
-                tracing::warn!(%asset, day = %prev, error = %chain(&err), "stored previous day not used");
-            }
-        },
-        Ok(_) => {}
+    let stored = storage
+        .asset_day(asset, prev)
+        .and_then(|record| match record {
+            Some(r) if r.stamp.day == stamp => storage.carry_over(asset, prev),
+            _ => Ok(None),
+        });
+    match stored {
+        Ok(Some(carry)) => return (carry, Some(stamp)),
+        Ok(None) => {}
         Err(err) => {
             tracing::warn!(%asset, day = %prev, error = %chain(&err), "stored previous day not used");
         }

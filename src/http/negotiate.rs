@@ -20,17 +20,7 @@ pub fn negotiate_format(param: Option<&str>, accept: Option<&str>) -> Result<For
         let (main, sub) = format.media_type().split_once('/').unwrap_or(("", ""));
         let mut matched: Option<(u8, f32)> = None;
         for range in accept.split(',') {
-            let mut parts = range.split(';');
-            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-            // Parameter names are case-insensitive (RFC 9110 12.4.2).
-            let q = parts
-                .filter_map(|p| {
-                    let (name, value) = p.split_once('=')?;
-                    name.trim().eq_ignore_ascii_case("q").then_some(value)
-                })
-                .find_map(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0)
-                .clamp(0.0, 1.0);
+            let (media, q) = weighted(range);
             let specificity = match media.split_once('/') {
                 Some((m, s)) if m == main && s == sub => 3,
                 Some((m, "*")) if m == main => 2,
@@ -52,6 +42,23 @@ pub fn negotiate_format(param: Option<&str>, accept: Option<&str>) -> Result<For
         .ok_or_else(|| Error::NotAcceptable(quote(accept, 100)))
 }
 
+/// One element of an `Accept`-style list, lower-cased, with its q-value
+/// (1 when absent, within 0..=1). Parameter names are case-insensitive
+/// (RFC 9110 12.4.2).
+fn weighted(element: &str) -> (String, f32) {
+    let mut parts = element.split(';');
+    let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let q = parts
+        .filter_map(|p| {
+            let (key, value) = p.split_once('=')?;
+            key.trim().eq_ignore_ascii_case("q").then_some(value)
+        })
+        .find_map(|q| q.trim().parse::<f32>().ok())
+        .unwrap_or(1.0)
+        .clamp(0.0, 1.0);
+    (name, q)
+}
+
 /// Whether `Accept-Encoding` takes gzip: `gzip` (or `x-gzip`, or `*`)
 /// listed with a q above zero.
 pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
@@ -60,15 +67,7 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
     };
     let mut star = false;
     for coding in header.split(',') {
-        let mut parts = coding.split(';');
-        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = parts
-            .filter_map(|p| {
-                let (key, value) = p.split_once('=')?;
-                key.trim().eq_ignore_ascii_case("q").then_some(value)
-            })
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
+        let (name, q) = weighted(coding);
         match name.as_str() {
             "gzip" | "x-gzip" => return q > 0.0,
             "*" => star = q > 0.0,
