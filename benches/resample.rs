@@ -1,5 +1,6 @@
 //! CSV parse + resample: the real one-day file (when ../shared/data is
-//! present) and generated 1,000,000-row files of ten assets and of one.
+//! present) and generated 1,000,000-row files of ten assets and of one,
+//! and the one-pass read of every asset of a 100-asset file.
 //!
 //! `cargo bench --bench resample`
 
@@ -9,7 +10,7 @@ use std::path::Path;
 use carbon_footprint::asset::AssetId;
 use carbon_footprint::half_hour::Day;
 use carbon_footprint::power::cov::write_csv;
-use carbon_footprint::power::{PowerReading, read_power_csv, resample_day};
+use carbon_footprint::power::{PowerReading, read_day_file, read_power_csv, resample_day};
 use chrono::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -74,6 +75,24 @@ fn bench(c: &mut Criterion) {
     let asset = AssetId::parse("asset-00").expect("an asset");
     group.bench_function("generated_1m_rows_1_asset", |b| {
         b.iter(|| parse_and_resample(black_box(&bytes), &asset, day))
+    });
+
+    // The whole file at once, every asset resampled: a day's ingest
+    // without storage, against ten reads of one asset each.
+    let bytes = generated_file(1_000_000, 100);
+    group.bench_function("generated_1m_rows_100_assets_every_asset_one_pass", |b| {
+        b.iter(|| {
+            let file = read_day_file(black_box(&bytes[..])).expect("the file parses");
+            file.into_series()
+                .map(|(_, series)| {
+                    let series = series.expect("usable rows");
+                    resample_day(day, &series.readings, None)
+                        .iter()
+                        .map(|h| h.energy_kwh)
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+        })
     });
     group.finish();
 }

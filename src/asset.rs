@@ -18,9 +18,25 @@ pub struct AssetIdError {
 }
 
 /// An asset id matching `[A-Za-z0-9_-]{1,64}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct AssetId(String);
+
+impl TryFrom<String> for AssetId {
+    type Error = AssetIdError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        AssetId::parse(&s)
+    }
+}
+
+impl From<AssetId> for String {
+    fn from(id: AssetId) -> String {
+        id.0
+    }
+}
 
 impl AssetId {
     pub fn parse(s: &str) -> Result<Self, AssetIdError> {

@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::asset::AssetIdError;
 use crate::blocking::BlockingError;
 use crate::catalog::CatalogError;
+use crate::footprint::PeriodError;
 use crate::half_hour::RangeError;
 use crate::message::chain;
 use crate::pipeline::PipelineError;
@@ -34,6 +35,8 @@ pub enum Error {
     BadQuery(String),
     #[error(transparent)]
     ChartSize(#[from] ChartSizeError),
+    #[error(transparent)]
+    Period(#[from] PeriodError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
     #[error("the request took longer than {0} ms")]
@@ -124,6 +127,7 @@ impl Error {
             | Error::Range(_)
             | Error::BadQuery(_)
             | Error::ChartSize(_)
+            | Error::Period(_)
             | Error::BadPath(_) => StatusCode::BAD_REQUEST,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
@@ -133,6 +137,7 @@ impl Error {
             | Error::Pipeline(
                 PipelineError::NoPowerFile { .. }
                 | PipelineError::NoAssetRows { .. }
+                | PipelineError::NoDataInPeriod { .. }
                 | PipelineError::KindUnavailable(_),
             ) => StatusCode::NOT_FOUND,
             Error::Pipeline(PipelineError::Intensity(_)) => StatusCode::BAD_GATEWAY,
@@ -161,6 +166,7 @@ impl Error {
             Error::Range(RangeError::BadDate(_) | RangeError::DateOutOfRange(_)) => "invalid-date",
             Error::Range(_) => "invalid-range",
             Error::BadQuery(_) | Error::ChartSize(_) => "invalid-query",
+            Error::Period(_) => "invalid-period",
             Error::BadPath(_) => "invalid-path",
             Error::MethodNotAllowed => "method-not-allowed",
             Error::NotAcceptable(_) => "not-acceptable",
@@ -170,6 +176,7 @@ impl Error {
             Error::NotFound => "not-found",
             Error::Pipeline(PipelineError::NoPowerFile { .. }) => "no-power-file",
             Error::Pipeline(PipelineError::NoAssetRows { .. }) => "unknown-asset",
+            Error::Pipeline(PipelineError::NoDataInPeriod { .. }) => "no-data",
             Error::Pipeline(PipelineError::KindUnavailable(_)) => "intensity-kind-unavailable",
             Error::Pipeline(PipelineError::Intensity(_)) => "intensity-unavailable",
             Error::Pipeline(PipelineError::PowerFile { .. }) => "power-file-unusable",

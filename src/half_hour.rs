@@ -92,6 +92,24 @@ impl Day {
     pub fn next(self) -> Option<Day> {
         self.0.succ_opt().map(Day)
     }
+
+    /// The days from this one to `last`, both included; none if `last`
+    /// comes first.
+    pub fn through(self, last: Day) -> impl Iterator<Item = Day> {
+        self.0
+            .iter_days()
+            .take_while(move |d| *d <= last.0)
+            .map(Day)
+    }
+
+    /// How many days `self..=last` holds (0 if `last` comes first).
+    pub fn count_through(self, last: Day) -> u32 {
+        u32::try_from((last.0 - self.0).num_days() + 1).unwrap_or(0)
+    }
+
+    pub fn year(self) -> i32 {
+        self.0.year()
+    }
 }
 
 impl fmt::Display for Day {

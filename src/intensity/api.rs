@@ -38,6 +38,9 @@ pub enum ApiError {
     Client(String),
 }
 
+/// The longest period the API answers in one call.
+pub const MAX_DAYS_PER_CALL: u32 = 14;
+
 /// A client for `{base_url}/intensity/{from}/{to}`.
 #[derive(Debug, Clone)]
 pub struct IntensityClient {
@@ -92,6 +95,36 @@ impl IntensityClient {
     pub fn day_url(&self, day: Day) -> String {
         let next = day.next().unwrap_or(day);
         format!("{}/intensity/{day}T00:00Z/{next}T00:00Z", self.base_url)
+    }
+
+    /// The URL asked for the days `from..=to`: 00:00 of the first to 00:00
+    /// after the last.
+    pub fn days_url(&self, from: Day, to: Day) -> String {
+        let after = to.next().unwrap_or(to);
+        format!("{}/intensity/{from}T00:00Z/{after}T00:00Z", self.base_url)
+    }
+
+    /// Fetches `from..=to` (at most [`MAX_DAYS_PER_CALL`] days) in one call
+    /// and matches its entries to each day; a day the answer lacks in part
+    /// is that day's own error, not the others'.
+    pub async fn fetch_days(
+        &self,
+        from: Day,
+        to: Day,
+    ) -> Result<Vec<(Day, Result<IntensityDay, IncompleteDay>)>, ApiError> {
+        let url = self.days_url(from, to);
+        let body = match self.fetch_once(&url).await {
+            Err(err) if is_retryable(&err) => {
+                tracing::debug!(%url, error = %err, "retrying the intensity API once");
+                tokio::time::sleep(RETRY_DELAY).await;
+                self.fetch_once(&url).await
+            }
+            other => other,
+        }?;
+        Ok(from
+            .through(to)
+            .map(|day| (day, IntensityDay::from_entries(day, &body.data)))
+            .collect())
     }
 
     /// Fetches and validates one day. Retries once on a connection error or

@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-pub use self::api::{ApiError, IntensityClient};
+pub use self::api::{ApiError, IntensityClient, MAX_DAYS_PER_CALL};
 pub use self::day::{
     HalfHourIntensity, IncompleteDay, IntensityDay, IntensityKind, KindPreference,
     KindPreferenceError,
@@ -29,7 +29,7 @@ use crate::half_hour::Day;
 /// took to it: figures the API gave say `api` whether this request fetched
 /// them or read them back from the database, so equal data gives equal
 /// bodies and ETags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provenance {
     /// The Carbon Intensity API.
@@ -83,6 +83,27 @@ pub struct IntensityUnavailable {
     pub file: FileError,
 }
 
+/// A day's intensity and its source, or why there is none.
+pub type IntensityAnswer = Result<(IntensityDay, Provenance), IntensityUnavailable>;
+
+/// Splits sorted distinct days into runs of consecutive days of one year,
+/// each at most [`MAX_DAYS_PER_CALL`] long: one API call each.
+fn calls(days: &[Day]) -> Vec<&[Day]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=days.len() {
+        let ends = i == days.len()
+            || days[i - 1].next() != Some(days[i])
+            || days[i].year() != days[start].year()
+            || i - start >= MAX_DAYS_PER_CALL as usize;
+        if ends {
+            runs.push(&days[start..i]);
+            start = i;
+        }
+    }
+    runs
+}
+
 /// The API first, then the file.
 #[derive(Debug, Clone)]
 pub struct IntensitySource {
@@ -94,6 +115,40 @@ impl IntensitySource {
     /// `api: None` reads the files only (for offline runs).
     pub fn new(api: Option<IntensityClient>, dir: PathBuf) -> Self {
         IntensitySource { api, dir }
+    }
+
+    /// Validated intensity for each day of `days` (sorted, distinct): one API
+    /// call per run of consecutive days, split at [`MAX_DAYS_PER_CALL`]
+    /// days and at year ends; a day the API lacks comes from its fallback
+    /// file, and a day with neither is that day's own error.
+    pub async fn days(&self, days: &[Day]) -> Vec<(Day, IntensityAnswer)> {
+        let mut out = Vec::with_capacity(days.len());
+        for run in calls(days) {
+            let from_api: Vec<(Day, Result<IntensityDay, String>)> = match &self.api {
+                Some(client) => match client.fetch_days(run[0], run[run.len() - 1]).await {
+                    Ok(found) => found
+                        .into_iter()
+                        .map(|(day, r)| (day, r.map_err(|e| e.to_string())))
+                        .collect(),
+                    Err(err) => {
+                        tracing::warn!(from = %run[0], to = %run[run.len() - 1], error = %err, "intensity API failed; using the fallback files");
+                        run.iter().map(|&d| (d, Err(err.to_string()))).collect()
+                    }
+                },
+                None => run
+                    .iter()
+                    .map(|&d| (d, Err("no intensity API is configured".to_owned())))
+                    .collect(),
+            };
+            for (day, found) in from_api {
+                let answer = match found {
+                    Ok(found) => Ok((found, Provenance::Api)),
+                    Err(api) => self.fallback_file(day, api).await,
+                };
+                out.push((day, answer));
+            }
+        }
+        out
     }
 
     /// One validated day of intensity, and which source gave it.
@@ -108,6 +163,11 @@ impl IntensitySource {
             },
             None => "no intensity API is configured".to_owned(),
         };
+        self.fallback_file(day, api_failure).await
+    }
+
+    /// The fallback file of `day`, after the API failed with `api_failure`.
+    async fn fallback_file(&self, day: Day, api_failure: String) -> IntensityAnswer {
         let dir = self.dir.clone();
         let read = WorkLimit::file_reads()
             .run(move || file::read_intensity_file(&dir, day))
@@ -130,5 +190,32 @@ impl IntensitySource {
                 },
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_split_at_gaps_at_fourteen_days_and_at_year_ends() {
+        let first = Day::parse("2019-12-01").unwrap();
+        let mut days: Vec<Day> = first.through(Day::parse("2020-01-05").unwrap()).collect();
+        days.retain(|d| d.to_string() != "2019-12-20");
+        let runs: Vec<(String, String)> = calls(&days)
+            .iter()
+            .map(|r| (r[0].to_string(), r[r.len() - 1].to_string()))
+            .collect();
+        let expected = [
+            ("2019-12-01", "2019-12-14"),
+            ("2019-12-15", "2019-12-19"),
+            ("2019-12-21", "2019-12-31"),
+            ("2020-01-01", "2020-01-05"),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(runs, expected);
     }
 }

@@ -52,6 +52,18 @@ pub struct SkippedRows {
 }
 
 impl SkippedRows {
+    /// Both lists as one, in line order, described up to the usual limit.
+    pub fn merged(mut self, other: &SkippedRows) -> SkippedRows {
+        if other.count == 0 {
+            return self;
+        }
+        self.count += other.count;
+        self.first.extend(other.first.iter().cloned());
+        self.first.sort_by_key(|row| row.line);
+        self.first.truncate(MAX_REPORTED_SKIPS);
+        self
+    }
+
     fn push(&mut self, line: u64, reason: impl Into<String>) {
         self.count += 1;
         if self.first.len() < MAX_REPORTED_SKIPS {
@@ -75,7 +87,8 @@ pub struct PowerSeries {
     /// Rows sharing a timestamp with a later row of the file, which won.
     pub duplicates_replaced: u64,
     /// Every asset with `power` rows in the file, so that a request for one
-    /// that is absent needs no second read.
+    /// that is absent needs no second read. Empty when the whole file was
+    /// read at once ([`super::day_file`]), which lists them itself.
     pub assets_in_file: BTreeSet<AssetId>,
 }
 
@@ -188,14 +201,144 @@ impl Columns {
 /// one later in the file wins, and the other is reported as skipped. Rows
 /// of other assets or other variables are passed over without being parsed.
 pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSeries, CsvError> {
+    let mut sink = OneAsset {
+        wanted: asset.as_str().as_bytes(),
+        rows: AssetRows::default(),
+        others: AssetSet::default(),
+    };
+    let unowned = scan(input, &mut sink)?;
+    let mut assets_in_file = sink.others.into_ids();
+    if sink.rows.owned_rows > 0 {
+        assets_in_file.insert(asset.clone());
+    }
+    match sink.rows.into_series(asset, &unowned) {
+        Ok(mut series) => {
+            series.assets_in_file = assets_in_file;
+            Ok(series)
+        }
+        Err(CsvError::NoRowsForAsset { asset, .. }) => Err(CsvError::NoRowsForAsset {
+            asset,
+            assets_in_file,
+        }),
+        Err(other) => Err(other),
+    }
+}
+
+/// One usable row, compact: a whole day file of millions of rows is held
+/// while it is grouped by asset.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Row {
+    secs: i64,
+    nanos: u32,
+    /// The 1-based line, saturated: only reported, never computed with.
+    line: u32,
+    power_kw: f64,
+}
+
+impl Row {
+    fn new(at: DateTime<Utc>, power_kw: f64, line: u64) -> Row {
+        Row {
+            secs: at.timestamp(),
+            nanos: at.timestamp_subsec_nanos(),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            power_kw,
+        }
+    }
+
+    fn at(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.secs, self.nanos).unwrap_or_default()
+    }
+}
+
+/// What a scan keeps of one asset's rows.
+#[derive(Debug, Default)]
+pub(super) struct AssetRows {
+    rows: Vec<Row>,
+    gaps: Vec<DateTime<Utc>>,
+    skipped: SkippedRows,
+    /// Rows attributed to the asset, usable or not.
+    owned_rows: u64,
+}
+
+impl AssetRows {
+    /// Sorts, resolves duplicates and merges in the rows no asset could be
+    /// told for (`unowned`), exactly as a read of this asset alone would.
+    pub(super) fn into_series(
+        self,
+        asset: &AssetId,
+        unowned: &SkippedRows,
+    ) -> Result<PowerSeries, CsvError> {
+        let AssetRows {
+            rows,
+            mut gaps,
+            skipped,
+            owned_rows,
+        } = self;
+        let mut skipped = skipped.merged(unowned);
+        if rows.is_empty() {
+            return Err(if owned_rows == 0 {
+                CsvError::NoRowsForAsset {
+                    asset: asset.clone(),
+                    assets_in_file: BTreeSet::new(),
+                }
+            } else {
+                CsvError::NoUsableRows {
+                    asset: asset.clone(),
+                    skipped,
+                }
+            });
+        }
+        let (readings, duplicates_replaced) = sort_keep_last(rows, &mut skipped);
+        gaps.sort_unstable();
+        // A good row at the same instant as a rejected one defines that instant.
+        gaps.retain(|gap| readings.binary_search_by_key(gap, |r| r.at).is_err());
+        gaps.dedup();
+        Ok(PowerSeries {
+            readings,
+            gaps,
+            skipped,
+            duplicates_replaced,
+            assets_in_file: BTreeSet::new(),
+        })
+    }
+}
+
+/// Where a scan puts the rows of each asset.
+pub(super) trait RowSink {
+    /// The rows of asset `id` so far, or `None` to pass its rows over.
+    fn rows_of(&mut self, id: &[u8]) -> Option<&mut AssetRows>;
+}
+
+/// Keeps one asset's rows and notes the other ids.
+struct OneAsset<'a> {
+    wanted: &'a [u8],
+    rows: AssetRows,
+    others: AssetSet,
+}
+
+impl RowSink for OneAsset<'_> {
+    fn rows_of(&mut self, id: &[u8]) -> Option<&mut AssetRows> {
+        if id == self.wanted {
+            Some(&mut self.rows)
+        } else {
+            self.others.insert(id);
+            None
+        }
+    }
+}
+
+/// Streams the `power` rows of a CSV file into `sink`, asset by asset. A
+/// row is owned by the asset its AssetId field names, even when it is
+/// malformed otherwise; rows that name no asset (an unreadable record, a
+/// short row without the column) are returned: they are reported for
+/// every asset, since any of them may have lost a reading.
+pub(super) fn scan<R: io::Read>(
+    input: R,
+    sink: &mut impl RowSink,
+) -> Result<SkippedRows, CsvError> {
     let (mut reader, columns) = open_csv(input)?;
     let mut record = csv::ByteRecord::new();
-    let wanted_asset = asset.as_str().as_bytes();
-    let mut rows = Vec::new();
-    let mut gaps = Vec::new();
-    let mut skipped = SkippedRows::default();
-    let mut assets = AssetSet::default();
-    let mut rows_of_asset = 0u64;
+    let mut unowned = SkippedRows::default();
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
@@ -204,7 +347,7 @@ pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSer
             Err(err) if err.is_io_error() => return Err(read_error(err)),
             Err(err) => {
                 let line = err.position().map_or(0, |p| p.line());
-                skipped.push(line, format!("unreadable CSV record: {err}"));
+                unowned.push(line, format!("unreadable CSV record: {err}"));
                 continue;
             }
         }
@@ -213,25 +356,29 @@ pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSer
             if record.len() == 1 && record[0].trim_ascii().is_empty() {
                 continue; // blank line
             }
-            skipped.push(
-                line,
-                format!("expected {} columns, found {}", columns.count, record.len()),
-            );
+            let reason = format!("expected {} columns, found {}", columns.count, record.len());
+            match record.get(columns.asset) {
+                Some(id) => {
+                    if let Some(rows) = sink.rows_of(field(id)) {
+                        rows.owned_rows += 1;
+                        rows.skipped.push(line, reason);
+                    }
+                }
+                None => unowned.push(line, reason),
+            }
             continue;
         }
         if !field(&record[columns.variable]).eq_ignore_ascii_case(b"power") {
             continue;
         }
-        let id = field(&record[columns.asset]);
-        if id != wanted_asset {
-            assets.insert(id);
+        let Some(rows) = sink.rows_of(field(&record[columns.asset])) else {
             continue;
-        }
-        rows_of_asset += 1;
+        };
+        rows.owned_rows += 1;
         let at = match parse_time(field(&record[columns.time])) {
             Some(at) => at,
             None => {
-                skipped.push(
+                rows.skipped.push(
                     line,
                     format!(
                         "bad time `{}`",
@@ -242,10 +389,10 @@ pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSer
             }
         };
         match parse_kw(field(&record[columns.value])) {
-            Some(power_kw) => rows.push((PowerReading { at, power_kw }, line)),
+            Some(power_kw) => rows.rows.push(Row::new(at, power_kw, line)),
             None => {
-                gaps.push(at);
-                skipped.push(
+                rows.gaps.push(at);
+                rows.skipped.push(
                     line,
                     format!(
                         "bad value `{}`: not a number of kW within +/-1e9",
@@ -255,34 +402,7 @@ pub fn read_power_csv<R: io::Read>(input: R, asset: &AssetId) -> Result<PowerSer
             }
         }
     }
-
-    if rows.is_empty() {
-        return Err(if rows_of_asset == 0 {
-            CsvError::NoRowsForAsset {
-                asset: asset.clone(),
-                assets_in_file: assets.into_ids(),
-            }
-        } else {
-            CsvError::NoUsableRows {
-                asset: asset.clone(),
-                skipped,
-            }
-        });
-    }
-    let mut assets_in_file = assets.into_ids();
-    assets_in_file.insert(asset.clone());
-    let (readings, duplicates_replaced) = sort_keep_last(rows, &mut skipped);
-    gaps.sort_unstable();
-    // A good row at the same instant as a rejected one defines that instant.
-    gaps.retain(|gap| readings.binary_search_by_key(gap, |r| r.at).is_err());
-    gaps.dedup();
-    Ok(PowerSeries {
-        readings,
-        gaps,
-        skipped,
-        duplicates_replaced,
-        assets_in_file,
-    })
+    Ok(unowned)
 }
 
 /// A field without surrounding blanks or one pair of double quotes: quoting
@@ -300,18 +420,18 @@ fn field(raw: &[u8]) -> &[u8] {
 /// allocation; ids are decoded and checked once, at the end, and those
 /// that could never be asked for are left out.
 #[derive(Default)]
-struct AssetSet {
+pub(super) struct AssetSet {
     raw: std::collections::HashSet<Box<[u8]>>,
 }
 
 impl AssetSet {
-    fn insert(&mut self, id: &[u8]) {
+    pub(super) fn insert(&mut self, id: &[u8]) {
         if !self.raw.contains(id) {
             self.raw.insert(id.into());
         }
     }
 
-    fn into_ids(self) -> BTreeSet<AssetId> {
+    pub(super) fn into_ids(self) -> BTreeSet<AssetId> {
         self.raw
             .iter()
             .filter_map(|id| AssetId::parse(std::str::from_utf8(id).ok()?).ok())
@@ -428,18 +548,14 @@ pub fn read_asset_ids<R: io::Read>(input: R) -> Result<BTreeSet<AssetId>, CsvErr
 
 /// Sorts by time and, among rows with the same instant, keeps the one that
 /// came last in the input; each replaced row is reported in `skipped` with
-/// its line. `rows` pairs each reading with its line. Returns the readings
-/// and how many rows were replaced.
-fn sort_keep_last(
-    mut rows: Vec<(PowerReading, u64)>,
-    skipped: &mut SkippedRows,
-) -> (Vec<PowerReading>, u64) {
+/// its line. Returns the readings and how many rows were replaced.
+fn sort_keep_last(mut rows: Vec<Row>, skipped: &mut SkippedRows) -> (Vec<PowerReading>, u64) {
     // Stable, so equal instants stay in file order.
-    rows.sort_by_key(|(r, _)| r.at);
+    rows.sort_by_key(|r| (r.secs, r.nanos));
     let mut replaced_lines = Vec::new();
     rows.dedup_by(|later, kept| {
-        if later.0.at == kept.0.at {
-            replaced_lines.push(kept.1);
+        if (later.secs, later.nanos) == (kept.secs, kept.nanos) {
+            replaced_lines.push(kept.line);
             *kept = *later;
             true
         } else {
@@ -449,11 +565,17 @@ fn sort_keep_last(
     replaced_lines.sort_unstable();
     for &line in &replaced_lines {
         skipped.push(
-            line,
+            u64::from(line),
             "duplicate time: a later row of the file with the same time replaced it",
         );
     }
-    let readings = rows.into_iter().map(|(r, _)| r).collect();
+    let readings = rows
+        .iter()
+        .map(|r| PowerReading {
+            at: r.at(),
+            power_kw: r.power_kw,
+        })
+        .collect();
     (readings, replaced_lines.len() as u64)
 }
 

@@ -5,6 +5,7 @@
 pub mod carry;
 pub mod cov;
 pub mod csv;
+pub mod day_file;
 pub mod file;
 pub mod resample;
 
@@ -12,5 +13,6 @@ pub use self::carry::CarryOver;
 pub use self::csv::{
     CsvError, PowerReading, PowerSeries, SkippedRow, SkippedRows, read_asset_ids, read_power_csv,
 };
+pub use self::day_file::{DayFile, read_day_file};
 pub use self::file::{FileStamp, SourceStamp, open_regular, power_file_path};
 pub use self::resample::{HalfHourEnergy, resample_day, resample_day_with_gaps};

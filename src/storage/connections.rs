@@ -41,6 +41,9 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../../migrations/sqlite/0008_create_readiness_probe.sql"
         )),
+        M::up(include_str!(
+            "../../migrations/sqlite/0009_day_files_and_day_totals.sql"
+        )),
     ])
 });
 

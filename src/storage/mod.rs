@@ -10,6 +10,7 @@
 //! the busy timeout absorbs other processes' writes.
 
 mod connections;
+mod days;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,9 +19,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use self::connections::Connections;
+pub use self::days::{AssetDayTotals, DayFileRecord};
 
 use crate::asset::AssetId;
-use crate::footprint::FootprintRow;
+use crate::footprint::{FootprintRow, Totals};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange};
 use crate::intensity::{
     HalfHourIntensity, IntensityDay, IntensityKind, KindPreference, Provenance,
@@ -132,6 +134,8 @@ pub struct AssetDayRecord {
     pub readings: u64,
     pub skipped: SkippedRows,
     pub computed_at: DateTime<Utc>,
+    /// The whole day's totals under the default preference.
+    pub totals: Totals,
 }
 
 /// The footprint rows of a day under each preference that was computed.
@@ -306,7 +310,7 @@ impl Storage {
                 "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
                     power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
                     previous_file_inode, previous_file_ctime_ns, intensity_fetched_at,
-                    readings, skipped_rows, computed_at
+                    readings, skipped_rows, computed_at, energy_kwh, footprint_g, coverage
              FROM asset_days WHERE asset_id = ?1 AND date = ?2",
             )?;
             let raw = stmt
@@ -318,10 +322,16 @@ impl Storage {
                         r.get::<_, i64>(9)?,
                         r.get::<_, String>(10)?,
                         r.get::<_, String>(11)?,
+                        Totals {
+                            energy_kwh: r.get(12)?,
+                            footprint_g: r.get(13)?,
+                            coverage: r.get(14)?,
+                        },
                     ))
                 })
                 .optional()?;
-            let Some((file, previous, fetched_at, readings, skipped, computed_at)) = raw else {
+            let Some((file, previous, fetched_at, readings, skipped, computed_at, totals)) = raw
+            else {
                 return Ok(None);
             };
             // Integers as SQLite keeps them: sizes and inodes are stored as i64.
@@ -346,6 +356,7 @@ impl Storage {
                 skipped: serde_json::from_str(&skipped)
                     .map_err(|e| StorageError::Corrupt(format!("skipped_rows: {e}")))?,
                 computed_at: parse_time(&computed_at)?,
+                totals,
             }))
         })
     }
@@ -389,6 +400,11 @@ impl Storage {
     pub fn forget_asset_day(&self, asset: &AssetId, day: Day) -> Result<(), StorageError> {
         let mut conn = self.conns.write();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // The day is no longer whole: its file is read again.
+        tx.execute(
+            "DELETE FROM day_files WHERE date = ?1",
+            params![day.to_string()],
+        )?;
         for table in ASSET_DAY_TABLES {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE asset_id = ?1 AND date = ?2"),
@@ -399,61 +415,22 @@ impl Storage {
         Ok(())
     }
 
-    /// Writes a whole asset-day (readings, half-hours, footprint rows and
-    /// its record) replacing what was there, in one transaction: a crash
-    /// leaves the old day or the new one, never half of either.
+    /// Writes a whole asset-day (what carries into the next day, half-hours,
+    /// footprint rows and its record) replacing what was there, in one
+    /// transaction: a crash leaves the old day or the new one, never half
+    /// of either.
     pub fn save_asset_day(&self, computed: &ComputedDay<'_>) -> Result<(), StorageError> {
+        self.save_asset_days(std::slice::from_ref(computed))
+    }
+
+    /// Writes several whole asset-days in one transaction, as
+    /// [`Storage::save_asset_day`] writes one.
+    pub fn save_asset_days(&self, days: &[ComputedDay<'_>]) -> Result<(), StorageError> {
         let mut conn = self.conns.write();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let asset = computed.asset.as_str();
-        let date = computed.day.to_string();
-        for table in ASSET_DAY_TABLES {
-            tx.execute(
-                &format!("DELETE FROM {table} WHERE asset_id = ?1 AND date = ?2"),
-                params![asset, date],
-            )?;
+        for computed in days {
+            write_asset_day(&tx, computed)?;
         }
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO power_readings (asset_id, date, at_unix_ns, power_kw)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for reading in computed.readings {
-                let at_ns = reading.at.timestamp_nanos_opt().ok_or_else(|| {
-                    StorageError::Corrupt(format!("reading at {} is out of range", reading.at))
-                })?;
-                insert.execute(params![asset, date, at_ns, reading.power_kw])?;
-            }
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO power_gaps (asset_id, date, at_unix_ns) VALUES (?1, ?2, ?3)",
-            )?;
-            for gap in computed.gaps {
-                let at_ns = gap.timestamp_nanos_opt().ok_or_else(|| {
-                    StorageError::Corrupt(format!("a gap at {gap} is out of range"))
-                })?;
-                insert.execute(params![asset, date, at_ns])?;
-            }
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO power_half_hours
-                 (asset_id, date, half_hour_id, samples, coverage, carried_forward,
-                  mean_power_kw, energy_kwh)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            for e in computed.energies {
-                insert.execute(params![
-                    asset,
-                    date,
-                    e.half_hour_id.get(),
-                    e.samples,
-                    e.coverage,
-                    e.carried_forward,
-                    e.mean_power_kw,
-                    e.energy_kwh,
-                ])?;
-            }
-        }
-        insert_footprints(&tx, asset, &date, computed.footprints)?;
-        insert_record(&tx, asset, &date, computed.record)?;
         tx.commit()?;
         Ok(())
     }
@@ -487,19 +464,27 @@ impl Storage {
         record: &AssetDayRecord,
         footprints: &FootprintSets,
     ) -> Result<(), StorageError> {
+        self.save_footprints_of_many(&[(asset, day, record, footprints)])
+    }
+
+    /// [`Storage::save_footprints`] for many asset-days in one transaction.
+    pub fn save_footprints_of_many(
+        &self,
+        days: &[(&AssetId, Day, &AssetDayRecord, &FootprintSets)],
+    ) -> Result<(), StorageError> {
         let mut conn = self.conns.write();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let date = day.to_string();
-        tx.execute(
-            "DELETE FROM footprint_half_hours WHERE asset_id = ?1 AND date = ?2",
-            params![asset.as_str(), date],
-        )?;
-        tx.execute(
-            "DELETE FROM asset_days WHERE asset_id = ?1 AND date = ?2",
-            params![asset.as_str(), date],
-        )?;
-        insert_footprints(&tx, asset.as_str(), &date, footprints)?;
-        insert_record(&tx, asset.as_str(), &date, record)?;
+        for (asset, day, record, footprints) in days {
+            let date = day.to_string();
+            for table in ["footprint_half_hours", "asset_days"] {
+                tx.prepare_cached(&format!(
+                    "DELETE FROM {table} WHERE asset_id = ?1 AND date = ?2"
+                ))?
+                .execute(params![asset.as_str(), date])?;
+            }
+            insert_footprints(&tx, asset.as_str(), &date, footprints)?;
+            insert_record(&tx, asset.as_str(), &date, record)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -571,6 +556,65 @@ impl Storage {
     }
 }
 
+fn write_asset_day(tx: &Transaction<'_>, computed: &ComputedDay<'_>) -> Result<(), StorageError> {
+    let asset = computed.asset.as_str();
+    let date = computed.day.to_string();
+    for table in ASSET_DAY_TABLES {
+        tx.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE asset_id = ?1 AND date = ?2"
+        ))?
+        .execute(params![asset, date])?;
+    }
+    // Only what the next day needs of the readings: the last one before
+    // midnight and anything after it. The file keeps them all.
+    let boundary = computed.day.end();
+    let held_from = computed
+        .readings
+        .partition_point(|r| r.at < boundary)
+        .saturating_sub(1);
+    let tail = &computed.readings[held_from..];
+    let gaps_from = tail.first().map_or(boundary, |r| r.at);
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO power_readings (asset_id, date, at_unix_ns, power_kw)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for reading in tail {
+        let at_ns = reading.at.timestamp_nanos_opt().ok_or_else(|| {
+            StorageError::Corrupt(format!("reading at {} is out of range", reading.at))
+        })?;
+        insert.execute(params![asset, date, at_ns, reading.power_kw])?;
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO power_gaps (asset_id, date, at_unix_ns) VALUES (?1, ?2, ?3)",
+    )?;
+    for gap in computed.gaps.iter().filter(|g| **g >= gaps_from) {
+        let at_ns = gap
+            .timestamp_nanos_opt()
+            .ok_or_else(|| StorageError::Corrupt(format!("a gap at {gap} is out of range")))?;
+        insert.execute(params![asset, date, at_ns])?;
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO power_half_hours
+         (asset_id, date, half_hour_id, samples, coverage, carried_forward,
+          mean_power_kw, energy_kwh)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for e in computed.energies {
+        insert.execute(params![
+            asset,
+            date,
+            e.half_hour_id.get(),
+            e.samples,
+            e.coverage,
+            e.carried_forward,
+            e.mean_power_kw,
+            e.energy_kwh,
+        ])?;
+    }
+    insert_footprints(tx, asset, &date, computed.footprints)?;
+    insert_record(tx, asset, &date, computed.record)
+}
+
 fn insert_footprints(
     tx: &Transaction<'_>,
     asset: &str,
@@ -608,29 +652,33 @@ fn insert_record(
 ) -> Result<(), StorageError> {
     let skipped = serde_json::to_string(&record.skipped)
         .map_err(|e| StorageError::Corrupt(format!("skipped_rows: {e}")))?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO asset_days
          (asset_id, date, power_file_size, power_file_mtime_ns, previous_file_size,
           previous_file_mtime_ns, intensity_fetched_at, readings, skipped_rows, computed_at,
-          power_file_inode, power_file_ctime_ns, previous_file_inode, previous_file_ctime_ns)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
-            asset,
-            date,
-            record.stamp.day.size as i64,
-            record.stamp.day.mtime_ns,
-            record.stamp.previous.map(|s| s.size as i64),
-            record.stamp.previous.map(|s| s.mtime_ns),
-            format_time(record.intensity_fetched_at),
-            record.readings as i64,
-            skipped,
-            format_time(record.computed_at),
-            record.stamp.day.inode as i64,
-            record.stamp.day.ctime_ns,
-            record.stamp.previous.map(|s| s.inode as i64),
-            record.stamp.previous.map(|s| s.ctime_ns),
-        ],
-    )?;
+          power_file_inode, power_file_ctime_ns, previous_file_inode, previous_file_ctime_ns,
+          energy_kwh, footprint_g, coverage)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )?
+    .execute(params![
+        asset,
+        date,
+        record.stamp.day.size as i64,
+        record.stamp.day.mtime_ns,
+        record.stamp.previous.map(|s| s.size as i64),
+        record.stamp.previous.map(|s| s.mtime_ns),
+        format_time(record.intensity_fetched_at),
+        record.readings as i64,
+        skipped,
+        format_time(record.computed_at),
+        record.stamp.day.inode as i64,
+        record.stamp.day.ctime_ns,
+        record.stamp.previous.map(|s| s.inode as i64),
+        record.stamp.previous.map(|s| s.ctime_ns),
+        record.totals.energy_kwh,
+        record.totals.footprint_g,
+        record.totals.coverage,
+    ])?;
     Ok(())
 }
 
@@ -707,6 +755,11 @@ mod tests {
                 }],
             },
             computed_at: fetched_at,
+            totals: Totals {
+                energy_kwh: Some(1.5),
+                footprint_g: None,
+                coverage: 0.75,
+            },
         }
     }
 

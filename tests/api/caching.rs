@@ -118,8 +118,9 @@ async fn a_forecast_only_day_is_cached_briefly_and_refetched_after_the_refresh_t
     assert_eq!(second.header("x-intensity-source"), "api");
     assert_eq!(first.json()["rows"][0]["intensity_kind"], "forecast");
     assert_eq!(first.json()["rows"], second.json()["rows"]);
-    // The same figures again: nothing recomputed, not even from storage.
-    assert_eq!(app.state.pipeline.days_computed(), 1);
+    // The same figures again: nothing recomputed, not even from storage
+    // (the day's file holds two assets, computed once when it was read).
+    assert_eq!(app.state.pipeline.days_computed(), 2);
 }
 
 #[tokio::test]
@@ -182,7 +183,8 @@ async fn a_changed_power_file_changes_the_etag_and_the_body() {
     assert_ne!(before.header("etag"), after.header("etag"));
     assert_ne!(before.json()["rows"][47], after.json()["rows"][47]);
     assert_eq!(revalidated.status, 200);
-    assert_eq!(app.state.pipeline.days_computed(), 2);
+    // The file's two assets, read again with the file.
+    assert_eq!(app.state.pipeline.days_computed(), 4);
 }
 
 #[tokio::test]
@@ -205,7 +207,8 @@ async fn many_concurrent_first_requests_compute_the_day_once() {
 
     // Assert
     assert!(responses.iter().all(|r| r.status == 200));
-    assert_eq!(app.state.pipeline.days_computed(), 1);
+    // The file's two assets, once each.
+    assert_eq!(app.state.pipeline.days_computed(), 2);
     assert_eq!(app.footprint_rows_in_db("abc123xyz", "2019-11-25"), 48);
 }
 

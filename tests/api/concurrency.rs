@@ -37,7 +37,9 @@ async fn sixty_four_concurrent_first_requests_for_one_asset_day_agree() {
     assert!(responses.iter().all(|r| r.status == 200));
     let first_rows = responses[0].json()["rows"].clone();
     assert!(responses.iter().all(|r| r.json()["rows"] == first_rows));
-    assert_eq!(app.state.pipeline.days_computed(), 1);
+    // The day's file (two assets) and the day before's, read once each.
+    assert_eq!(app.state.pipeline.days_computed(), 2);
+    assert_eq!(app.state.pipeline.power_files_read(), 2);
     assert_eq!(app.footprint_rows_in_db("abc123xyz", "2019-11-25"), 48);
 }
 
@@ -66,7 +68,8 @@ async fn sixty_four_concurrent_first_requests_for_different_days_all_succeed() {
         );
         assert_eq!(app.footprint_rows_in_db("site-001", &fleet_day(i)), 48);
     }
-    assert_eq!(app.state.pipeline.days_computed(), 64);
+    // Each day file holds two assets, both computed when it is read.
+    assert_eq!(app.state.pipeline.days_computed(), 128);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

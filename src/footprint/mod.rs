@@ -6,8 +6,15 @@
 //! Positive energy was drawn from the grid and emitted CO2; negative energy
 //! (an asset exporting) gives a negative footprint, emissions avoided.
 
+mod period;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+pub use self::period::{
+    AssetPeriod, DatedRow, DayStatus, FleetAnswer, FleetAsset, FleetTotals, Period, PeriodDay,
+    PeriodError, PeriodStep, PeriodTotals,
+};
 
 use crate::asset::AssetId;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange, describe_ids};

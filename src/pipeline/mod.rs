@@ -9,12 +9,19 @@
 //! comes. Intensity is fetched once per day the same way.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::hash::Hash;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
+
+mod ingest;
+mod locks;
+mod period;
+
+pub use self::ingest::IngestedDay;
+use self::locks::KeyedLocks;
+pub use self::period::PeriodVersion;
 
 use crate::asset::AssetId;
 use crate::blocking::{BlockingError, WorkLimit, run_blocking};
@@ -80,6 +87,8 @@ pub enum PipelineError {
         "the power file for {day} changed while it was read; producers should write a new file and rename it into place"
     )]
     FileChanging { day: Day },
+    #[error("no data for {what} from {from} to {to}")]
+    NoDataInPeriod { what: String, from: Day, to: Day },
     #[error("cannot {context}")]
     Io {
         context: String,
@@ -133,6 +142,10 @@ pub struct Pipeline {
     data_dir: PathBuf,
     day_locks: KeyedLocks<(AssetId, Day)>,
     intensity_locks: KeyedLocks<Day>,
+    /// One whole-file read per day at a time.
+    ingest_locks: KeyedLocks<Day>,
+    /// Days whose whole file a background task is reading.
+    ingesting: Arc<Mutex<HashSet<Day>>>,
     /// Versions already checked against storage, for the fast path.
     known: Arc<Mutex<HashMap<(AssetId, Day), Freshness>>>,
     /// Stamps of day files recently taken by the fast path.
@@ -158,6 +171,8 @@ impl Pipeline {
             data_dir,
             day_locks: KeyedLocks::default(),
             intensity_locks: KeyedLocks::default(),
+            ingest_locks: KeyedLocks::default(),
+            ingesting: Arc::default(),
             known: Arc::default(),
             recent_stamps: Arc::default(),
             file_assets: Arc::default(),
@@ -280,7 +295,7 @@ impl Pipeline {
         if self.known_absent(&asset, day, stamp.day) {
             return Err(PipelineError::NoAssetRows { asset, day });
         }
-        let intensity = self.intensity(day).await?;
+        let mut intensity = self.intensity(day).await?;
 
         let storage = self.storage.clone();
         let record = run_blocking(move || storage.asset_day(&asset, day)).await??;
@@ -291,7 +306,34 @@ impl Pipeline {
                 self.recompute_footprints(asset, day, r, intensity.clone())
                     .await?
             }
+            _ if stamp.day.size <= ingest::SOLO_READ_ABOVE => {
+                // Every asset of the file at once: the next asset asked
+                // for is then a read of storage.
+                let ingested = self.ensure_day_with(day, intensity).await?;
+                intensity = ingested.intensity;
+                let storage = self.storage.clone();
+                let found = run_blocking(move || storage.asset_day(&asset, day)).await??;
+                match found {
+                    Some(r) if r.stamp == ingested.record.stamp => r,
+                    _ => {
+                        let asset = query.asset.clone();
+                        return Err(match ingested.record.rejected.get(&asset) {
+                            Some(skipped) => PipelineError::PowerFile {
+                                day,
+                                source: CsvError::NoUsableRows {
+                                    asset,
+                                    skipped: skipped.clone(),
+                                },
+                            },
+                            None => PipelineError::NoAssetRows { asset, day },
+                        });
+                    }
+                }
+            }
             _ => {
+                // A very large file: this asset alone now, every asset in
+                // the background.
+                self.ensure_day_in_background(day);
                 // A file rewritten in place while it is read gives rows of
                 // two versions: read again, and refuse if it keeps moving.
                 let mut attempt = 1;
@@ -551,28 +593,13 @@ impl Pipeline {
             };
             pipeline.remember_assets(day, stamp.day, std::mem::take(&mut own.assets_in_file));
             let (carry, previous_used) = carry_in(&storage, &read, &asset, day, stamp.previous);
-            let (readings, gaps) = carry.merge_into(&own.readings, &own.gaps);
-            let energies = resample_day_with_gaps(day, &readings, &gaps, carry.held);
-            let footprints = every_preference(&energies, &intensity.day);
-            let record = AssetDayRecord {
-                stamp: SourceStamp {
-                    day: stamp.day,
-                    previous: previous_used,
-                },
-                intensity_fetched_at: intensity.fetched_at,
-                readings: own.readings.len() as u64,
-                skipped: own.skipped,
-                computed_at: Utc::now(),
+            let source = SourceStamp {
+                day: stamp.day,
+                previous: previous_used,
             };
-            storage.save_asset_day(&ComputedDay {
-                asset: &asset,
-                day,
-                record: &record,
-                readings: &readings,
-                gaps: &gaps,
-                energies: &energies,
-                footprints: &footprints,
-            })?;
+            let parts = compute_asset_day(asset, day, &own, &carry, source, &intensity);
+            storage.save_asset_day(&parts.as_computed(day))?;
+            let (asset, record) = (parts.asset, parts.record);
             tracing::info!(%asset, %day, readings = record.readings, skipped = record.skipped.count, "computed asset-day");
             Ok(record)
         })
@@ -603,6 +630,7 @@ impl Pipeline {
             let record = AssetDayRecord {
                 intensity_fetched_at: intensity.fetched_at,
                 computed_at: Utc::now(),
+                totals: totals_of(&footprints),
                 ..record
             };
             storage.save_footprints(&asset, day, &record, &footprints)?;
@@ -622,6 +650,70 @@ fn every_preference(
         .iter()
         .map(|&p| (p, footprint_rows(energies, intensity, p)))
         .collect()
+}
+
+/// The whole day's totals under the default preference.
+fn totals_of(footprints: &[(KindPreference, Vec<FootprintRow>)]) -> Totals {
+    footprints
+        .iter()
+        .find(|(p, _)| *p == KindPreference::Auto)
+        .map_or(Totals::of(&[]), |(_, rows)| Totals::of(rows))
+}
+
+/// One asset-day computed and ready to be stored.
+struct AssetDayParts {
+    asset: AssetId,
+    record: AssetDayRecord,
+    readings: Vec<crate::power::PowerReading>,
+    gaps: Vec<DateTime<Utc>>,
+    energies: [HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
+    footprints: Vec<(KindPreference, Vec<FootprintRow>)>,
+}
+
+impl AssetDayParts {
+    fn as_computed(&self, day: Day) -> ComputedDay<'_> {
+        ComputedDay {
+            asset: &self.asset,
+            day,
+            record: &self.record,
+            readings: &self.readings,
+            gaps: &self.gaps,
+            energies: &self.energies,
+            footprints: &self.footprints,
+        }
+    }
+}
+
+/// Resamples one asset's series (with what the previous day carries in)
+/// and computes its footprint under every preference: the same for one
+/// asset read alone and for a whole file.
+fn compute_asset_day(
+    asset: AssetId,
+    day: Day,
+    own: &PowerSeries,
+    carry: &CarryOver,
+    stamp: SourceStamp,
+    intensity: &StoredIntensity,
+) -> AssetDayParts {
+    let (readings, gaps) = carry.merge_into(&own.readings, &own.gaps);
+    let energies = resample_day_with_gaps(day, &readings, &gaps, carry.held);
+    let footprints = every_preference(&energies, &intensity.day);
+    let record = AssetDayRecord {
+        stamp,
+        intensity_fetched_at: intensity.fetched_at,
+        readings: own.readings.len() as u64,
+        skipped: own.skipped.clone(),
+        computed_at: Utc::now(),
+        totals: totals_of(&footprints),
+    };
+    AssetDayParts {
+        asset,
+        record,
+        readings,
+        gaps,
+        energies,
+        footprints,
+    }
 }
 
 /// Why a day's file gave no rows for an asset.
@@ -722,68 +814,6 @@ fn carry_in(
     }
 }
 
-/// One async mutex per key, created on demand and dropped when unused.
-#[derive(Debug)]
-struct KeyedLocks<K> {
-    locks: Arc<Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>>,
-}
-
-impl<K> Clone for KeyedLocks<K> {
-    fn clone(&self) -> Self {
-        KeyedLocks {
-            locks: Arc::clone(&self.locks),
-        }
-    }
-}
-
-impl<K> Default for KeyedLocks<K> {
-    fn default() -> Self {
-        KeyedLocks {
-            locks: Arc::default(),
-        }
-    }
-}
-
-/// Holds a key's lock; removes the key's entry when nobody else wants it.
-struct KeyGuard<K: Eq + Hash + Clone> {
-    key: K,
-    owner: KeyedLocks<K>,
-    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl<K: Eq + Hash + Clone> KeyedLocks<K> {
-    async fn lock(&self, key: K) -> KeyGuard<K> {
-        let lock = {
-            let mut map = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(map.entry(key.clone()).or_default())
-        };
-        let guard = lock.lock_owned().await;
-        KeyGuard {
-            key,
-            owner: self.clone(),
-            guard: Some(guard),
-        }
-    }
-}
-
-impl<K: Eq + Hash + Clone> Drop for KeyGuard<K> {
-    fn drop(&mut self) {
-        drop(self.guard.take());
-        let mut map = self
-            .owner
-            .locks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        // Only the map itself still refers to it: nobody holds or awaits it.
-        if map
-            .get(&self.key)
-            .is_some_and(|l| Arc::strong_count(l) == 1)
-        {
-            map.remove(&self.key);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -818,20 +848,5 @@ mod tests {
             Err(ReadFailure::Pipeline(PipelineError::FileChanging { .. }))
         ));
         assert!(with_current.is_ok_and(|s| s.readings[0].power_kw == 22.0));
-    }
-
-    #[tokio::test]
-    async fn keyed_locks_serialise_one_key_and_forget_it_afterwards() {
-        let locks: KeyedLocks<u8> = KeyedLocks::default();
-        let first = locks.lock(1).await;
-        let other_key =
-            tokio::time::timeout(std::time::Duration::from_millis(50), locks.lock(2)).await;
-        assert!(other_key.is_ok(), "another key must not wait");
-        drop(other_key);
-        let same_key =
-            tokio::time::timeout(std::time::Duration::from_millis(50), locks.lock(1)).await;
-        assert!(same_key.is_err(), "the same key must wait");
-        drop(first);
-        assert!(locks.locks.lock().unwrap().is_empty());
     }
 }

@@ -1,0 +1,280 @@
+//! Answers over many asset-days: one asset over a period, a fleet on a day
+//! or over a period. Every day of the period is read whole first (in date
+//! order, so each day's carry-in is the stored day before), the intensity
+//! of its days asked for in as few upstream calls as the API allows; then
+//! the answer is summed from the stored per-asset-day totals.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use chrono::Utc;
+
+use super::{IngestedDay, Pipeline, PipelineError};
+use crate::asset::AssetId;
+use crate::blocking::run_blocking;
+use crate::footprint::{
+    AssetPeriod, DatedRow, DayStatus, FleetAnswer, FleetAsset, Period, PeriodDay, PeriodStep,
+    PeriodTotals,
+};
+use crate::half_hour::{Day, HalfHourRange};
+use crate::intensity::KindPreference;
+use crate::power::power_file_path;
+use crate::storage::StoredIntensity;
+
+/// The versions of every day an answer was computed from: two answers to
+/// one question with equal versions are identical.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PeriodVersion {
+    pub hash: u64,
+    /// Every day with data has measured intensity from the API.
+    pub settled: bool,
+}
+
+/// Each day of a period: read whole, or why not.
+type DayOutcomes = Vec<(Day, Result<IngestedDay, DayStatus>)>;
+
+impl Pipeline {
+    /// One asset over `period`, by day or by half-hour.
+    pub async fn asset_period(
+        &self,
+        asset: &AssetId,
+        period: Period,
+        step: PeriodStep,
+    ) -> Result<(AssetPeriod, PeriodVersion), PipelineError> {
+        let days = self.ensure_period(period).await?;
+        let storage = self.storage.clone();
+        let of_asset = asset.clone();
+        let stored =
+            run_blocking(move || storage.day_totals(Some(&of_asset), period.from, period.to))
+                .await??;
+        let totals: HashMap<Day, _> = stored.into_iter().map(|t| (t.day, t.totals)).collect();
+        let mut sources = BTreeSet::new();
+        let mut with_data = Vec::new();
+        let period_days: Vec<PeriodDay> = days
+            .iter()
+            .map(|(day, outcome)| match outcome {
+                Ok(ingested) => match totals.get(day) {
+                    Some(t) => {
+                        sources.insert(ingested.intensity.source);
+                        with_data.push(*day);
+                        PeriodDay::with_totals(*day, *t)
+                    }
+                    None if ingested.record.rejected.contains_key(asset) => {
+                        PeriodDay::without_data(*day, DayStatus::PowerFileUnusable)
+                    }
+                    None => PeriodDay::without_data(*day, DayStatus::UnknownAsset),
+                },
+                Err(status) => PeriodDay::without_data(*day, *status),
+            })
+            .collect();
+        if with_data.is_empty() {
+            return Err(PipelineError::NoDataInPeriod {
+                what: format!("asset `{asset}`"),
+                from: period.from,
+                to: period.to,
+            });
+        }
+        let totals = PeriodTotals::of(with_data.iter().map(|d| totals[d]), period.len());
+        let rows = match step {
+            PeriodStep::Day => None,
+            PeriodStep::HalfHour => {
+                let storage = self.storage.clone();
+                let asset = asset.clone();
+                Some(
+                    run_blocking(move || {
+                        let mut rows = Vec::with_capacity(with_data.len() * 48);
+                        for day in with_data {
+                            let day_rows = storage.footprint_range(
+                                &asset,
+                                day,
+                                KindPreference::Auto,
+                                HalfHourRange::FULL_DAY,
+                            )?;
+                            rows.extend(
+                                day_rows.into_iter().map(|row| DatedRow { date: day, row }),
+                            );
+                        }
+                        Ok::<_, PipelineError>(rows)
+                    })
+                    .await??,
+                )
+            }
+        };
+        let answer = AssetPeriod {
+            asset: asset.clone(),
+            from: period.from,
+            to: period.to,
+            step,
+            days: (step == PeriodStep::Day).then_some(period_days),
+            rows,
+            totals,
+            intensity_sources: sources,
+        };
+        Ok((answer, version_of(&days)))
+    }
+
+    /// Every asset of the fleet over `period` (one day or more), ranked.
+    pub async fn fleet(
+        &self,
+        period: Period,
+    ) -> Result<(FleetAnswer, PeriodVersion), PipelineError> {
+        let days = if period.len() == 1 {
+            // One day: its own errors (no file, no intensity) are the answer's.
+            vec![(period.from, Ok(self.ensure_day(period.from).await?))]
+        } else {
+            self.ensure_period(period).await?
+        };
+        let ok_days: HashSet<Day> = days
+            .iter()
+            .filter(|(_, o)| o.is_ok())
+            .map(|(d, _)| *d)
+            .collect();
+        let storage = self.storage.clone();
+        let stored =
+            run_blocking(move || storage.day_totals(None, period.from, period.to)).await??;
+        let mut by_asset: HashMap<AssetId, Vec<crate::footprint::Totals>> = HashMap::new();
+        for t in stored.into_iter().filter(|t| ok_days.contains(&t.day)) {
+            by_asset.entry(t.asset).or_default().push(t.totals);
+        }
+        if by_asset.is_empty() {
+            return Err(PipelineError::NoDataInPeriod {
+                what: "any asset".to_owned(),
+                from: period.from,
+                to: period.to,
+            });
+        }
+        let assets = by_asset
+            .into_iter()
+            .map(|(asset, days)| {
+                let t = PeriodTotals::of(days, period.len());
+                FleetAsset {
+                    asset,
+                    energy_kwh: t.energy_kwh,
+                    footprint_g: t.footprint_g,
+                    coverage: t.coverage,
+                }
+            })
+            .collect();
+        let (assets, totals) = FleetAnswer::ranked(assets);
+        let one_day = period.len() == 1;
+        let answer = FleetAnswer {
+            date: one_day.then_some(period.from),
+            from: (!one_day).then_some(period.from),
+            to: (!one_day).then_some(period.to),
+            assets,
+            totals,
+            days_without_data: days
+                .iter()
+                .filter_map(|(day, o)| o.as_ref().err().map(|s| PeriodDay::without_data(*day, *s)))
+                .collect(),
+            intensity_sources: days
+                .iter()
+                .filter_map(|(_, o)| o.as_ref().ok().map(|d| d.intensity.source))
+                .collect(),
+        };
+        Ok((answer, version_of(&days)))
+    }
+
+    /// Reads every day of `period` whole, in date order; a day that cannot
+    /// be answered is its status, not a failure of the whole period.
+    async fn ensure_period(&self, period: Period) -> Result<DayOutcomes, PipelineError> {
+        let dir = self.data_dir.clone();
+        let with_files: Vec<Day> = run_blocking(move || {
+            period
+                .days()
+                .filter(|day| power_file_path(&dir, *day).exists())
+                .collect()
+        })
+        .await?;
+        let without_intensity = self.prefetch_intensity(&with_files).await?;
+        let with_files: HashSet<Day> = with_files.into_iter().collect();
+        let mut out = Vec::with_capacity(period.len() as usize);
+        for day in period.days() {
+            let outcome = if !with_files.contains(&day) {
+                Err(DayStatus::NoPowerFile)
+            } else if without_intensity.contains(&day) {
+                Err(DayStatus::IntensityUnavailable)
+            } else {
+                match self.ensure_day(day).await {
+                    Ok(ingested) => Ok(ingested),
+                    Err(PipelineError::NoPowerFile { .. }) => Err(DayStatus::NoPowerFile),
+                    Err(PipelineError::Intensity(_)) => Err(DayStatus::IntensityUnavailable),
+                    Err(PipelineError::PowerFile { .. }) => Err(DayStatus::PowerFileUnusable),
+                    Err(other) => return Err(other),
+                }
+            };
+            out.push((day, outcome));
+        }
+        Ok(out)
+    }
+
+    /// Fetches and stores the intensity of the days of `days` not stored
+    /// yet, a run of days per upstream call; returns the days that neither
+    /// the API nor a fallback file could give.
+    async fn prefetch_intensity(&self, days: &[Day]) -> Result<HashSet<Day>, PipelineError> {
+        let storage = self.storage.clone();
+        let wanted = days.to_vec();
+        let missing = run_blocking(move || {
+            let mut missing = Vec::new();
+            for day in wanted {
+                if storage.intensity(day)?.is_none() {
+                    missing.push(day);
+                }
+            }
+            Ok::<_, PipelineError>(missing)
+        })
+        .await??;
+        if missing.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let found = self.intensity.days(&missing).await;
+        let now = Utc::now();
+        let mut unavailable = HashSet::new();
+        let mut to_store = Vec::new();
+        for (day, answer) in found {
+            match answer {
+                Ok((found, source)) => to_store.push(StoredIntensity {
+                    day: found,
+                    source,
+                    fetched_at: now,
+                    checked_at: now,
+                }),
+                Err(err) => {
+                    tracing::warn!(%day, error = %err, "no intensity for a day of the period");
+                    unavailable.insert(day);
+                }
+            }
+        }
+        let storage = self.storage.clone();
+        run_blocking(move || {
+            for stored in &to_store {
+                storage.save_intensity(stored)?;
+            }
+            Ok::<_, PipelineError>(())
+        })
+        .await??;
+        Ok(unavailable)
+    }
+}
+
+/// The version of an answer over `days`: their files and intensity.
+fn version_of(days: &[(Day, Result<IngestedDay, DayStatus>)]) -> PeriodVersion {
+    let mut hasher = DefaultHasher::new();
+    let mut settled = true;
+    for (day, outcome) in days {
+        day.hash(&mut hasher);
+        match outcome {
+            Ok(ingested) => {
+                ingested.record.stamp.hash(&mut hasher);
+                ingested.intensity.fetched_at.hash(&mut hasher);
+                ingested.intensity.source.hash(&mut hasher);
+                settled &= ingested.intensity.is_settled();
+            }
+            Err(status) => status.hash(&mut hasher),
+        }
+    }
+    PeriodVersion {
+        hash: hasher.finish(),
+        settled,
+    }
+}

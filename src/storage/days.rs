@@ -1,0 +1,274 @@
+//! Whole days and periods: which version of a day file was read for every
+//! asset, what each stored day carries into the next, and the per-asset-day
+//! totals that fleet and period answers are summed from.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use super::{ASSET_DAY_TABLES, Storage, StorageError, format_time, parse_time};
+use crate::asset::AssetId;
+use crate::footprint::Totals;
+use crate::half_hour::Day;
+use crate::power::{CarryOver, FileStamp, PowerReading, SkippedRows, SourceStamp};
+
+/// A day file read for every asset it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayFileRecord {
+    /// The day's file and the previous day's file used, as read.
+    pub stamp: SourceStamp,
+    /// Assets with power rows in the file.
+    pub assets: u64,
+    /// Assets whose every row was rejected, with what was wrong.
+    pub rejected: BTreeMap<AssetId, SkippedRows>,
+    pub ingested_at: DateTime<Utc>,
+}
+
+/// One asset-day's totals under the default preference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetDayTotals {
+    pub asset: AssetId,
+    pub day: Day,
+    pub totals: Totals,
+}
+
+impl Storage {
+    /// The record of `day`'s last whole-file read, if any.
+    pub fn day_file(&self, day: Day) -> Result<Option<DayFileRecord>, StorageError> {
+        self.conns.read(|conn| {
+            let raw = conn
+                .prepare_cached(
+                    "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
+                        power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
+                        previous_file_inode, previous_file_ctime_ns, assets, rejected,
+                        ingested_at
+                     FROM day_files WHERE date = ?1",
+                )?
+                .query_row(params![day.to_string()], |r| {
+                    Ok((
+                        [r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?],
+                        [r.get::<_, Option<i64>>(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
+                        r.get::<_, i64>(8)?,
+                        r.get::<_, String>(9)?,
+                        r.get::<_, String>(10)?,
+                    ))
+                })
+                .optional()?;
+            let Some((own, previous, assets, rejected, ingested_at)) = raw else {
+                return Ok(None);
+            };
+            Ok(Some(DayFileRecord {
+                stamp: SourceStamp {
+                    day: stamp(own),
+                    previous: match previous {
+                        [Some(a), Some(b), Some(c), Some(d)] => Some(stamp([a, b, c, d])),
+                        _ => None,
+                    },
+                },
+                assets: assets.max(0) as u64,
+                rejected: serde_json::from_str(&rejected)
+                    .map_err(|e| StorageError::Corrupt(format!("day_files.rejected: {e}")))?,
+                ingested_at: parse_time(&ingested_at)?,
+            }))
+        })
+    }
+
+    /// Records that `day`'s file was read for every asset, after all its
+    /// asset-days were written; asset-days of the day computed from another
+    /// version of the file (an asset since removed from it) are deleted in
+    /// the same transaction.
+    pub fn save_day_file(&self, day: Day, record: &DayFileRecord) -> Result<(), StorageError> {
+        let rejected = serde_json::to_string(&record.rejected)
+            .map_err(|e| StorageError::Corrupt(format!("day_files.rejected: {e}")))?;
+        let date = day.to_string();
+        let own = record.stamp.day;
+        let mut conn = self.conns.write();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // The other tables first: their rows are found through asset_days.
+        for table in ASSET_DAY_TABLES.iter().rev() {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE date = ?1 AND asset_id IN (
+                        SELECT asset_id FROM asset_days WHERE date = ?1 AND NOT (
+                            power_file_size = ?2 AND power_file_mtime_ns = ?3
+                            AND power_file_inode = ?4 AND power_file_ctime_ns = ?5))"
+                ),
+                params![
+                    date,
+                    own.size as i64,
+                    own.mtime_ns,
+                    own.inode as i64,
+                    own.ctime_ns
+                ],
+            )?;
+        }
+        let previous = record.stamp.previous;
+        tx.execute(
+            "INSERT INTO day_files (date, power_file_size, power_file_mtime_ns, power_file_inode,
+                power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
+                previous_file_inode, previous_file_ctime_ns, assets, rejected, ingested_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (date) DO UPDATE SET
+                power_file_size = excluded.power_file_size,
+                power_file_mtime_ns = excluded.power_file_mtime_ns,
+                power_file_inode = excluded.power_file_inode,
+                power_file_ctime_ns = excluded.power_file_ctime_ns,
+                previous_file_size = excluded.previous_file_size,
+                previous_file_mtime_ns = excluded.previous_file_mtime_ns,
+                previous_file_inode = excluded.previous_file_inode,
+                previous_file_ctime_ns = excluded.previous_file_ctime_ns,
+                assets = excluded.assets,
+                rejected = excluded.rejected,
+                ingested_at = excluded.ingested_at",
+            params![
+                date,
+                own.size as i64,
+                own.mtime_ns,
+                own.inode as i64,
+                own.ctime_ns,
+                previous.map(|s| s.size as i64),
+                previous.map(|s| s.mtime_ns),
+                previous.map(|s| s.inode as i64),
+                previous.map(|s| s.ctime_ns),
+                record.assets as i64,
+                rejected,
+                format_time(record.ingested_at),
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// What each asset stored for `day` from the file version `file`
+    /// carries into the next day.
+    pub fn carry_overs(
+        &self,
+        day: Day,
+        file: FileStamp,
+    ) -> Result<HashMap<AssetId, CarryOver>, StorageError> {
+        self.conns.read(|conn| {
+            let date = day.to_string();
+            let mut readings: HashMap<String, (Vec<PowerReading>, Vec<DateTime<Utc>>)> =
+                HashMap::new();
+            let mut stmt = conn.prepare_cached(
+                "SELECT asset_id FROM asset_days WHERE date = ?1
+                   AND power_file_size = ?2 AND power_file_mtime_ns = ?3
+                   AND power_file_inode = ?4 AND power_file_ctime_ns = ?5",
+            )?;
+            let mut rows = stmt.query(params![
+                date,
+                file.size as i64,
+                file.mtime_ns,
+                file.inode as i64,
+                file.ctime_ns
+            ])?;
+            while let Some(row) = rows.next()? {
+                readings.insert(row.get(0)?, Default::default());
+            }
+            let mut stmt = conn.prepare_cached(
+                "SELECT asset_id, at_unix_ns, power_kw FROM power_readings
+                 WHERE date = ?1 ORDER BY asset_id, at_unix_ns",
+            )?;
+            let mut rows = stmt.query(params![date])?;
+            while let Some(row) = rows.next()? {
+                if let Some((list, _)) = readings.get_mut(&row.get::<_, String>(0)?) {
+                    list.push(PowerReading {
+                        at: DateTime::from_timestamp_nanos(row.get(1)?),
+                        power_kw: row.get(2)?,
+                    });
+                }
+            }
+            let mut stmt = conn.prepare_cached(
+                "SELECT asset_id, at_unix_ns FROM power_gaps
+                 WHERE date = ?1 ORDER BY asset_id, at_unix_ns",
+            )?;
+            let mut rows = stmt.query(params![date])?;
+            while let Some(row) = rows.next()? {
+                if let Some((_, gaps)) = readings.get_mut(&row.get::<_, String>(0)?) {
+                    gaps.push(DateTime::from_timestamp_nanos(row.get(1)?));
+                }
+            }
+            let boundary = day.end();
+            readings
+                .into_iter()
+                .map(|(id, (list, gaps))| {
+                    let asset = AssetId::parse(&id)
+                        .map_err(|e| StorageError::Corrupt(format!("asset id `{id}`: {e}")))?;
+                    Ok((asset, CarryOver::split(&list, &gaps, boundary)))
+                })
+                .collect()
+        })
+    }
+
+    /// The assets of `day` whose footprint rows were computed from another
+    /// intensity version than `fetched_at`.
+    pub fn assets_with_other_intensity(
+        &self,
+        day: Day,
+        fetched_at: DateTime<Utc>,
+    ) -> Result<Vec<AssetId>, StorageError> {
+        self.conns.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT asset_id FROM asset_days WHERE date = ?1 AND intensity_fetched_at <> ?2",
+            )?;
+            let ids = stmt
+                .query_map(params![day.to_string(), format_time(fetched_at)], |r| {
+                    r.get::<_, String>(0)
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            ids.iter().map(|id| asset_id(id)).collect()
+        })
+    }
+
+    /// Every stored asset-day's totals from `from` to `to`, both included,
+    /// of one asset or of all.
+    pub fn day_totals(
+        &self,
+        asset: Option<&AssetId>,
+        from: Day,
+        to: Day,
+    ) -> Result<Vec<AssetDayTotals>, StorageError> {
+        self.conns.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT asset_id, date, energy_kwh, footprint_g, coverage FROM asset_days
+                 WHERE date BETWEEN ?1 AND ?2 AND (?3 IS NULL OR asset_id = ?3)
+                 ORDER BY date, asset_id",
+            )?;
+            let mut rows = stmt.query(params![
+                from.to_string(),
+                to.to_string(),
+                asset.map(AssetId::as_str)
+            ])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let date: String = row.get(1)?;
+                out.push(AssetDayTotals {
+                    asset: asset_id(&row.get::<_, String>(0)?)?,
+                    day: Day::parse(&date)
+                        .map_err(|e| StorageError::Corrupt(format!("date `{date}`: {e}")))?,
+                    totals: Totals {
+                        energy_kwh: row.get(2)?,
+                        footprint_g: row.get(3)?,
+                        coverage: row.get(4)?,
+                    },
+                });
+            }
+            Ok(out)
+        })
+    }
+}
+
+fn asset_id(id: &str) -> Result<AssetId, StorageError> {
+    AssetId::parse(id).map_err(|e| StorageError::Corrupt(format!("asset id `{id}`: {e}")))
+}
+
+/// A file stamp from its four stored integers (sizes and inodes as i64).
+fn stamp([size, mtime_ns, inode, ctime_ns]: [i64; 4]) -> FileStamp {
+    FileStamp {
+        size: size as u64,
+        mtime_ns,
+        inode: inode as u64,
+        ctime_ns,
+    }
+}
