@@ -13,19 +13,38 @@ use bytes::Bytes;
 use moka::future::Cache;
 use moka::policy::EvictionPolicy;
 
+use crate::asset::AssetId;
 use crate::error::Error;
-use crate::footprint::FootprintQuery;
-use crate::pipeline::DataVersion;
+use crate::footprint::{FootprintQuery, Period, PeriodStep};
+use crate::pipeline::{DataVersion, PeriodVersion};
 use crate::render::{ChartSize, Format};
+
+/// What was asked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Question {
+    /// One asset-day.
+    Day(FootprintQuery),
+    /// One asset over a period.
+    Period(AssetId, Period, PeriodStep),
+    /// A fleet on a day or over a period.
+    Fleet(Period),
+}
+
+/// The versions of the data an answer was computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Version {
+    Day(DataVersion),
+    Many(PeriodVersion),
+}
 
 /// An answer's identity: what was asked, and from which data.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
-    pub query: FootprintQuery,
+    pub question: Question,
     pub format: Format,
     /// Only for charts: JSON and CSV do not depend on it.
     pub size: Option<ChartSize>,
-    pub version: DataVersion,
+    pub version: Version,
 }
 
 impl CacheKey {
@@ -35,8 +54,12 @@ impl CacheKey {
         size: ChartSize,
         version: DataVersion,
     ) -> Self {
+        Self::of(Question::Day(query), format, size, Version::Day(version))
+    }
+
+    pub fn of(question: Question, format: Format, size: ChartSize, version: Version) -> Self {
         CacheKey {
-            query,
+            question,
             format,
             size: format.is_chart().then_some(size),
             version,
@@ -53,6 +76,8 @@ pub struct Labels {
     pub etag_gzip: HeaderValue,
     pub disposition: HeaderValue,
     pub skipped_rows: HeaderValue,
+    /// `X-Intensity-Source` of an answer over many days: the sources used.
+    pub sources: Option<HeaderValue>,
 }
 
 /// A rendered body with what its headers need.

@@ -64,7 +64,7 @@ pub struct FootprintParams {
     kind: Option<String>,
 }
 
-fn pixels(name: &str, value: Option<&str>, default: u32) -> Result<u32, Error> {
+pub(super) fn pixels(name: &str, value: Option<&str>, default: u32) -> Result<u32, Error> {
     match value {
         None => Ok(default),
         Some(text) => text.parse().map_err(|_| {
@@ -138,7 +138,7 @@ pub async fn footprint(
             }
             return answer.respond(StatusCode::OK, answer.body(&hit));
         }
-        let labels = labels_of(&key, freshness)?;
+        let labels = labels_of(&key, &query, freshness)?;
         let answer = Answer {
             format,
             freshness,
@@ -152,7 +152,7 @@ pub async fn footprint(
 
     let (report, freshness) = state.pipeline.footprint(&query).await?;
     let key = CacheKey::new(query.clone(), format, size, freshness.version);
-    let labels = labels_of(&key, freshness)?;
+    let labels = labels_of(&key, &query, freshness)?;
     let answer = Answer {
         format,
         freshness,
@@ -168,7 +168,7 @@ pub async fn footprint(
 }
 
 /// A query string serde could not take, in the service's own words.
-fn query_problem(rejection: &QueryRejection) -> String {
+pub(super) fn query_problem(rejection: &QueryRejection) -> String {
     let text = rejection.body_text();
     match text
         .split_once("duplicate field `")
@@ -206,7 +206,7 @@ async fn render_off_runtime(
 }
 
 /// `bytes` gzipped at the best level: done once per cached body.
-fn gzipped(bytes: &[u8]) -> Result<Vec<u8>, Error> {
+pub(super) fn gzipped(bytes: &[u8]) -> Result<Vec<u8>, Error> {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(bytes.len() / 4),
@@ -223,13 +223,12 @@ fn gzipped(bytes: &[u8]) -> Result<Vec<u8>, Error> {
 /// first answer and every later one.
 /// The header values of the answer to `key`. Its validators: the
 /// gzipped representation has its own tag, as a strong validator must.
-fn labels_of(key: &CacheKey, freshness: Freshness) -> Result<Labels, Error> {
+fn labels_of(key: &CacheKey, q: &FootprintQuery, freshness: Freshness) -> Result<Labels, Error> {
     let mut hasher = DefaultHasher::new();
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
     key.hash(&mut hasher);
     freshness.intensity_source.hash(&mut hasher);
     let tag = hasher.finish();
-    let q = &key.query;
     Ok(Labels {
         etag: HeaderValue::try_from(format!("\"{tag:016x}\""))?,
         etag_gzip: HeaderValue::try_from(format!("\"{tag:016x}-gzip\""))?,
@@ -239,11 +238,12 @@ fn labels_of(key: &CacheKey, freshness: Freshness) -> Result<Labels, Error> {
         ))?,
         // Rejected rows change the numbers: every format says how many.
         skipped_rows: HeaderValue::from(freshness.skipped_rows),
+        sources: None,
     })
 }
 
 /// `If-None-Match`: `*` or a list of tags (weak ones compared weakly).
-fn etag_matches(header: &str, etag: &str) -> bool {
+pub(super) fn etag_matches(header: &str, etag: &str) -> bool {
     header.split(',').map(str::trim).any(|candidate| {
         candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
     })

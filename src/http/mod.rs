@@ -7,6 +7,7 @@ mod footprint;
 mod negotiate;
 mod page;
 mod server;
+mod summary;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +85,9 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ),
         ("/footprint/{asset}/{date}", get(footprint::footprint)),
         ("/footprint/{asset}/{date}/", get(footprint::footprint)),
+        ("/footprint/{asset}", get(summary::asset_period)),
+        ("/fleet/{date}", get(summary::fleet_day)),
+        ("/fleet", get(summary::fleet_period)),
         ("/assets", get(assets).layer(CompressionLayer::new())),
         ("/healthz", get(healthz)),
         ("/readyz", get(readyz)),

@@ -49,6 +49,8 @@ impl Pipeline {
     /// version, and that every asset-day's footprint uses the day's current
     /// intensity. Single-flighted per day.
     pub(super) async fn ensure_day(&self, day: Day) -> Result<IngestedDay, PipelineError> {
+        // No file, no day: the intensity is not asked for.
+        self.source_stamp(day).await?;
         let intensity = self.intensity(day).await?;
         self.ensure_day_with(day, intensity).await
     }
@@ -65,8 +67,11 @@ impl Pipeline {
             let stamp = self.source_stamp(day).await?;
             let storage = self.storage.clone();
             let stored = run_blocking(move || storage.day_file(day)).await??;
-            if let Some(record) = stored.filter(|r| r.stamp == stamp) {
-                self.refresh_day_footprints(day, &intensity).await?;
+            if let Some(mut record) = stored.filter(|r| r.stamp == stamp) {
+                if record.intensity_fetched_at != Some(intensity.fetched_at) {
+                    self.refresh_day_footprints(day, &intensity).await?;
+                    record.intensity_fetched_at = Some(intensity.fetched_at);
+                }
                 return Ok(IngestedDay { record, intensity });
             }
             let pipeline = self.clone();
@@ -151,6 +156,7 @@ impl Pipeline {
             assets: ids.len() as u64,
             rejected,
             ingested_at: Utc::now(),
+            intensity_fetched_at: Some(intensity.fetched_at),
         };
         self.storage.save_day_file(day, &record)?;
         self.days_computed.fetch_add(computed, Ordering::Relaxed);
@@ -264,6 +270,7 @@ impl Pipeline {
                     .collect();
                 storage.save_footprints_of_many(&days)?;
             }
+            storage.mark_day_file_intensity(day, Some(intensity.fetched_at))?;
             Ok(())
         })
         .await?

@@ -21,7 +21,7 @@ mod period;
 
 pub use self::ingest::IngestedDay;
 use self::locks::KeyedLocks;
-pub use self::period::PeriodVersion;
+pub use self::period::{PeriodDays, PeriodVersion};
 
 use crate::asset::AssetId;
 use crate::blocking::{BlockingError, WorkLimit, run_blocking};
@@ -634,6 +634,8 @@ impl Pipeline {
                 ..record
             };
             storage.save_footprints(&asset, day, &record, &footprints)?;
+            // The day's other assets may still use the old figures.
+            storage.mark_day_file_intensity(day, None)?;
             Ok(record)
         })
         .await?

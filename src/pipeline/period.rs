@@ -33,15 +33,42 @@ pub struct PeriodVersion {
 /// Each day of a period: read whole, or why not.
 type DayOutcomes = Vec<(Day, Result<IngestedDay, DayStatus>)>;
 
+/// Every day of a period made current, and the version of the whole: what
+/// an answer over the period is computed from.
+#[derive(Debug, Clone)]
+pub struct PeriodDays {
+    period: Period,
+    days: DayOutcomes,
+    pub version: PeriodVersion,
+}
+
 impl Pipeline {
-    /// One asset over `period`, by day or by half-hour.
+    /// Reads every day of `period` whole where it is not yet, in date
+    /// order. A period of one day fails with that day's own error (no
+    /// file, no intensity); in a longer one, such a day is its status.
+    pub async fn period_days(&self, period: Period) -> Result<PeriodDays, PipelineError> {
+        let days = if period.len() == 1 {
+            vec![(period.from, Ok(self.ensure_day(period.from).await?))]
+        } else {
+            self.ensure_period(period).await?
+        };
+        let version = version_of(&days);
+        Ok(PeriodDays {
+            period,
+            days,
+            version,
+        })
+    }
+
+    /// One asset over the period of `days`, by day or by half-hour.
     pub async fn asset_period(
         &self,
         asset: &AssetId,
-        period: Period,
+        days: &PeriodDays,
         step: PeriodStep,
-    ) -> Result<(AssetPeriod, PeriodVersion), PipelineError> {
-        let days = self.ensure_period(period).await?;
+    ) -> Result<AssetPeriod, PipelineError> {
+        let period = days.period;
+        let days = &days.days;
         let storage = self.storage.clone();
         let of_asset = asset.clone();
         let stored =
@@ -110,20 +137,13 @@ impl Pipeline {
             totals,
             intensity_sources: sources,
         };
-        Ok((answer, version_of(&days)))
+        Ok(answer)
     }
 
     /// Every asset of the fleet over `period` (one day or more), ranked.
-    pub async fn fleet(
-        &self,
-        period: Period,
-    ) -> Result<(FleetAnswer, PeriodVersion), PipelineError> {
-        let days = if period.len() == 1 {
-            // One day: its own errors (no file, no intensity) are the answer's.
-            vec![(period.from, Ok(self.ensure_day(period.from).await?))]
-        } else {
-            self.ensure_period(period).await?
-        };
+    pub async fn fleet(&self, days: &PeriodDays) -> Result<FleetAnswer, PipelineError> {
+        let period = days.period;
+        let days = &days.days;
         let ok_days: HashSet<Day> = days
             .iter()
             .filter(|(_, o)| o.is_ok())
@@ -172,7 +192,7 @@ impl Pipeline {
                 .filter_map(|(_, o)| o.as_ref().ok().map(|d| d.intensity.source))
                 .collect(),
         };
-        Ok((answer, version_of(&days)))
+        Ok(answer)
     }
 
     /// Reads every day of `period` whole, in date order; a day that cannot

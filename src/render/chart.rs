@@ -23,23 +23,25 @@ use crate::footprint::{FootprintReport, FootprintRow};
 use crate::half_hour::{HalfHourId, HalfHourRange};
 use crate::intensity::IntensityKind;
 
-const FONT: &str = "sans-serif";
+pub(super) const FONT: &str = "sans-serif";
 
-const EMITTED: RGBColor = RGBColor(217, 95, 2);
-const AVOIDED: RGBColor = RGBColor(27, 140, 110);
+pub(super) const EMITTED: RGBColor = RGBColor(217, 95, 2);
+pub(super) const AVOIDED: RGBColor = RGBColor(27, 140, 110);
 const INTENSITY: RGBColor = RGBColor(84, 39, 143);
-const INK: RGBColor = RGBColor(33, 33, 33);
-const MUTED: RGBColor = RGBColor(96, 96, 96);
-const GRID: RGBColor = RGBColor(225, 225, 225);
+pub(super) const INK: RGBColor = RGBColor(33, 33, 33);
+pub(super) const MUTED: RGBColor = RGBColor(96, 96, 96);
+pub(super) const GRID: RGBColor = RGBColor(225, 225, 225);
 /// The band behind half-hours whose power is unknown.
-const NO_DATA: RGBColor = RGBColor(232, 232, 236);
+pub(super) const NO_DATA: RGBColor = RGBColor(232, 232, 236);
 
-fn draw_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> RenderError {
+pub(super) fn draw_err<E: std::error::Error + Send + Sync>(
+    e: DrawingAreaErrorKind<E>,
+) -> RenderError {
     RenderError::Draw(e.to_string())
 }
 
 /// Registers the embedded font with plotters, once per process.
-fn ensure_font() -> Result<(), RenderError> {
+pub(super) fn ensure_font() -> Result<(), RenderError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
         register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()

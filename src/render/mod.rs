@@ -4,13 +4,16 @@
 //! command so both answer identically. Numbers for people live in
 //! [`number`].
 
+mod bars;
 mod chart;
 pub mod number;
+mod summary;
 
 use std::fmt;
 use std::str::FromStr;
 
 pub use self::chart::{render_png, render_svg};
+pub use self::summary::{render_fleet, render_period};
 use crate::footprint::FootprintReport;
 use crate::message::quote;
 

@@ -23,6 +23,9 @@ pub struct DayFileRecord {
     /// Assets whose every row was rejected, with what was wrong.
     pub rejected: BTreeMap<AssetId, SkippedRows>,
     pub ingested_at: DateTime<Utc>,
+    /// The intensity version every asset-day of the day uses; `None` when
+    /// some were recomputed one by one since.
+    pub intensity_fetched_at: Option<DateTime<Utc>>,
 }
 
 /// One asset-day's totals under the default preference.
@@ -42,7 +45,7 @@ impl Storage {
                     "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
                         power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
                         previous_file_inode, previous_file_ctime_ns, assets, rejected,
-                        ingested_at
+                        ingested_at, intensity_fetched_at
                      FROM day_files WHERE date = ?1",
                 )?
                 .query_row(params![day.to_string()], |r| {
@@ -52,10 +55,11 @@ impl Storage {
                         r.get::<_, i64>(8)?,
                         r.get::<_, String>(9)?,
                         r.get::<_, String>(10)?,
+                        r.get::<_, Option<String>>(11)?,
                     ))
                 })
                 .optional()?;
-            let Some((own, previous, assets, rejected, ingested_at)) = raw else {
+            let Some((own, previous, assets, rejected, ingested_at, intensity)) = raw else {
                 return Ok(None);
             };
             Ok(Some(DayFileRecord {
@@ -70,6 +74,7 @@ impl Storage {
                 rejected: serde_json::from_str(&rejected)
                     .map_err(|e| StorageError::Corrupt(format!("day_files.rejected: {e}")))?,
                 ingested_at: parse_time(&ingested_at)?,
+                intensity_fetched_at: intensity.as_deref().map(parse_time).transpose()?,
             }))
         })
     }
@@ -107,8 +112,9 @@ impl Storage {
         tx.execute(
             "INSERT INTO day_files (date, power_file_size, power_file_mtime_ns, power_file_inode,
                 power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
-                previous_file_inode, previous_file_ctime_ns, assets, rejected, ingested_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                previous_file_inode, previous_file_ctime_ns, assets, rejected, ingested_at,
+                intensity_fetched_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (date) DO UPDATE SET
                 power_file_size = excluded.power_file_size,
                 power_file_mtime_ns = excluded.power_file_mtime_ns,
@@ -120,7 +126,8 @@ impl Storage {
                 previous_file_ctime_ns = excluded.previous_file_ctime_ns,
                 assets = excluded.assets,
                 rejected = excluded.rejected,
-                ingested_at = excluded.ingested_at",
+                ingested_at = excluded.ingested_at,
+                intensity_fetched_at = excluded.intensity_fetched_at",
             params![
                 date,
                 own.size as i64,
@@ -134,9 +141,24 @@ impl Storage {
                 record.assets as i64,
                 rejected,
                 format_time(record.ingested_at),
+                record.intensity_fetched_at.map(format_time),
             ],
         )?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Records that every asset-day of `day` now uses the intensity
+    /// version `fetched_at` (or, with `None`, that they may differ).
+    pub fn mark_day_file_intensity(
+        &self,
+        day: Day,
+        fetched_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StorageError> {
+        self.conns.write().execute(
+            "UPDATE day_files SET intensity_fetched_at = ?2 WHERE date = ?1",
+            params![day.to_string(), fetched_at.map(format_time)],
+        )?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@ mod connections;
 mod crash_and_startup;
 mod data_faults;
 mod fixtures;
+mod fleet;
 mod footprint_errors;
 mod footprint_formats;
 mod helpers;

@@ -1,0 +1,273 @@
+//! Answers over many asset-days in each format: one asset over a period
+//! (a bar per day, or per half-hour) and a fleet (a bar per asset, the
+//! largest emitters and exporters by name and the rest summed in one).
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::bars::{self, Bar, BarChart};
+use super::number::format_mass_g;
+use super::{ChartSize, Format, RenderError};
+use crate::footprint::{AssetPeriod, DatedRow, FleetAnswer, PeriodStep};
+use crate::intensity::{IntensityKind, Provenance};
+
+/// Renders one asset's period (blocking).
+pub fn render_period(
+    answer: &AssetPeriod,
+    format: Format,
+    size: ChartSize,
+) -> Result<Vec<u8>, RenderError> {
+    match format {
+        Format::Json => Ok(serde_json::to_vec(answer)?),
+        Format::Csv => match (&answer.days, &answer.rows) {
+            (_, Some(rows)) => csv_of(rows.iter().map(CsvDatedRow::from)),
+            (Some(days), None) => csv_of(days.iter()),
+            (None, None) => csv_of(std::iter::empty::<CsvDatedRow>()),
+        },
+        Format::Png => bars::render_png(&period_chart(answer), size),
+        Format::Svg => Ok(bars::render_svg(&period_chart(answer), size)?.into_bytes()),
+    }
+}
+
+/// Renders a fleet's day or period (blocking).
+pub fn render_fleet(
+    answer: &FleetAnswer,
+    format: Format,
+    size: ChartSize,
+) -> Result<Vec<u8>, RenderError> {
+    match format {
+        Format::Json => Ok(serde_json::to_vec(answer)?),
+        Format::Csv => csv_of(answer.assets.iter()),
+        Format::Png => bars::render_png(&fleet_chart(answer, size), size),
+        Format::Svg => Ok(bars::render_svg(&fleet_chart(answer, size), size)?.into_bytes()),
+    }
+}
+
+fn csv_of<T: Serialize>(records: impl Iterator<Item = T>) -> Result<Vec<u8>, RenderError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for record in records {
+        writer.serialize(record)?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| RenderError::CsvFlush(e.into_error()))
+}
+
+/// A half-hour row of a period with its date, flat for CSV.
+#[derive(Serialize)]
+struct CsvDatedRow {
+    date: String,
+    half_hour_id: u8,
+    from: String,
+    to: String,
+    samples: u32,
+    coverage: f64,
+    carried_forward: bool,
+    mean_power_kw: Option<f64>,
+    energy_kwh: Option<f64>,
+    intensity_g_per_kwh: f64,
+    intensity_kind: IntensityKind,
+    footprint_g: Option<f64>,
+}
+
+impl From<&DatedRow> for CsvDatedRow {
+    fn from(d: &DatedRow) -> Self {
+        let r = &d.row;
+        CsvDatedRow {
+            date: d.date.to_string(),
+            half_hour_id: r.half_hour_id.get(),
+            from: r.from.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            to: r.to.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            samples: r.samples,
+            coverage: r.coverage,
+            carried_forward: r.carried_forward,
+            mean_power_kw: r.mean_power_kw,
+            energy_kwh: r.energy_kwh,
+            intensity_g_per_kwh: r.intensity_g_per_kwh,
+            intensity_kind: r.intensity_kind,
+            footprint_g: r.footprint_g,
+        }
+    }
+}
+
+fn sources(of: &BTreeSet<Provenance>) -> String {
+    if of.is_empty() {
+        return "no intensity".to_owned();
+    }
+    let names: Vec<&str> = of.iter().map(|p| p.describe()).collect();
+    format!("intensity from {}", names.join(" and "))
+}
+
+fn period_chart(answer: &AssetPeriod) -> BarChart {
+    let same_year = answer.from.year() == answer.to.year();
+    let day_label = |d: &crate::half_hour::Day| {
+        let text = d.to_string();
+        if same_year {
+            text[5..].to_owned()
+        } else {
+            text
+        }
+    };
+    let bars = match (&answer.days, &answer.rows) {
+        (_, Some(rows)) => rows
+            .iter()
+            .map(|r| Bar {
+                label: format!(
+                    "{} {}",
+                    day_label(&r.date),
+                    r.row.half_hour_id.start_label()
+                ),
+                grams: r.row.footprint_g,
+                summary: false,
+            })
+            .collect(),
+        (Some(days), None) => days
+            .iter()
+            .map(|d| Bar {
+                label: day_label(&d.date),
+                grams: d.footprint_g,
+                summary: false,
+            })
+            .collect(),
+        (None, None) => Vec::new(),
+    };
+    let t = &answer.totals;
+    let total = t.footprint_g.map_or("unknown".to_owned(), format_mass_g);
+    let step = match answer.step {
+        PeriodStep::Day => "per day",
+        PeriodStep::HalfHour => "per half-hour",
+    };
+    BarChart {
+        title: format!(
+            "Carbon footprint of {}, {} to {} ({step})",
+            answer.asset, answer.from, answer.to
+        ),
+        subtitle: format!(
+            "total {total} CO2eq; {} of {} days with data, power known over {:.0} % of the period; {}",
+            t.days_with_data,
+            answer.from.count_through(answer.to),
+            t.coverage * 100.0,
+            sources(&answer.intensity_sources)
+        ),
+        bars,
+    }
+}
+
+/// The fleet's bars: as many assets by name as the width shows, the
+/// largest emitters and the largest exporters, the rest summed in one.
+fn fleet_chart(answer: &FleetAnswer, size: ChartSize) -> BarChart {
+    let named = (size.width as usize / 40).clamp(5, 60);
+    let known: Vec<_> = answer
+        .assets
+        .iter()
+        .filter(|a| a.footprint_g.is_some())
+        .collect();
+    let unknown = answer.assets.len() - known.len();
+    // Ranked largest first: emitters at the front, exporters at the back.
+    let (front, back) = if known.len() <= named {
+        (known.len(), 0)
+    } else {
+        let exporters = known.iter().filter(|a| a.footprint_g < Some(0.0)).count();
+        let back = exporters.min(named / 2);
+        (named - back, back)
+    };
+    let rest = &known[front..known.len() - back];
+    let bar = |a: &&crate::footprint::FleetAsset| Bar {
+        label: a.asset.to_string(),
+        grams: a.footprint_g,
+        summary: false,
+    };
+    let mut bars: Vec<Bar> = known[..front].iter().map(bar).collect();
+    if !rest.is_empty() {
+        bars.push(Bar {
+            label: format!("{} others", rest.len()),
+            grams: Some(rest.iter().filter_map(|a| a.footprint_g).sum()),
+            summary: true,
+        });
+    }
+    bars.extend(known[known.len() - back..].iter().map(bar));
+    let when = match (answer.date, answer.from, answer.to) {
+        (Some(day), _, _) => day.to_string(),
+        (None, Some(from), Some(to)) => format!("{from} to {to}"),
+        _ => String::new(),
+    };
+    let total = answer
+        .totals
+        .footprint_g
+        .map_or("unknown".to_owned(), format_mass_g);
+    let without = if unknown > 0 {
+        format!(" ({unknown} without data)")
+    } else {
+        String::new()
+    };
+    BarChart {
+        title: format!("Carbon footprint of the fleet, {when}"),
+        subtitle: format!(
+            "fleet total {total} CO2eq from {} assets{without}; {}",
+            answer.totals.assets,
+            sources(&answer.intensity_sources)
+        ),
+        bars,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asset::AssetId;
+    use crate::footprint::{FleetAsset, FleetTotals};
+
+    fn fleet(n: usize) -> FleetAnswer {
+        let assets = (0..n)
+            .map(|i| FleetAsset {
+                asset: AssetId::parse(&format!("site-{i:04}")).unwrap(),
+                energy_kwh: Some(i as f64 - n as f64 / 3.0),
+                footprint_g: Some((i as f64 - n as f64 / 3.0) * 200.0),
+                coverage: 1.0,
+            })
+            .collect();
+        let (assets, totals): (_, FleetTotals) = FleetAnswer::ranked(assets);
+        FleetAnswer {
+            date: Some(crate::half_hour::Day::parse("2019-11-01").unwrap()),
+            from: None,
+            to: None,
+            assets,
+            totals,
+            days_without_data: Vec::new(),
+            intensity_sources: [Provenance::File].into(),
+        }
+    }
+
+    #[test]
+    fn a_small_fleet_is_drawn_asset_by_asset() {
+        let chart = fleet_chart(&fleet(3), ChartSize::DEFAULT);
+        assert_eq!(chart.bars.len(), 3);
+        assert!(chart.bars.iter().all(|b| !b.summary));
+    }
+
+    #[test]
+    fn a_large_fleet_names_its_largest_emitters_and_exporters_and_sums_the_rest() {
+        let answer = fleet(6_500);
+        let chart = fleet_chart(&answer, ChartSize::DEFAULT);
+        assert_eq!(chart.bars.len(), 26);
+        let rest: Vec<&Bar> = chart.bars.iter().filter(|b| b.summary).collect();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].label, "6475 others");
+        assert_eq!(chart.bars[0].label, "site-6499");
+        assert_eq!(chart.bars[25].label, "site-0000");
+        let drawn: f64 = chart.bars.iter().filter_map(|b| b.grams).sum();
+        let total = answer.totals.footprint_g.unwrap();
+        assert!((drawn - total).abs() < 1e-6 * total.abs());
+        assert!(chart.subtitle.contains("6500 assets"));
+        // Both pictures draw.
+        let png = bars::render_png(&chart, ChartSize::DEFAULT).unwrap();
+        assert!(png.starts_with(b"\x89PNG"));
+        let small = fleet_chart(&fleet(3), ChartSize::DEFAULT);
+        assert!(
+            bars::render_svg(&small, ChartSize::DEFAULT)
+                .unwrap()
+                .contains("site-0002")
+        );
+    }
+}
