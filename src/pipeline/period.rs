@@ -18,7 +18,7 @@ use crate::footprint::{
 };
 use crate::half_hour::{Day, HalfHourRange};
 use crate::intensity::KindPreference;
-use crate::power::power_file_path;
+use crate::power::{FileStamp, SourceStamp, power_file_path};
 use crate::storage::StoredIntensity;
 
 /// The versions of every day an answer was computed from: two answers to
@@ -47,10 +47,15 @@ impl Pipeline {
     /// order. A period of one day fails with that day's own error (no
     /// file, no intensity); in a longer one, such a day is its status.
     pub async fn period_days(&self, period: Period) -> Result<PeriodDays, PipelineError> {
+        let mut current = self.current_days(period).await?;
         let days = if period.len() == 1 {
-            vec![(period.from, Ok(self.ensure_day(period.from).await?))]
+            let day = match current.remove(&period.from) {
+                Some(ingested) => ingested,
+                None => self.ensure_day(period.from).await?,
+            };
+            vec![(period.from, Ok(day))]
         } else {
-            self.ensure_period(period).await?
+            self.ensure_period(period, current).await?
         };
         let version = version_of(&days);
         Ok(PeriodDays {
@@ -197,12 +202,17 @@ impl Pipeline {
 
     /// Reads every day of `period` whole, in date order; a day that cannot
     /// be answered is its status, not a failure of the whole period.
-    async fn ensure_period(&self, period: Period) -> Result<DayOutcomes, PipelineError> {
+    async fn ensure_period(
+        &self,
+        period: Period,
+        mut current: HashMap<Day, IngestedDay>,
+    ) -> Result<DayOutcomes, PipelineError> {
         let dir = self.data_dir.clone();
+        let known: HashSet<Day> = current.keys().copied().collect();
         let with_files: Vec<Day> = run_blocking(move || {
             period
                 .days()
-                .filter(|day| power_file_path(&dir, *day).exists())
+                .filter(|day| !known.contains(day) && power_file_path(&dir, *day).exists())
                 .collect()
         })
         .await?;
@@ -210,7 +220,9 @@ impl Pipeline {
         let with_files: HashSet<Day> = with_files.into_iter().collect();
         let mut out = Vec::with_capacity(period.len() as usize);
         for day in period.days() {
-            let outcome = if !with_files.contains(&day) {
+            let outcome = if let Some(ingested) = current.remove(&day) {
+                Ok(ingested)
+            } else if !with_files.contains(&day) {
                 Err(DayStatus::NoPowerFile)
             } else if without_intensity.contains(&day) {
                 Err(DayStatus::IntensityUnavailable)
@@ -226,6 +238,60 @@ impl Pipeline {
             out.push((day, outcome));
         }
         Ok(out)
+    }
+
+    /// The days of `period` already read whole at their files' current
+    /// versions, with footprints of their current intensity: found with
+    /// one look at the files and two queries, so an answer over stored
+    /// days costs no per-day round trips. A stored intensity due to be
+    /// asked for again is still used, and refreshed in the background.
+    async fn current_days(
+        &self,
+        period: Period,
+    ) -> Result<HashMap<Day, IngestedDay>, PipelineError> {
+        let storage = self.storage.clone();
+        let dir = self.data_dir.clone();
+        let (stamps, mut records, mut intensities) = run_blocking(move || {
+            let first = period.from.previous().unwrap_or(period.from);
+            let files: HashMap<Day, Option<FileStamp>> = first
+                .through(period.to)
+                .map(|day| {
+                    let stamp = FileStamp::of(&power_file_path(&dir, day))
+                        .unwrap_or(Some(FileStamp::UNREADABLE));
+                    (day, stamp)
+                })
+                .collect();
+            let stamps: HashMap<Day, SourceStamp> = period
+                .days()
+                .filter_map(|day| {
+                    let own = (*files.get(&day)?)?;
+                    let previous = day
+                        .previous()
+                        .and_then(|p| files.get(&p).copied().flatten());
+                    (own != FileStamp::UNREADABLE)
+                        .then_some((day, SourceStamp { day: own, previous }))
+                })
+                .collect();
+            let records = storage.day_files(period.from, period.to)?;
+            let intensities = storage.intensities(period.from, period.to)?;
+            Ok::<_, PipelineError>((stamps, records, intensities))
+        })
+        .await??;
+        let mut current = HashMap::new();
+        for (day, stamp) in stamps {
+            let (Some(record), Some(intensity)) = (records.remove(&day), intensities.remove(&day))
+            else {
+                continue;
+            };
+            if record.stamp != stamp || record.intensity_fetched_at != Some(intensity.fetched_at) {
+                continue;
+            }
+            if self.refresh_due(day, &intensity) {
+                self.refresh_in_background(day);
+            }
+            current.insert(day, IngestedDay { record, intensity });
+        }
+        Ok(current)
     }
 
     /// Fetches and stores the intensity of the days of `days` not stored

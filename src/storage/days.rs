@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{TransactionBehavior, params};
 
 use super::{ASSET_DAY_TABLES, Storage, StorageError, format_time, parse_time};
 use crate::asset::AssetId;
@@ -39,43 +39,40 @@ pub struct AssetDayTotals {
 impl Storage {
     /// The record of `day`'s last whole-file read, if any.
     pub fn day_file(&self, day: Day) -> Result<Option<DayFileRecord>, StorageError> {
+        Ok(self.day_files(day, day)?.remove(&day))
+    }
+
+    /// The records of the days from `from` to `to` read whole.
+    pub fn day_files(
+        &self,
+        from: Day,
+        to: Day,
+    ) -> Result<HashMap<Day, DayFileRecord>, StorageError> {
         self.conns.read(|conn| {
-            let raw = conn
-                .prepare_cached(
-                    "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
-                        power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
-                        previous_file_inode, previous_file_ctime_ns, assets, rejected,
-                        ingested_at, intensity_fetched_at
-                     FROM day_files WHERE date = ?1",
-                )?
-                .query_row(params![day.to_string()], |r| {
-                    Ok((
-                        [r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?],
-                        [r.get::<_, Option<i64>>(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
-                        r.get::<_, i64>(8)?,
-                        r.get::<_, String>(9)?,
-                        r.get::<_, String>(10)?,
-                        r.get::<_, Option<String>>(11)?,
-                    ))
-                })
-                .optional()?;
-            let Some((own, previous, assets, rejected, ingested_at, intensity)) = raw else {
-                return Ok(None);
-            };
-            Ok(Some(DayFileRecord {
-                stamp: SourceStamp {
-                    day: stamp(own),
-                    previous: match previous {
-                        [Some(a), Some(b), Some(c), Some(d)] => Some(stamp([a, b, c, d])),
-                        _ => None,
-                    },
-                },
-                assets: assets.max(0) as u64,
-                rejected: serde_json::from_str(&rejected)
-                    .map_err(|e| StorageError::Corrupt(format!("day_files.rejected: {e}")))?,
-                ingested_at: parse_time(&ingested_at)?,
-                intensity_fetched_at: intensity.as_deref().map(parse_time).transpose()?,
-            }))
+            let mut stmt = conn.prepare_cached(
+                "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
+                    power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
+                    previous_file_inode, previous_file_ctime_ns, assets, rejected,
+                    ingested_at, intensity_fetched_at, date
+                 FROM day_files WHERE date BETWEEN ?1 AND ?2",
+            )?;
+            let mut rows = stmt.query(params![from.to_string(), to.to_string()])?;
+            let mut out = HashMap::new();
+            while let Some(r) = rows.next()? {
+                let raw = (
+                    [r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?],
+                    [r.get::<_, Option<i64>>(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
+                    r.get::<_, i64>(8)?,
+                    r.get::<_, String>(9)?,
+                    r.get::<_, String>(10)?,
+                    r.get::<_, Option<String>>(11)?,
+                );
+                let date: String = r.get(12)?;
+                let day = Day::parse(&date)
+                    .map_err(|e| StorageError::Corrupt(format!("date `{date}`: {e}")))?;
+                out.insert(day, day_file_record(raw)?);
+            }
+            Ok(out)
         })
     }
 
@@ -279,6 +276,35 @@ impl Storage {
             Ok(out)
         })
     }
+}
+
+/// A `day_files` row's columns as read.
+type DayFileRow = (
+    [i64; 4],
+    [Option<i64>; 4],
+    i64,
+    String,
+    String,
+    Option<String>,
+);
+
+fn day_file_record(
+    (own, previous, assets, rejected, ingested_at, intensity): DayFileRow,
+) -> Result<DayFileRecord, StorageError> {
+    Ok(DayFileRecord {
+        stamp: SourceStamp {
+            day: stamp(own),
+            previous: match previous {
+                [Some(a), Some(b), Some(c), Some(d)] => Some(stamp([a, b, c, d])),
+                _ => None,
+            },
+        },
+        assets: assets.max(0) as u64,
+        rejected: serde_json::from_str(&rejected)
+            .map_err(|e| StorageError::Corrupt(format!("day_files.rejected: {e}")))?,
+        ingested_at: parse_time(&ingested_at)?,
+        intensity_fetched_at: intensity.as_deref().map(parse_time).transpose()?,
+    })
 }
 
 fn asset_id(id: &str) -> Result<AssetId, StorageError> {

@@ -217,41 +217,83 @@ impl Storage {
     }
 
     pub fn intensity(&self, day: Day) -> Result<Option<StoredIntensity>, StorageError> {
+        Ok(self.intensities(day, day)?.remove(&day))
+    }
+
+    /// The stored intensity of every day from `from` to `to` that has one.
+    pub fn intensities(
+        &self,
+        from: Day,
+        to: Day,
+    ) -> Result<std::collections::HashMap<Day, StoredIntensity>, StorageError> {
         self.conns.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT half_hour_id, forecast, actual, source, fetched_at,
+                "SELECT date, half_hour_id, forecast, actual, source, fetched_at,
                     COALESCE(checked_at, fetched_at)
-             FROM intensity_half_hours WHERE date = ?1 ORDER BY half_hour_id",
+             FROM intensity_half_hours WHERE date BETWEEN ?1 AND ?2
+             ORDER BY date, half_hour_id",
             )?;
-            let mut half_hours = [HalfHourIntensity::default(); HALF_HOURS_PER_DAY as usize];
-            let mut meta: Option<(String, String, String)> = None;
-            let mut found = 0;
-            let mut rows = stmt.query(params![day.to_string()])?;
-            while let Some(row) = rows.next()? {
-                let id = half_hour_id(row.get(0)?)?;
-                half_hours[id.index()] = HalfHourIntensity {
-                    forecast: row.get(1)?,
-                    actual: row.get(2)?,
-                };
-                meta.get_or_insert((row.get(3)?, row.get(4)?, row.get(5)?));
-                found += 1;
-            }
-            let Some((source, fetched_at, checked_at)) = meta else {
-                return Ok(None);
+            let mut out = std::collections::HashMap::new();
+            let mut rows = stmt.query(params![from.to_string(), to.to_string()])?;
+            // The day being gathered: its half-hours, how many were found,
+            // and its source, fetched_at and checked_at.
+            type Gathering = (
+                Day,
+                [HalfHourIntensity; HALF_HOURS_PER_DAY as usize],
+                usize,
+                (String, String, String),
+            );
+            let mut current: Option<Gathering> = None;
+            let finish = |(day, half_hours, found, (source, fetched_at, checked_at)): Gathering|
+             -> Result<(Day, StoredIntensity), StorageError> {
+                if found != usize::from(HALF_HOURS_PER_DAY) {
+                    return Err(StorageError::Corrupt(format!(
+                        "{found} intensity rows for {day}"
+                    )));
+                }
+                let day_intensity = IntensityDay::from_half_hours(day, half_hours)
+                    .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+                Ok((
+                    day,
+                    StoredIntensity {
+                        day: day_intensity,
+                        source: source.parse().map_err(StorageError::Corrupt)?,
+                        fetched_at: parse_time(&fetched_at)?,
+                        checked_at: parse_time(&checked_at)?,
+                    },
+                ))
             };
-            if found != usize::from(HALF_HOURS_PER_DAY) {
-                return Err(StorageError::Corrupt(format!(
-                    "{found} intensity rows for {day}"
-                )));
+            while let Some(row) = rows.next()? {
+                let date: String = row.get(0)?;
+                let day = Day::parse(&date)
+                    .map_err(|e| StorageError::Corrupt(format!("date `{date}`: {e}")))?;
+                if let Some(done) = current.take_if(|c| c.0 != day) {
+                    let (d, stored) = finish(done)?;
+                    out.insert(d, stored);
+                }
+                let entry = current.get_or_insert_with(|| {
+                    (
+                        day,
+                        [HalfHourIntensity::default(); HALF_HOURS_PER_DAY as usize],
+                        0,
+                        (String::new(), String::new(), String::new()),
+                    )
+                });
+                let id = half_hour_id(row.get(1)?)?;
+                entry.1[id.index()] = HalfHourIntensity {
+                    forecast: row.get(2)?,
+                    actual: row.get(3)?,
+                };
+                if entry.2 == 0 {
+                    entry.3 = (row.get(4)?, row.get(5)?, row.get(6)?);
+                }
+                entry.2 += 1;
             }
-            let day_intensity = IntensityDay::from_half_hours(day, half_hours)
-                .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-            Ok(Some(StoredIntensity {
-                day: day_intensity,
-                source: source.parse().map_err(StorageError::Corrupt)?,
-                fetched_at: parse_time(&fetched_at)?,
-                checked_at: parse_time(&checked_at)?,
-            }))
+            if let Some(last) = current {
+                let (d, stored) = finish(last)?;
+                out.insert(d, stored);
+            }
+            Ok(out)
         })
     }
 
