@@ -243,12 +243,24 @@ impl Default for ServerArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
-    /// Asset id, e.g. abc123xyz.
-    pub asset: String,
-    /// UTC day, YYYY-MM-DD.
-    pub date: String,
-    /// Half-hours, `14-20` or `17` [default: 1-48].
+    /// Asset id, e.g. abc123xyz (not with `--fleet`).
+    pub asset: Option<String>,
+    /// UTC day, YYYY-MM-DD (or `--from` and `--to` for a period).
+    pub date: Option<String>,
+    /// Half-hours of the day, `14-20` or `17` [default: 1-48].
     pub range: Option<String>,
+    /// First UTC day of a period, YYYY-MM-DD.
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// Last UTC day of a period, YYYY-MM-DD (included).
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+    /// A period by `day` (default) or by `half-hour`.
+    #[arg(long, requires = "from")]
+    pub step: Option<String>,
+    /// Every asset: `--fleet DATE`, or `--fleet --from ... --to ...`.
+    #[arg(long, num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["range", "step"])]
+    pub fleet: Option<String>,
     #[arg(long, default_value = "png")]
     pub format: Format,
     /// Write here instead of stdout.
@@ -258,7 +270,7 @@ pub struct ReportArgs {
     pub width: u32,
     #[arg(long, default_value_t = ChartSize::DEFAULT.height)]
     pub height: u32,
-    /// Intensity figure: auto (actual, else forecast), actual or forecast.
+    /// Intensity figure of a day: auto (actual, else forecast), actual or forecast.
     #[arg(long, default_value = "auto")]
     pub kind: String,
 }
@@ -271,6 +283,29 @@ mod tests {
     fn the_cli_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn report_takes_a_day_a_period_and_a_fleet() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["carbon-footprint", "report"];
+            all.extend_from_slice(args);
+            match Cli::try_parse_from(all).map(|c| c.command) {
+                Ok(Some(Command::Report(r))) => Ok(r),
+                Ok(_) => panic!("not a report"),
+                Err(e) => Err(e),
+            }
+        };
+        let day = parse(&["abc123xyz", "2019-11-25", "14-20"]).unwrap();
+        assert_eq!(day.range.as_deref(), Some("14-20"));
+        let period = parse(&["a", "--from", "2019-11-01", "--to", "2019-11-30"]).unwrap();
+        assert_eq!(period.to.as_deref(), Some("2019-11-30"));
+        let fleet = parse(&["--fleet", "2019-11-25"]).unwrap();
+        assert_eq!(fleet.fleet.as_deref(), Some("2019-11-25"));
+        let fleet_period =
+            parse(&["--fleet", "--from", "2019-11-01", "--to", "2019-11-02"]).unwrap();
+        assert_eq!(fleet_period.fleet.as_deref(), Some(""));
+        assert!(parse(&["a", "--from", "2019-11-01"]).is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use carbon_footprint::asset::AssetId;
 use carbon_footprint::blocking::WorkLimit;
 use carbon_footprint::config::{Cli, Command, ReportArgs};
-use carbon_footprint::footprint::FootprintQuery;
+use carbon_footprint::footprint::{FootprintQuery, Period, PeriodStep};
 use carbon_footprint::half_hour::{Day, HalfHourRange};
 use carbon_footprint::http;
 use carbon_footprint::message::chain;
@@ -116,22 +116,62 @@ async fn shutdown_signal() {
 }
 
 async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
-    let query = FootprintQuery {
-        asset: AssetId::parse(&args.asset)?,
-        day: Day::parse(&args.date)?,
-        range: match &args.range {
-            Some(r) => HalfHourRange::parse(r)?,
-            None => HalfHourRange::FULL_DAY,
-        },
-        preference: args.kind.parse()?,
-    };
     let size = ChartSize::new(args.width, args.height)?;
-    let pipeline = cli.sources.open_pipeline()?;
-    let (report, _) = pipeline.footprint(&query).await?;
     let format = args.format;
-    let bytes = WorkLimit::renders()
-        .run(move || render::render(&report, format, size))
-        .await??;
+    let pipeline = cli.sources.open_pipeline()?;
+    let period = |from: &str, to: &str, step: PeriodStep| -> Result<Period, Failure> {
+        Ok(Period::new(Day::parse(from)?, Day::parse(to)?, step)?)
+    };
+    let step: PeriodStep = match &args.step {
+        Some(step) => step.parse()?,
+        None => PeriodStep::Day,
+    };
+    let bytes = match (&args.fleet, &args.asset, &args.from, &args.to) {
+        // --fleet DATE, or --fleet --from --to
+        (Some(fleet), None, from, to) => {
+            let period = match (fleet.as_str(), from, to) {
+                ("", Some(from), Some(to)) => period(from, to, PeriodStep::Day)?,
+                (date, None, None) if !date.is_empty() => period(date, date, PeriodStep::Day)?,
+                _ => return Err("give `--fleet DATE` or `--fleet --from DAY --to DAY`".into()),
+            };
+            let days = pipeline.period_days(period).await?;
+            let answer = pipeline.fleet(&days).await?;
+            WorkLimit::renders()
+                .run(move || render::render_fleet(&answer, format, size))
+                .await??
+        }
+        (None, Some(asset), Some(from), Some(to)) if args.date.is_none() => {
+            let asset = AssetId::parse(asset)?;
+            let days = pipeline.period_days(period(from, to, step)?).await?;
+            let answer = pipeline.asset_period(&asset, &days, step).await?;
+            WorkLimit::renders()
+                .run(move || render::render_period(&answer, format, size))
+                .await??
+        }
+        (None, Some(asset), None, None) => {
+            let Some(date) = &args.date else {
+                return Err("give a date (YYYY-MM-DD) or `--from` and `--to`".into());
+            };
+            let query = FootprintQuery {
+                asset: AssetId::parse(asset)?,
+                day: Day::parse(date)?,
+                range: match &args.range {
+                    Some(r) => HalfHourRange::parse(r)?,
+                    None => HalfHourRange::FULL_DAY,
+                },
+                preference: args.kind.parse()?,
+            };
+            let (report, _) = pipeline.footprint(&query).await?;
+            WorkLimit::renders()
+                .run(move || render::render(&report, format, size))
+                .await??
+        }
+        _ => {
+            return Err("give `ASSET DATE [RANGE]`, `ASSET --from DAY --to DAY`, \
+                        `--fleet DATE` or `--fleet --from DAY --to DAY`"
+                .into());
+        }
+    };
     match &args.output {
         Some(path) => std::fs::write(path, &bytes)
             .map_err(|e| format!("cannot write {}: {e}", path.display()).into()),

@@ -2,7 +2,8 @@
 //! works with JavaScript off) picks an asset, a date and the first and last
 //! half-hour; the answer shows the chart, the totals, every row, and links
 //! to the same answer as PNG, SVG, CSV and JSON. A bad choice shows the
-//! problem's detail as a message.
+//! problem's detail as a message. Two more forms show one asset over a
+//! period (a bar and a row per day) and the fleet on a day.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -15,7 +16,9 @@ use crate::asset::AssetId;
 use crate::blocking::WorkLimit;
 use crate::catalog::CatalogView;
 use crate::error::Error;
-use crate::footprint::{FootprintQuery, FootprintReport, FootprintRow};
+use crate::footprint::{
+    AssetPeriod, FleetAnswer, FootprintQuery, FootprintReport, FootprintRow, Period, PeriodStep,
+};
 use crate::half_hour::{Day, HalfHourId, HalfHourRange};
 use crate::intensity::KindPreference;
 use crate::message::chain;
@@ -25,10 +28,22 @@ use crate::render::number::{format_mass_g, group_thousands};
 /// The form's fields, as text: a bad one becomes a message, not a 400.
 #[derive(Debug, Default, Deserialize)]
 pub struct PageParams {
+    /// `period` or `fleet`; otherwise one asset-day.
+    view: Option<String>,
     asset: Option<String>,
     date: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    /// First and last day of a period.
+    first_day: Option<String>,
+    last_day: Option<String>,
+}
+
+/// What the page shows below its forms.
+enum Shown {
+    Day(FootprintReport),
+    Period(AssetPeriod),
+    Fleet(FleetAnswer),
 }
 
 const STYLE: &str = r#"
@@ -79,9 +94,13 @@ pub async fn page(
             CatalogView::default()
         }
     };
-    let submitted = params.asset.is_some() || params.date.is_some();
+    let submitted = params.asset.is_some() || params.date.is_some() || params.view.is_some();
     let outcome = if submitted {
-        Some(answer(&state, &params).await)
+        Some(match params.view.as_deref() {
+            Some("period") => period_answer(&state, &params).await.map(Shown::Period),
+            Some("fleet") => fleet_answer(&state, &params).await.map(Shown::Fleet),
+            _ => answer(&state, &params).await.map(Shown::Day),
+        })
     } else {
         None
     };
@@ -105,10 +124,35 @@ async fn answer(state: &AppState, params: &PageParams) -> Result<FootprintReport
     Ok(report)
 }
 
+/// One asset over the chosen days, as the API answers it.
+async fn period_answer(state: &AppState, params: &PageParams) -> Result<AssetPeriod, Error> {
+    let asset = AssetId::parse(params.asset.as_deref().unwrap_or_default())?;
+    let from = Day::parse(params.first_day.as_deref().unwrap_or_default())?;
+    let to = Day::parse(params.last_day.as_deref().unwrap_or_default())?;
+    let days = state
+        .pipeline
+        .period_days(Period::new(from, to, PeriodStep::Day)?)
+        .await?;
+    Ok(state
+        .pipeline
+        .asset_period(&asset, &days, PeriodStep::Day)
+        .await?)
+}
+
+/// Every asset on the chosen day, as the API answers it.
+async fn fleet_answer(state: &AppState, params: &PageParams) -> Result<FleetAnswer, Error> {
+    let day = Day::parse(params.date.as_deref().unwrap_or_default())?;
+    let days = state
+        .pipeline
+        .period_days(Period::new(day, day, PeriodStep::Day)?)
+        .await?;
+    Ok(state.pipeline.fleet(&days).await?)
+}
+
 fn render_page(
     view: &CatalogView,
     params: &PageParams,
-    outcome: Option<&Result<FootprintReport, Error>>,
+    outcome: Option<&Result<Shown, Error>>,
 ) -> Markup {
     let chosen_asset = params
         .asset
@@ -128,6 +172,16 @@ fn render_page(
         .unwrap_or_default();
     let chosen_from = params.from.clone().unwrap_or_else(|| "1".into());
     let chosen_to = params.to.clone().unwrap_or_else(|| "48".into());
+    let first_day = params
+        .first_day
+        .clone()
+        .or_else(|| view.dates.first().map(Day::to_string))
+        .unwrap_or_default();
+    let last_day = params
+        .last_day
+        .clone()
+        .or_else(|| view.dates.last().map(Day::to_string))
+        .unwrap_or_default();
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -176,11 +230,58 @@ fn render_page(
                         }
                         button type="submit" { "Show footprint" }
                     }
+                    h2 { "One asset over a period" }
+                    form method="get" action="/" {
+                        input type="hidden" name="view" value="period";
+                        label for="period-asset" {
+                            "Asset"
+                            select id="period-asset" name="asset" {
+                                @for a in &view.assets {
+                                    option value=(a.asset) selected[a.asset.as_str() == chosen_asset] { (a.asset) }
+                                }
+                            }
+                        }
+                        label for="first-day" {
+                            "First day (UTC)"
+                            select id="first-day" name="first_day" {
+                                @for d in &view.dates {
+                                    @let text = d.to_string();
+                                    option value=(text) selected[text == first_day] { (text) }
+                                }
+                            }
+                        }
+                        label for="last-day" {
+                            "Last day (UTC)"
+                            select id="last-day" name="last_day" {
+                                @for d in &view.dates {
+                                    @let text = d.to_string();
+                                    option value=(text) selected[text == last_day] { (text) }
+                                }
+                            }
+                        }
+                        button type="submit" { "Show the period" }
+                    }
+                    h2 { "The fleet on a day" }
+                    form method="get" action="/" {
+                        input type="hidden" name="view" value="fleet";
+                        label for="fleet-date" {
+                            "Date (UTC)"
+                            select id="fleet-date" name="date" {
+                                @for d in &view.dates {
+                                    @let text = d.to_string();
+                                    option value=(text) selected[text == chosen_date] { (text) }
+                                }
+                            }
+                        }
+                        button type="submit" { "Show the fleet" }
+                    }
                     @if view.assets.is_empty() {
                         p class="problem" role="alert" { "The data directory holds no power file with a usable asset." }
                     }
                     @match outcome {
-                        Some(Ok(report)) => (render_report(report)),
+                        Some(Ok(Shown::Day(report))) => (render_report(report)),
+                        Some(Ok(Shown::Period(period))) => (render_period(period)),
+                        Some(Ok(Shown::Fleet(fleet))) => (render_fleet(fleet)),
                         Some(Err(err)) => {
                             div class="problem" role="alert" id="problem" {
                                 (err.detail())
@@ -270,6 +371,114 @@ fn render_report(report: &FootprintReport) -> Markup {
                     tbody {
                         @for row in &report.rows {
                             (render_row(row))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Figures of a period or a fleet entry, "no data" when unknown.
+fn mass_or_no_data(g: Option<f64>) -> String {
+    g.map_or_else(no_data, format_mass_g)
+}
+
+fn energy_or_no_data(kwh: Option<f64>) -> String {
+    kwh.map_or_else(no_data, |kwh| format!("{} kWh", group_thousands(kwh, 1)))
+}
+
+fn render_period(period: &AssetPeriod) -> Markup {
+    let base = format!(
+        "/footprint/{}?from={}&to={}",
+        period.asset, period.from, period.to
+    );
+    let t = period.totals;
+    let alt = format!(
+        "Column chart of the daily carbon footprint of {} from {} to {}: {} CO2eq in all.",
+        period.asset,
+        period.from,
+        period.to,
+        mass_or_no_data(t.footprint_g)
+    );
+    html! {
+        section aria-labelledby="result" {
+            h2 id="result" { (period.asset) " from " (period.from) " to " (period.to) }
+            dl class="totals" {
+                div { dt { "Net footprint" } dd id="total-footprint" { (mass_or_no_data(t.footprint_g)) " CO2eq" } }
+                div { dt { "Net energy" } dd { (energy_or_no_data(t.energy_kwh)) } }
+                div { dt { "Days with data" } dd { (t.days_with_data) " of " (period.from.count_through(period.to)) } }
+                div { dt { "Coverage" } dd { (format!("{:.1} %", t.coverage * 100.0)) } }
+            }
+            figure { img id="chart" src=(base) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt); }
+            p class="formats" {
+                "Download: "
+                @for f in ["png", "svg", "csv", "json"] {
+                    a href=(format!("{base}&format={f}")) { (f.to_uppercase()) }
+                }
+            }
+            div class="table-wrap" {
+                table id="days" {
+                    thead { tr { th scope="col" { "Day" } th scope="col" { "Status" } th scope="col" { "kWh" } th scope="col" { "Footprint" } th scope="col" { "Coverage" } } }
+                    tbody {
+                        @for day in period.days.iter().flatten() {
+                            tr {
+                                td { (day.date) }
+                                td { (day.status.as_str()) }
+                                td { (day.energy_kwh.map_or_else(no_data, |kwh| group_thousands(kwh, 2))) }
+                                td { (mass_or_no_data(day.footprint_g)) }
+                                td { (day.coverage.map_or_else(no_data, |c| format!("{:.0} %", c * 100.0))) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The fleet's largest entries shown in the table; the rest are in the
+/// CSV and JSON.
+const FLEET_ROWS: usize = 50;
+
+fn render_fleet(fleet: &FleetAnswer) -> Markup {
+    let date = fleet.date.map(|d| d.to_string()).unwrap_or_default();
+    let base = format!("/fleet/{date}");
+    let t = fleet.totals;
+    let alt = format!(
+        "Column chart of the carbon footprint of each asset of the fleet on {date}: {} CO2eq from {} assets.",
+        mass_or_no_data(t.footprint_g),
+        t.assets
+    );
+    html! {
+        section aria-labelledby="result" {
+            h2 id="result" { "The fleet on " (date) }
+            dl class="totals" {
+                div { dt { "Net footprint" } dd id="total-footprint" { (mass_or_no_data(t.footprint_g)) " CO2eq" } }
+                div { dt { "Net energy" } dd { (energy_or_no_data(t.energy_kwh)) } }
+                div { dt { "Assets" } dd { (t.assets) } }
+            }
+            figure { img id="chart" src=(base) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt); }
+            p class="formats" {
+                "Download: "
+                @for f in ["png", "svg", "csv", "json"] {
+                    a href=(format!("{base}?format={f}")) { (f.to_uppercase()) }
+                }
+            }
+            @if fleet.assets.len() > FLEET_ROWS {
+                p class="note" { "The " (FLEET_ROWS) " largest footprints; every asset is in the CSV and JSON." }
+            }
+            div class="table-wrap" {
+                table id="assets" {
+                    thead { tr { th scope="col" { "Asset" } th scope="col" { "kWh" } th scope="col" { "Footprint" } th scope="col" { "Coverage" } } }
+                    tbody {
+                        @for a in fleet.assets.iter().take(FLEET_ROWS) {
+                            tr {
+                                td { (a.asset) }
+                                td { (a.energy_kwh.map_or_else(no_data, |kwh| group_thousands(kwh, 2))) }
+                                td { (mass_or_no_data(a.footprint_g)) }
+                                td { (format!("{:.0} %", a.coverage * 100.0)) }
+                            }
                         }
                     }
                 }

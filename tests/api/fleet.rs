@@ -407,3 +407,45 @@ async fn bad_periods_are_400_and_a_period_without_data_is_404() {
         assert_eq!(again.status, 304, "{format}");
     }
 }
+
+#[test]
+fn report_answers_a_period_and_a_fleet_as_the_routes_do() {
+    let work = tempfile::tempdir().unwrap();
+    let report = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_carbon-footprint"))
+            .arg("report")
+            .args(args)
+            .args(["--format", "json", "--intensity-url", ""])
+            .arg("--data-dir")
+            .arg(crate::helpers::fixtures_dir())
+            .arg("--db")
+            .arg(work.path().join("db.sqlite3"))
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+
+    let period = report(&["abc123xyz", "--from", "2019-11-24", "--to", "2019-11-25"]);
+    let fleet = report(&["--fleet", "2019-11-25"]);
+    let day = report(&["abc123xyz", "2019-11-25"]);
+
+    assert_eq!(period["days"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        period["days"][1]["footprint_g"],
+        day["totals"]["footprint_g"]
+    );
+    assert_eq!(fleet["totals"]["assets"], 2);
+    let abc = fleet["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["asset"] == "abc123xyz")
+        .unwrap();
+    assert_eq!(abc["footprint_g"], day["totals"]["footprint_g"]);
+}

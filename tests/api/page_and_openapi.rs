@@ -102,6 +102,37 @@ async fn the_page_answers_the_form_with_chart_totals_rows_and_links() {
 }
 
 #[tokio::test]
+async fn the_page_shows_one_asset_over_a_period_and_the_fleet_on_a_day() {
+    let app = spawn_app().await;
+
+    let period = app
+        .get("/?view=period&asset=abc123xyz&first_day=2019-11-24&last_day=2019-11-25")
+        .await;
+    let fleet = app.get("/?view=fleet&date=2019-11-25").await;
+    let reversed = app
+        .get("/?view=period&asset=abc123xyz&first_day=2019-11-25&last_day=2019-11-24")
+        .await;
+
+    let period = String::from_utf8(period.body).unwrap();
+    assert!(period.contains("src=\"/footprint/abc123xyz?from=2019-11-24&amp;to=2019-11-25\""));
+    let days = period.split("id=\"days\"").nth(1).unwrap();
+    assert_eq!(
+        days.split("</tbody>")
+            .next()
+            .unwrap()
+            .matches("<tr")
+            .count(),
+        3
+    );
+    assert!(period.contains("2 of 2"));
+    let fleet = String::from_utf8(fleet.body).unwrap();
+    assert!(fleet.contains("src=\"/fleet/2019-11-25\""));
+    assert!(fleet.contains("<td>heatpump-07</td>") && fleet.contains("<td>abc123xyz</td>"));
+    let reversed = String::from_utf8(reversed.body).unwrap();
+    assert!(reversed.contains("role=\"alert\"") && reversed.contains("is reversed"));
+}
+
+#[tokio::test]
 async fn the_page_shows_a_bad_choice_as_a_readable_message() {
     let app = spawn_app().await;
 
