@@ -3,7 +3,8 @@
 # database (intensity from the fallback files, no API):
 #   1. a 6,500-asset (~300 MB) day file: /fleet/{date} cold (every
 #      asset-day read and stored) with the server's peak RSS, then warm;
-#      then single asset-day answers with the response cache cold;
+#      then, after a restart (response cache cold), the fleet again and
+#      single asset-day answers;
 #   2. one asset's first request on that uningested file;
 #   3. one asset over 365 days (365 small files), cold, then again on a
 #      restarted server (stored, response cache cold).
@@ -35,7 +36,7 @@ peak() { awk '/^VmHWM/ {printf "%.0f MiB", $2 / 1024}' "/proc/$pid/status"; }
 file="$work/big/power_measurements_2019-11-01.csv"
 echo "day file: $(du -m "$file" | cut -f1) MiB, $(($(wc -l < "$file") - 1)) rows, $ASSETS assets"
 
-cold=(); warm=(); one=(); rss=()
+cold=(); warm=(); stored=(); one=(); rss=()
 for round in $(seq "$ROUNDS"); do
   start "$work/big" "$work/big-$round.sqlite3"
   cold+=("$(get "/fleet/2019-11-01?format=json")")
@@ -44,6 +45,7 @@ for round in $(seq "$ROUNDS"); do
   stop
   # A restart empties the response cache; the store keeps the day.
   start "$work/big" "$work/big-$round.sqlite3"
+  stored+=("$(get "/fleet/2019-11-01?format=json")")
   for a in 011 222 3333 4444 5555; do one+=("$(get "/footprint/site-$a/2019-11-01?format=json")"); done
   stop
   rm -f "$work/big-$round.sqlite3"*
@@ -52,6 +54,7 @@ printf 'fleet day cold (read and store every asset-day): %s s median of %s\n' \
   "$(printf '%s\n' "${cold[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')" "$ROUNDS"
 printf 'peak RSS during it: %s MiB (largest of %s)\n' "$(printf '%s\n' "${rss[@]}" | sort -n | tail -1 | awk '{printf "%.0f", $1 / 1024}')" "$ROUNDS"
 printf 'fleet day warm: %s median\n' "$(printf '%s\n' "${warm[@]}" | median)"
+printf 'fleet day after a restart (stored, response cache cold): %s median\n' "$(printf '%s\n' "${stored[@]}" | median)"
 printf 'one asset-day, stored, response cache cold: %s median\n' "$(printf '%s\n' "${one[@]}" | median)"
 
 first=()
