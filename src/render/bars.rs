@@ -6,7 +6,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::chart::{AVOIDED, EMITTED, FONT, GRID, INK, MUTED, NO_DATA, draw_err, ensure_font};
+use super::chart::{
+    AVOIDED, EMITTED, FONT, GRID, INK, MUTED, NO_DATA, draw_err, encode_png, ensure_font,
+};
 use super::number::{format_mass, format_mass_g, unit_for};
 use super::{ChartSize, RenderError};
 
@@ -36,15 +38,7 @@ pub fn render_png(chart: &BarChart, size: ChartSize) -> Result<Vec<u8>, RenderEr
         draw(&root, chart)?;
         root.present().map_err(draw_err)?;
     }
-    let mut out = Vec::with_capacity(rgb.len() / 8);
-    let mut encoder = png::Encoder::new(&mut out, w, h);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder.set_compression(png::Compression::Balanced);
-    let mut writer = encoder.write_header()?;
-    writer.write_image_data(&rgb)?;
-    writer.finish()?;
-    Ok(out)
+    encode_png(&rgb, w, h)
 }
 
 pub fn render_svg(chart: &BarChart, size: ChartSize) -> Result<String, RenderError> {

@@ -64,6 +64,11 @@ pub fn render_png(report: &FootprintReport, size: ChartSize) -> Result<Vec<u8>, 
         draw(&root, report)?;
         root.present().map_err(draw_err)?;
     }
+    encode_png(&rgb, w, h)
+}
+
+/// RGB pixels as PNG bytes, encoded in memory.
+pub(super) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, RenderError> {
     let mut out = Vec::with_capacity(rgb.len() / 8);
     let mut encoder = png::Encoder::new(&mut out, w, h);
     encoder.set_color(png::ColorType::Rgb);
@@ -73,7 +78,7 @@ pub fn render_png(report: &FootprintReport, size: ChartSize) -> Result<Vec<u8>, 
     // fast level gives, as small as the high level for a third of its time.
     encoder.set_compression(png::Compression::Balanced);
     let mut writer = encoder.write_header()?;
-    writer.write_image_data(&rgb)?;
+    writer.write_image_data(rgb)?;
     writer.finish()?;
     Ok(out)
 }
