@@ -12,7 +12,7 @@ use carbon_footprint::half_hour::{Day, HalfHourRange};
 use carbon_footprint::intensity::file::read_intensity_file;
 use carbon_footprint::intensity::{KindPreference, Provenance};
 use carbon_footprint::power::{read_power_csv, resample_day};
-use carbon_footprint::render::{ChartSize, render_png, render_svg};
+use carbon_footprint::render::{ChartInput, ChartSize, render_png, render_svg};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn full_day_report() -> FootprintReport {
@@ -40,10 +40,22 @@ fn bench(c: &mut Criterion) {
     let report = full_day_report();
     let mut group = c.benchmark_group("chart");
     group.bench_function("png_48_bars_1000x560", |b| {
-        b.iter(|| render_png(black_box(&report), ChartSize::DEFAULT).expect("renders"))
+        b.iter(|| {
+            render_png(
+                &ChartInput::of_report(black_box(&report)),
+                ChartSize::DEFAULT,
+            )
+            .expect("renders")
+        })
     });
     group.bench_function("svg_48_bars_1000x560", |b| {
-        b.iter(|| render_svg(black_box(&report), ChartSize::DEFAULT).expect("renders"))
+        b.iter(|| {
+            render_svg(
+                &ChartInput::of_report(black_box(&report)),
+                ChartSize::DEFAULT,
+            )
+            .expect("renders")
+        })
     });
     group.finish();
 }

@@ -19,9 +19,10 @@ use plotters::style::{FontStyle, register_font};
 
 use super::number::{MassUnit, decimals_for, format_mass, group_thousands, unit_for};
 use super::{ChartSize, RenderError};
-use crate::footprint::{FootprintReport, FootprintRow};
-use crate::half_hour::{HalfHourId, HalfHourRange};
-use crate::intensity::IntensityKind;
+use crate::asset::AssetId;
+use crate::footprint::{FootprintReport, FootprintRow, Totals};
+use crate::half_hour::HalfHourId;
+use crate::intensity::{IntensityKind, Provenance};
 
 pub(super) const FONT: &str = "sans-serif";
 
@@ -54,8 +55,73 @@ pub(super) fn ensure_font() -> Result<(), RenderError> {
     }
 }
 
+/// What one chart draws: a day's rows and where each stands on the time
+/// axis. A UTC day places rows by HalfHourId; a UK settlement day by
+/// settlement period, labelled in local time.
+pub struct ChartInput<'a> {
+    pub asset: &'a AssetId,
+    pub rows: &'a [FootprintRow],
+    pub totals: Totals,
+    pub intensity_source: Provenance,
+    pub skipped_rows: u64,
+    /// The x position (HalfHourId or settlement period) of each row.
+    pub xs: Vec<u32>,
+    /// The first and last position of the range drawn.
+    pub first: u32,
+    pub last: u32,
+    /// The start time shown under each position.
+    pub label_of: Box<dyn Fn(u32) -> String + 'a>,
+    /// `2019-11-25 06:30-10:00 UTC` in the title.
+    pub when: String,
+    /// `half-hours 14-20` in the title.
+    pub ids: String,
+    /// Under the bottom axis.
+    pub time_axis: String,
+    /// Over the top axis.
+    pub id_axis: &'static str,
+}
+
+impl<'a> ChartInput<'a> {
+    /// The chart of a UTC day's report.
+    pub fn of_report(report: &'a FootprintReport) -> Self {
+        let range = report.range;
+        let ids = if range.len() == 1 {
+            range.start().to_string()
+        } else {
+            range.to_string()
+        };
+        ChartInput {
+            asset: &report.asset,
+            rows: &report.rows,
+            totals: report.totals,
+            intensity_source: report.intensity_source,
+            skipped_rows: report.skipped_rows.count,
+            xs: report
+                .rows
+                .iter()
+                .map(|r| u32::from(r.half_hour_id.get()))
+                .collect(),
+            first: u32::from(range.start().get()),
+            last: u32::from(range.end().get()),
+            label_of: Box::new(|x| {
+                HalfHourId::new(x)
+                    .map(|id| id.start_label())
+                    .unwrap_or_default()
+            }),
+            when: format!("{} {} UTC", report.date, range.time_span_label()),
+            ids: format!("half-hours {ids}"),
+            time_axis: "start of half-hour (UTC)".to_owned(),
+            id_axis: "HalfHourId",
+        }
+    }
+
+    fn len(&self) -> usize {
+        (self.last + 1 - self.first) as usize
+    }
+}
+
 /// The chart as PNG bytes, encoded in memory.
-pub fn render_png(report: &FootprintReport, size: ChartSize) -> Result<Vec<u8>, RenderError> {
+pub fn render_png(report: &ChartInput<'_>, size: ChartSize) -> Result<Vec<u8>, RenderError> {
     ensure_font()?;
     let (w, h) = (size.width, size.height);
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
@@ -84,7 +150,7 @@ pub(super) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, RenderEr
 }
 
 /// The same chart as an SVG document.
-pub fn render_svg(report: &FootprintReport, size: ChartSize) -> Result<String, RenderError> {
+pub fn render_svg(report: &ChartInput<'_>, size: ChartSize) -> Result<String, RenderError> {
     ensure_font()?;
     let mut svg = String::new();
     {
@@ -162,26 +228,17 @@ impl Scale {
 
 /// `abc123xyz - carbon footprint - 2019-11-25 06:30-10:00 UTC (half-hours 14-20)`
 /// in the pieces it may be wrapped at.
-fn title_parts(report: &FootprintReport) -> Vec<(&'static str, String)> {
-    let range = report.range;
-    let ids = if range.len() == 1 {
-        range.start().to_string()
-    } else {
-        range.to_string()
-    };
+fn title_parts(report: &ChartInput<'_>) -> Vec<(&'static str, String)> {
     vec![
         ("", report.asset.to_string()),
         (" - ", "carbon footprint".to_owned()),
-        (
-            " - ",
-            format!("{} {} UTC", report.date, range.time_span_label()),
-        ),
-        (" ", format!("(half-hours {ids})")),
+        (" - ", report.when.clone()),
+        (" ", format!("({})", report.ids)),
     ]
 }
 
 /// `net footprint ... | net energy ... | intensity: ...` in its pieces.
-fn subtitle_parts(report: &FootprintReport, unit: MassUnit) -> Vec<(&'static str, String)> {
+fn subtitle_parts(report: &ChartInput<'_>, unit: MassUnit) -> Vec<(&'static str, String)> {
     let totals = report.totals;
     let (footprint, energy) = match (totals.footprint_g, totals.energy_kwh) {
         (Some(footprint_g), Some(energy)) => {
@@ -215,7 +272,7 @@ fn subtitle_parts(report: &FootprintReport, unit: MassUnit) -> Vec<(&'static str
         ("  |  ", energy),
         ("  |  ", intensity_note(report)),
     ];
-    let skipped = report.skipped_rows.count;
+    let skipped = report.skipped_rows;
     if skipped > 0 {
         parts.push((
             "  |  ",
@@ -228,7 +285,7 @@ fn subtitle_parts(report: &FootprintReport, unit: MassUnit) -> Vec<(&'static str
     parts
 }
 
-fn intensity_note(report: &FootprintReport) -> String {
+fn intensity_note(report: &ChartInput<'_>) -> String {
     let actual = report
         .rows
         .iter()
@@ -251,15 +308,15 @@ struct HalfHourAxis {
 }
 
 impl HalfHourAxis {
-    /// The axis of `range` with a tick every `step` half-hours from the hour.
-    fn new(range: HalfHourRange, step: usize) -> Self {
-        let (lo, hi) = (f64::from(range.start().get()), f64::from(range.end().get()));
+    /// The axis of positions `first..=last` with a tick every `step`
+    /// positions from the first of the day.
+    fn new(first: u32, last: u32, step: usize) -> Self {
+        let (lo, hi) = (f64::from(first), f64::from(last));
         HalfHourAxis {
             range: (lo - 0.5)..(hi + 0.5),
-            ticks: range
-                .iter()
-                .filter(|id| (usize::from(id.get()) - 1) % step == 0 || range.len() == 1)
-                .map(|id| f64::from(id.get()))
+            ticks: (first..=last)
+                .filter(|x| (*x as usize - 1).is_multiple_of(step) || first == last)
+                .map(f64::from)
                 .collect(),
         }
     }
@@ -306,7 +363,7 @@ struct Bars {
 }
 
 impl Bars {
-    fn of(report: &FootprintReport, width: u32, scale: &Scale) -> Self {
+    fn of(report: &ChartInput<'_>, width: u32, scale: &Scale) -> Self {
         let max_abs_g = report
             .rows
             .iter()
@@ -325,7 +382,7 @@ impl Bars {
             all_zero: values.iter().all(|v| *v == 0.0),
             values,
             unit,
-            bar_px: plot_w / report.range.len() as f64,
+            bar_px: plot_w / report.len() as f64,
         }
     }
 
@@ -346,7 +403,7 @@ impl Bars {
 
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    report: &FootprintReport,
+    report: &ChartInput<'_>,
 ) -> Result<(), RenderError>
 where
     DB::ErrorType: 'static,
@@ -357,7 +414,7 @@ where
     let bars = Bars::of(report, width, &scale);
 
     let legend_style = scale.font(12.0).color(&INK);
-    let entries = legend_entries(&report.rows);
+    let entries = legend_entries(report.rows);
     let (places, legend_h) = layout_legend(
         &entries,
         &|t: &str| text_width(root, &legend_style, t),
@@ -382,7 +439,7 @@ where
 /// on a narrow picture. Returns the header's height.
 fn draw_header<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    report: &FootprintReport,
+    report: &ChartInput<'_>,
     unit: MassUnit,
     scale: &Scale,
 ) -> Result<u32, RenderError>
@@ -427,14 +484,13 @@ where
 /// footprint on the left, intensity on the right.
 fn draw_axes<'a, DB: DrawingBackend>(
     body: &'a DrawingArea<DB, Shift>,
-    report: &FootprintReport,
+    report: &ChartInput<'_>,
     bars: &Bars,
     scale: &Scale,
 ) -> Result<Plot<'a, DB>, RenderError>
 where
     DB::ErrorType: 'static,
 {
-    let range = report.range;
     let (y_min, y_max) = bars.y_range();
     let intensity_max = report
         .rows
@@ -457,16 +513,18 @@ where
         .top_x_label_area_size(scale.px(44.0))
         .y_label_area_size(scale.px(84.0))
         .right_y_label_area_size(scale.px(76.0))
-        .build_cartesian_2d(HalfHourAxis::new(range, time_step), y_min..y_max)
+        .build_cartesian_2d(
+            HalfHourAxis::new(report.first, report.last, time_step),
+            y_min..y_max,
+        )
         .map_err(draw_err)?
-        .set_secondary_coord(HalfHourAxis::new(range, id_step), 0.0..i_max);
+        .set_secondary_coord(
+            HalfHourAxis::new(report.first, report.last, id_step),
+            0.0..i_max,
+        );
 
     let y_decimals = decimals_for((y_max - y_min) / 8.0).saturating_sub(1);
-    let label_of = |x: &f64| {
-        HalfHourId::new(x.round().max(0.0) as u32)
-            .map(|id| id.start_label())
-            .unwrap_or_default()
-    };
+    let label_of = |x: &f64| (report.label_of)(x.round().max(0.0) as u32);
     plot.configure_mesh()
         .disable_x_mesh()
         .light_line_style(TRANSPARENT)
@@ -474,7 +532,7 @@ where
         .axis_style(MUTED)
         .y_labels(8)
         .y_desc(format!("footprint ({} CO2eq)", bars.unit.symbol))
-        .x_desc("start of half-hour (UTC)")
+        .x_desc(report.time_axis.as_str())
         .x_label_formatter(&label_of)
         .y_label_formatter(&|y: &f64| group_thousands(*y, y_decimals))
         .label_style(scale.font(12.0).color(&INK))
@@ -485,7 +543,7 @@ where
         .axis_style(MUTED)
         .y_labels(6)
         .y_desc("carbon intensity (gCO2/kWh)")
-        .x_desc("HalfHourId")
+        .x_desc(report.id_axis)
         .x_label_formatter(&|x: &f64| format!("{}", x.round() as i64))
         .y_label_formatter(&|y: &f64| group_thousands(*y, 0))
         .label_style(scale.font(12.0).color(&INK))
@@ -499,7 +557,7 @@ where
 /// run of half-hours whose power is unknown: never drawn as a zero bar.
 fn draw_unknown_bands<DB: DrawingBackend>(
     plot: &mut Plot<'_, DB>,
-    report: &FootprintReport,
+    report: &ChartInput<'_>,
     bars: &Bars,
     scale: &Scale,
 ) -> Result<(), RenderError>
@@ -508,8 +566,13 @@ where
 {
     let (y_min, y_max) = bars.y_range();
     let mut runs: Vec<(f64, f64)> = Vec::new();
-    for row in report.rows.iter().filter(|r| r.is_unknown()) {
-        let x = f64::from(row.half_hour_id.get());
+    for (_, x) in report
+        .rows
+        .iter()
+        .zip(&report.xs)
+        .filter(|(r, _)| r.is_unknown())
+    {
+        let x = f64::from(*x);
         match runs.last_mut() {
             Some((_, end)) if *end == x - 0.5 => *end = x + 0.5,
             _ => runs.push((x - 0.5, x + 0.5)),
@@ -537,45 +600,44 @@ where
 /// The bars, from zero, then the zero line over their feet.
 fn draw_bars<DB: DrawingBackend>(
     plot: &mut Plot<'_, DB>,
-    report: &FootprintReport,
+    report: &ChartInput<'_>,
     bars: &Bars,
     scale: &Scale,
 ) -> Result<(), RenderError>
 where
     DB::ErrorType: 'static,
 {
-    let rows = &report.rows;
-    let range = report.range;
+    let rows = report.rows;
     // Gaps are a fraction of the bar so thin bars stay visible, and wide
     // ones are capped so a single bar does not fill the plot.
-    let gap = (if range.len() > 24 { 0.12f64 } else { 0.18 })
+    let gap = (if report.len() > 24 { 0.12f64 } else { 0.18 })
         .max(0.5 - f64::from(scale.px(80.0)) / bars.bar_px)
         .min(0.45);
-    let corners = |row: &FootprintRow, v: f64| {
-        let x = f64::from(row.half_hour_id.get());
+    let corners = |x: u32, v: f64| {
+        let x = f64::from(x);
         [(x - 0.5 + gap, 0.0), (x + 0.5 - gap, v)]
     };
-    plot.draw_series(rows.iter().zip(&bars.values).map(|(row, &v)| {
+    let placed = || rows.iter().zip(&report.xs).zip(&bars.values);
+    plot.draw_series(placed().map(|((row, &x), &v)| {
         let base = base_colour(bar_kind(row));
         let fill = if row.is_estimated() {
             lighten(base, 0.6)
         } else {
             base
         };
-        Rectangle::new(corners(row, v), fill.filled())
+        Rectangle::new(corners(x, v), fill.filled())
     }))
     .map_err(draw_err)?;
     // A lighter bar keeps a full-colour outline so its sign stays readable.
     plot.draw_series(
-        rows.iter()
-            .zip(&bars.values)
-            .filter(|(row, v)| row.is_estimated() && **v != 0.0)
-            .map(|(row, &v)| {
-                Rectangle::new(corners(row, v), base_colour(bar_kind(row)).stroke_width(1))
+        placed()
+            .filter(|((row, _), v)| row.is_estimated() && **v != 0.0)
+            .map(|((row, &x), &v)| {
+                Rectangle::new(corners(x, v), base_colour(bar_kind(row)).stroke_width(1))
             }),
     )
     .map_err(draw_err)?;
-    let (lo, hi) = (f64::from(range.start().get()), f64::from(range.end().get()));
+    let (lo, hi) = (f64::from(report.first), f64::from(report.last));
     plot.draw_series(LineSeries::new(
         [(lo - 0.5, 0.0), (hi + 0.5, 0.0)],
         INK.stroke_width(scale.px(1.5).max(1) as u32),
@@ -588,7 +650,7 @@ where
 /// stay visible where they cross a bar.
 fn draw_intensity_line<DB: DrawingBackend>(
     plot: &mut Plot<'_, DB>,
-    report: &FootprintReport,
+    report: &ChartInput<'_>,
     bars: &Bars,
     scale: &Scale,
 ) -> Result<(), RenderError>
@@ -598,7 +660,8 @@ where
     let points: Vec<(f64, f64)> = report
         .rows
         .iter()
-        .map(|r| (f64::from(r.half_hour_id.get()), r.intensity_g_per_kwh))
+        .zip(&report.xs)
+        .map(|(r, x)| (f64::from(*x), r.intensity_g_per_kwh))
         .collect();
     plot.draw_secondary_series(LineSeries::new(
         points.iter().copied(),
@@ -622,7 +685,7 @@ where
 fn draw_empty_note<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     plot: &Plot<'_, DB>,
-    report: &FootprintReport,
+    report: &ChartInput<'_>,
     scale: &Scale,
 ) -> Result<(), RenderError>
 where

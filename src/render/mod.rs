@@ -12,7 +12,7 @@ mod summary;
 use std::fmt;
 use std::str::FromStr;
 
-pub use self::chart::{render_png, render_svg};
+pub use self::chart::{ChartInput, render_png, render_svg};
 pub use self::summary::{render_fleet, render_period};
 use crate::footprint::FootprintReport;
 use crate::message::quote;
@@ -154,8 +154,8 @@ pub fn render(
     size: ChartSize,
 ) -> Result<Vec<u8>, RenderError> {
     match format {
-        Format::Png => render_png(report, size),
-        Format::Svg => Ok(render_svg(report, size)?.into_bytes()),
+        Format::Png => render_png(&ChartInput::of_report(report), size),
+        Format::Svg => Ok(render_svg(&ChartInput::of_report(report), size)?.into_bytes()),
         Format::Json => Ok(serde_json::to_vec(report)?),
         Format::Csv => {
             let mut writer = csv::Writer::from_writer(Vec::new());

@@ -6,9 +6,19 @@ use carbon_footprint::footprint::{FootprintReport, FootprintRow, Totals};
 use carbon_footprint::half_hour::{Day, HalfHourId, HalfHourRange};
 use carbon_footprint::intensity::{IntensityKind, Provenance};
 use carbon_footprint::power::SkippedRows;
-use carbon_footprint::render::{ChartSize, render_png, render_svg};
+use carbon_footprint::render::{ChartInput, ChartSize, RenderError};
 
 use crate::helpers::png_summary;
+
+/// A UTC day's report as a PNG chart.
+fn render_png(report: &FootprintReport, size: ChartSize) -> Result<Vec<u8>, RenderError> {
+    carbon_footprint::render::render_png(&ChartInput::of_report(report), size)
+}
+
+/// A UTC day's report as an SVG chart.
+fn render_svg(report: &FootprintReport, size: ChartSize) -> Result<String, RenderError> {
+    carbon_footprint::render::render_svg(&ChartInput::of_report(report), size)
+}
 
 /// A report over half-hours `start..` with these footprints (g) and
 /// intensities; energy = footprint / intensity. A NaN footprint is a
