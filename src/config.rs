@@ -273,6 +273,10 @@ pub struct ReportArgs {
     /// Intensity figure of a day: auto (actual, else forecast), actual or forecast.
     #[arg(long, default_value = "auto")]
     pub kind: String,
+    /// `utc` days of HalfHourIds 1-48, or `uk` settlement days (Europe/London,
+    /// periods 1-46, 1-48 or 1-50).
+    #[arg(long, default_value = "utc", value_parser = ["utc", "uk"])]
+    pub day: String,
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use crate::half_hour::RangeError;
 use crate::message::chain;
 use crate::pipeline::PipelineError;
 use crate::render::{ChartSizeError, RenderError};
+use crate::settlement::SettlementError;
 use crate::storage::StorageError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -37,6 +38,8 @@ pub enum Error {
     ChartSize(#[from] ChartSizeError),
     #[error(transparent)]
     Period(#[from] PeriodError),
+    #[error(transparent)]
+    Settlement(#[from] SettlementError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
     #[error("the request took longer than {0} ms")]
@@ -128,6 +131,7 @@ impl Error {
             | Error::BadQuery(_)
             | Error::ChartSize(_)
             | Error::Period(_)
+            | Error::Settlement(_)
             | Error::BadPath(_) => StatusCode::BAD_REQUEST,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
@@ -167,6 +171,7 @@ impl Error {
             Error::Range(_) => "invalid-range",
             Error::BadQuery(_) | Error::ChartSize(_) => "invalid-query",
             Error::Period(_) => "invalid-period",
+            Error::Settlement(_) => "invalid-range",
             Error::BadPath(_) => "invalid-path",
             Error::MethodNotAllowed => "method-not-allowed",
             Error::NotAcceptable(_) => "not-acceptable",

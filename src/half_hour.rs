@@ -275,6 +275,11 @@ impl HalfHourRange {
         Ok(HalfHourRange { start, end })
     }
 
+    /// The one half-hour `id`.
+    pub fn single(id: HalfHourId) -> Self {
+        HalfHourRange { start: id, end: id }
+    }
+
     /// Parses `"14-20"` (inclusive) or `"17"` (one half-hour).
     pub fn parse(s: &str) -> Result<Self, RangeError> {
         let (a, b) = match s.split_once('-') {

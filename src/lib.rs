@@ -2,7 +2,8 @@
 //! from change-of-value power readings and GB grid carbon intensity.
 //!
 //! Data flows one way, and each module imports only those before it:
-//! [`message`], [`blocking`], [`asset`], [`half_hour`] -> the sources
+//! [`message`], [`blocking`], [`asset`], [`half_hour`], [`settlement`] (UK
+//! local days) -> the sources
 //! ([`power`], [`intensity`], and [`catalog`] of the data directory) ->
 //! [`footprint`] (the table, and the query and report types) -> [`storage`]
 //! -> [`pipeline`] -> [`error`] (the HTTP error, the one place that picks a
@@ -25,6 +26,7 @@ pub mod message;
 pub mod pipeline;
 pub mod power;
 pub mod render;
+pub mod settlement;
 pub mod storage;
 
 pub use error::Error;

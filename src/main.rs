@@ -13,6 +13,7 @@ use carbon_footprint::half_hour::{Day, HalfHourRange};
 use carbon_footprint::http;
 use carbon_footprint::message::chain;
 use carbon_footprint::render::{self, ChartSize};
+use carbon_footprint::settlement::SettlementDay;
 use carbon_footprint::{AppState, app, fixtures};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -152,6 +153,19 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
             let Some(date) = &args.date else {
                 return Err("give a date (YYYY-MM-DD) or `--from` and `--to`".into());
             };
+            if args.day == "uk" {
+                let day = SettlementDay::new(Day::parse(date)?);
+                let range = day.parse_range(args.range.as_deref())?;
+                let (report, _) = pipeline
+                    .settlement_footprint(&AssetId::parse(asset)?, day, range, args.kind.parse()?)
+                    .await?;
+                return write_out(
+                    &args,
+                    &WorkLimit::renders()
+                        .run(move || render::render_settlement(&report, format, size))
+                        .await??,
+                );
+            }
             let query = FootprintQuery {
                 asset: AssetId::parse(asset)?,
                 day: Day::parse(date)?,
@@ -172,9 +186,14 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
                 .into());
         }
     };
+    write_out(&args, &bytes)
+}
+
+/// The answer to `--output`, or to stdout.
+fn write_out(args: &ReportArgs, bytes: &[u8]) -> Result<(), Failure> {
     match &args.output {
-        Some(path) => std::fs::write(path, &bytes)
+        Some(path) => std::fs::write(path, bytes)
             .map_err(|e| format!("cannot write {}: {e}", path.display()).into()),
-        None => Ok(std::io::stdout().lock().write_all(&bytes)?),
+        None => Ok(std::io::stdout().lock().write_all(bytes)?),
     }
 }

@@ -8,7 +8,7 @@
 
 mod period;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use self::period::{
@@ -20,6 +20,7 @@ use crate::asset::AssetId;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange, describe_ids};
 use crate::intensity::{IntensityDay, IntensityKind, KindPreference, Provenance};
 use crate::power::{HalfHourEnergy, SkippedRows};
+use crate::settlement::PeriodRange;
 
 /// What a client asked for, already parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -40,6 +41,30 @@ pub struct FootprintReport {
     pub rows: Vec<FootprintRow>,
     pub totals: Totals,
     pub intensity_source: Provenance,
+    pub skipped_rows: SkippedRows,
+}
+
+/// A UK settlement day's footprint: the local day's periods, each one of
+/// the UTC half-hours of one or two UTC days. Field names are part of the
+/// public JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettlementReport {
+    pub asset: AssetId,
+    /// The Europe/London local date.
+    pub date: Day,
+    /// Always `uk`.
+    pub day: &'static str,
+    pub range: PeriodRange,
+    pub periods_in_day: u8,
+    pub time_zone: &'static str,
+    /// `GMT`, `BST`, or `BST, then GMT` over the range.
+    pub zones: String,
+    /// Each with `settlement_period` and `local_from`.
+    pub rows: Vec<FootprintRow>,
+    pub totals: Totals,
+    /// The less final of the UTC days' sources.
+    pub intensity_source: Provenance,
+    /// Rows rejected in the UTC days' files, each reason naming its file.
     pub skipped_rows: SkippedRows,
 }
 
@@ -64,6 +89,28 @@ pub struct FootprintRow {
     pub intensity_kind: IntensityKind,
     /// energy_kwh x intensity_g_per_kwh, gCO2eq; `None` when the energy is.
     pub footprint_g: Option<f64>,
+    /// On a UK settlement day: the row's settlement period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settlement_period: Option<u8>,
+    /// On a UK settlement day: `from` in Europe/London local time.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "local_time"
+    )]
+    pub local_from: Option<DateTime<FixedOffset>>,
+}
+
+/// A local time with its offset written out (`+00:00` in GMT, not `Z`,
+/// which would read as UTC rather than the local clock).
+fn local_time<S: serde::Serializer>(
+    at: &Option<DateTime<FixedOffset>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => serializer.collect_str(&at.format("%Y-%m-%dT%H:%M:%S%:z")),
+        None => serializer.serialize_none(),
+    }
 }
 
 impl FootprintRow {
@@ -86,6 +133,8 @@ impl FootprintRow {
             intensity_g_per_kwh,
             intensity_kind,
             footprint_g: known.then_some(energy.energy_kwh * intensity_g_per_kwh),
+            settlement_period: None,
+            local_from: None,
         }
     }
 

@@ -16,8 +16,11 @@ use moka::policy::EvictionPolicy;
 use crate::asset::AssetId;
 use crate::error::Error;
 use crate::footprint::{FootprintQuery, Period, PeriodStep};
+use crate::half_hour::Day;
+use crate::intensity::KindPreference;
 use crate::pipeline::{DataVersion, PeriodVersion};
 use crate::render::{ChartSize, Format};
+use crate::settlement::PeriodRange;
 
 /// What was asked.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -28,6 +31,8 @@ pub enum Question {
     Period(AssetId, Period, PeriodStep),
     /// A fleet on a day or over a period.
     Fleet(Period),
+    /// One asset on a UK settlement day.
+    Settlement(AssetId, Day, PeriodRange, KindPreference),
 }
 
 /// The versions of the data an answer was computed from.

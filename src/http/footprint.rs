@@ -1,6 +1,7 @@
 //! `GET /footprint/{asset}/{date}/{range}` (and without the range, meaning
 //! the whole day): the footprint as a chart, JSON or CSV.
 
+use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use axum::body::Body;
@@ -13,8 +14,9 @@ use bytes::Bytes;
 use serde::Deserialize;
 
 use super::AppState;
-use super::cache::{CacheKey, Labels, Rendered};
+use super::cache::{CacheKey, Labels, Question, Rendered};
 use super::negotiate::{accepts_gzip, negotiate_format};
+use super::summary::{Asked, respond};
 use crate::asset::AssetId;
 use crate::blocking::WorkLimit;
 use crate::error::Error;
@@ -23,7 +25,8 @@ use crate::half_hour::{Day, HalfHourRange};
 use crate::intensity::{KindPreference, KindPreferenceError};
 use crate::message::quote;
 use crate::pipeline::Freshness;
-use crate::render::{ChartSize, Format, render};
+use crate::render::{ChartSize, Format, render, render_settlement};
+use crate::settlement::SettlementDay;
 
 /// A client may reuse an answer whose intensity is all measured for a day...
 const SETTLED_MAX_AGE: &str = "public, max-age=86400";
@@ -34,7 +37,9 @@ const FORECAST_MAX_AGE: &str = "public, max-age=300";
 pub struct FootprintPath {
     pub asset: AssetId,
     pub day: Day,
-    pub range: HalfHourRange,
+    /// As given: HalfHourIds of a UTC day, or settlement periods of a UK
+    /// day (whose length decides what is valid).
+    pub range: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for FootprintPath {
@@ -47,10 +52,7 @@ impl<S: Send + Sync> FromRequestParts<S> for FootprintPath {
         let segment = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| v);
         let asset = AssetId::parse(segment("asset").unwrap_or_default())?;
         let day = Day::parse(segment("date").unwrap_or_default())?;
-        let range = match segment("range") {
-            Some(r) => HalfHourRange::parse(r)?,
-            None => HalfHourRange::FULL_DAY,
-        };
+        let range = segment("range").map(|r| r.to_owned());
         Ok(FootprintPath { asset, day, range })
     }
 }
@@ -62,6 +64,8 @@ pub struct FootprintParams {
     width: Option<String>,
     height: Option<String>,
     kind: Option<String>,
+    /// `utc` (default) or `uk`.
+    day: Option<String>,
 }
 
 pub(super) fn pixels(name: &str, value: Option<&str>, default: u32) -> Result<u32, Error> {
@@ -105,10 +109,59 @@ pub async fn footprint(
             .map_err(|e: KindPreferenceError| Error::BadQuery(e.to_string()))?,
         None => KindPreference::Auto,
     };
+    match params.day.as_deref() {
+        None | Some("utc") => {}
+        Some("uk") => {
+            let day = SettlementDay::new(path.day);
+            let range = day.parse_range(path.range.as_deref())?;
+            let (report, version) = state
+                .pipeline
+                .settlement_footprint(&path.asset, day, range, preference)
+                .await?;
+            let asked = Asked {
+                format,
+                size,
+                gzip,
+                if_none_match: headers
+                    .get(header::IF_NONE_MATCH)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            };
+            let question = Question::Settlement(path.asset.clone(), path.day, range, preference);
+            let name = format!("footprint_{}_{}_uk_{range}", path.asset, path.day);
+            let skipped = report.skipped_rows.count;
+            let sources = BTreeSet::from([report.intensity_source]);
+            return respond(
+                &state,
+                question,
+                version,
+                name,
+                asked,
+                Some(skipped),
+                |format, size| async move {
+                    let bytes = WorkLimit::renders()
+                        .run(move || render_settlement(&report, format, size))
+                        .await??;
+                    Ok((bytes, sources))
+                },
+            )
+            .await;
+        }
+        Some(other) => {
+            return Err(Error::BadQuery(format!(
+                "day `{}` must be utc (UTC days, the default) or uk (Europe/London settlement days)",
+                quote(other, 20)
+            )));
+        }
+    }
+    let range = match &path.range {
+        Some(text) => HalfHourRange::parse(text)?,
+        None => HalfHourRange::FULL_DAY,
+    };
     let query = FootprintQuery {
         asset: path.asset,
         day: path.day,
-        range: path.range,
+        range,
         preference,
     };
 

@@ -37,11 +37,11 @@ pub struct SummaryParams {
 }
 
 /// The format, size and validators a request asks for.
-struct Asked {
-    format: Format,
-    size: ChartSize,
-    gzip: bool,
-    if_none_match: Option<String>,
+pub(super) struct Asked {
+    pub format: Format,
+    pub size: ChartSize,
+    pub gzip: bool,
+    pub if_none_match: Option<String>,
 }
 
 impl Asked {
@@ -106,6 +106,7 @@ pub async fn asset_period(
         days.version,
         name,
         asked,
+        None,
         |format, size| async move {
             let answer = pipeline.asset_period(&asset, &days, step).await?;
             let sources = answer.intensity_sources.clone();
@@ -167,6 +168,7 @@ async fn fleet(
         days.version,
         name,
         asked,
+        None,
         |format, size| async move {
             let answer = pipeline.fleet(&days).await?;
             let sources = answer.intensity_sources.clone();
@@ -182,12 +184,13 @@ async fn fleet(
 /// Answers from the response cache when the data is unchanged, else
 /// computes and renders with `make`; with validators, 304s and headers as
 /// the day route's.
-async fn respond<F, Fut>(
+pub(super) async fn respond<F, Fut>(
     state: &AppState,
     question: Question,
     version: crate::pipeline::PeriodVersion,
     name: String,
     asked: Asked,
+    skipped_rows: Option<u64>,
     make: F,
 ) -> Result<Response, Error>
 where
@@ -236,7 +239,7 @@ where
                     disposition: HeaderValue::try_from(format!(
                         "inline; filename=\"{name}.{format}\""
                     ))?,
-                    skipped_rows: HeaderValue::from(0),
+                    skipped_rows: HeaderValue::from(skipped_rows.unwrap_or(0)),
                     sources: Some(HeaderValue::try_from(if names.is_empty() {
                         "none".to_owned()
                     } else {
@@ -249,6 +252,9 @@ where
             })
         })
         .await?;
+    if skipped_rows.is_some() {
+        builder = builder.header("x-skipped-rows", rendered.labels.skipped_rows.clone());
+    }
     builder = builder
         .header(header::CONTENT_TYPE, format.content_type())
         .header(

@@ -18,6 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 mod ingest;
 mod locks;
 mod period;
+mod settlement;
 
 pub use self::ingest::IngestedDay;
 use self::locks::KeyedLocks;

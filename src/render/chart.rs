@@ -20,7 +20,7 @@ use plotters::style::{FontStyle, register_font};
 use super::number::{MassUnit, decimals_for, format_mass, group_thousands, unit_for};
 use super::{ChartSize, RenderError};
 use crate::asset::AssetId;
-use crate::footprint::{FootprintReport, FootprintRow, Totals};
+use crate::footprint::{FootprintReport, FootprintRow, SettlementReport, Totals};
 use crate::half_hour::HalfHourId;
 use crate::intensity::{IntensityKind, Provenance};
 
@@ -112,6 +112,68 @@ impl<'a> ChartInput<'a> {
             ids: format!("half-hours {ids}"),
             time_axis: "start of half-hour (UTC)".to_owned(),
             id_axis: "HalfHourId",
+        }
+    }
+
+    /// The chart of a UK settlement day: positions are settlement
+    /// periods, labelled in local time, the zone named on the axis.
+    pub fn of_settlement(report: &'a SettlementReport) -> Self {
+        let local: Vec<(u32, String)> = report
+            .rows
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    u32::from(r.settlement_period?),
+                    r.local_from?.format("%H:%M").to_string(),
+                ))
+            })
+            .collect();
+        let span = match (local.first(), report.rows.last().and_then(|r| r.local_from)) {
+            (Some((_, first)), Some(last_from)) => {
+                let end = (last_from + chrono::Duration::minutes(30))
+                    .format("%H:%M")
+                    .to_string();
+                // The day's end is the next local midnight.
+                let end = if end == "00:00" {
+                    "24:00".to_owned()
+                } else {
+                    end
+                };
+                format!("{first}-{end}")
+            }
+            _ => String::new(),
+        };
+        let range = report.range;
+        ChartInput {
+            asset: &report.asset,
+            rows: &report.rows,
+            totals: report.totals,
+            intensity_source: report.intensity_source,
+            skipped_rows: report.skipped_rows.count,
+            xs: report
+                .rows
+                .iter()
+                .map(|r| u32::from(r.settlement_period.unwrap_or(0)))
+                .collect(),
+            first: u32::from(range.start),
+            last: u32::from(range.end),
+            label_of: Box::new(move |x| {
+                local
+                    .iter()
+                    .find(|(p, _)| *p == x)
+                    .map(|(_, label)| label.clone())
+                    .unwrap_or_default()
+            }),
+            when: format!(
+                "{} {span} {} (UK settlement day)",
+                report.date, report.zones
+            ),
+            ids: format!("settlement periods {range} of {}", report.periods_in_day),
+            time_axis: format!(
+                "start of settlement period ({}, {})",
+                report.time_zone, report.zones
+            ),
+            id_axis: "settlement period",
         }
     }
 

@@ -14,7 +14,8 @@ use std::str::FromStr;
 
 pub use self::chart::{ChartInput, render_png, render_svg};
 pub use self::summary::{render_fleet, render_period};
-use crate::footprint::FootprintReport;
+
+use crate::footprint::{FootprintReport, FootprintRow, SettlementReport};
 use crate::message::quote;
 
 /// Why an answer could not be rendered. Every case is a fault of ours.
@@ -157,15 +158,32 @@ pub fn render(
         Format::Png => render_png(&ChartInput::of_report(report), size),
         Format::Svg => Ok(render_svg(&ChartInput::of_report(report), size)?.into_bytes()),
         Format::Json => Ok(serde_json::to_vec(report)?),
-        Format::Csv => {
-            let mut writer = csv::Writer::from_writer(Vec::new());
-            for row in &report.rows {
-                writer.serialize(row)?;
-            }
-            writer
-                .into_inner()
-                .map_err(|e| RenderError::CsvFlush(e.into_error()))
-        }
+        Format::Csv => csv_rows(&report.rows),
+    }
+}
+
+/// Footprint rows as CSV under a header line.
+fn csv_rows(rows: &[FootprintRow]) -> Result<Vec<u8>, RenderError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer.serialize(row)?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| RenderError::CsvFlush(e.into_error()))
+}
+
+/// Renders a UK settlement day (blocking).
+pub fn render_settlement(
+    report: &SettlementReport,
+    format: Format,
+    size: ChartSize,
+) -> Result<Vec<u8>, RenderError> {
+    match format {
+        Format::Png => render_png(&ChartInput::of_settlement(report), size),
+        Format::Svg => Ok(render_svg(&ChartInput::of_settlement(report), size)?.into_bytes()),
+        Format::Json => Ok(serde_json::to_vec(report)?),
+        Format::Csv => csv_rows(&report.rows),
     }
 }
 

@@ -56,6 +56,8 @@ fn report(start: u8, footprints_g: &[f64], estimated: impl Fn(usize) -> bool) ->
                     IntensityKind::Actual
                 },
                 footprint_g: known,
+                settlement_period: None,
+                local_from: None,
             }
         })
         .collect();

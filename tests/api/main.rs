@@ -21,6 +21,7 @@ mod page_and_openapi;
 mod postman;
 mod real_binary;
 mod resample_properties;
+mod settlement_days;
 mod shared_data;
 mod storage_cache;
 mod storage_faults;

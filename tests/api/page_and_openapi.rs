@@ -301,14 +301,21 @@ fn the_range_pattern_admits_exactly_the_ranges_the_service_parses() {
         .expect("python3 runs");
     let matched = String::from_utf8(output.stdout).unwrap();
 
-    // Assert: the pattern cannot say "first <= last"; the description does.
+    // Assert: the pattern cannot say "first <= last" or how long a UK
+    // day is; the description does. It admits what either kind of day
+    // parses, up to the 50 periods of the longest settlement day.
+    let longest = carbon_footprint::settlement::SettlementDay::new(
+        carbon_footprint::half_hour::Day::parse("2019-10-27").unwrap(),
+    );
     for (candidate, flag) in candidates.iter().zip(matched.trim().chars()) {
-        let parsed = carbon_footprint::half_hour::HalfHourRange::parse(candidate);
-        let well_formed = parsed.is_ok()
-            || matches!(
-                parsed,
-                Err(carbon_footprint::half_hour::RangeError::Reversed { .. })
-            );
+        use carbon_footprint::half_hour::RangeError;
+        use carbon_footprint::settlement::SettlementError;
+        let utc = carbon_footprint::half_hour::HalfHourRange::parse(candidate);
+        let uk = longest.parse_range(Some(candidate));
+        let well_formed = utc.is_ok()
+            || matches!(utc, Err(RangeError::Reversed { .. }))
+            || uk.is_ok()
+            || matches!(uk, Err(SettlementError::Range(RangeError::Reversed { .. })));
         assert_eq!(flag == '1', well_formed, "{candidate}");
     }
 }
