@@ -18,12 +18,14 @@ use crate::catalog::CatalogView;
 use crate::error::Error;
 use crate::footprint::{
     AssetPeriod, FleetAnswer, FootprintQuery, FootprintReport, FootprintRow, Period, PeriodStep,
+    SettlementReport,
 };
 use crate::half_hour::{Day, HalfHourId, HalfHourRange};
 use crate::intensity::KindPreference;
 use crate::message::chain;
 use crate::render::ChartSize;
 use crate::render::number::{format_mass_g, group_thousands};
+use crate::settlement::SettlementDay;
 
 /// The form's fields, as text: a bad one becomes a message, not a 400.
 #[derive(Debug, Default, Deserialize)]
@@ -37,11 +39,14 @@ pub struct PageParams {
     /// First and last day of a period.
     first_day: Option<String>,
     last_day: Option<String>,
+    /// `uk` for a settlement day; otherwise a UTC day.
+    day: Option<String>,
 }
 
 /// What the page shows below its forms.
 enum Shown {
     Day(FootprintReport),
+    Settlement(SettlementReport),
     Period(AssetPeriod),
     Fleet(FleetAnswer),
 }
@@ -99,6 +104,9 @@ pub async fn page(
         Some(match params.view.as_deref() {
             Some("period") => period_answer(&state, &params).await.map(Shown::Period),
             Some("fleet") => fleet_answer(&state, &params).await.map(Shown::Fleet),
+            _ if params.day.as_deref() == Some("uk") => settlement_answer(&state, &params)
+                .await
+                .map(Shown::Settlement),
             _ => answer(&state, &params).await.map(Shown::Day),
         })
     } else {
@@ -121,6 +129,28 @@ async fn answer(state: &AppState, params: &PageParams) -> Result<FootprintReport
         preference: KindPreference::Auto,
     };
     let (report, _) = state.pipeline.footprint(&query).await?;
+    Ok(report)
+}
+
+/// One asset on a UK settlement day: the chosen periods, as the API
+/// answers `?day=uk`.
+async fn settlement_answer(
+    state: &AppState,
+    params: &PageParams,
+) -> Result<SettlementReport, Error> {
+    let asset = AssetId::parse(params.asset.as_deref().unwrap_or_default())?;
+    let day = SettlementDay::new(Day::parse(params.date.as_deref().unwrap_or_default())?);
+    let last = day.periods().to_string();
+    let range = format!(
+        "{}-{}",
+        params.from.as_deref().unwrap_or("1"),
+        params.to.as_deref().unwrap_or(&last)
+    );
+    let range = day.parse_range(Some(&range))?;
+    let (report, _) = state
+        .pipeline
+        .settlement_footprint(&asset, day, range, KindPreference::Auto)
+        .await?;
     Ok(report)
 }
 
@@ -172,6 +202,7 @@ fn render_page(
         .unwrap_or_default();
     let chosen_from = params.from.clone().unwrap_or_else(|| "1".into());
     let chosen_to = params.to.clone().unwrap_or_else(|| "48".into());
+    let uk = params.day.as_deref() == Some("uk");
     let first_day = params
         .first_day
         .clone()
@@ -226,6 +257,19 @@ fn render_page(
                                 @for id in HalfHourId::all() {
                                     option value=(id) selected[id.to_string() == chosen_to] { (id.start_label()) " (" (id) ")" }
                                 }
+                                // A settlement day has up to 50 periods.
+                                @if uk {
+                                    @for extra in ["49", "50"] {
+                                        option value=(extra) selected[chosen_to == extra] { "period " (extra) }
+                                    }
+                                }
+                            }
+                        }
+                        label for="day" {
+                            "Day"
+                            select id="day" name="day" {
+                                option value="utc" selected[!uk] { "UTC day (half-hours)" }
+                                option value="uk" selected[uk] { "UK settlement day (periods, Europe/London)" }
                             }
                         }
                         button type="submit" { "Show footprint" }
@@ -280,6 +324,7 @@ fn render_page(
                     }
                     @match outcome {
                         Some(Ok(Shown::Day(report))) => (render_report(report)),
+                        Some(Ok(Shown::Settlement(report))) => (render_settlement(report)),
                         Some(Ok(Shown::Period(period))) => (render_period(period)),
                         Some(Ok(Shown::Fleet(fleet))) => (render_fleet(fleet)),
                         Some(Err(err)) => {
@@ -371,6 +416,57 @@ fn render_report(report: &FootprintReport) -> Markup {
                     tbody {
                         @for row in &report.rows {
                             (render_row(row))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn render_settlement(report: &SettlementReport) -> Markup {
+    let base = format!(
+        "/footprint/{}/{}/{}",
+        report.asset, report.date, report.range
+    );
+    let totals = report.totals;
+    let alt = format!(
+        "Column chart of the carbon footprint of {} on the UK settlement day {}, periods {} ({}): net {} CO2eq.",
+        report.asset,
+        report.date,
+        report.range,
+        report.zones,
+        mass_or_no_data(totals.footprint_g)
+    );
+    html! {
+        section aria-labelledby="result" {
+            h2 id="result" { (report.asset) " on the UK settlement day " (report.date) ", periods " (report.range) " of " (report.periods_in_day) " (" (report.zones) ")" }
+            dl class="totals" {
+                div { dt { "Net footprint" } dd id="total-footprint" { (mass_or_no_data(totals.footprint_g)) " CO2eq" } }
+                div { dt { "Net energy" } dd id="total-energy" { (energy_or_no_data(totals.energy_kwh)) } }
+                div { dt { "Coverage" } dd { (format!("{:.1} %", totals.coverage * 100.0)) } }
+                div { dt { "Intensity from" } dd { (report.intensity_source.describe()) } }
+            }
+            figure { img id="chart" src=(format!("{base}?day=uk")) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt); }
+            p class="formats" {
+                "Download: "
+                @for f in ["png", "svg", "csv", "json"] {
+                    a href=(format!("{base}?day=uk&format={f}")) { (f.to_uppercase()) }
+                }
+            }
+            div class="table-wrap" {
+                table id="rows" {
+                    thead { tr { th scope="col" { "Period (local time)" } th scope="col" { "UTC" } th scope="col" { "Coverage" } th scope="col" { "kWh" } th scope="col" { "gCO2/kWh" } th scope="col" { "Footprint" } } }
+                    tbody {
+                        @for row in &report.rows {
+                            tr class=[row.is_estimated().then_some("estimated")] {
+                                td { (row.settlement_period.unwrap_or_default()) " (" (row.local_from.map(|t| t.format("%H:%M %:z").to_string()).unwrap_or_default()) ")" }
+                                td { (row.from.format("%Y-%m-%d %H:%M")) }
+                                td { (format!("{:.0} %", row.coverage * 100.0)) }
+                                td { (row.energy_kwh.map_or_else(no_data, |kwh| group_thousands(kwh, 2))) }
+                                td { (group_thousands(row.intensity_g_per_kwh, 0)) " " (row.intensity_kind) }
+                                td { (mass_or_no_data(row.footprint_g)) }
+                            }
                         }
                     }
                 }

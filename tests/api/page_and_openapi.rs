@@ -133,6 +133,32 @@ async fn the_page_shows_one_asset_over_a_period_and_the_fleet_on_a_day() {
 }
 
 #[tokio::test]
+async fn the_page_offers_uk_settlement_days() {
+    let app = spawn_app().await;
+
+    let page = app.get("/").await;
+    let uk = app
+        .get("/?asset=abc123xyz&date=2019-11-25&from=14&to=20&day=uk")
+        .await;
+
+    let page = String::from_utf8(page.body).unwrap();
+    assert!(page.contains("<option value=\"uk\">UK settlement day"));
+    let uk = String::from_utf8(uk.body).unwrap();
+    assert!(uk.contains("src=\"/footprint/abc123xyz/2019-11-25/14-20?day=uk\""));
+    assert!(uk.contains("periods 14-20 of 48 (GMT)"));
+    let rows = uk.split("id=\"rows\"").nth(1).unwrap();
+    assert_eq!(
+        rows.split("</tbody>")
+            .next()
+            .unwrap()
+            .matches("<tr")
+            .count(),
+        8
+    );
+    assert!(rows.contains("14 (06:30 +00:00)"));
+}
+
+#[tokio::test]
 async fn the_page_shows_a_bad_choice_as_a_readable_message() {
     let app = spawn_app().await;
 
