@@ -1,7 +1,8 @@
 //! What the data directory holds: the dates that have a power file and the
 //! assets inside each. The directory is listed on every call (cheap); a
 //! file is read again only when its size or modification time changed, so
-//! new, rewritten and removed files show up at once.
+//! new, rewritten and removed files show up at once. Each asset carries
+//! its name and region from the asset register, when it has one.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -11,13 +12,22 @@ use serde::Serialize;
 
 use crate::asset::AssetId;
 use crate::half_hour::Day;
+use crate::message::chain;
 use crate::power::{FileStamp, read_asset_ids};
+use crate::register::{AssetRegister, RegisterProblem};
 
-/// One asset and the dates it has readings on, ascending.
+/// One asset and the dates it has readings on, ascending, with what the
+/// asset register says of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AssetDates {
     pub asset: AssetId,
     pub dates: Vec<Day>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_id: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postcode: Option<String>,
 }
 
 /// The whole directory, as `GET /assets` answers it.
@@ -27,6 +37,9 @@ pub struct CatalogView {
     pub dates: Vec<Day>,
     /// Every asset with at least one power row, by id.
     pub assets: Vec<AssetDates>,
+    /// Rows of the asset register that were skipped, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub register_problems: Vec<RegisterProblem>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,14 +59,21 @@ type FileAssets = HashMap<Day, (FileStamp, BTreeSet<AssetId>)>;
 pub struct Catalog {
     dir: PathBuf,
     files: Arc<Mutex<FileAssets>>,
+    register: AssetRegister,
 }
 
 impl Catalog {
     pub fn new(dir: PathBuf) -> Self {
         Catalog {
+            register: AssetRegister::new(&dir),
             dir,
             files: Arc::default(),
         }
+    }
+
+    /// The asset register of the directory.
+    pub fn register(&self) -> &AssetRegister {
+        &self.register
     }
 
     /// Lists the directory and returns what it holds now (blocking).
@@ -88,8 +108,29 @@ impl Catalog {
             };
             current.insert(day, (stamp, assets));
         }
-        let view = summarise(&current);
+        let mut view = summarise(&current);
         *self.files.lock().unwrap_or_else(PoisonError::into_inner) = current;
+        // A register that cannot be read leaves names and regions out and
+        // says why; the power files are listed all the same.
+        match self.register.current() {
+            Ok(register) => {
+                for entry in &mut view.assets {
+                    if let Some(known) = register.get(&entry.asset) {
+                        entry.name.clone_from(&known.name);
+                        entry.region_id = known.region_id;
+                        entry.postcode.clone_from(&known.postcode);
+                    }
+                }
+                view.register_problems.clone_from(&register.problems);
+            }
+            Err(err) => {
+                tracing::warn!(error = %chain(&err), "asset register not used");
+                view.register_problems.push(RegisterProblem {
+                    line: 0,
+                    reason: chain(&err),
+                });
+            }
+        }
         Ok(view)
     }
 }
@@ -125,6 +166,7 @@ fn summarise(files: &FileAssets) -> CatalogView {
     dates.sort();
     CatalogView {
         dates,
+        register_problems: Vec::new(),
         assets: by_asset
             .into_iter()
             .map(|(asset, mut dates)| {
@@ -132,6 +174,9 @@ fn summarise(files: &FileAssets) -> CatalogView {
                 AssetDates {
                     asset: asset.clone(),
                     dates,
+                    name: None,
+                    region_id: None,
+                    postcode: None,
                 }
             })
             .collect(),

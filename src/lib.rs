@@ -4,7 +4,8 @@
 //! Data flows one way, and each module imports only those before it:
 //! [`message`], [`blocking`], [`asset`], [`half_hour`], [`settlement`] (UK
 //! local days) -> the sources
-//! ([`power`], [`intensity`], and [`catalog`] of the data directory) ->
+//! ([`power`], [`intensity`], [`register`] of assets, and [`catalog`] of the
+//! data directory) ->
 //! [`footprint`] (the table, and the query and report types) -> [`storage`]
 //! -> [`pipeline`] -> [`error`] (the HTTP error, the one place that picks a
 //! status) -> [`config`] (the composition root) -> [`http`] -> `main`.
@@ -25,6 +26,7 @@ pub mod intensity;
 pub mod message;
 pub mod pipeline;
 pub mod power;
+pub mod register;
 pub mod render;
 pub mod settlement;
 pub mod storage;

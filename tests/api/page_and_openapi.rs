@@ -27,6 +27,33 @@ async fn assets_lists_the_fixture_assets_and_their_dates() {
 }
 
 #[tokio::test]
+async fn assets_shows_names_and_regions_from_the_register_and_its_skipped_rows() {
+    let app = spawn_app().await;
+    let register = app.data_dir.path().join("assets.csv");
+    std::fs::write(
+        &register,
+        "AssetId,Name,RegionId,Postcode\nabc123xyz,Depot battery,,RG10\nheatpump-07,Heat pump 7,13,\nghost,,99,\n",
+    )
+    .unwrap();
+
+    let first = app.get("/assets").await.json();
+    std::fs::write(&register, "AssetId,Name\nabc123xyz,Renamed\n").unwrap();
+    let second = app.get("/assets").await.json();
+
+    assert_eq!(
+        first["assets"],
+        serde_json::json!([
+            {"asset": "abc123xyz", "dates": ["2019-11-24", "2019-11-25"], "name": "Depot battery", "postcode": "RG10"},
+            {"asset": "heatpump-07", "dates": ["2019-11-24", "2019-11-25"], "name": "Heat pump 7", "region_id": 13}
+        ])
+    );
+    assert_eq!(first["register_problems"][0]["line"], 4);
+    assert_eq!(second["assets"][0]["name"], "Renamed");
+    assert!(second["assets"][1].get("region_id").is_none());
+    assert!(second.get("register_problems").is_none());
+}
+
+#[tokio::test]
 async fn assets_follows_a_new_file_in_the_data_dir() {
     let app = spawn_app().await;
     app.get("/assets").await;
