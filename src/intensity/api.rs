@@ -113,14 +113,7 @@ impl IntensityClient {
         to: Day,
     ) -> Result<Vec<(Day, Result<IntensityDay, IncompleteDay>)>, ApiError> {
         let url = self.days_url(from, to);
-        let body = match self.fetch_once(&url).await {
-            Err(err) if is_retryable(&err) => {
-                tracing::debug!(%url, error = %err, "retrying the intensity API once");
-                tokio::time::sleep(RETRY_DELAY).await;
-                self.fetch_once(&url).await
-            }
-            other => other,
-        }?;
+        let body: IntensityResponse = self.fetch_json_retrying(&url).await?;
         Ok(from
             .through(to)
             .map(|day| (day, IntensityDay::from_entries(day, &body.data)))
@@ -131,18 +124,30 @@ impl IntensityClient {
     /// a 5xx answer; everything else fails at once.
     pub async fn fetch_day(&self, day: Day) -> Result<IntensityDay, ApiError> {
         let url = self.day_url(day);
-        match self.fetch_once(&url).await {
+        self.fetch_json_retrying::<IntensityResponse>(&url)
+            .await
+            .and_then(|body| {
+                IntensityDay::from_entries(day, &body.data).map_err(ApiError::Incomplete)
+            })
+    }
+
+    /// GETs `url` and parses its JSON body as `T`. Retries once on a
+    /// connection error or a 5xx answer.
+    pub(super) async fn fetch_json_retrying<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<T, ApiError> {
+        match self.fetch_json(url).await {
             Err(err) if is_retryable(&err) => {
                 tracing::debug!(%url, error = %err, "retrying the intensity API once");
                 tokio::time::sleep(RETRY_DELAY).await;
-                self.fetch_once(&url).await
+                self.fetch_json(url).await
             }
             other => other,
         }
-        .and_then(|body| IntensityDay::from_entries(day, &body.data).map_err(ApiError::Incomplete))
     }
 
-    async fn fetch_once(&self, url: &str) -> Result<IntensityResponse, ApiError> {
+    async fn fetch_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, ApiError> {
         let mut response = self
             .http
             .get(url)

@@ -45,29 +45,35 @@ pub fn read_intensity_file(dir: &Path, day: Day) -> Result<IntensityDay, FileErr
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let bytes = match std::fs::metadata(&path) {
-        Ok(meta) if meta.len() > MAX_FILE_BYTES => {
-            return Err(FileError::Parse {
-                name,
-                message: format!("larger than {MAX_FILE_BYTES} bytes"),
-            });
-        }
-        Ok(_) => std::fs::read(&path),
-        Err(e) => Err(e),
-    }
-    .map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => FileError::Missing(name.clone()),
-        _ => FileError::Read {
-            name: name.clone(),
-            source,
-        },
-    })?;
+    let bytes = read_bounded(&path, &name)?;
     let body: IntensityResponse = serde_json::from_slice(&bytes).map_err(|e| FileError::Parse {
         name: name.clone(),
         message: e.to_string(),
     })?;
     IntensityDay::from_entries(day, &body.data)
         .map_err(|source| FileError::Incomplete { name, source })
+}
+
+/// A fallback file's bytes, refused past [`MAX_FILE_BYTES`]; errors name
+/// the file by `name`, not the server's directories.
+pub(super) fn read_bounded(path: &Path, name: &str) -> Result<Vec<u8>, FileError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.len() > MAX_FILE_BYTES => {
+            return Err(FileError::Parse {
+                name: name.to_owned(),
+                message: format!("larger than {MAX_FILE_BYTES} bytes"),
+            });
+        }
+        Ok(_) => std::fs::read(path),
+        Err(e) => Err(e),
+    }
+    .map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => FileError::Missing(name.to_owned()),
+        _ => FileError::Read {
+            name: name.to_owned(),
+            source,
+        },
+    })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod api;
 pub mod day;
 pub mod file;
 pub mod format;
+pub mod regional;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ pub use self::day::{
 };
 pub use self::file::FileError;
 pub use self::format::{IntensityEntry, IntensityResponse, IntensityValues};
+pub use self::regional::{GenerationMix, RegionalDay};
 use crate::blocking::WorkLimit;
 use crate::half_hour::Day;
 
