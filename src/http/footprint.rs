@@ -14,9 +14,9 @@ use bytes::Bytes;
 use serde::Deserialize;
 
 use super::AppState;
+use super::answer::{Asked, etag_matches, gzipped, pixels, query_problem, respond};
 use super::cache::{CacheKey, Labels, Question, Rendered};
 use super::negotiate::{accepts_gzip, negotiate_format};
-use super::summary::{Asked, respond};
 use crate::asset::AssetId;
 use crate::blocking::WorkLimit;
 use crate::error::Error;
@@ -66,18 +66,6 @@ pub struct FootprintParams {
     kind: Option<String>,
     /// `utc` (default) or `uk`.
     day: Option<String>,
-}
-
-pub(super) fn pixels(name: &str, value: Option<&str>, default: u32) -> Result<u32, Error> {
-    match value {
-        None => Ok(default),
-        Some(text) => text.parse().map_err(|_| {
-            Error::BadQuery(format!(
-                "{name} `{}` is not a whole number of pixels",
-                quote(text, 20)
-            ))
-        }),
-    }
 }
 
 pub async fn footprint(
@@ -220,21 +208,6 @@ pub async fn footprint(
     answer.respond(StatusCode::OK, answer.body(&rendered))
 }
 
-/// A query string serde could not take, in the service's own words.
-pub(super) fn query_problem(rejection: &QueryRejection) -> String {
-    let text = rejection.body_text();
-    match text
-        .split_once("duplicate field `")
-        .and_then(|(_, rest)| rest.split_once('`'))
-    {
-        Some((name, _)) => format!(
-            "query parameter `{}` is given more than once; give it once",
-            quote(name, 20)
-        ),
-        None => format!("the query string is not valid: {}", quote(&text, 120)),
-    }
-}
-
 /// Renders on the blocking pool: charts take milliseconds of CPU.
 async fn render_off_runtime(
     report: FootprintReport,
@@ -258,19 +231,6 @@ async fn render_off_runtime(
     })
 }
 
-/// `bytes` gzipped at the best level: done once per cached body.
-pub(super) fn gzipped(bytes: &[u8]) -> Result<Vec<u8>, Error> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 4),
-        flate2::Compression::best(),
-    );
-    encoder
-        .write_all(bytes)
-        .and_then(|()| encoder.finish())
-        .map_err(Error::Compress)
-}
-
 /// A strong validator: equal for equal requests over equal data versions
 /// and intensity sources, whose rendering is deterministic; the same on the
 /// first answer and every later one.
@@ -292,13 +252,6 @@ fn labels_of(key: &CacheKey, q: &FootprintQuery, freshness: Freshness) -> Result
         // Rejected rows change the numbers: every format says how many.
         skipped_rows: HeaderValue::from(freshness.skipped_rows),
         sources: None,
-    })
-}
-
-/// `If-None-Match`: `*` or a list of tags (weak ones compared weakly).
-pub(super) fn etag_matches(header: &str, etag: &str) -> bool {
-    header.split(',').map(str::trim).any(|candidate| {
-        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
     })
 }
 

@@ -2,6 +2,7 @@
 //! request span, a timeout and a cap on concurrent requests). Handlers live
 //! in one file per route family.
 
+mod answer;
 mod cache;
 mod footprint;
 mod negotiate;

@@ -1,0 +1,200 @@
+//! What every answer of the footprint and fleet routes shares: the
+//! query's format, size and validators, strong ETags and 304s, bodies
+//! gzipped once, and one way to serve a body from the response cache.
+
+use std::collections::BTreeSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+
+use super::AppState;
+use super::cache::{CacheKey, Labels, Question, Rendered, Version};
+use super::negotiate::{accepts_gzip, negotiate_format};
+use crate::error::Error;
+use crate::intensity::Provenance;
+use crate::message::quote;
+use crate::render::{ChartSize, Format};
+
+pub(super) fn pixels(name: &str, value: Option<&str>, default: u32) -> Result<u32, Error> {
+    match value {
+        None => Ok(default),
+        Some(text) => text.parse().map_err(|_| {
+            Error::BadQuery(format!(
+                "{name} `{}` is not a whole number of pixels",
+                quote(text, 20)
+            ))
+        }),
+    }
+}
+
+/// A query string serde could not take, in the service's own words.
+pub(super) fn query_problem(rejection: &QueryRejection) -> String {
+    let text = rejection.body_text();
+    match text
+        .split_once("duplicate field `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+    {
+        Some((name, _)) => format!(
+            "query parameter `{}` is given more than once; give it once",
+            quote(name, 20)
+        ),
+        None => format!("the query string is not valid: {}", quote(&text, 120)),
+    }
+}
+
+/// `bytes` gzipped at the best level: done once per cached body.
+pub(super) fn gzipped(bytes: &[u8]) -> Result<Vec<u8>, Error> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4),
+        flate2::Compression::best(),
+    );
+    encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .map_err(Error::Compress)
+}
+
+/// `If-None-Match`: `*` or a list of tags (weak ones compared weakly).
+pub(super) fn etag_matches(header: &str, etag: &str) -> bool {
+    header.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
+    })
+}
+
+/// The format, size and validators a request asks for.
+pub(super) struct Asked {
+    pub format: Format,
+    pub size: ChartSize,
+    pub gzip: bool,
+    pub if_none_match: Option<String>,
+}
+
+impl Asked {
+    /// From the `format`, `width` and `height` parameters and the headers.
+    pub(super) fn of(
+        format: Option<&str>,
+        width: Option<&str>,
+        height: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Result<Asked, Error> {
+        let text = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        let format = negotiate_format(format, text(header::ACCEPT))?;
+        let size = ChartSize::new(
+            pixels("width", width, ChartSize::DEFAULT.width)?,
+            pixels("height", height, ChartSize::DEFAULT.height)?,
+        )?;
+        Ok(Asked {
+            format,
+            size,
+            gzip: format.is_text() && accepts_gzip(text(header::ACCEPT_ENCODING)),
+            if_none_match: text(header::IF_NONE_MATCH).map(str::to_owned),
+        })
+    }
+}
+
+/// Answers from the response cache when the data is unchanged, else
+/// computes and renders with `make`; with validators, 304s and headers as
+/// the day route's.
+pub(super) async fn respond<F, Fut>(
+    state: &AppState,
+    question: Question,
+    version: crate::pipeline::PeriodVersion,
+    name: String,
+    asked: Asked,
+    skipped_rows: Option<u64>,
+    make: F,
+) -> Result<Response, Error>
+where
+    F: FnOnce(Format, ChartSize) -> Fut,
+    Fut: Future<Output = Result<(Vec<u8>, BTreeSet<Provenance>), Error>>,
+{
+    let key = CacheKey::of(question, asked.format, asked.size, Version::Many(version));
+    let mut hasher = DefaultHasher::new();
+    env!("CARGO_PKG_VERSION").hash(&mut hasher);
+    key.hash(&mut hasher);
+    let tag = hasher.finish();
+    let etag = if asked.gzip {
+        format!("\"{tag:016x}-gzip\"")
+    } else {
+        format!("\"{tag:016x}\"")
+    };
+    let cache_control = if version.settled {
+        "public, max-age=86400"
+    } else {
+        "public, max-age=300"
+    };
+    let mut builder = Response::builder()
+        .header(header::ETAG, &etag)
+        .header(header::CACHE_CONTROL, cache_control)
+        .header(header::VARY, "Accept, Accept-Encoding");
+    if asked
+        .if_none_match
+        .as_deref()
+        .is_some_and(|v| etag_matches(v, &etag))
+    {
+        return Ok(builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())?);
+    }
+    let (format, size) = (asked.format, asked.size);
+    let rendered = state
+        .cache
+        .get_or_render(key, async move {
+            let (bytes, sources) = make(format, size).await?;
+            let names: Vec<&str> = sources.iter().map(|p| p.as_str()).collect();
+            let gzip = format.is_text().then(|| gzipped(&bytes)).transpose()?;
+            Ok(Rendered {
+                labels: Labels {
+                    etag: HeaderValue::try_from(format!("\"{tag:016x}\""))?,
+                    etag_gzip: HeaderValue::try_from(format!("\"{tag:016x}-gzip\""))?,
+                    disposition: HeaderValue::try_from(format!(
+                        "inline; filename=\"{name}.{format}\""
+                    ))?,
+                    skipped_rows: HeaderValue::from(skipped_rows.unwrap_or(0)),
+                    sources: Some(HeaderValue::try_from(if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    })?),
+                },
+                bytes: Bytes::from(bytes),
+                gzip: gzip.map(Bytes::from),
+                settled: version.settled,
+            })
+        })
+        .await?;
+    if skipped_rows.is_some() {
+        builder = builder.header("x-skipped-rows", rendered.labels.skipped_rows.clone());
+    }
+    builder = builder
+        .header(header::CONTENT_TYPE, format.content_type())
+        .header(
+            header::CONTENT_DISPOSITION,
+            rendered.labels.disposition.clone(),
+        )
+        .header(
+            "x-intensity-source",
+            rendered
+                .labels
+                .sources
+                .clone()
+                .unwrap_or(HeaderValue::from_static("none")),
+        );
+    let body = match (asked.gzip, &rendered.gzip) {
+        (true, Some(gzip)) => {
+            builder = builder.header(header::CONTENT_ENCODING, "gzip");
+            Body::from(gzip.clone())
+        }
+        _ => Body::from(rendered.bytes.clone()),
+    };
+    Ok(builder.status(StatusCode::OK).body(body)?)
+}
