@@ -32,12 +32,29 @@ pub enum StartupError {
     about = "Half-hourly carbon footprint of an energy asset, as a chart or data"
 )]
 pub struct Cli {
+    /// Log lines as `text` for people (colour only on a terminal) or
+    /// `json`, one object per line, for log collectors.
+    #[arg(
+        long,
+        env = "FOOTPRINT_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub sources: SourceArgs,
     #[command(flatten)]
     pub server: ServerArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Subcommand)]

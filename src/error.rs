@@ -60,6 +60,8 @@ pub enum Error {
     NotAcceptable(String),
     #[error("the database is not usable")]
     Unhealthy(#[source] StorageError),
+    #[error("metrics are not available: another metrics recorder was installed first")]
+    MetricsUnavailable,
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error(transparent)]
@@ -151,6 +153,7 @@ impl Error {
                 PipelineError::PowerFileUnreadable { .. } | PipelineError::FileChanging { .. },
             )
             | Error::Timeout(_)
+            | Error::MetricsUnavailable
             | Error::Unhealthy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Shared(inner) => inner.status(),
             _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -178,6 +181,7 @@ impl Error {
             Error::UriTooLong(_) => "uri-too-long",
             Error::HeadersTooLarge { .. } => "headers-too-large",
             Error::Unhealthy(_) => "unhealthy",
+            Error::MetricsUnavailable => "metrics-unavailable",
             Error::NotFound => "not-found",
             Error::Pipeline(PipelineError::NoPowerFile { .. }) => "no-power-file",
             Error::Pipeline(PipelineError::NoAssetRows { .. }) => "unknown-asset",

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use carbon_footprint::asset::AssetId;
 use carbon_footprint::blocking::WorkLimit;
-use carbon_footprint::config::{Cli, Command, ReportArgs};
+use carbon_footprint::config::{Cli, Command, LogFormat, ReportArgs};
 use carbon_footprint::footprint::{FootprintQuery, Period, PeriodStep};
 use carbon_footprint::half_hour::{Day, HalfHourRange};
 use carbon_footprint::http;
@@ -25,15 +25,17 @@ type Failure = Box<dyn Error + Send + Sync>;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = !matches!(cli.command, None | Some(Command::Serve));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new(if quiet { "warn" } else { "info" })),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
         // Colour codes only where a person reads them, not in files or pipes.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
 
     let outcome = match cli.command.clone() {
         None | Some(Command::Serve) => serve(cli).await,

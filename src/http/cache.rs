@@ -97,6 +97,18 @@ pub struct Rendered {
     pub settled: bool,
 }
 
+/// The hit and miss counters, made once: this runs on every warm answer.
+fn counted(outcome: &'static str) -> &'static metrics::Counter {
+    static HIT: std::sync::OnceLock<metrics::Counter> = std::sync::OnceLock::new();
+    static MISS: std::sync::OnceLock<metrics::Counter> = std::sync::OnceLock::new();
+    let (cell, outcome) = if outcome == "hit" {
+        (&HIT, "hit")
+    } else {
+        (&MISS, "miss")
+    };
+    cell.get_or_init(|| metrics::counter!("response_cache_requests_total", "outcome" => outcome))
+}
+
 #[derive(Clone)]
 pub struct ResponseCache {
     bodies: Cache<CacheKey, Rendered>,
@@ -128,7 +140,11 @@ impl ResponseCache {
     }
 
     pub async fn get(&self, key: &CacheKey) -> Option<Rendered> {
-        self.bodies.get(key).await
+        let found = self.bodies.get(key).await;
+        if found.is_some() {
+            counted("hit").increment(1);
+        }
+        found
     }
 
     /// The cached body for `key`, or `render`'s, stored for next time. While
@@ -137,10 +153,22 @@ impl ResponseCache {
     where
         F: Future<Output = Result<Rendered, Error>>,
     {
-        self.bodies
-            .try_get_with(key, render)
+        let rendered = std::sync::atomic::AtomicBool::new(false);
+        let result = self
+            .bodies
+            .try_get_with(key, async {
+                rendered.store(true, std::sync::atomic::Ordering::Relaxed);
+                render.await
+            })
             .await
-            .map_err(Error::Shared)
+            .map_err(Error::Shared);
+        let outcome = if rendered.load(std::sync::atomic::Ordering::Relaxed) {
+            "miss"
+        } else {
+            "hit"
+        };
+        counted(outcome).increment(1);
+        result
     }
 
     /// Bytes currently held, after pending evictions run.

@@ -5,6 +5,7 @@
 mod answer;
 mod cache;
 mod footprint;
+mod metrics;
 mod negotiate;
 mod page;
 mod server;
@@ -51,6 +52,8 @@ pub struct Shared {
 
 impl AppState {
     pub fn new(pipeline: Pipeline, config: ServerArgs) -> Self {
+        // Installed before the first request, so every one is counted.
+        metrics::handle();
         AppState(Arc::new(Shared {
             catalog: Catalog::new(pipeline.data_dir().to_owned()),
             pipeline,
@@ -92,6 +95,7 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/assets", get(assets).layer(CompressionLayer::new())),
         ("/healthz", get(healthz)),
         ("/readyz", get(readyz)),
+        ("/metrics", get(metrics::metrics)),
         ("/openapi.json", get(openapi).layer(CompressionLayer::new())),
     ]
 }
@@ -134,7 +138,7 @@ fn with_layers(routes: Router, config: &ServerArgs) -> Router {
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
             ))
-            .layer(axum::middleware::from_fn(bound_request_head))
+            .layer(axum::middleware::from_fn(admit))
             // A panic anywhere below becomes a logged 500 problem, not a
             // dropped connection.
             .layer(CatchPanicLayer::custom(panic_to_problem))
@@ -152,19 +156,29 @@ const MAX_URI_BYTES: usize = 8 * 1024;
 /// by hyper itself, before the service sees the request.)
 const MAX_HEADER_BYTES: usize = 16 * 1024;
 
+/// Times and counts every request by route, and refuses an over-long
+/// head before anything else reads it. One middleware for both: each
+/// layer of boxing costs every warm answer.
+async fn admit(request: Request<axum::body::Body>, next: axum::middleware::Next) -> Response {
+    let timer = metrics::RequestTimer::start(&request);
+    let response = match refuse_request_head(&request) {
+        Some(problem) => problem,
+        None => next.run(request).await,
+    };
+    timer.finish(response.status());
+    response
+}
+
 /// Refuses an over-long target (414) or header section (431) with a problem
 /// document, well below the limits where hyper would answer bare.
-async fn bound_request_head(
-    request: Request<axum::body::Body>,
-    next: axum::middleware::Next,
-) -> Response {
+fn refuse_request_head(request: &Request<axum::body::Body>) -> Option<Response> {
     // The target as sent: origin-form is the path and query alone.
     let uri = request.uri();
     let uri_bytes = uri.path_and_query().map_or(0, |p| p.as_str().len())
         + uri.authority().map_or(0, |a| a.as_str().len())
         + uri.scheme_str().map_or(0, |s| s.len() + 3);
     if uri_bytes > MAX_URI_BYTES {
-        return Error::UriTooLong(uri_bytes).into_response();
+        return Some(Error::UriTooLong(uri_bytes).into_response());
     }
     let headers = request.headers();
     let bytes: usize = headers
@@ -172,13 +186,15 @@ async fn bound_request_head(
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
     if bytes > MAX_HEADER_BYTES {
-        return Error::HeadersTooLarge {
-            bytes,
-            count: headers.len(),
-        }
-        .into_response();
+        return Some(
+            Error::HeadersTooLarge {
+                bytes,
+                count: headers.len(),
+            }
+            .into_response(),
+        );
     }
-    next.run(request).await
+    None
 }
 
 fn panic_to_problem(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {

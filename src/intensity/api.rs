@@ -148,6 +148,22 @@ impl IntensityClient {
     }
 
     async fn fetch_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, ApiError> {
+        let result = self.fetch_json_once(url).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(ApiError::Status { .. }) => "status",
+            Err(ApiError::Timeout(_)) => "timeout",
+            Err(ApiError::Connect(_)) => "connect",
+            Err(_) => "body",
+        };
+        metrics::counter!("intensity_api_calls_total", "outcome" => outcome).increment(1);
+        result
+    }
+
+    async fn fetch_json_once<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<T, ApiError> {
         let mut response = self
             .http
             .get(url)

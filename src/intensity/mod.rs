@@ -170,6 +170,13 @@ impl IntensitySource {
 
     /// The fallback file of `day`, after the API failed with `api_failure`.
     async fn fallback_file(&self, day: Day, api_failure: String) -> IntensityAnswer {
+        let answer = self.read_fallback_file(day, api_failure).await;
+        let outcome = if answer.is_ok() { "ok" } else { "failed" };
+        metrics::counter!("intensity_fallback_files_total", "outcome" => outcome).increment(1);
+        answer
+    }
+
+    async fn read_fallback_file(&self, day: Day, api_failure: String) -> IntensityAnswer {
         let dir = self.dir.clone();
         let read = WorkLimit::file_reads()
             .run(move || file::read_intensity_file(&dir, day))

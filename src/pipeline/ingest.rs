@@ -160,6 +160,7 @@ impl Pipeline {
         };
         self.storage.save_day_file(day, &record)?;
         self.days_computed.fetch_add(computed, Ordering::Relaxed);
+        metrics::counter!("asset_days_computed_total").increment(computed);
         self.remember_assets(day, stamp.day, ids);
         tracing::info!(%day, assets = record.assets, computed, rejected = record.rejected.len(), elapsed_ms = started.elapsed().as_millis() as u64, "read the whole day file");
         Ok(record)
@@ -232,6 +233,7 @@ impl Pipeline {
     /// Every asset's rows of the version `expected` of `day`'s file.
     fn read_whole_file(&self, day: Day, expected: FileStamp) -> Result<DayFile, PipelineError> {
         self.files_read.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("power_file_reads_total", "read" => "whole").increment(1);
         read_whole_file(&self.data_dir, day, expected)
     }
 

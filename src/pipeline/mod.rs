@@ -578,10 +578,12 @@ impl Pipeline {
         let dir = self.data_dir.clone();
         let pipeline = self.clone();
         self.days_computed.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("asset_days_computed_total").increment(1);
         let files_read = Arc::clone(&self.files_read);
         WorkLimit::file_reads().run(move || {
             let read = |asset: &AssetId, day: Day, expected: FileStamp| {
                 files_read.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("power_file_reads_total", "read" => "one-asset").increment(1);
                 read_asset_file(&dir, asset, day, expected)
             };
             let mut own = match read(&asset, day, stamp.day) {

@@ -92,7 +92,14 @@ impl Connections {
     pub(super) fn write(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock dropped its transaction, which
         // rolled back: the connection is still sound.
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+        match self.writer.try_lock() {
+            Ok(conn) => conn,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                metrics::counter!("db_writer_waits_total").increment(1);
+                self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+            }
+        }
     }
 
     /// Runs `f` on a read-only connection of the pool.
@@ -107,9 +114,15 @@ impl Connections {
             .pop();
         let conn = match idle {
             Some(conn) => conn,
-            None => open_reader(&self.path)?,
+            None => {
+                metrics::counter!("db_reader_connections_opened_total").increment(1);
+                open_reader(&self.path)?
+            }
         };
+        let in_use = metrics::gauge!("db_readers_in_use");
+        in_use.increment(1.0);
         let result = f(&conn);
+        in_use.decrement(1.0);
         let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
         if readers.len() < MAX_IDLE_READERS {
             readers.push(conn);

@@ -17,6 +17,7 @@ mod hostile_input;
 mod intensity_fallback;
 mod intensity_refresh;
 mod limits;
+mod operations;
 mod page_and_openapi;
 mod postman;
 mod real_binary;

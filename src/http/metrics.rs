@@ -1,0 +1,177 @@
+//! `GET /metrics`: counters, gauges and a latency histogram in the
+//! Prometheus text format, for operators running one or many replicas.
+//!
+//! The `metrics` facade is process-wide: the stages record where things
+//! happen (upstream calls and fallbacks in `intensity`, asset-days and day
+//! files in `pipeline`, connections in `storage`), this module installs
+//! the Prometheus recorder once and times every request by route.
+
+use std::collections::HashMap;
+use std::sync::{OnceLock, PoisonError, RwLock};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::error::Error;
+
+/// Request latency buckets, seconds: a cached answer takes microseconds,
+/// a cold fleet day seconds.
+const LATENCY_BUCKETS: [f64; 15] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    10.0,
+];
+
+/// The recorder's handle, installed on first use. `None` when another
+/// recorder was installed first (a program embedding the service).
+pub fn handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let installed = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("http_request_duration_seconds".to_owned()),
+                    &LATENCY_BUCKETS,
+                )
+                .and_then(PrometheusBuilder::install_recorder);
+            match installed {
+                Ok(handle) => {
+                    describe();
+                    Some(handle)
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "metrics recorder not installed; /metrics is unavailable");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+/// What each metric counts, shown as `# HELP` lines.
+fn describe() {
+    metrics::describe_counter!(
+        "http_requests_total",
+        "Requests answered, by route and status."
+    );
+    metrics::describe_histogram!(
+        "http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time from request to response head, by route."
+    );
+    metrics::describe_counter!(
+        "intensity_api_calls_total",
+        "Calls to the Carbon Intensity API, by outcome."
+    );
+    metrics::describe_counter!(
+        "intensity_fallback_files_total",
+        "Fallback intensity files read after the API failed, by outcome."
+    );
+    metrics::describe_counter!(
+        "asset_days_computed_total",
+        "Asset-days resampled and stored from their power file."
+    );
+    metrics::describe_counter!(
+        "power_file_reads_total",
+        "Power files read: whole (every asset at once) or for one asset."
+    );
+    metrics::describe_counter!(
+        "response_cache_requests_total",
+        "Rendered answers asked of the response cache, by outcome (hit, miss)."
+    );
+    metrics::describe_gauge!(
+        "db_readers_in_use",
+        "Read-only database connections in use."
+    );
+    metrics::describe_counter!(
+        "db_reader_connections_opened_total",
+        "Read-only connections opened because none was idle."
+    );
+    metrics::describe_counter!(
+        "db_writer_waits_total",
+        "Writes that waited for the one writer connection."
+    );
+}
+
+/// The counter and latency histogram of one route and status, made once:
+/// a handle records with one atomic operation, where naming the metric
+/// would hash its labels on every request.
+type Handles = (metrics::Counter, metrics::Histogram);
+
+fn handles(route: &'static str, status: StatusCode) -> Handles {
+    static MADE: OnceLock<RwLock<HashMap<(&'static str, u16), Handles>>> = OnceLock::new();
+    let made = MADE.get_or_init(RwLock::default);
+    let key = (route, status.as_u16());
+    if let Some(found) = made
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
+        return found.clone();
+    }
+    let fresh = (
+        metrics::counter!("http_requests_total", "route" => route, "status" => status.as_str().to_owned()),
+        metrics::histogram!("http_request_duration_seconds", "route" => route),
+    );
+    made.write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(key)
+        .or_insert(fresh)
+        .clone()
+}
+
+/// The route template a request matched, as one of the router's own
+/// `'static` paths; `unmatched` for paths no route serves. Labels stay
+/// few whatever clients send.
+fn route_of(request: &Request) -> &'static str {
+    static PATHS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    let matched = request.extensions().get::<MatchedPath>();
+    matched
+        .and_then(|m| {
+            PATHS
+                .get_or_init(super::route_paths)
+                .iter()
+                .find(|p| **p == m.as_str())
+                .copied()
+        })
+        .unwrap_or("unmatched")
+}
+
+/// Counts and times one request under its route's template.
+pub struct RequestTimer {
+    route: &'static str,
+    started: Instant,
+}
+
+impl RequestTimer {
+    pub fn start(request: &Request) -> Self {
+        RequestTimer {
+            route: route_of(request),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn finish(self, status: StatusCode) {
+        let (count, latency) = handles(self.route, status);
+        latency.record(self.started.elapsed().as_secs_f64());
+        count.increment(1);
+    }
+}
+
+/// `GET /metrics`.
+pub async fn metrics() -> Response {
+    let Some(handle) = handle() else {
+        return Error::MetricsUnavailable.into_response();
+    };
+    handle.run_upkeep();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        handle.render(),
+    )
+        .into_response()
+}
