@@ -6,6 +6,10 @@
 //!
 //! `carbon-footprint fixtures --out fixtures` regenerates them byte for byte.
 
+use crate::intensity::regional::{
+    FuelShare, OneOrMany, RegionalBody, RegionalEntry, RegionalResponse, regional_file_path,
+};
+use crate::register::REGION_IDS;
 use std::f64::consts::PI;
 use std::fs;
 use std::io;
@@ -63,8 +67,96 @@ pub fn write_fixtures(dir: &Path) -> Result<Vec<PathBuf>, FixtureError> {
             .chain(heat_pump.iter().filter(in_day).map(|r| (HEAT_PUMP, *r)))
             .collect();
         written.extend(write_day(dir, day, rows, true)?);
+        for region_id in REGION_IDS {
+            written.push(write_regional_day(dir, day, region_id)?);
+        }
     }
     Ok(written)
+}
+
+/// The API's short names of its regions 1..=17.
+const REGION_NAMES: [&str; 17] = [
+    "North Scotland",
+    "South Scotland",
+    "North West England",
+    "North East England",
+    "Yorkshire",
+    "North Wales & Merseyside",
+    "South Wales",
+    "West Midlands",
+    "East Midlands",
+    "East England",
+    "South West England",
+    "South England",
+    "London",
+    "South East England",
+    "England",
+    "Scotland",
+    "Wales",
+];
+
+/// A region's illustrative forecast day, in the shape of the API's real
+/// regional answers: the national forecast scaled by how much of the
+/// region's generation is low-carbon (the north far cleaner than the
+/// south), with a generation mix that adds up to 100 %.
+fn write_regional_day(dir: &Path, day: Day, region_id: u8) -> Result<PathBuf, FixtureError> {
+    let path = regional_file_path(dir, region_id, day);
+    let clean = 0.95 - 0.05 * f64::from(region_id - 1);
+    let first = day.start() - Duration::minutes(30);
+    let data = (0..49)
+        .map(|i| {
+            let from = first + Duration::minutes(30 * i);
+            let h = (from - day.start()).num_minutes() as f64 / 60.0 + 0.25;
+            let wind =
+                (clean * 70.0 + 8.0 * (h * 0.9 + f64::from(region_id)).sin()).clamp(1.0, 90.0);
+            let solar = if (8.0..16.0).contains(&h) { 4.0 } else { 0.0 };
+            let nuclear = (clean * 20.0).round();
+            let gas = ((100.0 - wind - solar - nuclear) * 0.8).max(0.0);
+            let imports = 100.0 - wind - solar - nuclear - gas;
+            let forecast = (forecast_g_per_kwh(day, h) * (1.15 - clean))
+                .round()
+                .max(5.0);
+            RegionalEntry {
+                entry: IntensityEntry {
+                    from,
+                    to: from + Duration::minutes(30),
+                    intensity: IntensityValues {
+                        forecast: Some(forecast),
+                        actual: None,
+                        index: Some(index_name(forecast).to_owned()),
+                    },
+                },
+                generationmix: [
+                    ("gas", gas),
+                    ("imports", imports),
+                    ("nuclear", nuclear),
+                    ("solar", solar),
+                    ("wind", wind),
+                ]
+                .into_iter()
+                .map(|(fuel, perc)| FuelShare {
+                    fuel: fuel.to_owned(),
+                    perc: round_to(perc, 1),
+                })
+                .collect(),
+            }
+        })
+        .collect();
+    let body = RegionalResponse {
+        data: OneOrMany::One(RegionalBody {
+            regionid: region_id,
+            shortname: REGION_NAMES[usize::from(region_id - 1)].to_owned(),
+            dnoregion: None,
+            postcode: None,
+            data,
+        }),
+    };
+    let json = serde_json::to_vec(&body).map_err(|source| FixtureError::Write {
+        path: path.clone(),
+        source: source.into(),
+    })?;
+    write(&path, &json)?;
+    Ok(path)
 }
 
 /// Writes a day's power file (rows scrambled, as real files come) and its
