@@ -32,6 +32,7 @@ fn full_day_report() -> FootprintReport {
         totals: Totals::of(&rows),
         rows,
         intensity_source: Provenance::File,
+        intensity_region: "national".to_owned(),
         skipped_rows: series.skipped,
     }
 }

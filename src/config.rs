@@ -62,7 +62,7 @@ pub enum Command {
     /// Serve HTTP (the default when no command is given).
     Serve,
     /// Compute one answer without a server and write it to stdout or a file.
-    Report(ReportArgs),
+    Report(Box<ReportArgs>),
     /// Regenerate the bundled fixtures (power files from the COV encoder and
     /// illustrative intensity files).
     Fixtures {
@@ -290,6 +290,10 @@ pub struct ReportArgs {
     /// Intensity figure of a day: auto (actual, else forecast), actual or forecast.
     #[arg(long, default_value = "auto")]
     pub kind: String,
+    /// `national` or `regional` intensity [default: the asset's own: its
+    /// region in the asset register, else national].
+    #[arg(long, value_parser = ["default", "national", "regional"])]
+    pub intensity: Option<String>,
     /// `utc` days of HalfHourIds 1-48, or `uk` settlement days (Europe/London,
     /// periods 1-46, 1-48 or 1-50).
     #[arg(long, default_value = "utc", value_parser = ["utc", "uk"])]

@@ -134,6 +134,7 @@ impl Error {
             | Error::ChartSize(_)
             | Error::Period(_)
             | Error::Settlement(_)
+            | Error::Pipeline(PipelineError::NoRegion { .. } | PipelineError::OnlyOwnArea { .. })
             | Error::BadPath(_) => StatusCode::BAD_REQUEST,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
@@ -150,7 +151,9 @@ impl Error {
             // The request is fine; the day's data is not.
             Error::Pipeline(PipelineError::PowerFile { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Pipeline(
-                PipelineError::PowerFileUnreadable { .. } | PipelineError::FileChanging { .. },
+                PipelineError::PowerFileUnreadable { .. }
+                | PipelineError::FileChanging { .. }
+                | PipelineError::Register(_),
             )
             | Error::Timeout(_)
             | Error::MetricsUnavailable
@@ -186,6 +189,9 @@ impl Error {
             Error::Pipeline(PipelineError::NoPowerFile { .. }) => "no-power-file",
             Error::Pipeline(PipelineError::NoAssetRows { .. }) => "unknown-asset",
             Error::Pipeline(PipelineError::NoDataInPeriod { .. }) => "no-data",
+            Error::Pipeline(PipelineError::NoRegion { .. }) => "no-region",
+            Error::Pipeline(PipelineError::OnlyOwnArea { .. }) => "intensity-area-not-kept",
+            Error::Pipeline(PipelineError::Register(_)) => "asset-register-unusable",
             Error::Pipeline(PipelineError::KindUnavailable(_)) => "intensity-kind-unavailable",
             Error::Pipeline(PipelineError::Intensity(_)) => "intensity-unavailable",
             Error::Pipeline(PipelineError::PowerFile { .. }) => "power-file-unusable",

@@ -11,6 +11,7 @@ use carbon_footprint::config::{Cli, Command, LogFormat, ReportArgs};
 use carbon_footprint::footprint::{FootprintQuery, Period, PeriodStep};
 use carbon_footprint::half_hour::{Day, HalfHourRange};
 use carbon_footprint::http;
+use carbon_footprint::intensity::AreaChoice;
 use carbon_footprint::message::chain;
 use carbon_footprint::render::{self, ChartSize};
 use carbon_footprint::settlement::SettlementDay;
@@ -39,7 +40,7 @@ async fn main() -> ExitCode {
 
     let outcome = match cli.command.clone() {
         None | Some(Command::Serve) => serve(cli).await,
-        Some(Command::Report(args)) => report(cli, args).await,
+        Some(Command::Report(args)) => report(cli, *args).await,
         Some(Command::Fixtures { out }) => fixtures::write_fixtures(&out)
             .map(|paths| {
                 for path in paths {
@@ -129,6 +130,10 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
         Some(step) => step.parse()?,
         None => PeriodStep::Day,
     };
+    let area: AreaChoice = match &args.intensity {
+        Some(text) => text.parse()?,
+        None => AreaChoice::AssetDefault,
+    };
     let bytes = match (&args.fleet, &args.asset, &args.from, &args.to) {
         // --fleet DATE, or --fleet --from --to
         (Some(fleet), None, from, to) => {
@@ -159,7 +164,13 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
                 let day = SettlementDay::new(Day::parse(date)?);
                 let range = day.parse_range(args.range.as_deref())?;
                 let (report, _) = pipeline
-                    .settlement_footprint(&AssetId::parse(asset)?, day, range, args.kind.parse()?)
+                    .settlement_footprint(
+                        &AssetId::parse(asset)?,
+                        day,
+                        range,
+                        args.kind.parse()?,
+                        area,
+                    )
                     .await?;
                 return write_out(
                     &args,
@@ -176,6 +187,7 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
                     None => HalfHourRange::FULL_DAY,
                 },
                 preference: args.kind.parse()?,
+                area,
             };
             let (report, _) = pipeline.footprint(&query).await?;
             WorkLimit::renders()

@@ -227,13 +227,19 @@ impl AssetRegister {
     /// The register as the file says now (empty without a file). Blocking:
     /// a `stat`, and a read when the file changed.
     pub fn current(&self) -> Result<Arc<Register>, RegisterError> {
+        Ok(self.current_with_stamp()?.1)
+    }
+
+    /// [`AssetRegister::current`] with the version of the file it was read
+    /// from (`None` without a file).
+    pub fn current_with_stamp(&self) -> Result<(Option<FileStamp>, Arc<Register>), RegisterError> {
         let Some(stamp) = FileStamp::of(&self.path).map_err(RegisterError::Open)? else {
-            return Ok(Arc::default());
+            return Ok((None, Arc::default()));
         };
         if let Some((seen, register)) = &*self.read.lock().unwrap_or_else(PoisonError::into_inner)
             && *seen == stamp
         {
-            return Ok(Arc::clone(register));
+            return Ok((Some(stamp), Arc::clone(register)));
         }
         let file = std::fs::File::open(&self.path).map_err(RegisterError::Open)?;
         let register = Arc::new(read_register(file)?);
@@ -242,7 +248,7 @@ impl AssetRegister {
         }
         *self.read.lock().unwrap_or_else(PoisonError::into_inner) =
             Some((stamp, Arc::clone(&register)));
-        Ok(register)
+        Ok((Some(stamp), register))
     }
 }
 

@@ -14,7 +14,8 @@ CREATE TABLE day_files (
     previous_file_ctime_ns  INTEGER,
     assets                  INTEGER NOT NULL,   -- assets with power rows in the file
     rejected                TEXT    NOT NULL,   -- JSON {asset: {"count", "first"}}: assets with no usable row
-    intensity_fetched_at    TEXT,               -- the intensity version every asset-day uses; NULL: mixed
+    intensity_versions      TEXT,               -- JSON {area: fetched_at}: the intensity every asset-day uses; NULL: mixed
+    register_stamp          TEXT,               -- JSON file stamp of the asset register read; NULL: none
     ingested_at             TEXT    NOT NULL
 ) WITHOUT ROWID;
 

@@ -18,7 +18,9 @@ pub use self::period::{
 
 use crate::asset::AssetId;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange, describe_ids};
-use crate::intensity::{IntensityDay, IntensityKind, KindPreference, Provenance};
+use crate::intensity::{
+    AreaChoice, GenerationMix, IntensityDay, IntensityKind, KindPreference, Provenance,
+};
 use crate::power::{HalfHourEnergy, SkippedRows};
 use crate::settlement::PeriodRange;
 
@@ -29,6 +31,8 @@ pub struct FootprintQuery {
     pub day: Day,
     pub range: HalfHourRange,
     pub preference: KindPreference,
+    /// National or regional intensity; by default the asset's own.
+    pub area: AreaChoice,
 }
 
 /// The answer to a [`FootprintQuery`]: the JSON document, and what the
@@ -41,6 +45,8 @@ pub struct FootprintReport {
     pub rows: Vec<FootprintRow>,
     pub totals: Totals,
     pub intensity_source: Provenance,
+    /// `national`, or the region's id and name (`13 London`).
+    pub intensity_region: String,
     pub skipped_rows: SkippedRows,
 }
 
@@ -64,6 +70,8 @@ pub struct SettlementReport {
     pub totals: Totals,
     /// The less final of the UTC days' sources.
     pub intensity_source: Provenance,
+    /// `national`, or the region's id and name (`13 London`).
+    pub intensity_region: String,
     /// Rows rejected in the UTC days' files, each reason naming its file.
     pub skipped_rows: SkippedRows,
 }
@@ -99,6 +107,10 @@ pub struct FootprintRow {
         serialize_with = "local_time"
     )]
     pub local_from: Option<DateTime<FixedOffset>>,
+    /// With regional intensity: the half-hour's generation mix, fuel to
+    /// percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_mix: Option<GenerationMix>,
 }
 
 /// A local time with its offset written out (`+00:00` in GMT, not `Z`,
@@ -135,6 +147,7 @@ impl FootprintRow {
             footprint_g: known.then_some(energy.energy_kwh * intensity_g_per_kwh),
             settlement_period: None,
             local_from: None,
+            generation_mix: None,
         }
     }
 

@@ -59,6 +59,16 @@ pub(super) fn gzipped(bytes: &[u8]) -> Result<Vec<u8>, Error> {
         .map_err(Error::Compress)
 }
 
+/// Text from a source (a region's name) as a header value: anything but
+/// printable ASCII is dropped rather than failing the answer.
+pub(super) fn header_text(text: &str) -> Result<HeaderValue, Error> {
+    let printable: String = text
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .collect();
+    Ok(HeaderValue::try_from(printable)?)
+}
+
 /// `If-None-Match`: `*` or a list of tags (weak ones compared weakly).
 pub(super) fn etag_matches(header: &str, etag: &str) -> bool {
     header.split(',').map(str::trim).any(|candidate| {
@@ -101,6 +111,14 @@ impl Asked {
     }
 }
 
+/// What an answer's headers say of its data beyond its sources: rows
+/// skipped (for one asset's answers) and whose intensity it used.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Said<'a> {
+    pub skipped_rows: Option<u64>,
+    pub region: Option<&'a str>,
+}
+
 /// Answers from the response cache when the data is unchanged, else
 /// computes and renders with `make`; with validators, 304s and headers as
 /// the day route's.
@@ -110,7 +128,7 @@ pub(super) async fn respond<F, Fut>(
     version: crate::pipeline::PeriodVersion,
     name: String,
     asked: Asked,
-    skipped_rows: Option<u64>,
+    said: Said<'_>,
     make: F,
 ) -> Result<Response, Error>
 where
@@ -159,7 +177,8 @@ where
                     disposition: HeaderValue::try_from(format!(
                         "inline; filename=\"{name}.{format}\""
                     ))?,
-                    skipped_rows: HeaderValue::from(skipped_rows.unwrap_or(0)),
+                    skipped_rows: HeaderValue::from(said.skipped_rows.unwrap_or(0)),
+                    region: said.region.map(header_text).transpose()?,
                     sources: Some(HeaderValue::try_from(if names.is_empty() {
                         "none".to_owned()
                     } else {
@@ -172,8 +191,11 @@ where
             })
         })
         .await?;
-    if skipped_rows.is_some() {
+    if said.skipped_rows.is_some() {
         builder = builder.header("x-skipped-rows", rendered.labels.skipped_rows.clone());
+    }
+    if let Some(region) = &rendered.labels.region {
+        builder = builder.header("x-intensity-region", region.clone());
     }
     builder = builder
         .header(header::CONTENT_TYPE, format.content_type())

@@ -17,7 +17,7 @@ use crate::asset::AssetId;
 use crate::error::Error;
 use crate::footprint::{FootprintQuery, Period, PeriodStep};
 use crate::half_hour::Day;
-use crate::intensity::KindPreference;
+use crate::intensity::{AreaChoice, KindPreference};
 use crate::pipeline::{DataVersion, PeriodVersion};
 use crate::render::{ChartSize, Format};
 use crate::settlement::PeriodRange;
@@ -32,7 +32,7 @@ pub enum Question {
     /// A fleet on a day or over a period.
     Fleet(Period),
     /// One asset on a UK settlement day.
-    Settlement(AssetId, Day, PeriodRange, KindPreference),
+    Settlement(AssetId, Day, PeriodRange, KindPreference, AreaChoice),
 }
 
 /// The versions of the data an answer was computed from.
@@ -83,6 +83,8 @@ pub struct Labels {
     pub skipped_rows: HeaderValue,
     /// `X-Intensity-Source` of an answer over many days: the sources used.
     pub sources: Option<HeaderValue>,
+    /// `X-Intensity-Region`: `national`, or the region's id and name.
+    pub region: Option<HeaderValue>,
 }
 
 /// A rendered body with what its headers need.

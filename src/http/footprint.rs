@@ -14,7 +14,9 @@ use bytes::Bytes;
 use serde::Deserialize;
 
 use super::AppState;
-use super::answer::{Asked, etag_matches, gzipped, pixels, query_problem, respond};
+use super::answer::{
+    Asked, Said, etag_matches, gzipped, header_text, pixels, query_problem, respond,
+};
 use super::cache::{CacheKey, Labels, Question, Rendered};
 use super::negotiate::{accepts_gzip, negotiate_format};
 use crate::asset::AssetId;
@@ -22,7 +24,7 @@ use crate::blocking::WorkLimit;
 use crate::error::Error;
 use crate::footprint::{FootprintQuery, FootprintReport};
 use crate::half_hour::{Day, HalfHourRange};
-use crate::intensity::{KindPreference, KindPreferenceError};
+use crate::intensity::{AreaChoice, KindPreference, KindPreferenceError};
 use crate::message::quote;
 use crate::pipeline::Freshness;
 use crate::render::{ChartSize, Format, render, render_settlement};
@@ -66,6 +68,8 @@ pub struct FootprintParams {
     kind: Option<String>,
     /// `utc` (default) or `uk`.
     day: Option<String>,
+    /// `national` or `regional`; by default the asset's own.
+    intensity: Option<String>,
 }
 
 pub async fn footprint(
@@ -97,6 +101,10 @@ pub async fn footprint(
             .map_err(|e: KindPreferenceError| Error::BadQuery(e.to_string()))?,
         None => KindPreference::Auto,
     };
+    let area: AreaChoice = match params.intensity.as_deref() {
+        Some(text) => text.parse().map_err(Error::BadQuery)?,
+        None => AreaChoice::AssetDefault,
+    };
     match params.day.as_deref() {
         None | Some("utc") => {}
         Some("uk") => {
@@ -104,7 +112,7 @@ pub async fn footprint(
             let range = day.parse_range(path.range.as_deref())?;
             let (report, version) = state
                 .pipeline
-                .settlement_footprint(&path.asset, day, range, preference)
+                .settlement_footprint(&path.asset, day, range, preference, area)
                 .await?;
             let asked = Asked {
                 format,
@@ -115,9 +123,11 @@ pub async fn footprint(
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned),
             };
-            let question = Question::Settlement(path.asset.clone(), path.day, range, preference);
+            let question =
+                Question::Settlement(path.asset.clone(), path.day, range, preference, area);
             let name = format!("footprint_{}_{}_uk_{range}", path.asset, path.day);
             let skipped = report.skipped_rows.count;
+            let region = report.intensity_region.clone();
             let sources = BTreeSet::from([report.intensity_source]);
             return respond(
                 &state,
@@ -125,7 +135,10 @@ pub async fn footprint(
                 version,
                 name,
                 asked,
-                Some(skipped),
+                Said {
+                    skipped_rows: Some(skipped),
+                    region: Some(&region),
+                },
                 |format, size| async move {
                     let bytes = WorkLimit::renders()
                         .run(move || render_settlement(&report, format, size))
@@ -151,6 +164,7 @@ pub async fn footprint(
         day: path.day,
         range,
         preference,
+        area,
     };
 
     let if_none_match = headers
@@ -165,7 +179,10 @@ pub async fn footprint(
 
     // Fast path: an asset-day checked by an earlier request, unchanged on
     // disk, whose body is cached: no database, no rendering.
-    if let Some(freshness) = state.pipeline.known_freshness(&query.asset, query.day) {
+    if let Some(freshness) = state
+        .pipeline
+        .known_freshness(&query.asset, query.day, query.area)
+    {
         let key = CacheKey::new(query.clone(), format, size, freshness.version);
         if let Some(hit) = state.cache.get(&key).await {
             let answer = Answer {
@@ -193,7 +210,8 @@ pub async fn footprint(
 
     let (report, freshness) = state.pipeline.footprint(&query).await?;
     let key = CacheKey::new(query.clone(), format, size, freshness.version);
-    let labels = labels_of(&key, &query, freshness)?;
+    let mut labels = labels_of(&key, &query, freshness)?;
+    labels.region = Some(header_text(&report.intensity_region)?);
     let answer = Answer {
         format,
         freshness,
@@ -252,6 +270,7 @@ fn labels_of(key: &CacheKey, q: &FootprintQuery, freshness: Freshness) -> Result
         // Rejected rows change the numbers: every format says how many.
         skipped_rows: HeaderValue::from(freshness.skipped_rows),
         sources: None,
+        region: None,
     })
 }
 
@@ -316,6 +335,9 @@ impl Answer<'_> {
             HeaderValue::from_static(self.freshness.intensity_source.as_str()),
         );
         headers.insert("x-skipped-rows", self.labels.skipped_rows.clone());
+        if let Some(region) = &self.labels.region {
+            headers.insert("x-intensity-region", region.clone());
+        }
         if status != StatusCode::NOT_MODIFIED {
             headers.insert(header::CONTENT_DISPOSITION, self.labels.disposition.clone());
         }

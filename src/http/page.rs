@@ -21,7 +21,7 @@ use crate::footprint::{
     SettlementReport,
 };
 use crate::half_hour::{Day, HalfHourId, HalfHourRange};
-use crate::intensity::KindPreference;
+use crate::intensity::{AreaChoice, KindPreference};
 use crate::message::chain;
 use crate::render::ChartSize;
 use crate::render::number::{format_mass_g, group_thousands};
@@ -127,6 +127,7 @@ async fn answer(state: &AppState, params: &PageParams) -> Result<FootprintReport
         day,
         range,
         preference: KindPreference::Auto,
+        area: AreaChoice::AssetDefault,
     };
     let (report, _) = state.pipeline.footprint(&query).await?;
     Ok(report)
@@ -149,7 +150,13 @@ async fn settlement_answer(
     let range = day.parse_range(Some(&range))?;
     let (report, _) = state
         .pipeline
-        .settlement_footprint(&asset, day, range, KindPreference::Auto)
+        .settlement_footprint(
+            &asset,
+            day,
+            range,
+            KindPreference::Auto,
+            AreaChoice::AssetDefault,
+        )
         .await?;
     Ok(report)
 }
@@ -374,6 +381,7 @@ fn render_report(report: &FootprintReport) -> Markup {
                 div { dt { "Net energy" } dd id="total-energy" { (energy) } }
                 div { dt { "Coverage" } dd { (format!("{:.1} %", report.totals.coverage * 100.0)) } }
                 div { dt { "Intensity from" } dd { (source) } }
+                div { dt { "Intensity of" } dd id="intensity-region" { (region_words(&report.intensity_region)) } }
             }
             figure {
                 // Narrow screens get a chart laid out for their width, as
@@ -446,6 +454,7 @@ fn render_settlement(report: &SettlementReport) -> Markup {
                 div { dt { "Net energy" } dd id="total-energy" { (energy_or_no_data(totals.energy_kwh)) } }
                 div { dt { "Coverage" } dd { (format!("{:.1} %", totals.coverage * 100.0)) } }
                 div { dt { "Intensity from" } dd { (report.intensity_source.describe()) } }
+                div { dt { "Intensity of" } dd id="intensity-region" { (region_words(&report.intensity_region)) } }
             }
             figure { img id="chart" src=(format!("{base}?day=uk")) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt); }
             p class="formats" {
@@ -472,6 +481,14 @@ fn render_settlement(report: &SettlementReport) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// `national` or `13 London` as the page says it.
+fn region_words(region: &str) -> String {
+    match region {
+        "national" => "Great Britain (national)".to_owned(),
+        region => format!("region {region} (forecast)"),
     }
 }
 

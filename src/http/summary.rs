@@ -9,13 +9,14 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::AppState;
-use super::answer::{Asked, query_problem, respond};
+use super::answer::{Asked, Said, query_problem, respond};
 use super::cache::Question;
 use crate::asset::AssetId;
 use crate::blocking::WorkLimit;
 use crate::error::Error;
 use crate::footprint::{Period, PeriodStep};
 use crate::half_hour::Day;
+use crate::intensity::AreaChoice;
 use crate::render::{render_fleet, render_period};
 
 /// Query parameters, kept as text so that each bad one gets its own message.
@@ -27,6 +28,17 @@ pub struct SummaryParams {
     format: Option<String>,
     width: Option<String>,
     height: Option<String>,
+    /// Periods and fleets take each asset's own area (see [`AreaChoice`]).
+    intensity: Option<String>,
+}
+
+/// The area choice of a period or fleet request: each asset's own, which
+/// may be named; another is refused rather than ignored.
+fn area_choice(params: &SummaryParams) -> Result<AreaChoice, Error> {
+    match params.intensity.as_deref() {
+        Some(text) => text.parse().map_err(Error::BadQuery),
+        None => Ok(AreaChoice::AssetDefault),
+    }
 }
 
 /// `from` and `to`, both required, as a period of at most `step`'s length.
@@ -55,6 +67,10 @@ pub async fn asset_period(
         None => PeriodStep::Day,
     };
     let period = period_of(&params, step)?;
+    state
+        .pipeline
+        .check_own_area(&asset, area_choice(&params)?)
+        .await?;
     let asked = Asked::of(
         params.format.as_deref(),
         params.width.as_deref(),
@@ -71,7 +87,7 @@ pub async fn asset_period(
         days.version,
         name,
         asked,
-        None,
+        Said::default(),
         |format, size| async move {
             let answer = pipeline.asset_period(&asset, &days, step).await?;
             let sources = answer.intensity_sources.clone();
@@ -124,6 +140,12 @@ async fn fleet(
     params: &SummaryParams,
     headers: &HeaderMap,
 ) -> Result<Response, Error> {
+    if area_choice(params)? != AreaChoice::AssetDefault {
+        return Err(Error::BadQuery(
+            "a fleet is answered with each asset's own intensity (its region's, else national); `intensity` is not taken here"
+                .into(),
+        ));
+    }
     let asked = Asked::of(
         params.format.as_deref(),
         params.width.as_deref(),
@@ -138,7 +160,7 @@ async fn fleet(
         days.version,
         name,
         asked,
-        None,
+        Said::default(),
         |format, size| async move {
             let answer = pipeline.fleet(&days).await?;
             let sources = answer.intensity_sources.clone();

@@ -25,6 +25,7 @@ pub use self::format::{IntensityEntry, IntensityResponse, IntensityValues};
 pub use self::regional::{GenerationMix, RegionalDay};
 use crate::blocking::WorkLimit;
 use crate::half_hour::Day;
+use crate::register::Region;
 
 /// Which source a day's intensity figures came from, as sent in
 /// `X-Intensity-Source`. It describes the data, not the path a request
@@ -74,15 +75,97 @@ impl FromStr for Provenance {
     }
 }
 
+/// Whose intensity: the nation's, or one region's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Area {
+    National,
+    Regional(Region),
+}
+
+impl Area {
+    /// How storage names the area: `national`, `region-13`, `postcode-RG10`.
+    pub fn key(&self) -> String {
+        match self {
+            Area::National => "national".to_owned(),
+            Area::Regional(Region::Id(id)) => format!("region-{id}"),
+            Area::Regional(Region::Postcode(outward)) => format!("postcode-{outward}"),
+        }
+    }
+
+    /// The area a [`Area::key`] names.
+    pub fn from_key(key: &str) -> Option<Area> {
+        if key == "national" {
+            return Some(Area::National);
+        }
+        if let Some(id) = key.strip_prefix("region-") {
+            return id.parse().ok().map(|id| Area::Regional(Region::Id(id)));
+        }
+        key.strip_prefix("postcode-")
+            .map(|outward| Area::Regional(Region::Postcode(outward.to_owned())))
+    }
+}
+
+impl fmt::Display for Area {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Area::National => f.write_str("national"),
+            Area::Regional(region) => write!(f, "{region}"),
+        }
+    }
+}
+
+/// Which area's intensity a request asks for: the asset's own (its region
+/// when the register gives one, else the nation's), or one named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AreaChoice {
+    #[default]
+    AssetDefault,
+    National,
+    Regional,
+}
+
+impl AreaChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AreaChoice::AssetDefault => "default",
+            AreaChoice::National => "national",
+            AreaChoice::Regional => "regional",
+        }
+    }
+}
+
+impl FromStr for AreaChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "default" => Ok(AreaChoice::AssetDefault),
+            "national" => Ok(AreaChoice::National),
+            "regional" => Ok(AreaChoice::Regional),
+            other => Err(format!(
+                "intensity `{}` must be national, regional or default (the asset's own)",
+                crate::message::quote(other, 20)
+            )),
+        }
+    }
+}
+
 /// Neither the API nor the fallback file gave a usable day.
 #[derive(Debug, thiserror::Error)]
-#[error("no carbon intensity for {day}: {api}, and the fallback failed")]
+#[error("no carbon intensity for {day}{}: {api}, and the fallback failed", in_area(.area))]
 pub struct IntensityUnavailable {
     pub day: Day,
+    pub area: Area,
     /// Why the API failed (or that none is configured).
     pub api: String,
     #[source]
     pub file: FileError,
+}
+
+fn in_area(area: &Area) -> String {
+    match area {
+        Area::National => String::new(),
+        Area::Regional(region) => format!(" in {region}"),
+    }
 }
 
 /// A day's intensity and its source, or why there is none.
@@ -153,6 +236,72 @@ impl IntensitySource {
         out
     }
 
+    /// One region's validated day, and which source gave it: the API by
+    /// region id or postcode, else the region's fallback file (for a
+    /// postcode, once its region is `known_id` from an earlier answer).
+    pub async fn regional_day(
+        &self,
+        region: &Region,
+        day: Day,
+        known_id: Option<u8>,
+    ) -> Result<(RegionalDay, Provenance), IntensityUnavailable> {
+        let unavailable = |api: String, file: FileError| IntensityUnavailable {
+            day,
+            area: Area::Regional(region.clone()),
+            api,
+            file,
+        };
+        let api_failure = match &self.api {
+            Some(client) => match client.fetch_regional_days(region, day, day).await {
+                Ok(mut days) => match days.pop() {
+                    Some((_, Ok(found))) => return Ok((found, Provenance::Api)),
+                    Some((_, Err(incomplete))) => incomplete.to_string(),
+                    None => "the API answered no day".to_owned(),
+                },
+                Err(err) => {
+                    tracing::warn!(%day, %region, error = %err, "regional intensity API failed; using the fallback file");
+                    err.to_string()
+                }
+            },
+            None => "no intensity API is configured".to_owned(),
+        };
+        let id = match (region, known_id) {
+            (Region::Id(id), _) => *id,
+            (Region::Postcode(_), Some(id)) => id,
+            (Region::Postcode(outward), None) => {
+                return Err(unavailable(
+                    api_failure,
+                    FileError::Missing(format!(
+                        "regional file for postcode {outward} (its region is not known yet)"
+                    )),
+                ));
+            }
+        };
+        let dir = self.dir.clone();
+        let read = WorkLimit::file_reads()
+            .run(move || regional::read_regional_file(&dir, id, day))
+            .await;
+        let outcome = if matches!(read, Ok(Ok(_))) {
+            "ok"
+        } else {
+            "failed"
+        };
+        metrics::counter!("intensity_fallback_files_total", "outcome" => outcome).increment(1);
+        match read {
+            Ok(Ok(found)) => Ok((found, Provenance::File)),
+            Ok(Err(file)) => Err(unavailable(api_failure, file)),
+            Err(join) => Err(unavailable(
+                api_failure,
+                FileError::Read {
+                    name: regional::regional_file_path(&self.dir, id, day)
+                        .display()
+                        .to_string(),
+                    source: std::io::Error::other(join),
+                },
+            )),
+        }
+    }
+
     /// One validated day of intensity, and which source gave it.
     pub async fn day(&self, day: Day) -> Result<(IntensityDay, Provenance), IntensityUnavailable> {
         let api_failure = match &self.api {
@@ -185,11 +334,13 @@ impl IntensitySource {
             Ok(Ok(found)) => Ok((found, Provenance::File)),
             Ok(Err(file)) => Err(IntensityUnavailable {
                 day,
+                area: Area::National,
                 api: api_failure,
                 file,
             }),
             Err(join) => Err(IntensityUnavailable {
                 day,
+                area: Area::National,
                 api: api_failure,
                 file: FileError::Read {
                     name: file::intensity_file_path(&self.dir, day)

@@ -9,7 +9,7 @@
 //! of that asset alone, while the whole-file read runs in the background:
 //! one person asking for one asset does not wait for the fleet.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
@@ -22,71 +22,177 @@ use super::{
 use crate::asset::AssetId;
 use crate::blocking::{WorkLimit, run_blocking};
 use crate::half_hour::Day;
+use crate::intensity::Area;
 use crate::message::chain;
 use crate::power::{
     CarryOver, CsvError, DayFile, FileStamp, SourceStamp, open_regular, power_file_path,
     read_day_file,
 };
-use crate::storage::{AssetDayRecord, ComputedDay, DayFileRecord, StoredIntensity};
+use crate::register::Register;
+use crate::storage::{
+    AssetDayRecord, ComputedDay, DayFileRecord, IntensityVersions, StorageError, StoredIntensity,
+};
 
 /// Files larger than this are read for one asset alone when that asset is
 /// asked for first, rather than waiting for the whole file: about 1.5 s of
 /// reading on the machines this was measured on (see BENCHMARKS.md).
 pub(super) const SOLO_READ_ABOVE: u64 = 64 * 1024 * 1024;
 
+/// What the previous day carries into each asset, the previous file's
+/// stamp if it was used, and every asset's rows of the day's file.
+type DayRead = (HashMap<AssetId, CarryOver>, Option<FileStamp>, DayFile);
+
 /// Asset-days written per transaction.
 const BATCH: usize = 256;
 
-/// A day whose file was read for every asset, with the intensity used.
+/// A day whose file was read for every asset, with the intensity of each
+/// area its assets use.
 #[derive(Debug, Clone)]
 pub struct IngestedDay {
     pub record: DayFileRecord,
-    pub intensity: StoredIntensity,
+    pub intensities: Vec<StoredIntensity>,
 }
 
 impl Pipeline {
     /// Makes sure `day`'s file has been read for every asset at its current
-    /// version, and that every asset-day's footprint uses the day's current
-    /// intensity. Single-flighted per day.
+    /// version, and that every asset-day's footprint uses the current
+    /// intensity of its area (as the asset register now says). Single-
+    /// flighted per day. An area whose intensity cannot be had fails the
+    /// day, naming the area: no asset is answered with another area's
+    /// figures.
     pub(super) async fn ensure_day(&self, day: Day) -> Result<IngestedDay, PipelineError> {
-        // No file, no day: the intensity is not asked for.
-        self.source_stamp(day).await?;
-        let intensity = self.intensity(day).await?;
-        self.ensure_day_with(day, intensity).await
+        self.ensure_day_knowing(day, None).await
     }
 
-    /// [`Pipeline::ensure_day`] with the day's intensity already at hand.
-    pub(super) async fn ensure_day_with(
+    /// [`Pipeline::ensure_day`] with one area's intensity already at hand
+    /// (a request's own), so that it is not looked up again.
+    pub(super) async fn ensure_day_knowing(
         &self,
         day: Day,
-        intensity: StoredIntensity,
+        known: Option<StoredIntensity>,
     ) -> Result<IngestedDay, PipelineError> {
+        // No file, no day: the intensity is not asked for.
+        self.source_stamp(day).await?;
         let _ingesting = self.ingest_locks.lock(day).await;
         let mut attempt = 1;
         loop {
             let stamp = self.source_stamp(day).await?;
             let storage = self.storage.clone();
-            let stored = run_blocking(move || storage.day_file(day)).await??;
-            if let Some(mut record) = stored.filter(|r| r.stamp == stamp) {
-                if record.intensity_fetched_at != Some(intensity.fetched_at) {
-                    self.refresh_day_footprints(day, &intensity).await?;
-                    record.intensity_fetched_at = Some(intensity.fetched_at);
-                }
-                return Ok(IngestedDay { record, intensity });
+            let register = self.register.clone();
+            let (stored, (register_stamp, register)) = run_blocking(move || {
+                Ok::<_, PipelineError>((storage.day_file(day)?, register.current_with_stamp()?))
+            })
+            .await??;
+            if let Some(record) = stored.filter(|r| r.stamp == stamp) {
+                return self
+                    .bring_current(day, record, register_stamp, &register, known.as_ref())
+                    .await;
             }
             let pipeline = self.clone();
-            let using = intensity.clone();
             let read = WorkLimit::file_reads()
-                .run(move || pipeline.ingest(day, stamp, &using))
+                .run(move || pipeline.read_day(day, stamp))
                 .await?;
-            match read {
+            let (carries, previous_used, file) = match read {
                 Err(PipelineError::FileChanging { .. }) if attempt < READ_ATTEMPTS => {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
                 }
-                other => return other.map(|record| IngestedDay { record, intensity }),
+                other => other?,
+            };
+            let areas: BTreeSet<Area> = file
+                .asset_ids()
+                .iter()
+                .map(|asset| area_in(&register, asset))
+                .collect();
+            let mut intensities = HashMap::new();
+            for area in areas {
+                let intensity = self.intensity_knowing(&area, day, known.as_ref()).await?;
+                intensities.insert(area, intensity);
+            }
+            let pipeline = self.clone();
+            let using = intensities.clone();
+            let source = SourceStamp {
+                day: stamp.day,
+                previous: previous_used,
+            };
+            let record = run_blocking(move || {
+                pipeline.store_day(
+                    day,
+                    source,
+                    carries,
+                    file,
+                    &using,
+                    &register,
+                    register_stamp,
+                )
+            })
+            .await??;
+            return Ok(IngestedDay {
+                record,
+                intensities: intensities.into_values().collect(),
+            });
+        }
+    }
+
+    /// A day read whole whose asset-days may use intensity that has been
+    /// replaced since, or areas the register has since changed: their
+    /// footprints are computed again from the stored half-hours.
+    async fn bring_current(
+        &self,
+        day: Day,
+        mut record: DayFileRecord,
+        register_stamp: Option<FileStamp>,
+        register: &Register,
+        known: Option<&StoredIntensity>,
+    ) -> Result<IngestedDay, PipelineError> {
+        let storage = self.storage.clone();
+        let register_moved = record.register_stamp != register_stamp;
+        // Which area each asset-day should use, and which it does.
+        let mut moved: Vec<(AssetId, Area)> = Vec::new();
+        let mut areas: BTreeSet<Area> = record
+            .intensity_versions
+            .iter()
+            .flat_map(|v| v.keys())
+            .filter_map(|key| Area::from_key(key))
+            .collect();
+        if register_moved || record.intensity_versions.is_none() {
+            let stored = run_blocking(move || storage.asset_areas(day)).await??;
+            areas.clear();
+            for (asset, used) in stored {
+                let now = area_in(register, &asset);
+                areas.insert(now.clone());
+                if now != used {
+                    moved.push((asset, now));
+                }
             }
         }
+        let mut intensities = HashMap::new();
+        for area in &areas {
+            let intensity = self.intensity_knowing(area, day, known).await?;
+            intensities.insert(area.clone(), intensity);
+        }
+        let versions: IntensityVersions = intensities
+            .iter()
+            .map(|(area, i)| (area.key(), i.fetched_at))
+            .collect();
+        if record.intensity_versions.as_ref() != Some(&versions) || !moved.is_empty() {
+            let storage = self.storage.clone();
+            let using = intensities.clone();
+            let all_versions = versions.clone();
+            run_blocking(move || {
+                recompute_footprints_of(&storage, day, &moved, &using)?;
+                storage.mark_day_file_intensity(day, Some(&all_versions), register_stamp)?;
+                Ok::<_, PipelineError>(())
+            })
+            .await??;
+            record.intensity_versions = Some(versions);
+            record.register_stamp = register_stamp;
+        }
+        Ok(IngestedDay {
+            record,
+            intensities: intensities.into_values().collect(),
+        })
     }
 
     /// Starts reading `day`'s whole file in the background, unless that is
@@ -113,22 +219,31 @@ impl Pipeline {
         });
     }
 
-    /// Reads the version `stamp` of `day`'s file for every asset and stores
-    /// each asset-day, then the day's record. Blocking.
-    fn ingest(
-        &self,
-        day: Day,
-        stamp: SourceStamp,
-        intensity: &StoredIntensity,
-    ) -> Result<DayFileRecord, PipelineError> {
-        let started = std::time::Instant::now();
+    /// What the previous day carries into `day` for every asset, and
+    /// every asset's rows of the version `stamp` of `day`'s file; the
+    /// previous file (when it must be read) is read and let go first, so
+    /// only one file's rows are held at a time. Blocking.
+    fn read_day(&self, day: Day, stamp: SourceStamp) -> Result<DayRead, PipelineError> {
         let (carries, previous_used) = self.carries_into(day, stamp.previous);
         let file = self.read_whole_file(day, stamp.day)?;
+        Ok((carries, previous_used, file))
+    }
+
+    /// Resamples and stores every asset-day of `file`, each with its area's
+    /// intensity, then the day's record. Blocking.
+    #[allow(clippy::too_many_arguments)]
+    fn store_day(
+        &self,
+        day: Day,
+        source: SourceStamp,
+        carries: HashMap<AssetId, CarryOver>,
+        file: DayFile,
+        intensities: &HashMap<Area, StoredIntensity>,
+        register: &Register,
+        register_stamp: Option<FileStamp>,
+    ) -> Result<DayFileRecord, PipelineError> {
+        let started = std::time::Instant::now();
         let ids = file.asset_ids();
-        let source = SourceStamp {
-            day: stamp.day,
-            previous: previous_used,
-        };
         let no_carry = CarryOver::default();
         let mut rejected = BTreeMap::new();
         let mut batch = Vec::with_capacity(BATCH);
@@ -137,6 +252,12 @@ impl Pipeline {
             match series {
                 Ok(series) => {
                     let carry = carries.get(&asset).unwrap_or(&no_carry);
+                    let area = area_in(register, &asset);
+                    let Some(intensity) = intensities.get(&area) else {
+                        return Err(PipelineError::Storage(StorageError::Corrupt(format!(
+                            "no intensity was fetched for {area}"
+                        ))));
+                    };
                     batch.push(compute_asset_day(
                         asset, day, &series, carry, source, intensity,
                     ));
@@ -156,12 +277,18 @@ impl Pipeline {
             assets: ids.len() as u64,
             rejected,
             ingested_at: Utc::now(),
-            intensity_fetched_at: Some(intensity.fetched_at),
+            intensity_versions: Some(
+                intensities
+                    .iter()
+                    .map(|(area, i)| (area.key(), i.fetched_at))
+                    .collect(),
+            ),
+            register_stamp,
         };
         self.storage.save_day_file(day, &record)?;
         self.days_computed.fetch_add(computed, Ordering::Relaxed);
         metrics::counter!("asset_days_computed_total").increment(computed);
-        self.remember_assets(day, stamp.day, ids);
+        self.remember_assets(day, source.day, ids);
         tracing::info!(%day, assets = record.assets, computed, rejected = record.rejected.len(), elapsed_ms = started.elapsed().as_millis() as u64, "read the whole day file");
         Ok(record)
     }
@@ -236,47 +363,65 @@ impl Pipeline {
         metrics::counter!("power_file_reads_total", "read" => "whole").increment(1);
         read_whole_file(&self.data_dir, day, expected)
     }
+}
 
-    /// Recomputes the footprint rows of the day's asset-days that used
-    /// another intensity version, from their stored half-hours.
-    async fn refresh_day_footprints(
-        &self,
-        day: Day,
-        intensity: &StoredIntensity,
-    ) -> Result<(), PipelineError> {
-        let storage = self.storage.clone();
-        let intensity = intensity.clone();
-        run_blocking(move || {
-            let stale = storage.assets_with_other_intensity(day, intensity.fetched_at)?;
-            let mut updated: Vec<(AssetId, AssetDayRecord, _)> = Vec::new();
-            for asset in stale {
-                let (Some(record), Some(energies)) = (
-                    storage.asset_day(&asset, day)?,
-                    storage.energies(&asset, day)?,
-                ) else {
-                    continue;
-                };
-                let footprints = every_preference(&energies, &intensity.day);
-                let record = AssetDayRecord {
-                    intensity_fetched_at: intensity.fetched_at,
-                    computed_at: Utc::now(),
-                    totals: totals_of(&footprints),
-                    ..record
-                };
-                updated.push((asset, record, footprints));
-            }
-            for chunk in updated.chunks(BATCH) {
-                let days: Vec<_> = chunk
-                    .iter()
-                    .map(|(asset, record, footprints)| (asset, day, record, &footprints[..]))
-                    .collect();
-                storage.save_footprints_of_many(&days)?;
-            }
-            storage.mark_day_file_intensity(day, Some(intensity.fetched_at))?;
-            Ok(())
-        })
-        .await?
+/// The area whose intensity `asset` uses: its region in the register,
+/// else the nation's.
+fn area_in(register: &Register, asset: &AssetId) -> Area {
+    register
+        .get(asset)
+        .and_then(|entry| entry.region())
+        .map_or(Area::National, Area::Regional)
+}
+
+/// Recomputes from their stored half-hours the footprints of `day`'s
+/// asset-days that use another intensity version than their area's in
+/// `intensities`, and of the `moved` ones, which now use another area.
+fn recompute_footprints_of(
+    storage: &crate::storage::Storage,
+    day: Day,
+    moved: &[(AssetId, Area)],
+    intensities: &HashMap<Area, StoredIntensity>,
+) -> Result<(), PipelineError> {
+    let mut targets: Vec<(AssetId, &StoredIntensity)> = Vec::new();
+    for (asset, area) in moved {
+        if let Some(intensity) = intensities.get(area) {
+            targets.push((asset.clone(), intensity));
+        }
     }
+    for (area, intensity) in intensities {
+        for asset in storage.assets_with_other_intensity(day, area, intensity.fetched_at)? {
+            if !moved.iter().any(|(m, _)| *m == asset) {
+                targets.push((asset, intensity));
+            }
+        }
+    }
+    let mut updated: Vec<(AssetId, AssetDayRecord, _)> = Vec::new();
+    for (asset, intensity) in targets {
+        let (Some(record), Some(energies)) = (
+            storage.asset_day(&asset, day)?,
+            storage.energies(&asset, day)?,
+        ) else {
+            continue;
+        };
+        let footprints = every_preference(&energies, &intensity.day);
+        let record = AssetDayRecord {
+            intensity_fetched_at: intensity.fetched_at,
+            intensity_area: intensity.area.clone(),
+            computed_at: Utc::now(),
+            totals: totals_of(&footprints),
+            ..record
+        };
+        updated.push((asset, record, footprints));
+    }
+    for chunk in updated.chunks(BATCH) {
+        let days: Vec<_> = chunk
+            .iter()
+            .map(|(asset, record, footprints)| (asset, day, record, &footprints[..]))
+            .collect();
+        storage.save_footprints_of_many(&days)?;
+    }
+    Ok(())
 }
 
 /// Every asset's rows of the version `expected` of `day`'s file; a file

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, Duration, Utc};
 
 mod ingest;
+mod intensity;
 mod locks;
 mod period;
 mod settlement;
@@ -32,13 +33,15 @@ use crate::footprint::{
 };
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
 use crate::intensity::{
-    IntensityDay, IntensityKind, IntensitySource, IntensityUnavailable, KindPreference, Provenance,
+    Area, AreaChoice, IntensityDay, IntensityKind, IntensitySource, IntensityUnavailable,
+    KindPreference, Provenance,
 };
 use crate::message::chain;
 use crate::power::{
     CarryOver, CsvError, FileStamp, HalfHourEnergy, PowerSeries, SourceStamp, open_regular,
     power_file_path, read_power_csv, resample_day_with_gaps,
 };
+use crate::register::{AssetRegister, REGISTER_FILE};
 use crate::storage::{AssetDayRecord, ComputedDay, Storage, StorageError, StoredIntensity};
 
 /// How long forecast-only intensity is trusted before it is fetched again.
@@ -88,6 +91,12 @@ pub enum PipelineError {
         "the power file for {day} changed while it was read; producers should write a new file and rename it into place"
     )]
     FileChanging { day: Day },
+    #[error("asset `{asset}` has no region in the asset register; ask for intensity=national")]
+    NoRegion { asset: AssetId },
+    #[error(
+        "a period of `{asset}` is answered with its own intensity ({own}); ask for single days with intensity=national"
+    )]
+    OnlyOwnArea { asset: AssetId, own: String },
     #[error("no data for {what} from {from} to {to}")]
     NoDataInPeriod { what: String, from: Day, to: Day },
     #[error("cannot {context}")]
@@ -102,6 +111,10 @@ pub enum PipelineError {
     Intensity(#[from] IntensityUnavailable),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The asset register is there but cannot be used now: assets would
+    /// lose their regions, so nothing is answered.
+    #[error(transparent)]
+    Register(#[from] crate::register::RegisterError),
     #[error(transparent)]
     Blocking(#[from] BlockingError),
 }
@@ -130,7 +143,16 @@ pub struct Freshness {
 }
 
 /// A day's file stamps and when they were taken.
-type TakenStamp = (std::time::Instant, Option<SourceStamp>);
+type TakenStamps = (std::time::Instant, Option<SourceStamp>);
+
+/// A file's stamp and when it was taken.
+type TakenStamp = (std::time::Instant, Option<FileStamp>);
+
+/// One asset-day asked with one area choice.
+type AnswerKey = (AssetId, Day, AreaChoice);
+
+/// An answer's freshness, and the asset register it was computed with.
+type KnownAnswer = (Freshness, Option<FileStamp>);
 
 /// The assets one version of a day's file holds.
 type FileAssets = (FileStamp, Arc<BTreeSet<AssetId>>);
@@ -142,22 +164,26 @@ pub struct Pipeline {
     intensity: IntensitySource,
     data_dir: PathBuf,
     day_locks: KeyedLocks<(AssetId, Day)>,
-    intensity_locks: KeyedLocks<Day>,
+    intensity_locks: KeyedLocks<(Area, Day)>,
     /// One whole-file read per day at a time.
     ingest_locks: KeyedLocks<Day>,
     /// Days whose whole file a background task is reading.
     ingesting: Arc<Mutex<HashSet<Day>>>,
     /// Versions already checked against storage, for the fast path.
-    known: Arc<Mutex<HashMap<(AssetId, Day), Freshness>>>,
+    known: Arc<Mutex<HashMap<AnswerKey, KnownAnswer>>>,
+    /// The register's stamp, taken at most [`STAMP_REUSE`] ago.
+    recent_register: Arc<Mutex<Option<TakenStamp>>>,
     /// Stamps of day files recently taken by the fast path.
-    recent_stamps: Arc<Mutex<HashMap<Day, TakenStamp>>>,
+    recent_stamps: Arc<Mutex<HashMap<Day, TakenStamps>>>,
     /// The assets of each day file version read so far.
     file_assets: Arc<Mutex<HashMap<Day, FileAssets>>>,
     forecast_refresh: Duration,
-    /// Days whose intensity a background task is asking for again.
-    refreshing: Arc<Mutex<HashSet<Day>>>,
-    /// Failed intensity refreshes in a row, per day, for the backoff.
-    refresh_failures: Arc<Mutex<HashMap<Day, u32>>>,
+    /// Areas and days whose intensity a background task is asking for again.
+    refreshing: Arc<Mutex<HashSet<(Area, Day)>>>,
+    /// Failed intensity refreshes in a row, per area and day, for the backoff.
+    refresh_failures: Arc<Mutex<HashMap<(Area, Day), u32>>>,
+    /// Each asset's name and region.
+    register: AssetRegister,
     /// Asset-days computed from their power file since start.
     days_computed: Arc<AtomicU64>,
     /// Power files opened for reading since start.
@@ -166,6 +192,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(storage: Storage, intensity: IntensitySource, data_dir: PathBuf) -> Self {
+        let register = AssetRegister::new(&data_dir);
         Pipeline {
             storage,
             intensity,
@@ -174,7 +201,9 @@ impl Pipeline {
             intensity_locks: KeyedLocks::default(),
             ingest_locks: KeyedLocks::default(),
             ingesting: Arc::default(),
+            register,
             known: Arc::default(),
+            recent_register: Arc::default(),
             recent_stamps: Arc::default(),
             file_assets: Arc::default(),
             refreshing: Arc::default(),
@@ -220,17 +249,45 @@ impl Pipeline {
     /// The freshness of an asset-day that an earlier request found current,
     /// if its files are unchanged and its intensity needs no refresh.
     /// Costs two `stat` calls and no database access.
-    pub fn known_freshness(&self, asset: &AssetId, day: Day) -> Option<Freshness> {
-        let known = *self
+    pub fn known_freshness(
+        &self,
+        asset: &AssetId,
+        day: Day,
+        area: AreaChoice,
+    ) -> Option<Freshness> {
+        let (known, register) = *self
             .known
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&(asset.clone(), day))?;
+            .get(&(asset.clone(), day, area))?;
+        // A register changed since may have moved the asset to a region.
+        if self.recent_register_stamp() != register {
+            return None;
+        }
         if !known.settled && Utc::now() - known.checked_at >= self.forecast_refresh {
             return None;
         }
         let current = self.recent_stamp(day)?;
         (current == known.version.power).then_some(known)
+    }
+
+    /// The asset register's stamp, taken at most [`STAMP_REUSE`] ago, as
+    /// the day files' are.
+    fn recent_register_stamp(&self) -> Option<FileStamp> {
+        let now = std::time::Instant::now();
+        let mut recent = self
+            .recent_register
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((taken, stamp)) = *recent
+            && now.duration_since(taken) < STAMP_REUSE
+        {
+            return stamp;
+        }
+        let stamp = FileStamp::of(&self.data_dir.join(REGISTER_FILE))
+            .unwrap_or(Some(FileStamp::UNREADABLE));
+        *recent = Some((now, stamp));
+        stamp
     }
 
     /// The stamps of `day`'s power files, taken at most [`STAMP_REUSE`]
@@ -289,6 +346,7 @@ impl Pipeline {
             day,
             range,
             preference,
+            area: choice,
         } = query.clone();
         let _computing = self.day_locks.lock((asset.clone(), day)).await;
 
@@ -296,13 +354,30 @@ impl Pipeline {
         if self.known_absent(&asset, day, stamp.day) {
             return Err(PipelineError::NoAssetRows { asset, day });
         }
-        let mut intensity = self.intensity(day).await?;
+        // The asset-day is stored with its own area's figures; another
+        // area asked for is computed from its stored half-hours.
+        let (own_area, register_stamp) = self.area_of(&asset).await?;
+        let chosen = match (choice, &own_area) {
+            (AreaChoice::AssetDefault, _) => own_area.clone(),
+            (AreaChoice::National, _) => Area::National,
+            (AreaChoice::Regional, Area::Regional(_)) => own_area.clone(),
+            (AreaChoice::Regional, Area::National) => {
+                return Err(PipelineError::NoRegion { asset });
+            }
+        };
+        let mut intensity = self.intensity(&own_area, day).await?;
 
         let storage = self.storage.clone();
         let record = run_blocking(move || storage.asset_day(&asset, day)).await??;
         let asset = query.asset.clone();
         let record = match record {
-            Some(r) if r.stamp == stamp && r.intensity_fetched_at == intensity.fetched_at => r,
+            Some(r)
+                if r.stamp == stamp
+                    && r.intensity_area == own_area
+                    && r.intensity_fetched_at == intensity.fetched_at =>
+            {
+                r
+            }
             Some(r) if r.stamp == stamp => {
                 self.recompute_footprints(asset, day, r, intensity.clone())
                     .await?
@@ -310,8 +385,12 @@ impl Pipeline {
             _ if stamp.day.size <= ingest::SOLO_READ_ABOVE => {
                 // Every asset of the file at once: the next asset asked
                 // for is then a read of storage.
-                let ingested = self.ensure_day_with(day, intensity).await?;
-                intensity = ingested.intensity;
+                let ingested = self
+                    .ensure_day_knowing(day, Some(intensity.clone()))
+                    .await?;
+                if let Some(current) = ingested.intensities.iter().find(|i| i.area == own_area) {
+                    intensity = current.clone();
+                }
                 let storage = self.storage.clone();
                 let found = run_blocking(move || storage.asset_day(&asset, day)).await??;
                 match found {
@@ -356,9 +435,30 @@ impl Pipeline {
 
         let storage = self.storage.clone();
         let asset = query.asset.clone();
-        let rows =
-            run_blocking(move || storage.footprint_range(&asset, day, preference, range)).await??;
+        let mut rows = if chosen == own_area {
+            run_blocking(move || storage.footprint_range(&asset, day, preference, range)).await??
+        } else {
+            intensity = self.intensity(&chosen, day).await?;
+            let energies = run_blocking(move || storage.energies(&asset, day)).await??;
+            let Some(energies) = energies else {
+                return Err(PipelineError::Storage(
+                    crate::storage::StorageError::Corrupt(format!(
+                        "the half-hours of `{}` on {day} are not all stored",
+                        query.asset
+                    )),
+                ));
+            };
+            footprint_rows(&energies, &intensity.day, preference)
+                .into_iter()
+                .filter(|r| range.contains(r.half_hour_id))
+                .collect()
+        };
         check_complete(day, range, preference, &rows)?;
+        if !intensity.mix.is_empty() {
+            for row in &mut rows {
+                row.generation_mix = intensity.mix.get(row.half_hour_id.index()).cloned();
+            }
+        }
         // The stamps the rows were computed from: a previous day's file that
         // could not be read is absent here, so the fast path never takes it
         // for current and the day is computed again.
@@ -376,7 +476,10 @@ impl Pipeline {
         self.known
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert((query.asset.clone(), day), freshness);
+            .insert(
+                (query.asset.clone(), day, choice),
+                (freshness, register_stamp),
+            );
         let report = FootprintReport {
             asset: query.asset.clone(),
             date: day,
@@ -384,6 +487,7 @@ impl Pipeline {
             totals: Totals::of(&rows),
             rows,
             intensity_source: intensity.source,
+            intensity_region: intensity.region_label(),
             skipped_rows: record.skipped,
         };
         Ok((report, freshness))
@@ -402,146 +506,6 @@ impl Pipeline {
                 .ok_or(PipelineError::NoPowerFile { day })
         })
         .await?
-    }
-
-    /// The day's stored intensity, else a fresh one from the API or the
-    /// file (stored before it is returned). A stored copy that is due to be
-    /// asked for again (a forecast, or a fallback file standing in for the
-    /// API) is still answered at once; one background task per day asks the
-    /// sources again, backing off after failures.
-    async fn intensity(&self, day: Day) -> Result<StoredIntensity, PipelineError> {
-        if let Some(stored) = self.stored_intensity(day).await? {
-            return Ok(stored);
-        }
-        let _fetching = self.intensity_locks.lock(day).await;
-        // Another request may have fetched it while this one waited.
-        if let Some(stored) = self.stored_intensity(day).await? {
-            return Ok(stored);
-        }
-        let (found, provenance) = self.intensity.day(day).await?;
-        let now = Utc::now();
-        let stored = StoredIntensity {
-            day: found,
-            source: provenance,
-            fetched_at: now,
-            checked_at: now,
-        };
-        let storage = self.storage.clone();
-        let to_save = stored.clone();
-        run_blocking(move || storage.save_intensity(&to_save)).await??;
-        Ok(stored)
-    }
-
-    /// The stored intensity of `day`, starting a refresh when it is due.
-    async fn stored_intensity(&self, day: Day) -> Result<Option<StoredIntensity>, PipelineError> {
-        let storage = self.storage.clone();
-        let stored = run_blocking(move || storage.intensity(day)).await??;
-        if let Some(s) = &stored
-            && self.refresh_due(day, s)
-        {
-            self.refresh_in_background(day);
-        }
-        Ok(stored)
-    }
-
-    /// Provisional figures are asked for again once the refresh time has
-    /// passed since the last check, doubled for each failed check in a row.
-    fn refresh_due(&self, day: Day, stored: &StoredIntensity) -> bool {
-        if stored.is_settled() {
-            return false;
-        }
-        let failures = self
-            .refresh_failures
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&day)
-            .copied()
-            .unwrap_or(0);
-        let wait = self.forecast_refresh * (1 << failures.min(MAX_BACKOFF_DOUBLINGS));
-        Utc::now() - stored.checked_at >= wait
-    }
-
-    /// Starts one task that asks the sources for `day` again, unless one
-    /// is already running.
-    fn refresh_in_background(&self, day: Day) {
-        if !self
-            .refreshing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(day)
-        {
-            return;
-        }
-        let pipeline = self.clone();
-        tokio::spawn(async move {
-            if let Err(err) = pipeline.refresh_intensity(day).await {
-                tracing::warn!(%day, error = %chain(&err), "intensity refresh failed");
-            }
-            pipeline
-                .refreshing
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&day);
-        });
-    }
-
-    /// Asks the sources for `day` again and stores what they say: the API's
-    /// figures replace any stored copy; a fallback file's replace only a
-    /// copy from the file (a corrected file); otherwise the stored copy is
-    /// only marked as checked, so its version, and the answers' ETags, stay.
-    async fn refresh_intensity(&self, day: Day) -> Result<(), PipelineError> {
-        let storage = self.storage.clone();
-        let Some(stored) = run_blocking(move || storage.intensity(day)).await?? else {
-            return Ok(());
-        };
-        let outcome = self.intensity.day(day).await;
-        let api_answered = matches!(outcome, Ok((_, Provenance::Api)));
-        {
-            let mut failures = self
-                .refresh_failures
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if api_answered {
-                failures.remove(&day);
-            } else {
-                *failures.entry(day).or_insert(0) += 1;
-            }
-        }
-        let now = Utc::now();
-        let replacement = match outcome {
-            Ok((found, provenance))
-                if found != stored.day
-                    && (provenance == Provenance::Api || stored.source == Provenance::File) =>
-            {
-                Some(StoredIntensity {
-                    day: found,
-                    source: provenance,
-                    fetched_at: now,
-                    checked_at: now,
-                })
-            }
-            Ok((_, Provenance::Api)) if stored.source != Provenance::Api => {
-                // The same figures, now confirmed by the API.
-                Some(StoredIntensity {
-                    source: Provenance::Api,
-                    fetched_at: now,
-                    checked_at: now,
-                    ..stored
-                })
-            }
-            Ok(_) => None,
-            Err(unavailable) => {
-                tracing::warn!(%day, error = %unavailable, "keeping the stored intensity");
-                None
-            }
-        };
-        let storage = self.storage.clone();
-        run_blocking(move || match replacement {
-            Some(fresh) => storage.save_intensity(&fresh),
-            None => storage.mark_intensity_checked(day, now),
-        })
-        .await??;
-        Ok(())
     }
 
     /// Whether `asset` is known to have no rows in the version `stamp` of
@@ -632,13 +596,14 @@ impl Pipeline {
             let footprints = every_preference(&energies, &intensity.day);
             let record = AssetDayRecord {
                 intensity_fetched_at: intensity.fetched_at,
+                intensity_area: intensity.area.clone(),
                 computed_at: Utc::now(),
                 totals: totals_of(&footprints),
                 ..record
             };
             storage.save_footprints(&asset, day, &record, &footprints)?;
             // The day's other assets may still use the old figures.
-            storage.mark_day_file_intensity(day, None)?;
+            storage.mark_day_file_intensity(day, None, None)?;
             Ok(record)
         })
         .await?
@@ -710,6 +675,7 @@ fn compute_asset_day(
         skipped: own.skipped.clone(),
         computed_at: Utc::now(),
         totals: totals_of(&footprints),
+        intensity_area: intensity.area.clone(),
     };
     AssetDayParts {
         asset,

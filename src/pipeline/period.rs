@@ -17,7 +17,7 @@ use crate::footprint::{
     PeriodTotals,
 };
 use crate::half_hour::{Day, HalfHourRange};
-use crate::intensity::KindPreference;
+use crate::intensity::{Area, KindPreference};
 use crate::power::{FileStamp, SourceStamp, power_file_path};
 use crate::storage::StoredIntensity;
 
@@ -80,6 +80,7 @@ impl Pipeline {
             run_blocking(move || storage.day_totals(Some(&of_asset), period.from, period.to))
                 .await??;
         let totals: HashMap<Day, _> = stored.into_iter().map(|t| (t.day, t.totals)).collect();
+        let (own_area, _) = self.area_of(asset).await?;
         let mut sources = BTreeSet::new();
         let mut with_data = Vec::new();
         let period_days: Vec<PeriodDay> = days
@@ -87,7 +88,13 @@ impl Pipeline {
             .map(|(day, outcome)| match outcome {
                 Ok(ingested) => match totals.get(day) {
                     Some(t) => {
-                        sources.insert(ingested.intensity.source);
+                        sources.extend(
+                            ingested
+                                .intensities
+                                .iter()
+                                .filter(|i| i.area == own_area)
+                                .map(|i| i.source),
+                        );
                         with_data.push(*day);
                         PeriodDay::with_totals(*day, *t)
                     }
@@ -194,7 +201,8 @@ impl Pipeline {
                 .collect(),
             intensity_sources: days
                 .iter()
-                .filter_map(|(_, o)| o.as_ref().ok().map(|d| d.intensity.source))
+                .filter_map(|(_, o)| o.as_ref().ok())
+                .flat_map(|d| d.intensities.iter().map(|i| i.source))
                 .collect(),
         };
         Ok(answer)
@@ -251,7 +259,8 @@ impl Pipeline {
     ) -> Result<HashMap<Day, IngestedDay>, PipelineError> {
         let storage = self.storage.clone();
         let dir = self.data_dir.clone();
-        let (stamps, mut records, mut intensities) = run_blocking(move || {
+        let register = self.register.clone();
+        let (stamps, records, intensities, register_stamp) = run_blocking(move || {
             let first = period.from.previous().unwrap_or(period.from);
             let files: HashMap<Day, Option<FileStamp>> = first
                 .through(period.to)
@@ -273,23 +282,57 @@ impl Pipeline {
                 })
                 .collect();
             let records = storage.day_files(period.from, period.to)?;
-            let intensities = storage.intensities(period.from, period.to)?;
-            Ok::<_, PipelineError>((stamps, records, intensities))
+            // Every area the period's days use, read once for the period.
+            let areas: BTreeSet<String> = records
+                .values()
+                .flat_map(|r| r.intensity_versions.iter().flat_map(|v| v.keys().cloned()))
+                .collect();
+            let mut intensities = HashMap::new();
+            for key in areas {
+                if let Some(area) = Area::from_key(&key) {
+                    intensities.insert(key, storage.intensities(&area, period.from, period.to)?);
+                }
+            }
+            let (register_stamp, _) = register.current_with_stamp()?;
+            Ok::<_, PipelineError>((stamps, records, intensities, register_stamp))
         })
         .await??;
         let mut current = HashMap::new();
         for (day, stamp) in stamps {
-            let (Some(record), Some(intensity)) = (records.remove(&day), intensities.remove(&day))
-            else {
+            let Some(record) = records.get(&day) else {
                 continue;
             };
-            if record.stamp != stamp || record.intensity_fetched_at != Some(intensity.fetched_at) {
+            let Some(versions) = &record.intensity_versions else {
+                continue;
+            };
+            if record.stamp != stamp || record.register_stamp != register_stamp {
                 continue;
             }
-            if self.refresh_due(day, &intensity) {
-                self.refresh_in_background(day);
+            let used: Option<Vec<StoredIntensity>> = versions
+                .iter()
+                .map(|(key, fetched_at)| {
+                    intensities
+                        .get(key)
+                        .and_then(|by_day| by_day.get(&day))
+                        .filter(|i| i.fetched_at == *fetched_at)
+                        .cloned()
+                })
+                .collect();
+            let Some(used) = used else {
+                continue;
+            };
+            for intensity in &used {
+                if self.refresh_due(intensity) {
+                    self.refresh_in_background(intensity.area.clone(), day);
+                }
             }
-            current.insert(day, IngestedDay { record, intensity });
+            current.insert(
+                day,
+                IngestedDay {
+                    record: record.clone(),
+                    intensities: used,
+                },
+            );
         }
         Ok(current)
     }
@@ -303,7 +346,7 @@ impl Pipeline {
         let missing = run_blocking(move || {
             let mut missing = Vec::new();
             for day in wanted {
-                if storage.intensity(day)?.is_none() {
+                if storage.intensity(&Area::National, day)?.is_none() {
                     missing.push(day);
                 }
             }
@@ -320,6 +363,9 @@ impl Pipeline {
         for (day, answer) in found {
             match answer {
                 Ok((found, source)) => to_store.push(StoredIntensity {
+                    area: Area::National,
+                    region: None,
+                    mix: Vec::new(),
                     day: found,
                     source,
                     fetched_at: now,
@@ -352,9 +398,15 @@ fn version_of(days: &[(Day, Result<IngestedDay, DayStatus>)]) -> PeriodVersion {
         match outcome {
             Ok(ingested) => {
                 ingested.record.stamp.hash(&mut hasher);
-                ingested.intensity.fetched_at.hash(&mut hasher);
-                ingested.intensity.source.hash(&mut hasher);
-                settled &= ingested.intensity.is_settled();
+                ingested.record.register_stamp.hash(&mut hasher);
+                let mut used: Vec<&StoredIntensity> = ingested.intensities.iter().collect();
+                used.sort_by_key(|i| i.area.key());
+                for intensity in used {
+                    intensity.area.key().hash(&mut hasher);
+                    intensity.fetched_at.hash(&mut hasher);
+                    intensity.source.hash(&mut hasher);
+                    settled &= intensity.is_settled();
+                }
             }
             Err(status) => status.hash(&mut hasher),
         }

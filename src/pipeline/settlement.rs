@@ -8,7 +8,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use super::{PeriodVersion, Pipeline, PipelineError};
 use crate::asset::AssetId;
 use crate::footprint::{FootprintQuery, SettlementReport, Totals};
-use crate::intensity::{KindPreference, Provenance};
+use crate::intensity::{AreaChoice, KindPreference, Provenance};
 use crate::power::csv::MAX_REPORTED_SKIPS;
 use crate::power::{SkippedRow, SkippedRows};
 use crate::settlement::{PeriodRange, SettlementDay, TIME_ZONE};
@@ -22,23 +22,27 @@ impl Pipeline {
         day: SettlementDay,
         range: PeriodRange,
         preference: KindPreference,
+        area: AreaChoice,
     ) -> Result<(SettlementReport, PeriodVersion), PipelineError> {
         let mut rows = Vec::with_capacity(range.len());
         let mut hasher = DefaultHasher::new();
         let mut settled = true;
         let mut sources = BTreeSet::new();
         let mut skipped = SkippedRows::default();
+        let mut regions = BTreeSet::new();
         for (utc_day, half_hours, first_period) in day.utc_pieces(range) {
             let query = FootprintQuery {
                 asset: asset.clone(),
                 day: utc_day,
                 range: half_hours,
                 preference,
+                area,
             };
             let (report, freshness) = self.footprint(&query).await?;
             freshness.version.hash(&mut hasher);
             settled &= freshness.settled;
             sources.insert(report.intensity_source);
+            regions.insert(report.intensity_region.clone());
             skipped.count += report.skipped_rows.count;
             skipped
                 .first
@@ -69,6 +73,7 @@ impl Pipeline {
             } else {
                 Provenance::Api
             },
+            intensity_region: regions.into_iter().collect::<Vec<_>>().join(", "),
             skipped_rows: skipped,
         };
         let version = PeriodVersion {

@@ -63,6 +63,8 @@ pub struct ChartInput<'a> {
     pub rows: &'a [FootprintRow],
     pub totals: Totals,
     pub intensity_source: Provenance,
+    /// `national`, or the region's id and name.
+    pub intensity_region: &'a str,
     pub skipped_rows: u64,
     /// The x position (HalfHourId or settlement period) of each row.
     pub xs: Vec<u32>,
@@ -95,6 +97,7 @@ impl<'a> ChartInput<'a> {
             rows: &report.rows,
             totals: report.totals,
             intensity_source: report.intensity_source,
+            intensity_region: &report.intensity_region,
             skipped_rows: report.skipped_rows.count,
             xs: report
                 .rows
@@ -149,6 +152,7 @@ impl<'a> ChartInput<'a> {
             rows: &report.rows,
             totals: report.totals,
             intensity_source: report.intensity_source,
+            intensity_region: &report.intensity_region,
             skipped_rows: report.skipped_rows.count,
             xs: report
                 .rows
@@ -358,7 +362,14 @@ fn intensity_note(report: &ChartInput<'_>) -> String {
         (0, _) => "forecast".to_owned(),
         (a, f) => format!("{a} actual, {f} forecast"),
     };
-    format!("intensity: {}, {kinds}", report.intensity_source.describe())
+    let region = match report.intensity_region {
+        "national" => "national".to_owned(),
+        region => format!("region {region}"),
+    };
+    format!(
+        "intensity: {region}, {}, {kinds}",
+        report.intensity_source.describe()
+    )
 }
 
 /// The x axis: half-hour `id` spans `[id - 0.5, id + 0.5]`, with ticks only

@@ -44,6 +44,9 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../../migrations/sqlite/0009_day_files_and_day_totals.sql"
         )),
+        M::up(include_str!(
+            "../../migrations/sqlite/0010_intensity_by_area.sql"
+        )),
     ])
 });
 

@@ -11,6 +11,7 @@ use super::{ASSET_DAY_TABLES, Storage, StorageError, format_time, parse_time};
 use crate::asset::AssetId;
 use crate::footprint::Totals;
 use crate::half_hour::Day;
+use crate::intensity::Area;
 use crate::power::{CarryOver, FileStamp, PowerReading, SkippedRows, SourceStamp};
 
 /// A day file read for every asset it holds.
@@ -23,10 +24,15 @@ pub struct DayFileRecord {
     /// Assets whose every row was rejected, with what was wrong.
     pub rejected: BTreeMap<AssetId, SkippedRows>,
     pub ingested_at: DateTime<Utc>,
-    /// The intensity version every asset-day of the day uses; `None` when
-    /// some were recomputed one by one since.
-    pub intensity_fetched_at: Option<DateTime<Utc>>,
+    /// The intensity version (by area key) every asset-day of the day
+    /// uses; `None` when some were recomputed one by one since.
+    pub intensity_versions: Option<IntensityVersions>,
+    /// The asset register the areas were taken from (`None`: no register).
+    pub register_stamp: Option<FileStamp>,
 }
+
+/// Area key -> the `fetched_at` of the intensity used.
+pub type IntensityVersions = BTreeMap<String, DateTime<Utc>>;
 
 /// One asset-day's totals under the default preference.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +59,7 @@ impl Storage {
                 "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
                     power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
                     previous_file_inode, previous_file_ctime_ns, assets, rejected,
-                    ingested_at, intensity_fetched_at, date
+                    ingested_at, intensity_versions, register_stamp, date
                  FROM day_files WHERE date BETWEEN ?1 AND ?2",
             )?;
             let mut rows = stmt.query(params![from.to_string(), to.to_string()])?;
@@ -66,8 +72,9 @@ impl Storage {
                     r.get::<_, String>(9)?,
                     r.get::<_, String>(10)?,
                     r.get::<_, Option<String>>(11)?,
+                    r.get::<_, Option<String>>(12)?,
                 );
-                let date: String = r.get(12)?;
+                let date: String = r.get(13)?;
                 let day = Day::parse(&date)
                     .map_err(|e| StorageError::Corrupt(format!("date `{date}`: {e}")))?;
                 out.insert(day, day_file_record(raw)?);
@@ -110,8 +117,8 @@ impl Storage {
             "INSERT INTO day_files (date, power_file_size, power_file_mtime_ns, power_file_inode,
                 power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
                 previous_file_inode, previous_file_ctime_ns, assets, rejected, ingested_at,
-                intensity_fetched_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                intensity_versions, register_stamp)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT (date) DO UPDATE SET
                 power_file_size = excluded.power_file_size,
                 power_file_mtime_ns = excluded.power_file_mtime_ns,
@@ -124,7 +131,8 @@ impl Storage {
                 assets = excluded.assets,
                 rejected = excluded.rejected,
                 ingested_at = excluded.ingested_at,
-                intensity_fetched_at = excluded.intensity_fetched_at",
+                intensity_versions = excluded.intensity_versions,
+                register_stamp = excluded.register_stamp",
             params![
                 date,
                 own.size as i64,
@@ -138,7 +146,12 @@ impl Storage {
                 record.assets as i64,
                 rejected,
                 format_time(record.ingested_at),
-                record.intensity_fetched_at.map(format_time),
+                record
+                    .intensity_versions
+                    .as_ref()
+                    .map(json_of)
+                    .transpose()?,
+                record.register_stamp.as_ref().map(json_of).transpose()?,
             ],
         )?;
         tx.commit()?;
@@ -146,17 +159,44 @@ impl Storage {
     }
 
     /// Records that every asset-day of `day` now uses the intensity
-    /// version `fetched_at` (or, with `None`, that they may differ).
+    /// versions `versions`, with areas from the register `register` (or,
+    /// with `None` versions, that they may differ).
     pub fn mark_day_file_intensity(
         &self,
         day: Day,
-        fetched_at: Option<DateTime<Utc>>,
+        versions: Option<&IntensityVersions>,
+        register: Option<FileStamp>,
     ) -> Result<(), StorageError> {
         self.conns.write().execute(
-            "UPDATE day_files SET intensity_fetched_at = ?2 WHERE date = ?1",
-            params![day.to_string(), fetched_at.map(format_time)],
+            "UPDATE day_files SET intensity_versions = ?2, register_stamp = ?3 WHERE date = ?1",
+            params![
+                day.to_string(),
+                versions.map(json_of).transpose()?,
+                register.as_ref().map(json_of).transpose()?
+            ],
         )?;
         Ok(())
+    }
+
+    /// The area each stored asset-day of `day` took its intensity from.
+    pub fn asset_areas(&self, day: Day) -> Result<Vec<(AssetId, Area)>, StorageError> {
+        self.conns.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT asset_id, intensity_area FROM asset_days WHERE date = ?1",
+            )?;
+            let rows = stmt
+                .query_map(params![day.to_string()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(id, area)| {
+                    let area = Area::from_key(&area)
+                        .ok_or_else(|| StorageError::Corrupt(format!("intensity area `{area}`")))?;
+                    Ok((asset_id(&id)?, area))
+                })
+                .collect()
+        })
     }
 
     /// What each asset stored for `day` from the file version `file`
@@ -225,16 +265,19 @@ impl Storage {
     pub fn assets_with_other_intensity(
         &self,
         day: Day,
+        area: &Area,
         fetched_at: DateTime<Utc>,
     ) -> Result<Vec<AssetId>, StorageError> {
         self.conns.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT asset_id FROM asset_days WHERE date = ?1 AND intensity_fetched_at <> ?2",
+                "SELECT asset_id FROM asset_days
+                 WHERE date = ?1 AND intensity_area = ?3 AND intensity_fetched_at <> ?2",
             )?;
             let ids = stmt
-                .query_map(params![day.to_string(), format_time(fetched_at)], |r| {
-                    r.get::<_, String>(0)
-                })?
+                .query_map(
+                    params![day.to_string(), format_time(fetched_at), area.key()],
+                    |r| r.get::<_, String>(0),
+                )?
                 .collect::<Result<Vec<_>, _>>()?;
             ids.iter().map(|id| asset_id(id)).collect()
         })
@@ -286,10 +329,19 @@ type DayFileRow = (
     String,
     String,
     Option<String>,
+    Option<String>,
 );
 
+fn json_of<T: serde::Serialize>(value: &T) -> Result<String, StorageError> {
+    serde_json::to_string(value).map_err(|e| StorageError::Corrupt(format!("day_files: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StorageError> {
+    serde_json::from_str(text).map_err(|e| StorageError::Corrupt(format!("day_files: {e}")))
+}
+
 fn day_file_record(
-    (own, previous, assets, rejected, ingested_at, intensity): DayFileRow,
+    (own, previous, assets, rejected, ingested_at, versions, register): DayFileRow,
 ) -> Result<DayFileRecord, StorageError> {
     Ok(DayFileRecord {
         stamp: SourceStamp {
@@ -303,7 +355,8 @@ fn day_file_record(
         rejected: serde_json::from_str(&rejected)
             .map_err(|e| StorageError::Corrupt(format!("day_files.rejected: {e}")))?,
         ingested_at: parse_time(&ingested_at)?,
-        intensity_fetched_at: intensity.as_deref().map(parse_time).transpose()?,
+        intensity_versions: versions.as_deref().map(from_json).transpose()?,
+        register_stamp: register.as_deref().map(from_json).transpose()?,
     })
 }
 

@@ -19,13 +19,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use self::connections::Connections;
-pub use self::days::{AssetDayTotals, DayFileRecord};
+pub use self::days::{AssetDayTotals, DayFileRecord, IntensityVersions};
 
 use crate::asset::AssetId;
 use crate::footprint::{FootprintRow, Totals};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange};
 use crate::intensity::{
-    HalfHourIntensity, IntensityDay, IntensityKind, KindPreference, Provenance,
+    Area, GenerationMix, HalfHourIntensity, IntensityDay, IntensityKind, KindPreference, Provenance,
 };
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, PowerReading, SkippedRows, SourceStamp};
 
@@ -107,7 +107,13 @@ const ASSET_DAY_TABLES: [&str; 5] = [
 /// A day of intensity as stored, with where and when it was fetched.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredIntensity {
+    /// Whose figures: the nation's or one region's.
+    pub area: Area,
+    /// The API's id and short name of the region (`None` nationally).
+    pub region: Option<(u8, String)>,
     pub day: IntensityDay,
+    /// Each half-hour's generation mix; empty nationally.
+    pub mix: Vec<GenerationMix>,
     /// `Api` or `File`: the source that gave these figures.
     pub source: Provenance,
     /// When these figures were fetched: their version.
@@ -117,6 +123,15 @@ pub struct StoredIntensity {
 }
 
 impl StoredIntensity {
+    /// `national`, or the region's id and name: `13 London`.
+    pub fn region_label(&self) -> String {
+        match &self.region {
+            None => "national".to_owned(),
+            Some((id, name)) if name.is_empty() => id.to_string(),
+            Some((id, name)) => format!("{id} {name}"),
+        }
+    }
+
     /// Figures that will not change: the API's own measurements. A
     /// forecast, or a fallback file standing in for the API, is
     /// provisional and is asked for again.
@@ -136,6 +151,8 @@ pub struct AssetDayRecord {
     pub computed_at: DateTime<Utc>,
     /// The whole day's totals under the default preference.
     pub totals: Totals,
+    /// The area whose intensity the footprint rows use.
+    pub intensity_area: Area,
 }
 
 /// The footprint rows of a day under each preference that was computed.
@@ -216,35 +233,64 @@ impl Storage {
         }
     }
 
-    pub fn intensity(&self, day: Day) -> Result<Option<StoredIntensity>, StorageError> {
-        Ok(self.intensities(day, day)?.remove(&day))
+    pub fn intensity(
+        &self,
+        area: &Area,
+        day: Day,
+    ) -> Result<Option<StoredIntensity>, StorageError> {
+        Ok(self.intensities(area, day, day)?.remove(&day))
+    }
+
+    /// The region id a postcode area's stored figures named, if any: the
+    /// region of its fallback file when the API cannot be reached.
+    pub fn region_of(&self, area: &Area) -> Result<Option<u8>, StorageError> {
+        self.conns.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT region_id FROM intensity_half_hours
+                     WHERE area = ?1 AND region_id IS NOT NULL LIMIT 1",
+                )?
+                .query_row(params![area.key()], |r| r.get(0))
+                .optional()?)
+        })
     }
 
     /// The stored intensity of every day from `from` to `to` that has one.
     pub fn intensities(
         &self,
+        area: &Area,
         from: Day,
         to: Day,
     ) -> Result<std::collections::HashMap<Day, StoredIntensity>, StorageError> {
         self.conns.read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT date, half_hour_id, forecast, actual, source, fetched_at,
-                    COALESCE(checked_at, fetched_at)
-             FROM intensity_half_hours WHERE date BETWEEN ?1 AND ?2
+                    COALESCE(checked_at, fetched_at), region_id, region_name, generation_mix
+             FROM intensity_half_hours WHERE area = ?3 AND date BETWEEN ?1 AND ?2
              ORDER BY date, half_hour_id",
             )?;
             let mut out = std::collections::HashMap::new();
-            let mut rows = stmt.query(params![from.to_string(), to.to_string()])?;
+            let mut rows = stmt.query(params![from.to_string(), to.to_string(), area.key()])?;
             // The day being gathered: its half-hours, how many were found,
-            // and its source, fetched_at and checked_at.
+            // its source, fetched_at and checked_at, its region, and the
+            // generation mix of each half-hour.
             type Gathering = (
                 Day,
                 [HalfHourIntensity; HALF_HOURS_PER_DAY as usize],
                 usize,
                 (String, String, String),
+                Option<(u8, String)>,
+                Vec<GenerationMix>,
             );
             let mut current: Option<Gathering> = None;
-            let finish = |(day, half_hours, found, (source, fetched_at, checked_at)): Gathering|
+            let finish = |(
+                day,
+                half_hours,
+                found,
+                (source, fetched_at, checked_at),
+                region,
+                mix,
+            ): Gathering|
              -> Result<(Day, StoredIntensity), StorageError> {
                 if found != usize::from(HALF_HOURS_PER_DAY) {
                     return Err(StorageError::Corrupt(format!(
@@ -256,7 +302,14 @@ impl Storage {
                 Ok((
                     day,
                     StoredIntensity {
+                        area: area.clone(),
+                        region,
                         day: day_intensity,
+                        mix: if mix.iter().all(|m| m.is_empty()) {
+                            Vec::new()
+                        } else {
+                            mix
+                        },
                         source: source.parse().map_err(StorageError::Corrupt)?,
                         fetched_at: parse_time(&fetched_at)?,
                         checked_at: parse_time(&checked_at)?,
@@ -277,6 +330,8 @@ impl Storage {
                         [HalfHourIntensity::default(); HALF_HOURS_PER_DAY as usize],
                         0,
                         (String::new(), String::new(), String::new()),
+                        None,
+                        vec![GenerationMix::new(); usize::from(HALF_HOURS_PER_DAY)],
                     )
                 });
                 let id = half_hour_id(row.get(1)?)?;
@@ -286,6 +341,17 @@ impl Storage {
                 };
                 if entry.2 == 0 {
                     entry.3 = (row.get(4)?, row.get(5)?, row.get(6)?);
+                    entry.4 = match (
+                        row.get::<_, Option<u8>>(7)?,
+                        row.get::<_, Option<String>>(8)?,
+                    ) {
+                        (Some(id), name) => Some((id, name.unwrap_or_default())),
+                        _ => None,
+                    };
+                }
+                if let Some(mix) = row.get::<_, Option<String>>(9)? {
+                    entry.5[id.index()] = serde_json::from_str(&mix)
+                        .map_err(|e| StorageError::Corrupt(format!("generation_mix: {e}")))?;
                 }
                 entry.2 += 1;
             }
@@ -299,10 +365,15 @@ impl Storage {
 
     /// Records that a day's intensity was checked at `at` and found as
     /// stored.
-    pub fn mark_intensity_checked(&self, day: Day, at: DateTime<Utc>) -> Result<(), StorageError> {
+    pub fn mark_intensity_checked(
+        &self,
+        area: &Area,
+        day: Day,
+        at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
         self.conns.write().execute(
-            "UPDATE intensity_half_hours SET checked_at = ?2 WHERE date = ?1",
-            params![day.to_string(), format_time(at)],
+            "UPDATE intensity_half_hours SET checked_at = ?2 WHERE date = ?1 AND area = ?3",
+            params![day.to_string(), format_time(at), area.key()],
         )?;
         Ok(())
     }
@@ -314,18 +385,28 @@ impl Storage {
         let day = stored.day.day();
         let date = day.to_string();
         let fetched_at = format_time(stored.fetched_at);
+        let area = stored.area.key();
         tx.execute(
-            "DELETE FROM intensity_half_hours WHERE date = ?1",
-            params![date],
+            "DELETE FROM intensity_half_hours WHERE date = ?1 AND area = ?2",
+            params![date, area],
         )?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO intensity_half_hours
-                 (date, half_hour_id, from_utc, forecast, actual, source, fetched_at, checked_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 (date, half_hour_id, from_utc, forecast, actual, source, fetched_at, checked_at,
+                  area, region_id, region_name, generation_mix)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             for id in HalfHourId::all() {
                 let h = stored.day.get(id);
+                let mix = stored
+                    .mix
+                    .get(id.index())
+                    .map(|m| {
+                        serde_json::to_string(m)
+                            .map_err(|e| StorageError::Corrupt(format!("generation_mix: {e}")))
+                    })
+                    .transpose()?;
                 insert.execute(params![
                     date,
                     id.get(),
@@ -335,6 +416,10 @@ impl Storage {
                     stored.source.as_str(),
                     fetched_at,
                     format_time(stored.checked_at),
+                    area,
+                    stored.region.as_ref().map(|(id, _)| *id),
+                    stored.region.as_ref().map(|(_, name)| name.as_str()),
+                    mix,
                 ])?;
             }
         }
@@ -352,7 +437,8 @@ impl Storage {
                 "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
                     power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
                     previous_file_inode, previous_file_ctime_ns, intensity_fetched_at,
-                    readings, skipped_rows, computed_at, energy_kwh, footprint_g, coverage
+                    readings, skipped_rows, computed_at, energy_kwh, footprint_g, coverage,
+                    intensity_area
              FROM asset_days WHERE asset_id = ?1 AND date = ?2",
             )?;
             let raw = stmt
@@ -369,10 +455,12 @@ impl Storage {
                             footprint_g: r.get(13)?,
                             coverage: r.get(14)?,
                         },
+                        r.get::<_, String>(15)?,
                     ))
                 })
                 .optional()?;
-            let Some((file, previous, fetched_at, readings, skipped, computed_at, totals)) = raw
+            let Some((file, previous, fetched_at, readings, skipped, computed_at, totals, area)) =
+                raw
             else {
                 return Ok(None);
             };
@@ -399,6 +487,8 @@ impl Storage {
                     .map_err(|e| StorageError::Corrupt(format!("skipped_rows: {e}")))?,
                 computed_at: parse_time(&computed_at)?,
                 totals,
+                intensity_area: Area::from_key(&area)
+                    .ok_or_else(|| StorageError::Corrupt(format!("intensity area `{area}`")))?,
             }))
         })
     }
@@ -699,8 +789,8 @@ fn insert_record(
          (asset_id, date, power_file_size, power_file_mtime_ns, previous_file_size,
           previous_file_mtime_ns, intensity_fetched_at, readings, skipped_rows, computed_at,
           power_file_inode, power_file_ctime_ns, previous_file_inode, previous_file_ctime_ns,
-          energy_kwh, footprint_g, coverage)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+          energy_kwh, footprint_g, coverage, intensity_area)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(params![
         asset,
@@ -720,6 +810,7 @@ fn insert_record(
         record.totals.energy_kwh,
         record.totals.footprint_g,
         record.totals.coverage,
+        record.intensity_area.key(),
     ])?;
     Ok(())
 }
@@ -802,6 +893,7 @@ mod tests {
                 footprint_g: None,
                 coverage: 0.75,
             },
+            intensity_area: Area::Regional(crate::register::Region::Id(13)),
         }
     }
 
@@ -913,16 +1005,48 @@ mod tests {
     #[test]
     fn intensity_round_trips_with_its_source_and_fetch_time() {
         let (_dir, storage) = open();
-        assert_eq!(storage.intensity(day()).unwrap(), None);
+        assert_eq!(storage.intensity(&Area::National, day()).unwrap(), None);
         let stored = StoredIntensity {
+            area: Area::National,
+            region: None,
             day: intensity(),
+            mix: Vec::new(),
             source: Provenance::File,
             fetched_at: Utc::now(),
             checked_at: Utc::now() + chrono::Duration::minutes(1),
         };
         storage.save_intensity(&stored).unwrap();
         storage.save_intensity(&stored).unwrap();
-        assert_eq!(storage.intensity(day()).unwrap(), Some(stored));
+        assert_eq!(
+            storage.intensity(&Area::National, day()).unwrap(),
+            Some(stored)
+        );
+    }
+
+    #[test]
+    fn a_regions_intensity_is_kept_apart_with_its_name_and_generation_mix() {
+        let (_dir, storage) = open();
+        let area = Area::Regional(crate::register::Region::Postcode("RG10".into()));
+        let mix: Vec<GenerationMix> = (0..48)
+            .map(|i| [("wind".to_owned(), f64::from(i)), ("gas".to_owned(), 10.0)].into())
+            .collect();
+        let regional = StoredIntensity {
+            area: area.clone(),
+            region: Some((15, "South East England".into())),
+            day: intensity(),
+            mix,
+            source: Provenance::Api,
+            fetched_at: Utc::now(),
+            checked_at: Utc::now(),
+        };
+        storage.save_intensity(&regional).unwrap();
+        assert_eq!(storage.intensity(&Area::National, day()).unwrap(), None);
+        assert_eq!(
+            storage.intensity(&area, day()).unwrap(),
+            Some(regional.clone())
+        );
+        assert_eq!(storage.region_of(&area).unwrap(), Some(15));
+        assert_eq!(regional.region_label(), "15 South East England");
     }
 
     #[test]

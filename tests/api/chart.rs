@@ -58,6 +58,7 @@ fn report(start: u8, footprints_g: &[f64], estimated: impl Fn(usize) -> bool) ->
                 footprint_g: known,
                 settlement_period: None,
                 local_from: None,
+                generation_mix: None,
             }
         })
         .collect();
@@ -68,6 +69,7 @@ fn report(start: u8, footprints_g: &[f64], estimated: impl Fn(usize) -> bool) ->
         totals: Totals::of(&rows),
         rows,
         intensity_source: Provenance::Api,
+        intensity_region: "national".to_owned(),
         skipped_rows: SkippedRows::default(),
     }
 }

@@ -112,6 +112,7 @@ async fn a_refused_connection_falls_back_to_the_file() {
         day: carbon_footprint::half_hour::Day::parse("2019-11-25").unwrap(),
         range: carbon_footprint::half_hour::HalfHourRange::parse("14-20").unwrap(),
         preference: Default::default(),
+        area: Default::default(),
     };
 
     // Act

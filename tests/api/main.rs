@@ -21,6 +21,7 @@ mod operations;
 mod page_and_openapi;
 mod postman;
 mod real_binary;
+mod regional;
 mod resample_properties;
 mod settlement_days;
 mod shared_data;

@@ -1,0 +1,272 @@
+//! The intensity of an area (the nation, or one asset's region) for a day:
+//! stored, else fetched from the API or a fallback file and stored. A
+//! stored copy due to be asked for again (a forecast, or a fallback file
+//! standing in for the API) is still answered at once; one background
+//! task per area and day asks the sources again, backing off after
+//! failures.
+
+use std::sync::PoisonError;
+
+use chrono::Utc;
+
+use super::{MAX_BACKOFF_DOUBLINGS, Pipeline, PipelineError};
+use crate::asset::AssetId;
+use crate::blocking::run_blocking;
+use crate::half_hour::Day;
+use crate::intensity::{
+    Area, AreaChoice, GenerationMix, IntensityDay, IntensityUnavailable, Provenance,
+};
+use crate::message::chain;
+use crate::power::FileStamp;
+use crate::storage::StoredIntensity;
+
+/// What a source gave for an area's day: the figures, the region they are
+/// for, each half-hour's generation mix, and the source.
+type Found = (
+    IntensityDay,
+    Option<(u8, String)>,
+    Vec<GenerationMix>,
+    Provenance,
+);
+
+impl Pipeline {
+    /// The area whose intensity an asset's footprint uses by default: its
+    /// region in the asset register, else the nation; with the register's
+    /// stamp (`None` without a register).
+    pub(super) async fn area_of(
+        &self,
+        asset: &AssetId,
+    ) -> Result<(Area, Option<FileStamp>), PipelineError> {
+        let register = self.register.clone();
+        let asset = asset.clone();
+        run_blocking(move || {
+            let (stamp, read) = register.current_with_stamp()?;
+            let area = read
+                .get(&asset)
+                .and_then(|entry| entry.region())
+                .map_or(Area::National, Area::Regional);
+            Ok::<_, PipelineError>((area, stamp))
+        })
+        .await?
+    }
+
+    /// Refuses a choice other than the asset's own area, for answers (over
+    /// periods) that only keep each asset's own.
+    pub async fn check_own_area(
+        &self,
+        asset: &AssetId,
+        choice: AreaChoice,
+    ) -> Result<(), PipelineError> {
+        let (own, _) = self.area_of(asset).await?;
+        match (choice, &own) {
+            (AreaChoice::AssetDefault, _)
+            | (AreaChoice::National, Area::National)
+            | (AreaChoice::Regional, Area::Regional(_)) => Ok(()),
+            (AreaChoice::Regional, Area::National) => Err(PipelineError::NoRegion {
+                asset: asset.clone(),
+            }),
+            (AreaChoice::National, Area::Regional(region)) => Err(PipelineError::OnlyOwnArea {
+                asset: asset.clone(),
+                own: region.to_string(),
+            }),
+        }
+    }
+
+    /// `area`'s stored intensity of `day`, else a fresh one from the API or
+    /// the file (stored before it is returned).
+    pub(super) async fn intensity(
+        &self,
+        area: &Area,
+        day: Day,
+    ) -> Result<StoredIntensity, PipelineError> {
+        if let Some(stored) = self.stored_intensity(area, day).await? {
+            return Ok(stored);
+        }
+        let _fetching = self.intensity_locks.lock((area.clone(), day)).await;
+        // Another request may have fetched it while this one waited.
+        if let Some(stored) = self.stored_intensity(area, day).await? {
+            return Ok(stored);
+        }
+        let (found, region, mix, provenance) = self.fetch(area, day).await?;
+        let now = Utc::now();
+        let stored = StoredIntensity {
+            area: area.clone(),
+            region,
+            day: found,
+            mix,
+            source: provenance,
+            fetched_at: now,
+            checked_at: now,
+        };
+        let storage = self.storage.clone();
+        let to_save = stored.clone();
+        run_blocking(move || storage.save_intensity(&to_save)).await??;
+        Ok(stored)
+    }
+
+    /// [`Pipeline::intensity`], taking `known` when it is that area's.
+    pub(super) async fn intensity_knowing(
+        &self,
+        area: &Area,
+        day: Day,
+        known: Option<&StoredIntensity>,
+    ) -> Result<StoredIntensity, PipelineError> {
+        match known {
+            Some(known) if known.area == *area && known.day.day() == day => Ok(known.clone()),
+            _ => self.intensity(area, day).await,
+        }
+    }
+
+    /// Asks the sources for `area`'s `day`.
+    async fn fetch(&self, area: &Area, day: Day) -> Result<Found, IntensityUnavailable> {
+        match area {
+            Area::National => {
+                let (found, source) = self.intensity.day(day).await?;
+                Ok((found, None, Vec::new(), source))
+            }
+            Area::Regional(region) => {
+                // A postcode's region is known once the API has answered
+                // for it: its fallback file is then the region's.
+                let storage = self.storage.clone();
+                let of = area.clone();
+                let known_id = run_blocking(move || storage.region_of(&of))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten();
+                let (found, source) = self.intensity.regional_day(region, day, known_id).await?;
+                Ok((
+                    found.day,
+                    Some((found.region_id, found.region_name)),
+                    found.mix,
+                    source,
+                ))
+            }
+        }
+    }
+
+    /// The stored intensity of `area`'s `day`, starting a refresh when due.
+    pub(super) async fn stored_intensity(
+        &self,
+        area: &Area,
+        day: Day,
+    ) -> Result<Option<StoredIntensity>, PipelineError> {
+        let storage = self.storage.clone();
+        let of = area.clone();
+        let stored = run_blocking(move || storage.intensity(&of, day)).await??;
+        if let Some(s) = &stored
+            && self.refresh_due(s)
+        {
+            self.refresh_in_background(area.clone(), day);
+        }
+        Ok(stored)
+    }
+
+    /// Provisional figures are asked for again once the refresh time has
+    /// passed since the last check, doubled for each failed check in a row.
+    pub(super) fn refresh_due(&self, stored: &StoredIntensity) -> bool {
+        if stored.is_settled() {
+            return false;
+        }
+        let failures = self
+            .refresh_failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(stored.area.clone(), stored.day.day()))
+            .copied()
+            .unwrap_or(0);
+        let wait = self.forecast_refresh * (1 << failures.min(MAX_BACKOFF_DOUBLINGS));
+        Utc::now() - stored.checked_at >= wait
+    }
+
+    /// Starts one task that asks the sources for `area`'s `day` again,
+    /// unless one is already running.
+    pub(super) fn refresh_in_background(&self, area: Area, day: Day) {
+        let key = (area, day);
+        if !self
+            .refreshing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone())
+        {
+            return;
+        }
+        let pipeline = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = pipeline.refresh_intensity(&key.0, key.1).await {
+                tracing::warn!(day = %key.1, area = %key.0, error = %chain(&err), "intensity refresh failed");
+            }
+            pipeline
+                .refreshing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&key);
+        });
+    }
+
+    /// Asks the sources for `area`'s `day` again and stores what they say:
+    /// the API's figures replace any stored copy; a fallback file's replace
+    /// only a copy from a file (a corrected file); otherwise the stored copy
+    /// is only marked as checked, so its version, and the answers' ETags,
+    /// stay.
+    async fn refresh_intensity(&self, area: &Area, day: Day) -> Result<(), PipelineError> {
+        let storage = self.storage.clone();
+        let of = area.clone();
+        let Some(stored) = run_blocking(move || storage.intensity(&of, day)).await?? else {
+            return Ok(());
+        };
+        let outcome = self.fetch(area, day).await;
+        let api_answered = matches!(outcome, Ok((_, _, _, Provenance::Api)));
+        {
+            let mut failures = self
+                .refresh_failures
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let key = (area.clone(), day);
+            if api_answered {
+                failures.remove(&key);
+            } else {
+                *failures.entry(key).or_insert(0) += 1;
+            }
+        }
+        let now = Utc::now();
+        let replacement = match outcome {
+            Ok((found, region, mix, provenance))
+                if (found != stored.day || mix != stored.mix)
+                    && (provenance == Provenance::Api || stored.source == Provenance::File) =>
+            {
+                Some(StoredIntensity {
+                    area: area.clone(),
+                    region,
+                    day: found,
+                    mix,
+                    source: provenance,
+                    fetched_at: now,
+                    checked_at: now,
+                })
+            }
+            Ok((_, _, _, Provenance::Api)) if stored.source != Provenance::Api => {
+                // The same figures, now confirmed by the API.
+                Some(StoredIntensity {
+                    source: Provenance::Api,
+                    fetched_at: now,
+                    checked_at: now,
+                    ..stored
+                })
+            }
+            Ok(_) => None,
+            Err(unavailable) => {
+                tracing::warn!(%day, %area, error = %unavailable, "keeping the stored intensity");
+                None
+            }
+        };
+        let storage = self.storage.clone();
+        let of = area.clone();
+        run_blocking(move || match replacement {
+            Some(fresh) => storage.save_intensity(&fresh),
+            None => storage.mark_intensity_checked(&of, day, now),
+        })
+        .await??;
+        Ok(())
+    }
+}
