@@ -41,6 +41,8 @@ pub struct PageParams {
     last_day: Option<String>,
     /// `uk` for a settlement day; otherwise a UTC day.
     day: Option<String>,
+    /// `national` or `regional`; otherwise the asset's own.
+    intensity: Option<String>,
 }
 
 /// What the page shows below its forms.
@@ -127,10 +129,18 @@ async fn answer(state: &AppState, params: &PageParams) -> Result<FootprintReport
         day,
         range,
         preference: KindPreference::Auto,
-        area: AreaChoice::AssetDefault,
+        area: area_choice(params)?,
     };
     let (report, _) = state.pipeline.footprint(&query).await?;
     Ok(report)
+}
+
+/// The intensity chosen in the form, as the API takes it.
+fn area_choice(params: &PageParams) -> Result<AreaChoice, Error> {
+    match params.intensity.as_deref() {
+        Some(text) => text.parse().map_err(Error::BadQuery),
+        None => Ok(AreaChoice::AssetDefault),
+    }
 }
 
 /// One asset on a UK settlement day: the chosen periods, as the API
@@ -210,6 +220,7 @@ fn render_page(
     let chosen_from = params.from.clone().unwrap_or_else(|| "1".into());
     let chosen_to = params.to.clone().unwrap_or_else(|| "48".into());
     let uk = params.day.as_deref() == Some("uk");
+    let chosen_area = params.intensity.as_deref().unwrap_or("default");
     let first_day = params
         .first_day
         .clone()
@@ -272,6 +283,14 @@ fn render_page(
                                 }
                             }
                         }
+                        label for="intensity" {
+                            "Intensity"
+                            select id="intensity" name="intensity" {
+                                option value="default" selected[chosen_area == "default"] { "The asset's own (its region, else national)" }
+                                option value="national" selected[chosen_area == "national"] { "National" }
+                                option value="regional" selected[chosen_area == "regional"] { "Regional" }
+                            }
+                        }
                         label for="day" {
                             "Day"
                             select id="day" name="day" {
@@ -330,8 +349,8 @@ fn render_page(
                         p class="problem" role="alert" { "The data directory holds no power file with a usable asset." }
                     }
                     @match outcome {
-                        Some(Ok(Shown::Day(report))) => (render_report(report)),
-                        Some(Ok(Shown::Settlement(report))) => (render_settlement(report)),
+                        Some(Ok(Shown::Day(report))) => (render_report(report, chosen_area)),
+                        Some(Ok(Shown::Settlement(report))) => (render_settlement(report, chosen_area)),
                         Some(Ok(Shown::Period(period))) => (render_period(period)),
                         Some(Ok(Shown::Fleet(fleet))) => (render_fleet(fleet)),
                         Some(Err(err)) => {
@@ -352,7 +371,12 @@ fn render_page(
     }
 }
 
-fn render_report(report: &FootprintReport) -> Markup {
+fn render_report(report: &FootprintReport, area: &str) -> Markup {
+    // The chart and downloads use the same intensity as the table.
+    let (first, then) = match area {
+        "national" | "regional" => (format!("?intensity={area}"), format!("&intensity={area}")),
+        _ => (String::new(), String::new()),
+    };
     let range = report.range;
     let base = format!("/footprint/{}/{}/{}", report.asset, report.date, range);
     let totals = report.totals;
@@ -388,16 +412,16 @@ fn render_report(report: &FootprintReport) -> Markup {
                 // SVG so that it is sharp at any pixel density and its text
                 // is shown at the size it was set (at least 11 px).
                 picture {
-                    source media="(max-width: 700px)" type="image/svg+xml" srcset=(format!("{base}?format=svg&width=360&height=560"));
-                    img id="chart" src=(base) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt);
+                    source media="(max-width: 700px)" type="image/svg+xml" srcset=(format!("{base}?format=svg&width=360&height=560{then}"));
+                    img id="chart" src=(format!("{base}{first}")) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt);
                 }
             }
             p class="formats" {
                 "Download: "
-                a href=(format!("{base}?format=png")) { "PNG" }
-                a href=(format!("{base}?format=svg")) { "SVG" }
-                a href=(format!("{base}?format=csv")) { "CSV" }
-                a href=(format!("{base}?format=json")) { "JSON" }
+                a href=(format!("{base}?format=png{then}")) { "PNG" }
+                a href=(format!("{base}?format=svg{then}")) { "SVG" }
+                a href=(format!("{base}?format=csv{then}")) { "CSV" }
+                a href=(format!("{base}?format=json{then}")) { "JSON" }
             }
             @if report.skipped_rows.count > 0 {
                 p class="note" { (report.skipped_rows.count) " row(s) of the power file could not be read and were skipped." }
@@ -432,11 +456,17 @@ fn render_report(report: &FootprintReport) -> Markup {
     }
 }
 
-fn render_settlement(report: &SettlementReport) -> Markup {
-    let base = format!(
-        "/footprint/{}/{}/{}",
-        report.asset, report.date, report.range
-    );
+fn render_settlement(report: &SettlementReport, area: &str) -> Markup {
+    let base = match area {
+        "national" | "regional" => format!(
+            "/footprint/{}/{}/{}?day=uk&intensity={area}",
+            report.asset, report.date, report.range
+        ),
+        _ => format!(
+            "/footprint/{}/{}/{}?day=uk",
+            report.asset, report.date, report.range
+        ),
+    };
     let totals = report.totals;
     let alt = format!(
         "Column chart of the carbon footprint of {} on the UK settlement day {}, periods {} ({}): net {} CO2eq.",
@@ -456,11 +486,11 @@ fn render_settlement(report: &SettlementReport) -> Markup {
                 div { dt { "Intensity from" } dd { (report.intensity_source.describe()) } }
                 div { dt { "Intensity of" } dd id="intensity-region" { (region_words(&report.intensity_region)) } }
             }
-            figure { img id="chart" src=(format!("{base}?day=uk")) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt); }
+            figure { img id="chart" src=(base) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt); }
             p class="formats" {
                 "Download: "
                 @for f in ["png", "svg", "csv", "json"] {
-                    a href=(format!("{base}?day=uk&format={f}")) { (f.to_uppercase()) }
+                    a href=(format!("{base}&format={f}")) { (f.to_uppercase()) }
                 }
             }
             div class="table-wrap" {

@@ -164,7 +164,7 @@ async fn a_person_picks_a_range_in_the_browser_and_sees_the_chart_and_the_rows()
     let url = client.current_url().await.unwrap();
     assert_eq!(
         url.query(),
-        Some("asset=abc123xyz&date=2019-11-25&from=14&to=20&day=utc")
+        Some("asset=abc123xyz&date=2019-11-25&from=14&to=20&intensity=default&day=utc")
     );
     if let Some(dir) = screenshot_dir() {
         client.set_window_size(1280, 1500).await.unwrap();

@@ -186,6 +186,25 @@ async fn the_page_offers_uk_settlement_days() {
 }
 
 #[tokio::test]
+async fn the_page_offers_national_or_regional_intensity_and_keeps_the_choice() {
+    let app = spawn_app().await;
+
+    let national = app
+        .get("/?asset=abc123xyz&date=2019-11-25&from=14&to=20&intensity=national")
+        .await;
+    let regional = app
+        .get("/?asset=abc123xyz&date=2019-11-25&from=14&to=20&intensity=regional")
+        .await;
+
+    let national = String::from_utf8(national.body).unwrap();
+    assert!(national.contains("src=\"/footprint/abc123xyz/2019-11-25/14-20?intensity=national\""));
+    assert!(national.contains("<option value=\"national\" selected>National</option>"));
+    assert!(national.contains("Great Britain (national)"));
+    let regional = String::from_utf8(regional.body).unwrap();
+    assert!(regional.contains("has no region in the asset register"));
+}
+
+#[tokio::test]
 async fn the_page_shows_a_bad_choice_as_a_readable_message() {
     let app = spawn_app().await;
 
