@@ -88,50 +88,59 @@ impl Pipeline {
                     .bring_current(day, record, register_stamp, &register, known.as_ref())
                     .await;
             }
+            // Read, fetch the areas' intensity and store on one thread:
+            // the rows are then freed where they were allocated, and the
+            // allocator reuses that memory instead of growing another arena.
             let pipeline = self.clone();
+            let handle = tokio::runtime::Handle::current();
+            let known_now = known.clone();
             let read = WorkLimit::file_reads()
-                .run(move || pipeline.read_day(day, stamp))
+                .run(move || {
+                    let (carries, previous_used, file) = pipeline.read_day(day, stamp)?;
+                    let areas: BTreeSet<Area> = file
+                        .asset_ids()
+                        .iter()
+                        .map(|asset| area_in(&register, asset))
+                        .collect();
+                    let intensities = handle.block_on(async {
+                        let mut found = HashMap::new();
+                        for area in areas {
+                            let intensity = pipeline
+                                .intensity_knowing(&area, day, known_now.as_ref())
+                                .await?;
+                            found.insert(area, intensity);
+                        }
+                        Ok::<_, PipelineError>(found)
+                    })?;
+                    let source = SourceStamp {
+                        day: stamp.day,
+                        previous: previous_used,
+                    };
+                    let record = pipeline.store_day(
+                        day,
+                        source,
+                        carries,
+                        file,
+                        &intensities,
+                        &register,
+                        register_stamp,
+                    )?;
+                    Ok::<_, PipelineError>((record, intensities))
+                })
                 .await?;
-            let (carries, previous_used, file) = match read {
+            match read {
                 Err(PipelineError::FileChanging { .. }) if attempt < READ_ATTEMPTS => {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
                 }
-                other => other?,
-            };
-            let areas: BTreeSet<Area> = file
-                .asset_ids()
-                .iter()
-                .map(|asset| area_in(&register, asset))
-                .collect();
-            let mut intensities = HashMap::new();
-            for area in areas {
-                let intensity = self.intensity_knowing(&area, day, known.as_ref()).await?;
-                intensities.insert(area, intensity);
+                other => {
+                    let (record, intensities) = other?;
+                    return Ok(IngestedDay {
+                        record,
+                        intensities: intensities.into_values().collect(),
+                    });
+                }
             }
-            let pipeline = self.clone();
-            let using = intensities.clone();
-            let source = SourceStamp {
-                day: stamp.day,
-                previous: previous_used,
-            };
-            let record = run_blocking(move || {
-                pipeline.store_day(
-                    day,
-                    source,
-                    carries,
-                    file,
-                    &using,
-                    &register,
-                    register_stamp,
-                )
-            })
-            .await??;
-            return Ok(IngestedDay {
-                record,
-                intensities: intensities.into_values().collect(),
-            });
         }
     }
 

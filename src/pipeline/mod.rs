@@ -148,6 +148,9 @@ type TakenStamps = (std::time::Instant, Option<SourceStamp>);
 /// A file's stamp and when it was taken.
 type TakenStamp = (std::time::Instant, Option<FileStamp>);
 
+/// A day read whole and current, with the register it was checked with.
+type KnownDay = (Option<FileStamp>, IngestedDay);
+
 /// One asset-day asked with one area choice.
 type AnswerKey = (AssetId, Day, AreaChoice);
 
@@ -169,6 +172,8 @@ pub struct Pipeline {
     ingest_locks: KeyedLocks<Day>,
     /// Days whose whole file a background task is reading.
     ingesting: Arc<Mutex<HashSet<Day>>>,
+    /// Days found read whole and current, for the fleet's fast path.
+    known_days: Arc<Mutex<HashMap<Day, KnownDay>>>,
     /// Versions already checked against storage, for the fast path.
     known: Arc<Mutex<HashMap<AnswerKey, KnownAnswer>>>,
     /// The register's stamp, taken at most [`STAMP_REUSE`] ago.
@@ -201,6 +206,7 @@ impl Pipeline {
             intensity_locks: KeyedLocks::default(),
             ingest_locks: KeyedLocks::default(),
             ingesting: Arc::default(),
+            known_days: Arc::default(),
             register,
             known: Arc::default(),
             recent_register: Arc::default(),
@@ -273,7 +279,7 @@ impl Pipeline {
 
     /// The asset register's stamp, taken at most [`STAMP_REUSE`] ago, as
     /// the day files' are.
-    fn recent_register_stamp(&self) -> Option<FileStamp> {
+    pub(super) fn recent_register_stamp(&self) -> Option<FileStamp> {
         let now = std::time::Instant::now();
         let mut recent = self
             .recent_register
@@ -294,7 +300,7 @@ impl Pipeline {
     /// ago: under load the same two `stat` calls would otherwise be made
     /// for every request, and a file changed within that millisecond is
     /// noticed by the next.
-    fn recent_stamp(&self, day: Day) -> Option<SourceStamp> {
+    pub(super) fn recent_stamp(&self, day: Day) -> Option<SourceStamp> {
         let now = std::time::Instant::now();
         if let Some((taken, stamp)) = self
             .recent_stamps
