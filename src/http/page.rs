@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::AppState;
 use crate::asset::AssetId;
 use crate::blocking::WorkLimit;
-use crate::catalog::CatalogView;
+use crate::catalog::{AssetDates, CatalogView};
 use crate::error::Error;
 use crate::footprint::{
     AssetPeriod, FleetAnswer, FootprintQuery, FootprintReport, FootprintRow, Period, PeriodStep,
@@ -244,23 +244,8 @@ fn render_page(
                 main {
                     h1 { "Carbon footprint of an asset, half-hour by half-hour" }
                     form method="get" action="/" {
-                        label for="asset" {
-                            "Asset"
-                            select id="asset" name="asset" {
-                                @for a in &view.assets {
-                                    option value=(a.asset) selected[a.asset.as_str() == chosen_asset] { (a.asset) }
-                                }
-                            }
-                        }
-                        label for="date" {
-                            "Date (UTC)"
-                            select id="date" name="date" {
-                                @for d in &view.dates {
-                                    @let text = d.to_string();
-                                    option value=(text) selected[text == chosen_date] { (text) }
-                                }
-                            }
-                        }
+                        (asset_choice("asset", &view.assets, &chosen_asset))
+                        (date_choice("date", "Date (UTC)", "date", &view.dates, &chosen_date))
                         label for="from" {
                             "First half-hour"
                             select id="from" name="from" {
@@ -303,46 +288,15 @@ fn render_page(
                     h2 { "One asset over a period" }
                     form method="get" action="/" {
                         input type="hidden" name="view" value="period";
-                        label for="period-asset" {
-                            "Asset"
-                            select id="period-asset" name="asset" {
-                                @for a in &view.assets {
-                                    option value=(a.asset) selected[a.asset.as_str() == chosen_asset] { (a.asset) }
-                                }
-                            }
-                        }
-                        label for="first-day" {
-                            "First day (UTC)"
-                            select id="first-day" name="first_day" {
-                                @for d in &view.dates {
-                                    @let text = d.to_string();
-                                    option value=(text) selected[text == first_day] { (text) }
-                                }
-                            }
-                        }
-                        label for="last-day" {
-                            "Last day (UTC)"
-                            select id="last-day" name="last_day" {
-                                @for d in &view.dates {
-                                    @let text = d.to_string();
-                                    option value=(text) selected[text == last_day] { (text) }
-                                }
-                            }
-                        }
+                        (asset_choice("period-asset", &view.assets, &chosen_asset))
+                        (date_choice("first-day", "First day (UTC)", "first_day", &view.dates, &first_day))
+                        (date_choice("last-day", "Last day (UTC)", "last_day", &view.dates, &last_day))
                         button type="submit" { "Show the period" }
                     }
                     h2 { "The fleet on a day" }
                     form method="get" action="/" {
                         input type="hidden" name="view" value="fleet";
-                        label for="fleet-date" {
-                            "Date (UTC)"
-                            select id="fleet-date" name="date" {
-                                @for d in &view.dates {
-                                    @let text = d.to_string();
-                                    option value=(text) selected[text == chosen_date] { (text) }
-                                }
-                            }
-                        }
+                        (date_choice("fleet-date", "Date (UTC)", "date", &view.dates, &chosen_date))
                         button type="submit" { "Show the fleet" }
                     }
                     @if view.assets.is_empty() {
@@ -508,6 +462,35 @@ fn render_settlement(report: &SettlementReport, area: &str) -> Markup {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// A labelled choice of the data directory's dates.
+fn date_choice(id: &str, label: &str, name: &str, dates: &[Day], chosen: &str) -> Markup {
+    html! {
+        label for=(id) {
+            (label)
+            select id=(id) name=(name) {
+                @for d in dates {
+                    @let text = d.to_string();
+                    option value=(text) selected[text == chosen] { (text) }
+                }
+            }
+        }
+    }
+}
+
+/// A labelled choice of the data directory's assets.
+fn asset_choice(id: &str, assets: &[AssetDates], chosen: &str) -> Markup {
+    html! {
+        label for=(id) {
+            "Asset"
+            select id=(id) name="asset" {
+                @for a in assets {
+                    option value=(a.asset) selected[a.asset.as_str() == chosen] { (a.asset) }
                 }
             }
         }

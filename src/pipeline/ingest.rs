@@ -16,9 +16,7 @@ use std::sync::atomic::Ordering;
 
 use chrono::Utc;
 
-use super::{
-    Pipeline, PipelineError, READ_ATTEMPTS, compute_asset_day, every_preference, totals_of,
-};
+use super::{Pipeline, PipelineError, READ_ATTEMPTS, compute_asset_day, with_intensity};
 use crate::asset::AssetId;
 use crate::blocking::{WorkLimit, run_blocking};
 use crate::half_hour::Day;
@@ -413,14 +411,7 @@ fn recompute_footprints_of(
         ) else {
             continue;
         };
-        let footprints = every_preference(&energies, &intensity.day);
-        let record = AssetDayRecord {
-            intensity_fetched_at: intensity.fetched_at,
-            intensity_area: intensity.area.clone(),
-            computed_at: Utc::now(),
-            totals: totals_of(&footprints),
-            ..record
-        };
+        let (record, footprints) = with_intensity(record, &energies, intensity);
         updated.push((asset, record, footprints));
     }
     for chunk in updated.chunks(BATCH) {

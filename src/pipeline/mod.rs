@@ -599,14 +599,7 @@ impl Pipeline {
             return self.compute_day(asset, day, stamp, intensity).await;
         };
         run_blocking(move || {
-            let footprints = every_preference(&energies, &intensity.day);
-            let record = AssetDayRecord {
-                intensity_fetched_at: intensity.fetched_at,
-                intensity_area: intensity.area.clone(),
-                computed_at: Utc::now(),
-                totals: totals_of(&footprints),
-                ..record
-            };
+            let (record, footprints) = with_intensity(record, &energies, &intensity);
             storage.save_footprints(&asset, day, &record, &footprints)?;
             // The day's other assets may still use the old figures.
             storage.mark_day_file_intensity(day, None, None)?;
@@ -626,6 +619,24 @@ fn every_preference(
         .iter()
         .map(|&p| (p, footprint_rows(energies, intensity, p)))
         .collect()
+}
+
+/// An asset-day's footprints under `intensity`, from its stored
+/// half-hours, and its record saying so: the power is unchanged.
+fn with_intensity(
+    record: AssetDayRecord,
+    energies: &[HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
+    intensity: &StoredIntensity,
+) -> (AssetDayRecord, Vec<(KindPreference, Vec<FootprintRow>)>) {
+    let footprints = every_preference(energies, &intensity.day);
+    let record = AssetDayRecord {
+        intensity_fetched_at: intensity.fetched_at,
+        intensity_area: intensity.area.clone(),
+        computed_at: Utc::now(),
+        totals: totals_of(&footprints),
+        ..record
+    };
+    (record, footprints)
 }
 
 /// The whole day's totals under the default preference.
