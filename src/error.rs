@@ -134,7 +134,7 @@ impl Error {
             | Error::ChartSize(_)
             | Error::Period(_)
             | Error::Settlement(_)
-            | Error::Pipeline(PipelineError::NoRegion { .. } | PipelineError::OnlyOwnArea { .. })
+            | Error::Pipeline(PipelineError::NoRegion { .. })
             | Error::BadPath(_) => StatusCode::BAD_REQUEST,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
@@ -190,7 +190,6 @@ impl Error {
             Error::Pipeline(PipelineError::NoAssetRows { .. }) => "unknown-asset",
             Error::Pipeline(PipelineError::NoDataInPeriod { .. }) => "no-data",
             Error::Pipeline(PipelineError::NoRegion { .. }) => "no-region",
-            Error::Pipeline(PipelineError::OnlyOwnArea { .. }) => "intensity-area-not-kept",
             Error::Pipeline(PipelineError::Register(_)) => "asset-register-unusable",
             Error::Pipeline(PipelineError::KindUnavailable(_)) => "intensity-kind-unavailable",
             Error::Pipeline(PipelineError::Intensity(_)) => "intensity-unavailable",

@@ -151,7 +151,10 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
         (None, Some(asset), Some(from), Some(to)) if args.date.is_none() => {
             let asset = AssetId::parse(asset)?;
             let days = pipeline.period_days(period(from, to, step)?).await?;
-            let answer = pipeline.asset_period(&asset, &days, step).await?;
+            let other = pipeline.other_area(&asset, area, &days).await?;
+            let answer = pipeline
+                .asset_period(&asset, &days, step, other.as_ref())
+                .await?;
             WorkLimit::renders()
                 .run(move || render::render_period(&answer, format, size))
                 .await??

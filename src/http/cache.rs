@@ -28,7 +28,7 @@ pub enum Question {
     /// One asset-day.
     Day(FootprintQuery),
     /// One asset over a period.
-    Period(AssetId, Period, PeriodStep),
+    Period(AssetId, Period, PeriodStep, AreaChoice),
     /// A fleet on a day or over a period.
     Fleet(Period),
     /// One asset on a UK settlement day.

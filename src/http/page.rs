@@ -182,7 +182,7 @@ async fn period_answer(state: &AppState, params: &PageParams) -> Result<AssetPer
         .await?;
     Ok(state
         .pipeline
-        .asset_period(&asset, &days, PeriodStep::Day)
+        .asset_period(&asset, &days, PeriodStep::Day, None)
         .await?)
 }
 

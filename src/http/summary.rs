@@ -67,10 +67,7 @@ pub async fn asset_period(
         None => PeriodStep::Day,
     };
     let period = period_of(&params, step)?;
-    state
-        .pipeline
-        .check_own_area(&asset, area_choice(&params)?)
-        .await?;
+    let choice = area_choice(&params)?;
     let asked = Asked::of(
         params.format.as_deref(),
         params.width.as_deref(),
@@ -78,18 +75,22 @@ pub async fn asset_period(
         &headers,
     )?;
     let days = state.pipeline.period_days(period).await?;
-    let question = Question::Period(asset.clone(), period, step);
+    let other = state.pipeline.other_area(&asset, choice, &days).await?;
+    let version = other.as_ref().map_or(days.version, |o| o.version);
+    let question = Question::Period(asset.clone(), period, step, choice);
     let name = format!("footprint_{asset}_{}_{}_{step}", period.from, period.to);
     let pipeline = state.pipeline.clone();
     respond(
         &state,
         question,
-        days.version,
+        version,
         name,
         asked,
         Said::default(),
         |format, size| async move {
-            let answer = pipeline.asset_period(&asset, &days, step).await?;
+            let answer = pipeline
+                .asset_period(&asset, &days, step, other.as_ref())
+                .await?;
             let sources = answer.intensity_sources.clone();
             let bytes = WorkLimit::renders()
                 .run(move || render_period(&answer, format, size))

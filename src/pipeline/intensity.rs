@@ -13,9 +13,7 @@ use super::{MAX_BACKOFF_DOUBLINGS, Pipeline, PipelineError};
 use crate::asset::AssetId;
 use crate::blocking::run_blocking;
 use crate::half_hour::Day;
-use crate::intensity::{
-    Area, AreaChoice, GenerationMix, IntensityDay, IntensityUnavailable, Provenance,
-};
+use crate::intensity::{Area, GenerationMix, IntensityDay, IntensityUnavailable, Provenance};
 use crate::message::chain;
 use crate::power::FileStamp;
 use crate::storage::StoredIntensity;
@@ -48,28 +46,6 @@ impl Pipeline {
             Ok::<_, PipelineError>((area, stamp))
         })
         .await?
-    }
-
-    /// Refuses a choice other than the asset's own area, for answers (over
-    /// periods) that only keep each asset's own.
-    pub async fn check_own_area(
-        &self,
-        asset: &AssetId,
-        choice: AreaChoice,
-    ) -> Result<(), PipelineError> {
-        let (own, _) = self.area_of(asset).await?;
-        match (choice, &own) {
-            (AreaChoice::AssetDefault, _)
-            | (AreaChoice::National, Area::National)
-            | (AreaChoice::Regional, Area::Regional(_)) => Ok(()),
-            (AreaChoice::Regional, Area::National) => Err(PipelineError::NoRegion {
-                asset: asset.clone(),
-            }),
-            (AreaChoice::National, Area::Regional(region)) => Err(PipelineError::OnlyOwnArea {
-                asset: asset.clone(),
-                own: region.to_string(),
-            }),
-        }
     }
 
     /// `area`'s stored intensity of `day`, else a fresh one from the API or

@@ -23,7 +23,7 @@ mod settlement;
 
 pub use self::ingest::IngestedDay;
 use self::locks::KeyedLocks;
-pub use self::period::{PeriodDays, PeriodVersion};
+pub use self::period::{OtherArea, PeriodDays, PeriodVersion};
 
 use crate::asset::AssetId;
 use crate::blocking::{BlockingError, WorkLimit, run_blocking};
@@ -93,10 +93,7 @@ pub enum PipelineError {
     FileChanging { day: Day },
     #[error("asset `{asset}` has no region in the asset register; ask for intensity=national")]
     NoRegion { asset: AssetId },
-    #[error(
-        "a period of `{asset}` is answered with its own intensity ({own}); ask for single days with intensity=national"
-    )]
-    OnlyOwnArea { asset: AssetId, own: String },
+
     #[error("no data for {what} from {from} to {to}")]
     NoDataInPeriod { what: String, from: Day, to: Day },
     #[error("cannot {context}")]

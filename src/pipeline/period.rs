@@ -17,8 +17,9 @@ use crate::footprint::{
     AssetPeriod, DatedRow, DayStatus, FleetAnswer, FleetAsset, Period, PeriodDay, PeriodStep,
     PeriodTotals,
 };
+use crate::footprint::{FootprintRow, Totals, footprint_rows};
 use crate::half_hour::{Day, HalfHourRange};
-use crate::intensity::{Area, KindPreference};
+use crate::intensity::{Area, AreaChoice, KindPreference};
 use crate::power::{FileStamp, SourceStamp, power_file_path};
 use crate::storage::StoredIntensity;
 
@@ -29,6 +30,14 @@ pub struct PeriodVersion {
     pub hash: u64,
     /// Every day with data has measured intensity from the API.
     pub settled: bool,
+}
+
+/// Another area's intensity for each day of a period, and the version of
+/// an answer computed with it.
+#[derive(Debug, Clone)]
+pub struct OtherArea {
+    by_day: HashMap<Day, StoredIntensity>,
+    pub version: PeriodVersion,
 }
 
 /// Each day of a period: read whole, or why not.
@@ -108,11 +117,16 @@ impl Pipeline {
     }
 
     /// One asset over the period of `days`, by day or by half-hour.
+    ///
+    /// `other` is another area's intensity for each day read whole (see
+    /// [`Pipeline::other_area`]): the asset's stored half-hours are then
+    /// multiplied by it instead of read back as stored footprints.
     pub async fn asset_period(
         &self,
         asset: &AssetId,
         days: &PeriodDays,
         step: PeriodStep,
+        other: Option<&OtherArea>,
     ) -> Result<AssetPeriod, PipelineError> {
         let period = days.period;
         let days = &days.days;
@@ -121,7 +135,32 @@ impl Pipeline {
         let stored =
             run_blocking(move || storage.day_totals(Some(&of_asset), period.from, period.to))
                 .await??;
-        let totals: HashMap<Day, _> = stored.into_iter().map(|t| (t.day, t.totals)).collect();
+        let mut totals: HashMap<Day, _> = stored.into_iter().map(|t| (t.day, t.totals)).collect();
+        // Another area's figures: each stored day's half-hours times them.
+        let mut other_rows: HashMap<Day, Vec<FootprintRow>> = HashMap::new();
+        if let Some(other) = other {
+            let storage = self.storage.clone();
+            let of_asset = asset.clone();
+            let wanted: Vec<Day> = totals.keys().copied().collect();
+            let energies = run_blocking(move || {
+                let mut found = Vec::with_capacity(wanted.len());
+                for day in wanted {
+                    if let Some(e) = storage.energies(&of_asset, day)? {
+                        found.push((day, e));
+                    }
+                }
+                Ok::<_, PipelineError>(found)
+            })
+            .await??;
+            for (day, energies) in energies {
+                if let Some(intensity) = other.by_day.get(&day) {
+                    let rows = footprint_rows(&energies, &intensity.day, KindPreference::Auto);
+                    totals.insert(day, Totals::of(&rows));
+                    other_rows.insert(day, rows);
+                }
+            }
+            totals.retain(|day, _| other_rows.contains_key(day));
+        }
         let (own_area, _) = self.area_of(asset).await?;
         let mut sources = BTreeSet::new();
         let mut with_data = Vec::new();
@@ -130,13 +169,16 @@ impl Pipeline {
             .map(|(day, outcome)| match outcome {
                 Ok(ingested) => match totals.get(day) {
                     Some(t) => {
-                        sources.extend(
-                            ingested
-                                .intensities
-                                .iter()
-                                .filter(|i| i.area == own_area)
-                                .map(|i| i.source),
-                        );
+                        match other {
+                            Some(other) => sources.extend(other.by_day.get(day).map(|i| i.source)),
+                            None => sources.extend(
+                                ingested
+                                    .intensities
+                                    .iter()
+                                    .filter(|i| i.area == own_area)
+                                    .map(|i| i.source),
+                            ),
+                        }
                         with_data.push(*day);
                         PeriodDay::with_totals(*day, *t)
                     }
@@ -158,6 +200,18 @@ impl Pipeline {
         let totals = PeriodTotals::of(with_data.iter().map(|d| totals[d]), period.len());
         let rows = match step {
             PeriodStep::Day => None,
+            PeriodStep::HalfHour if other.is_some() => Some(
+                with_data
+                    .iter()
+                    .flat_map(|day| {
+                        other_rows
+                            .remove(day)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(move |row| DatedRow { date: *day, row })
+                    })
+                    .collect(),
+            ),
             PeriodStep::HalfHour => {
                 let storage = self.storage.clone();
                 let asset = asset.clone();
@@ -192,6 +246,49 @@ impl Pipeline {
             intensity_sources: sources,
         };
         Ok(answer)
+    }
+
+    /// For an asset asked with another area than its own: that area's
+    /// intensity for every day of `days` read whole, and the version of the
+    /// answer over both (`None` when the asset's own area is asked for).
+    pub async fn other_area(
+        &self,
+        asset: &AssetId,
+        choice: AreaChoice,
+        days: &PeriodDays,
+    ) -> Result<Option<OtherArea>, PipelineError> {
+        let (own, _) = self.area_of(asset).await?;
+        let chosen = match (choice, &own) {
+            (AreaChoice::AssetDefault, _) => return Ok(None),
+            (AreaChoice::Regional, Area::Regional(_)) => return Ok(None),
+            (AreaChoice::National, Area::National) => return Ok(None),
+            (AreaChoice::Regional, Area::National) => {
+                return Err(PipelineError::NoRegion {
+                    asset: asset.clone(),
+                });
+            }
+            (AreaChoice::National, Area::Regional(_)) => Area::National,
+        };
+        let mut hasher = DefaultHasher::new();
+        days.version.hash(&mut hasher);
+        chosen.key().hash(&mut hasher);
+        let mut settled = days.version.settled;
+        let mut by_day = HashMap::new();
+        for (day, outcome) in &days.days {
+            if outcome.is_ok() {
+                let intensity = self.intensity(&chosen, *day).await?;
+                (day, intensity.fetched_at, intensity.source).hash(&mut hasher);
+                settled &= intensity.is_settled();
+                by_day.insert(*day, intensity);
+            }
+        }
+        Ok(Some(OtherArea {
+            by_day,
+            version: PeriodVersion {
+                hash: hasher.finish(),
+                settled,
+            },
+        }))
     }
 
     /// Every asset of the fleet over `period` (one day or more), ranked.

@@ -193,7 +193,7 @@ async fn a_region_falls_back_to_its_file_and_without_either_is_a_502_naming_it()
 }
 
 #[tokio::test]
-async fn periods_and_fleets_keep_each_assets_own_area_and_refuse_another() {
+async fn a_period_takes_either_area_and_a_fleet_each_assets_own() {
     let app = app_with(&[("london", "Depot,13,"), ("plain", ",,")]).await;
     mock_region(&app, "regionid/13", wrapped(13, "London", 300.0)).await;
 
@@ -204,15 +204,31 @@ async fn periods_and_fleets_keep_each_assets_own_area_and_refuse_another() {
         .await;
     let national = app
         .get(&format!(
-            "/footprint/london?from={DAY}&to={DAY}&intensity=national"
+            "/footprint/london?from={DAY}&to={DAY}&format=json&intensity=national"
+        ))
+        .await;
+    let by_half_hour = app
+        .get(&format!(
+            "/footprint/london?from={DAY}&to={DAY}&step=half-hour&format=json&intensity=national"
+        ))
+        .await;
+    let no_region = app
+        .get(&format!(
+            "/footprint/plain?from={DAY}&to={DAY}&intensity=regional"
         ))
         .await;
     let fleet = app.get(&format!("/fleet/{DAY}?intensity=national")).await;
 
     assert_eq!(period.status, 200);
     assert_eq!(period.json()["totals"]["footprint_g"], 240.0 * 300.0);
-    assert_eq!(national.status, 400);
-    assert!(national.problem().detail.contains("its own intensity"));
+    assert_eq!(national.status, 200);
+    assert_eq!(national.json()["totals"]["footprint_g"], 240.0 * 200.0);
+    assert_eq!(national.json()["days"][0]["footprint_g"], 240.0 * 200.0);
+    assert_ne!(period.header("etag"), national.header("etag"));
+    let rows = by_half_hour.json();
+    assert_eq!(rows["rows"].as_array().unwrap().len(), 48);
+    assert_eq!(rows["rows"][0]["footprint_g"], 1_000.0);
+    assert_eq!(no_region.status, 400);
     assert_eq!(fleet.status, 400);
 }
 
