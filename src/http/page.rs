@@ -327,9 +327,9 @@ fn render_page(
 
 fn render_report(report: &FootprintReport, area: &str) -> Markup {
     // The chart and downloads use the same intensity as the table.
-    let (first, then) = match area {
-        "national" | "regional" => (format!("?intensity={area}"), format!("&intensity={area}")),
-        _ => (String::new(), String::new()),
+    let (first, then) = match intensity_query(area) {
+        Some(query) => (format!("?{query}"), format!("&{query}")),
+        None => (String::new(), String::new()),
     };
     let range = report.range;
     let base = format!("/footprint/{}/{}/{}", report.asset, report.date, range);
@@ -411,16 +411,13 @@ fn render_report(report: &FootprintReport, area: &str) -> Markup {
 }
 
 fn render_settlement(report: &SettlementReport, area: &str) -> Markup {
-    let base = match area {
-        "national" | "regional" => format!(
-            "/footprint/{}/{}/{}?day=uk&intensity={area}",
-            report.asset, report.date, report.range
-        ),
-        _ => format!(
-            "/footprint/{}/{}/{}?day=uk",
-            report.asset, report.date, report.range
-        ),
-    };
+    let mut base = format!(
+        "/footprint/{}/{}/{}?day=uk",
+        report.asset, report.date, report.range
+    );
+    if let Some(query) = intensity_query(area) {
+        base = format!("{base}&{query}");
+    }
     let totals = report.totals;
     let alt = format!(
         "Column chart of the carbon footprint of {} on the UK settlement day {}, periods {} ({}): net {} CO2eq.",
@@ -495,6 +492,12 @@ fn asset_choice(id: &str, assets: &[AssetDates], chosen: &str) -> Markup {
             }
         }
     }
+}
+
+/// The query the chart and downloads need for the form's intensity
+/// choice; none for the asset's own.
+fn intensity_query(area: &str) -> Option<String> {
+    matches!(area, "national" | "regional").then(|| format!("intensity={area}"))
 }
 
 /// `national` or `13 London` as the page says it.

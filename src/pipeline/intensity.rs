@@ -63,17 +63,7 @@ impl Pipeline {
         if let Some(stored) = self.stored_intensity(area, day).await? {
             return Ok(stored);
         }
-        let (found, region, mix, provenance) = self.fetch(area, day).await?;
-        let now = Utc::now();
-        let stored = StoredIntensity {
-            area: area.clone(),
-            region,
-            day: found,
-            mix,
-            source: provenance,
-            fetched_at: now,
-            checked_at: now,
-        };
+        let stored = fresh(area, self.fetch(area, day).await?);
         let storage = self.storage.clone();
         let to_save = stored.clone();
         run_blocking(move || storage.save_intensity(&to_save)).await??;
@@ -211,15 +201,7 @@ impl Pipeline {
                 if (found != stored.day || mix != stored.mix)
                     && (provenance == Provenance::Api || stored.source == Provenance::File) =>
             {
-                Some(StoredIntensity {
-                    area: area.clone(),
-                    region,
-                    day: found,
-                    mix,
-                    source: provenance,
-                    fetched_at: now,
-                    checked_at: now,
-                })
+                Some(fresh(area, (found, region, mix, provenance)))
             }
             Ok((_, _, _, Provenance::Api)) if stored.source != Provenance::Api => {
                 // The same figures, now confirmed by the API.
@@ -244,5 +226,19 @@ impl Pipeline {
         })
         .await??;
         Ok(())
+    }
+}
+
+/// What a source just gave for `area`, as stored: fetched and checked now.
+pub(super) fn fresh(area: &Area, (day, region, mix, source): Found) -> StoredIntensity {
+    let now = Utc::now();
+    StoredIntensity {
+        area: area.clone(),
+        region,
+        day,
+        mix,
+        source,
+        fetched_at: now,
+        checked_at: now,
     }
 }

@@ -8,8 +8,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::PoisonError;
 
-use chrono::Utc;
-
+use super::intensity::fresh;
 use super::{IngestedDay, Pipeline, PipelineError};
 use crate::asset::AssetId;
 use crate::blocking::run_blocking;
@@ -496,20 +495,13 @@ impl Pipeline {
             return Ok(HashSet::new());
         }
         let found = self.intensity.days(&missing).await;
-        let now = Utc::now();
         let mut unavailable = HashSet::new();
         let mut to_store = Vec::new();
         for (day, answer) in found {
             match answer {
-                Ok((found, source)) => to_store.push(StoredIntensity {
-                    area: Area::National,
-                    region: None,
-                    mix: Vec::new(),
-                    day: found,
-                    source,
-                    fetched_at: now,
-                    checked_at: now,
-                }),
+                Ok((found, source)) => {
+                    to_store.push(fresh(&Area::National, (found, None, Vec::new(), source)));
+                }
                 Err(err) => {
                     tracing::warn!(%day, error = %err, "no intensity for a day of the period");
                     unavailable.insert(day);
