@@ -33,7 +33,7 @@ fn fresh_app(data: &Path) -> (tempfile::TempDir, axum::Router) {
         data_dir: data.to_path_buf(),
         intensity_url: String::new(),
         intensity_dir: None,
-        db: dir.path().join("bench.sqlite3"),
+        db: carbon_footprint::storage::Database::Sqlite(dir.path().join("bench.sqlite3")),
         upstream_timeout_ms: 1_000,
     };
     let pipeline = sources.open_pipeline().expect("opens");

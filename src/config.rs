@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::intensity::{ApiError, IntensityClient, IntensitySource};
 use crate::pipeline::Pipeline;
 use crate::render::{ChartSize, Format};
-use crate::storage::{Storage, StorageError};
+use crate::storage::{Database, Storage, StorageError};
 
 /// A start-up fault an operator must hear about at once, in one line.
 #[derive(Debug, thiserror::Error)]
@@ -109,14 +109,16 @@ pub struct SourceArgs {
     /// [default: the data dir].
     #[arg(long, env = "FOOTPRINT_INTENSITY_DIR", global = true)]
     pub intensity_dir: Option<PathBuf>,
-    /// SQLite database file (created if missing).
+    /// SQLite database file (created if missing), or a `postgres://` URL
+    /// of a PostgreSQL database that several replicas share.
     #[arg(
         long,
         env = "FOOTPRINT_DB",
         default_value = "carbon-footprint.sqlite3",
+        value_parser = parse_database,
         global = true
     )]
-    pub db: PathBuf,
+    pub db: Database,
     /// Time allowed for each call to the intensity API, in milliseconds.
     #[arg(
         long,
@@ -298,6 +300,10 @@ pub struct ReportArgs {
     /// periods 1-46, 1-48 or 1-50).
     #[arg(long, default_value = "utc", value_parser = ["utc", "uk"])]
     pub day: String,
+}
+
+fn parse_database(text: &str) -> Result<Database, std::convert::Infallible> {
+    Ok(Database::parse(text))
 }
 
 #[cfg(test)]

@@ -71,6 +71,16 @@ impl Day {
         Ok(Day(date))
     }
 
+    /// The day of a date read back from storage, within the same years
+    /// as [`Day::parse`].
+    pub fn from_naive(date: NaiveDate) -> Result<Self, RangeError> {
+        if (Day::FIRST_YEAR..=Day::LAST_YEAR).contains(&date.year()) {
+            Ok(Day(date))
+        } else {
+            Err(RangeError::DateOutOfRange(date.to_string()))
+        }
+    }
+
     pub fn naive(self) -> NaiveDate {
         self.0
     }

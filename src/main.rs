@@ -79,7 +79,7 @@ async fn serve(cli: Cli) -> Result<(), Failure> {
     tracing::info!(
         %address,
         data_dir = %cli.sources.data_dir.display(),
-        db = %cli.sources.db.display(),
+        db = %cli.sources.db,
         intensity_url = %cli.sources.intensity_url,
         "serving; try /footprint/abc123xyz/2019-11-25/14-20"
     );

@@ -83,7 +83,7 @@ fn describe() {
     );
     metrics::describe_gauge!(
         "db_readers_in_use",
-        "Read-only database connections in use."
+        "Read-only database connections in use (SQLite)."
     );
     metrics::describe_counter!(
         "db_reader_connections_opened_total",
@@ -91,7 +91,15 @@ fn describe() {
     );
     metrics::describe_counter!(
         "db_writer_waits_total",
-        "Writes that waited for the one writer connection."
+        "Writes that waited for the one writer connection (SQLite)."
+    );
+    metrics::describe_gauge!(
+        "db_pool_connections_in_use",
+        "PostgreSQL pool connections in use."
+    );
+    metrics::describe_counter!(
+        "db_pool_waits_total",
+        "PostgreSQL calls that found every pool connection in use and waited."
     );
 }
 

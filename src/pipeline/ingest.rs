@@ -14,8 +14,6 @@ use std::path::Path;
 use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 
-use chrono::Utc;
-
 use super::{Pipeline, PipelineError, READ_ATTEMPTS, compute_asset_day, with_intensity};
 use crate::asset::AssetId;
 use crate::blocking::{WorkLimit, run_blocking};
@@ -72,6 +70,7 @@ impl Pipeline {
         // No file, no day: the intensity is not asked for.
         self.source_stamp(day).await?;
         let _ingesting = self.ingest_locks.lock(day).await;
+        let mut claim = None;
         let mut attempt = 1;
         loop {
             let stamp = self.source_stamp(day).await?;
@@ -85,6 +84,12 @@ impl Pipeline {
                 return self
                     .bring_current(day, record, register_stamp, &register, known.as_ref())
                     .await;
+            }
+            // Replicas sharing the database read a day once between them:
+            // the one that waited for the claim looks again first.
+            if claim.is_none() {
+                claim = Some(self.claim(format!("day {day}")).await?);
+                continue;
             }
             // Read, fetch the areas' intensity and store on one thread:
             // the rows are then freed where they were allocated, and the
@@ -283,7 +288,7 @@ impl Pipeline {
             stamp: source,
             assets: ids.len() as u64,
             rejected,
-            ingested_at: Utc::now(),
+            ingested_at: crate::storage::now(),
             intensity_versions: Some(
                 intensities
                     .iter()

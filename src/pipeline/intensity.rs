@@ -59,7 +59,10 @@ impl Pipeline {
             return Ok(stored);
         }
         let _fetching = self.intensity_locks.lock((area.clone(), day)).await;
-        // Another request may have fetched it while this one waited.
+        let _claim = self
+            .claim(format!("intensity {} {day}", area.key()))
+            .await?;
+        // Another request, or replica, may have fetched it meanwhile.
         if let Some(stored) = self.stored_intensity(area, day).await? {
             return Ok(stored);
         }
@@ -195,7 +198,7 @@ impl Pipeline {
                 *failures.entry(key).or_insert(0) += 1;
             }
         }
-        let now = Utc::now();
+        let now = crate::storage::now();
         let replacement = match outcome {
             Ok((found, region, mix, provenance))
                 if (found != stored.day || mix != stored.mix)
@@ -231,7 +234,7 @@ impl Pipeline {
 
 /// What a source just gave for `area`, as stored: fetched and checked now.
 pub(super) fn fresh(area: &Area, (day, region, mix, source): Found) -> StoredIntensity {
-    let now = Utc::now();
+    let now = crate::storage::now();
     StoredIntensity {
         area: area.clone(),
         region,

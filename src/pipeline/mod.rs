@@ -42,7 +42,7 @@ use crate::power::{
     power_file_path, read_power_csv, resample_day_with_gaps,
 };
 use crate::register::{AssetRegister, REGISTER_FILE};
-use crate::storage::{AssetDayRecord, ComputedDay, Storage, StorageError, StoredIntensity};
+use crate::storage::{AssetDayRecord, Claim, ComputedDay, Storage, StorageError, StoredIntensity};
 
 /// How long forecast-only intensity is trusted before it is fetched again.
 pub const FORECAST_REFRESH: Duration = Duration::minutes(30);
@@ -320,6 +320,13 @@ impl Pipeline {
         stamp
     }
 
+    /// Holds `key` against other replicas sharing the database until the
+    /// claim is dropped.
+    pub(super) async fn claim(&self, key: String) -> Result<Claim, PipelineError> {
+        let storage = self.storage.clone();
+        Ok(run_blocking(move || storage.claim(&key)).await??)
+    }
+
     /// Answers `query`, computing and storing its asset-day first if the
     /// stored one is missing or stale; with the answer's freshness. Stored
     /// rows found damaged are deleted and computed again: the database is a
@@ -417,20 +424,38 @@ impl Pipeline {
                 // A very large file: this asset alone now, every asset in
                 // the background.
                 self.ensure_day_in_background(day);
-                // A file rewritten in place while it is read gives rows of
-                // two versions: read again, and refuse if it keeps moving.
-                let mut attempt = 1;
-                loop {
-                    match self
-                        .compute_day(asset.clone(), day, stamp, intensity.clone())
-                        .await
+                // Another replica may be computing it: wait, then look again.
+                let _claim = self.claim(format!("asset-day {asset} {day}")).await?;
+                let storage = self.storage.clone();
+                let of = asset.clone();
+                match run_blocking(move || storage.asset_day(&of, day)).await?? {
+                    Some(r)
+                        if r.stamp == stamp
+                            && r.intensity_area == own_area
+                            && r.intensity_fetched_at == intensity.fetched_at =>
                     {
-                        Err(PipelineError::FileChanging { .. }) if attempt < READ_ATTEMPTS => {
-                            attempt += 1;
-                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                            stamp = self.source_stamp(day).await?;
+                        r
+                    }
+                    _ => {
+                        // A file rewritten in place while it is read gives
+                        // rows of two versions: read again, and refuse if it
+                        // keeps moving.
+                        let mut attempt = 1;
+                        loop {
+                            match self
+                                .compute_day(asset.clone(), day, stamp, intensity.clone())
+                                .await
+                            {
+                                Err(PipelineError::FileChanging { .. })
+                                    if attempt < READ_ATTEMPTS =>
+                                {
+                                    attempt += 1;
+                                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                                    stamp = self.source_stamp(day).await?;
+                                }
+                                other => break other?,
+                            }
                         }
-                        other => break other?,
                     }
                 }
             }
@@ -629,7 +654,7 @@ fn with_intensity(
     let record = AssetDayRecord {
         intensity_fetched_at: intensity.fetched_at,
         intensity_area: intensity.area.clone(),
-        computed_at: Utc::now(),
+        computed_at: crate::storage::now(),
         totals: totals_of(&footprints),
         ..record
     };
@@ -687,7 +712,7 @@ fn compute_asset_day(
         intensity_fetched_at: intensity.fetched_at,
         readings: own.readings.len() as u64,
         skipped: own.skipped.clone(),
-        computed_at: Utc::now(),
+        computed_at: crate::storage::now(),
         totals: totals_of(&footprints),
         intensity_area: intensity.area.clone(),
     };

@@ -1,32 +1,29 @@
-//! SQLite storage, and the only SQL in the crate: both sources (the asset's
-//! COV readings and the day's intensity), the resampled half-hours and the
+//! Storage, and the only SQL in the crate: both sources (the asset's COV
+//! readings and the day's intensity), the resampled half-hours and the
 //! computed footprint table, plus the record of which source versions each
 //! asset-day was computed from.
 //!
-//! The schema lives in `migrations/sqlite/` and is applied at open. Every
-//! call blocks; async callers run them on the blocking pool. Writes go
-//! through one connection behind a mutex, reads through a pool of read-only
-//! connections ([`connections`]), so a long write never holds up a read;
-//! the busy timeout absorbs other processes' writes.
+//! [`Storage`] is the one interface; behind it is SQLite (a file, the
+//! default: [`sqlite`]) or PostgreSQL (a server shared by replicas:
+//! [`postgres`]). Nothing above this module knows which. Every call blocks;
+//! async callers run them on the blocking pool.
 
-mod connections;
-mod days;
+mod postgres;
+mod sqlite;
+#[cfg(test)]
+pub(crate) mod test_support;
 
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params};
-
-use self::connections::Connections;
-pub use self::days::{AssetDayTotals, DayFileRecord, IntensityVersions};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use rusqlite::ErrorCode;
 
 use crate::asset::AssetId;
 use crate::footprint::{FootprintRow, Totals};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange};
-use crate::intensity::{
-    Area, GenerationMix, HalfHourIntensity, IntensityDay, IntensityKind, KindPreference, Provenance,
-};
+use crate::intensity::{Area, GenerationMix, IntensityDay, KindPreference, Provenance};
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, PowerReading, SkippedRows, SourceStamp};
 
 #[derive(Debug, thiserror::Error)]
@@ -52,30 +49,34 @@ pub enum StorageError {
     Removed,
     #[error("database error")]
     Sqlite(#[source] rusqlite::Error),
+    /// The PostgreSQL URL does not parse (the message never repeats it: it
+    /// may hold a password).
+    #[error("the PostgreSQL URL is not valid")]
+    BadUrl(#[source] tokio_postgres::Error),
+    /// No connection to PostgreSQL can be had now: the server is down,
+    /// unreachable or refuses us.
+    #[error("the PostgreSQL server cannot be reached")]
+    Unreachable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot bring the PostgreSQL schema up to date (migration {version})")]
+    PostgresMigrate {
+        version: u32,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("database error")]
+    Postgres(#[source] tokio_postgres::Error),
     #[error("the database holds a value it cannot have written: {0}")]
     Corrupt(String),
-}
-
-impl From<rusqlite::Error> for StorageError {
-    fn from(err: rusqlite::Error) -> Self {
-        match err.sqlite_error_code() {
-            Some(
-                ErrorCode::DiskFull
-                | ErrorCode::ReadOnly
-                | ErrorCode::CannotOpen
-                | ErrorCode::SystemIoFailure,
-            ) => StorageError::Unwritable(err),
-            _ => StorageError::Sqlite(err),
-        }
-    }
 }
 
 impl StorageError {
     /// The store cannot take writes now; what it holds can still be read.
     pub fn is_unwritable(&self) -> bool {
-        matches!(self, StorageError::Unwritable(_) | StorageError::Removed)
+        matches!(
+            self,
+            StorageError::Unwritable(_) | StorageError::Removed | StorageError::Unreachable(_)
+        )
     }
-
     /// The file is not a database, or pages of it are damaged.
     pub fn is_damage(&self) -> bool {
         let code = match self {
@@ -170,67 +171,170 @@ pub struct ComputedDay<'a> {
     pub footprints: &'a FootprintSets,
 }
 
+/// A day file read for every asset it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayFileRecord {
+    /// The day's file and the previous day's file used, as read.
+    pub stamp: SourceStamp,
+    /// Assets with power rows in the file.
+    pub assets: u64,
+    /// Assets whose every row was rejected, with what was wrong.
+    pub rejected: BTreeMap<AssetId, SkippedRows>,
+    pub ingested_at: DateTime<Utc>,
+    /// The intensity version (by area key) every asset-day of the day
+    /// uses; `None` when some were recomputed one by one since.
+    pub intensity_versions: Option<IntensityVersions>,
+    /// The asset register the areas were taken from (`None`: no register).
+    pub register_stamp: Option<FileStamp>,
+}
+
+/// Area key -> the `fetched_at` of the intensity used.
+pub type IntensityVersions = BTreeMap<String, DateTime<Utc>>;
+
+/// One asset-day's totals under the default preference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetDayTotals {
+    pub asset: AssetId,
+    pub day: Day,
+    pub totals: Totals,
+}
+
+/// Where the data is kept: a SQLite file (the default) or a PostgreSQL
+/// server that several replicas share.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Database {
+    /// A `postgres://` or `postgresql://` URL, else a SQLite file path.
+    pub fn parse(text: &str) -> Database {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Database::Postgres(text.to_owned())
+        } else {
+            Database::Sqlite(PathBuf::from(text))
+        }
+    }
+}
+
+/// Shown without a PostgreSQL URL's password.
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(url) => f.write_str(&postgres::without_password(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Database({self})")
+    }
+}
+
+enum Engine {
+    Sqlite(sqlite::Sqlite),
+    /// Boxed: the pool and runtime make it several times larger.
+    Postgres(Box<postgres::Postgres>),
+}
+
+/// Calls the same method on whichever engine the storage has.
+macro_rules! on_engine {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match &*$self.engine {
+            Engine::Sqlite(db) => db.$method($($arg),*),
+            Engine::Postgres(db) => db.$method($($arg),*),
+        }
+    };
+}
+
+/// Held while this process computes something other replicas must not
+/// compute at the same time; released when dropped (or, in PostgreSQL,
+/// when the process dies and its session ends).
+#[must_use = "the claim is released when dropped"]
+pub struct Claim {
+    release: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Claim {
+    /// A claim nothing else can contend for (one process on its own file).
+    fn uncontended() -> Claim {
+        Claim { release: None }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release();
+        }
+    }
+}
+
 /// A cheap-to-clone handle on the database.
 #[derive(Clone)]
 pub struct Storage {
-    conns: Arc<Connections>,
+    engine: Arc<Engine>,
 }
 
 impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Storage").finish_non_exhaustive()
+        f.debug_struct("Storage")
+            .field("engine", &self.engine_name())
+            .finish_non_exhaustive()
     }
 }
 
 impl Storage {
-    /// Opens (creating if needed) the database at `path`, moving a damaged
-    /// one aside, switches it to WAL and applies the migrations.
-    pub fn open(path: &Path) -> Result<Storage, StorageError> {
+    /// Opens the database, creating the SQLite file or connecting to
+    /// PostgreSQL, and brings its schema up to date (in PostgreSQL, one
+    /// replica at a time).
+    pub fn open(database: &Database) -> Result<Storage, StorageError> {
+        let engine = match database {
+            Database::Sqlite(path) => Engine::Sqlite(sqlite::Sqlite::open(path)?),
+            Database::Postgres(url) => Engine::Postgres(Box::new(postgres::Postgres::open(url)?)),
+        };
         Ok(Storage {
-            conns: Arc::new(Connections::open(path)?),
+            engine: Arc::new(engine),
         })
     }
 
-    /// A real write (one row rewritten): fails when the database cannot be
-    /// written (a full or read-only disk, a file removed under the server).
-    pub fn check_writable(&self) -> Result<(), StorageError> {
-        if !self.conns.file_present() {
-            return Err(StorageError::Removed);
+    /// `sqlite` or `postgres`.
+    pub fn engine_name(&self) -> &'static str {
+        match &*self.engine {
+            Engine::Sqlite(_) => "sqlite",
+            Engine::Postgres(_) => "postgres",
         }
-        self.conns.write().execute(
-            "INSERT INTO readiness_probe (id, written_at) VALUES (1, ?1)
-             ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
-            params![format_time(Utc::now())],
-        )?;
-        Ok(())
+    }
+
+    /// Waits until no other process holds `key`, then holds it until the
+    /// claim is dropped. With SQLite one process owns the file, and the
+    /// in-process locks above suffice: the claim is immediate.
+    pub fn claim(&self, key: &str) -> Result<Claim, StorageError> {
+        match &*self.engine {
+            Engine::Sqlite(_) => Ok(Claim::uncontended()),
+            Engine::Postgres(db) => db.claim(key),
+        }
+    }
+
+    /// A real write (one row rewritten): fails when the database cannot be
+    /// written (a full or read-only disk, a file removed under the server,
+    /// a PostgreSQL server gone).
+    pub fn check_writable(&self) -> Result<(), StorageError> {
+        on_engine!(self.check_writable())
     }
 
     /// A trivial query that fails when the database is unusable.
     pub fn check(&self) -> Result<(), StorageError> {
-        if !self.conns.file_present() {
-            return Err(StorageError::Removed);
-        }
-        let one: i64 = self
-            .conns
-            .read(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get(0))?))?;
-        if one == 1 {
-            Ok(())
-        } else {
-            Err(StorageError::Corrupt("SELECT 1 did not return 1".into()))
-        }
+        on_engine!(self.check())
     }
 
-    /// `PRAGMA integrity_check`: `Ok(())` when it reports `ok`.
+    /// The engine's own consistency check: `Ok(())` when it finds nothing.
     #[cfg(test)]
     pub fn integrity_check(&self) -> Result<(), StorageError> {
-        let result: String = self
-            .conns
-            .read(|conn| Ok(conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?))?;
-        if result == "ok" {
-            Ok(())
-        } else {
-            Err(StorageError::Corrupt(result))
-        }
+        on_engine!(self.integrity_check())
     }
 
     pub fn intensity(
@@ -244,15 +348,7 @@ impl Storage {
     /// The region id a postcode area's stored figures named, if any: the
     /// region of its fallback file when the API cannot be reached.
     pub fn region_of(&self, area: &Area) -> Result<Option<u8>, StorageError> {
-        self.conns.read(|conn| {
-            Ok(conn
-                .prepare_cached(
-                    "SELECT region_id FROM intensity_half_hours
-                     WHERE area = ?1 AND region_id IS NOT NULL LIMIT 1",
-                )?
-                .query_row(params![area.key()], |r| r.get(0))
-                .optional()?)
-        })
+        on_engine!(self.region_of(area))
     }
 
     /// The stored intensity of every day from `from` to `to` that has one.
@@ -261,106 +357,8 @@ impl Storage {
         area: &Area,
         from: Day,
         to: Day,
-    ) -> Result<std::collections::HashMap<Day, StoredIntensity>, StorageError> {
-        self.conns.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT date, half_hour_id, forecast, actual, source, fetched_at,
-                    COALESCE(checked_at, fetched_at), region_id, region_name, generation_mix
-             FROM intensity_half_hours WHERE area = ?3 AND date BETWEEN ?1 AND ?2
-             ORDER BY date, half_hour_id",
-            )?;
-            let mut out = std::collections::HashMap::new();
-            let mut rows = stmt.query(params![from.to_string(), to.to_string(), area.key()])?;
-            // The day being gathered: its half-hours, how many were found,
-            // its source, fetched_at and checked_at, its region, and the
-            // generation mix of each half-hour.
-            type Gathering = (
-                Day,
-                [HalfHourIntensity; HALF_HOURS_PER_DAY as usize],
-                usize,
-                (String, String, String),
-                Option<(u8, String)>,
-                Vec<GenerationMix>,
-            );
-            let mut current: Option<Gathering> = None;
-            let finish = |(
-                day,
-                half_hours,
-                found,
-                (source, fetched_at, checked_at),
-                region,
-                mix,
-            ): Gathering|
-             -> Result<(Day, StoredIntensity), StorageError> {
-                if found != usize::from(HALF_HOURS_PER_DAY) {
-                    return Err(StorageError::Corrupt(format!(
-                        "{found} intensity rows for {day}"
-                    )));
-                }
-                let day_intensity = IntensityDay::from_half_hours(day, half_hours)
-                    .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-                Ok((
-                    day,
-                    StoredIntensity {
-                        area: area.clone(),
-                        region,
-                        day: day_intensity,
-                        mix: if mix.iter().all(|m| m.is_empty()) {
-                            Vec::new()
-                        } else {
-                            mix
-                        },
-                        source: source.parse().map_err(StorageError::Corrupt)?,
-                        fetched_at: parse_time(&fetched_at)?,
-                        checked_at: parse_time(&checked_at)?,
-                    },
-                ))
-            };
-            while let Some(row) = rows.next()? {
-                let date: String = row.get(0)?;
-                let day = Day::parse(&date)
-                    .map_err(|e| StorageError::Corrupt(format!("date `{date}`: {e}")))?;
-                if let Some(done) = current.take_if(|c| c.0 != day) {
-                    let (d, stored) = finish(done)?;
-                    out.insert(d, stored);
-                }
-                let entry = current.get_or_insert_with(|| {
-                    (
-                        day,
-                        [HalfHourIntensity::default(); HALF_HOURS_PER_DAY as usize],
-                        0,
-                        (String::new(), String::new(), String::new()),
-                        None,
-                        vec![GenerationMix::new(); usize::from(HALF_HOURS_PER_DAY)],
-                    )
-                });
-                let id = half_hour_id(row.get(1)?)?;
-                entry.1[id.index()] = HalfHourIntensity {
-                    forecast: row.get(2)?,
-                    actual: row.get(3)?,
-                };
-                if entry.2 == 0 {
-                    entry.3 = (row.get(4)?, row.get(5)?, row.get(6)?);
-                    entry.4 = match (
-                        row.get::<_, Option<u8>>(7)?,
-                        row.get::<_, Option<String>>(8)?,
-                    ) {
-                        (Some(id), name) => Some((id, name.unwrap_or_default())),
-                        _ => None,
-                    };
-                }
-                if let Some(mix) = row.get::<_, Option<String>>(9)? {
-                    entry.5[id.index()] = serde_json::from_str(&mix)
-                        .map_err(|e| StorageError::Corrupt(format!("generation_mix: {e}")))?;
-                }
-                entry.2 += 1;
-            }
-            if let Some(last) = current {
-                let (d, stored) = finish(last)?;
-                out.insert(d, stored);
-            }
-            Ok(out)
-        })
+    ) -> Result<HashMap<Day, StoredIntensity>, StorageError> {
+        on_engine!(self.intensities(area, from, to))
     }
 
     /// Records that a day's intensity was checked at `at` and found as
@@ -371,60 +369,12 @@ impl Storage {
         day: Day,
         at: DateTime<Utc>,
     ) -> Result<(), StorageError> {
-        self.conns.write().execute(
-            "UPDATE intensity_half_hours SET checked_at = ?2 WHERE date = ?1 AND area = ?3",
-            params![day.to_string(), format_time(at), area.key()],
-        )?;
-        Ok(())
+        on_engine!(self.mark_intensity_checked(area, day, at))
     }
 
     /// Replaces the stored intensity of a day, all 48 rows at once.
     pub fn save_intensity(&self, stored: &StoredIntensity) -> Result<(), StorageError> {
-        let mut conn = self.conns.write();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let day = stored.day.day();
-        let date = day.to_string();
-        let fetched_at = format_time(stored.fetched_at);
-        let area = stored.area.key();
-        tx.execute(
-            "DELETE FROM intensity_half_hours WHERE date = ?1 AND area = ?2",
-            params![date, area],
-        )?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO intensity_half_hours
-                 (date, half_hour_id, from_utc, forecast, actual, source, fetched_at, checked_at,
-                  area, region_id, region_name, generation_mix)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?;
-            for id in HalfHourId::all() {
-                let h = stored.day.get(id);
-                let mix = stored
-                    .mix
-                    .get(id.index())
-                    .map(|m| {
-                        serde_json::to_string(m)
-                            .map_err(|e| StorageError::Corrupt(format!("generation_mix: {e}")))
-                    })
-                    .transpose()?;
-                insert.execute(params![
-                    date,
-                    id.get(),
-                    format_time(id.start(day)),
-                    h.forecast,
-                    h.actual,
-                    stored.source.as_str(),
-                    fetched_at,
-                    format_time(stored.checked_at),
-                    area,
-                    stored.region.as_ref().map(|(id, _)| *id),
-                    stored.region.as_ref().map(|(_, name)| name.as_str()),
-                    mix,
-                ])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        on_engine!(self.save_intensity(stored))
     }
 
     pub fn asset_day(
@@ -432,119 +382,21 @@ impl Storage {
         asset: &AssetId,
         day: Day,
     ) -> Result<Option<AssetDayRecord>, StorageError> {
-        self.conns.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
-                    power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
-                    previous_file_inode, previous_file_ctime_ns, intensity_fetched_at,
-                    readings, skipped_rows, computed_at, energy_kwh, footprint_g, coverage,
-                    intensity_area
-             FROM asset_days WHERE asset_id = ?1 AND date = ?2",
-            )?;
-            let raw = stmt
-                .query_row(params![asset.as_str(), day.to_string()], |r| {
-                    Ok((
-                        [r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?],
-                        [r.get::<_, Option<i64>>(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
-                        r.get::<_, String>(8)?,
-                        r.get::<_, i64>(9)?,
-                        r.get::<_, String>(10)?,
-                        r.get::<_, String>(11)?,
-                        Totals {
-                            energy_kwh: r.get(12)?,
-                            footprint_g: r.get(13)?,
-                            coverage: r.get(14)?,
-                        },
-                        r.get::<_, String>(15)?,
-                    ))
-                })
-                .optional()?;
-            let Some((file, previous, fetched_at, readings, skipped, computed_at, totals, area)) =
-                raw
-            else {
-                return Ok(None);
-            };
-            // Integers as SQLite keeps them: sizes and inodes are stored as i64.
-            let stamp = |[size, mtime_ns, inode, ctime_ns]: [i64; 4]| FileStamp {
-                size: size as u64,
-                mtime_ns,
-                inode: inode as u64,
-                ctime_ns,
-            };
-            Ok(Some(AssetDayRecord {
-                stamp: SourceStamp {
-                    day: stamp(file),
-                    previous: match previous {
-                        [Some(size), Some(mtime), Some(inode), Some(ctime)] => {
-                            Some(stamp([size, mtime, inode, ctime]))
-                        }
-                        _ => None,
-                    },
-                },
-                intensity_fetched_at: parse_time(&fetched_at)?,
-                readings: readings.max(0) as u64,
-                skipped: serde_json::from_str(&skipped)
-                    .map_err(|e| StorageError::Corrupt(format!("skipped_rows: {e}")))?,
-                computed_at: parse_time(&computed_at)?,
-                totals,
-                intensity_area: Area::from_key(&area)
-                    .ok_or_else(|| StorageError::Corrupt(format!("intensity area `{area}`")))?,
-            }))
-        })
+        on_engine!(self.asset_day(asset, day))
     }
 
     /// What a stored asset-day's readings say about the next day: the value
     /// held at its midnight and its rows past it. `None` when the day is not
     /// stored.
     pub fn carry_over(&self, asset: &AssetId, day: Day) -> Result<Option<CarryOver>, StorageError> {
-        self.conns.read(|conn| {
-            let date = day.to_string();
-            let mut stmt = conn.prepare_cached(
-                "SELECT at_unix_ns, power_kw FROM power_readings
-             WHERE asset_id = ?1 AND date = ?2 ORDER BY at_unix_ns",
-            )?;
-            let readings = stmt
-                .query_map(params![asset.as_str(), date], |r| {
-                    Ok(PowerReading {
-                        at: DateTime::from_timestamp_nanos(r.get(0)?),
-                        power_kw: r.get(1)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            if readings.is_empty() {
-                return Ok(None);
-            }
-            let mut stmt = conn.prepare_cached(
-                "SELECT at_unix_ns FROM power_gaps
-             WHERE asset_id = ?1 AND date = ?2 ORDER BY at_unix_ns",
-            )?;
-            let gaps = stmt
-                .query_map(params![asset.as_str(), date], |r| {
-                    Ok(DateTime::from_timestamp_nanos(r.get(0)?))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Some(CarryOver::split(&readings, &gaps, day.end())))
-        })
+        on_engine!(self.carry_over(asset, day))
     }
 
     /// Deletes everything stored for an asset-day, so that it is computed
-    /// again (after its rows were found damaged).
+    /// again (after its rows were found damaged); the day's file is then
+    /// no longer read whole.
     pub fn forget_asset_day(&self, asset: &AssetId, day: Day) -> Result<(), StorageError> {
-        let mut conn = self.conns.write();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // The day is no longer whole: its file is read again.
-        tx.execute(
-            "DELETE FROM day_files WHERE date = ?1",
-            params![day.to_string()],
-        )?;
-        for table in ASSET_DAY_TABLES {
-            tx.execute(
-                &format!("DELETE FROM {table} WHERE asset_id = ?1 AND date = ?2"),
-                params![asset.as_str(), day.to_string()],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+        on_engine!(self.forget_asset_day(asset, day))
     }
 
     /// Writes a whole asset-day (what carries into the next day, half-hours,
@@ -558,13 +410,7 @@ impl Storage {
     /// Writes several whole asset-days in one transaction, as
     /// [`Storage::save_asset_day`] writes one.
     pub fn save_asset_days(&self, days: &[ComputedDay<'_>]) -> Result<(), StorageError> {
-        let mut conn = self.conns.write();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for computed in days {
-            write_asset_day(&tx, computed)?;
-        }
-        tx.commit()?;
-        Ok(())
+        on_engine!(self.save_asset_days(days))
     }
 
     /// The stored half-hours of an asset-day, if all 48 are there.
@@ -573,18 +419,7 @@ impl Storage {
         asset: &AssetId,
         day: Day,
     ) -> Result<Option<[HalfHourEnergy; HALF_HOURS_PER_DAY as usize]>, StorageError> {
-        self.conns.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT half_hour_id, samples, coverage, carried_forward, mean_power_kw, energy_kwh
-             FROM power_half_hours WHERE asset_id = ?1 AND date = ?2 ORDER BY half_hour_id",
-            )?;
-            let mut rows = stmt.query(params![asset.as_str(), day.to_string()])?;
-            let mut out: Vec<HalfHourEnergy> = Vec::with_capacity(usize::from(HALF_HOURS_PER_DAY));
-            while let Some(row) = rows.next()? {
-                out.push(energy_from_row(row, day)?);
-            }
-            Ok(out.try_into().ok())
-        })
+        on_engine!(self.energies(asset, day))
     }
 
     /// Replaces an asset-day's footprint rows after its intensity changed,
@@ -604,24 +439,10 @@ impl Storage {
         &self,
         days: &[(&AssetId, Day, &AssetDayRecord, &FootprintSets)],
     ) -> Result<(), StorageError> {
-        let mut conn = self.conns.write();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for (asset, day, record, footprints) in days {
-            let date = day.to_string();
-            for table in ["footprint_half_hours", "asset_days"] {
-                tx.prepare_cached(&format!(
-                    "DELETE FROM {table} WHERE asset_id = ?1 AND date = ?2"
-                ))?
-                .execute(params![asset.as_str(), date])?;
-            }
-            insert_footprints(&tx, asset.as_str(), &date, footprints)?;
-            insert_record(&tx, asset.as_str(), &date, record)?;
-        }
-        tx.commit()?;
-        Ok(())
+        on_engine!(self.save_footprints_of_many(days))
     }
 
-    /// The footprint rows of `range`, read back with `BETWEEN`, in order.
+    /// The footprint rows of `range`, in order.
     pub fn footprint_range(
         &self,
         asset: &AssetId,
@@ -629,206 +450,96 @@ impl Storage {
         preference: KindPreference,
         range: HalfHourRange,
     ) -> Result<Vec<FootprintRow>, StorageError> {
-        self.conns.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT f.half_hour_id, p.samples, p.coverage, p.carried_forward,
-                    p.mean_power_kw, p.energy_kwh,
-                    f.intensity_g_per_kwh, f.intensity_kind, f.footprint_g
-             FROM footprint_half_hours f
-             JOIN power_half_hours p USING (asset_id, date, half_hour_id)
-             WHERE f.asset_id = ?1 AND f.date = ?2 AND f.preference = ?3
-               AND f.half_hour_id BETWEEN ?4 AND ?5
-             ORDER BY f.half_hour_id",
-            )?;
-            let mut rows = stmt.query(params![
-                asset.as_str(),
-                day.to_string(),
-                preference.as_str(),
-                range.start().get(),
-                range.end().get(),
-            ])?;
-            let mut out = Vec::with_capacity(range.len());
-            while let Some(row) = rows.next()? {
-                let energy = energy_from_row(row, day)?;
-                let kind = match row.get::<_, String>(7)?.as_str() {
-                    "actual" => IntensityKind::Actual,
-                    "forecast" => IntensityKind::Forecast,
-                    other => {
-                        return Err(StorageError::Corrupt(format!("intensity kind `{other}`")));
-                    }
-                };
-                let mut footprint = FootprintRow::from_energy(&energy, row.get(6)?, kind);
-                // As stored, so an answer never differs from its stored row;
-                // unknown time (coverage 0) stays unknown, not the stored 0.
-                if let Some(footprint_g) = footprint.footprint_g.as_mut() {
-                    *footprint_g = row.get(8)?;
-                }
-                out.push(footprint);
-            }
-            Ok(out)
-        })
+        on_engine!(self.footprint_range(asset, day, preference, range))
     }
 
     /// How many footprint rows an asset-day has under `preference`.
-    #[cfg(test)]
     pub fn footprint_row_count(
         &self,
         asset: &AssetId,
         day: Day,
         preference: KindPreference,
     ) -> Result<u32, StorageError> {
-        self.conns.read(|conn| {
-            Ok(conn.query_row(
-                "SELECT COUNT(*) FROM footprint_half_hours
-                 WHERE asset_id = ?1 AND date = ?2 AND preference = ?3",
-                params![asset.as_str(), day.to_string(), preference.as_str()],
-                |r| r.get(0),
-            )?)
-        })
+        on_engine!(self.footprint_row_count(asset, day, preference))
+    }
+
+    /// The record of `day`'s last whole-file read, if any.
+    pub fn day_file(&self, day: Day) -> Result<Option<DayFileRecord>, StorageError> {
+        Ok(self.day_files(day, day)?.remove(&day))
+    }
+
+    /// The records of the days from `from` to `to` read whole.
+    pub fn day_files(
+        &self,
+        from: Day,
+        to: Day,
+    ) -> Result<HashMap<Day, DayFileRecord>, StorageError> {
+        on_engine!(self.day_files(from, to))
+    }
+
+    /// Records that `day`'s file was read for every asset, after all its
+    /// asset-days were written; asset-days of the day computed from another
+    /// version of the file (an asset since removed from it) are deleted in
+    /// the same transaction.
+    pub fn save_day_file(&self, day: Day, record: &DayFileRecord) -> Result<(), StorageError> {
+        on_engine!(self.save_day_file(day, record))
+    }
+
+    /// Records that every asset-day of `day` now uses the intensity
+    /// versions `versions`, with areas from the register `register` (or,
+    /// with `None` versions, that they may differ).
+    pub fn mark_day_file_intensity(
+        &self,
+        day: Day,
+        versions: Option<&IntensityVersions>,
+        register: Option<FileStamp>,
+    ) -> Result<(), StorageError> {
+        on_engine!(self.mark_day_file_intensity(day, versions, register))
+    }
+
+    /// The area each stored asset-day of `day` took its intensity from.
+    pub fn asset_areas(&self, day: Day) -> Result<Vec<(AssetId, Area)>, StorageError> {
+        on_engine!(self.asset_areas(day))
+    }
+
+    /// What each asset stored for `day` from the file version `file`
+    /// carries into the next day.
+    pub fn carry_overs(
+        &self,
+        day: Day,
+        file: FileStamp,
+    ) -> Result<HashMap<AssetId, CarryOver>, StorageError> {
+        on_engine!(self.carry_overs(day, file))
+    }
+
+    /// The assets of `day` in `area` whose footprint rows were computed
+    /// from another intensity version than `fetched_at`.
+    pub fn assets_with_other_intensity(
+        &self,
+        day: Day,
+        area: &Area,
+        fetched_at: DateTime<Utc>,
+    ) -> Result<Vec<AssetId>, StorageError> {
+        on_engine!(self.assets_with_other_intensity(day, area, fetched_at))
+    }
+
+    /// Every stored asset-day's totals from `from` to `to`, both included,
+    /// of one asset or of all, by date then asset.
+    pub fn day_totals(
+        &self,
+        asset: Option<&AssetId>,
+        from: Day,
+        to: Day,
+    ) -> Result<Vec<AssetDayTotals>, StorageError> {
+        on_engine!(self.day_totals(asset, from, to))
     }
 }
 
-fn write_asset_day(tx: &Transaction<'_>, computed: &ComputedDay<'_>) -> Result<(), StorageError> {
-    let asset = computed.asset.as_str();
-    let date = computed.day.to_string();
-    for table in ASSET_DAY_TABLES {
-        tx.prepare_cached(&format!(
-            "DELETE FROM {table} WHERE asset_id = ?1 AND date = ?2"
-        ))?
-        .execute(params![asset, date])?;
-    }
-    // Only what the next day needs of the readings: the last one before
-    // midnight and anything after it. The file keeps them all.
-    let boundary = computed.day.end();
-    let held_from = computed
-        .readings
-        .partition_point(|r| r.at < boundary)
-        .saturating_sub(1);
-    let tail = &computed.readings[held_from..];
-    let gaps_from = tail.first().map_or(boundary, |r| r.at);
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO power_readings (asset_id, date, at_unix_ns, power_kw)
-         VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    for reading in tail {
-        let at_ns = reading.at.timestamp_nanos_opt().ok_or_else(|| {
-            StorageError::Corrupt(format!("reading at {} is out of range", reading.at))
-        })?;
-        insert.execute(params![asset, date, at_ns, reading.power_kw])?;
-    }
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO power_gaps (asset_id, date, at_unix_ns) VALUES (?1, ?2, ?3)",
-    )?;
-    for gap in computed.gaps.iter().filter(|g| **g >= gaps_from) {
-        let at_ns = gap
-            .timestamp_nanos_opt()
-            .ok_or_else(|| StorageError::Corrupt(format!("a gap at {gap} is out of range")))?;
-        insert.execute(params![asset, date, at_ns])?;
-    }
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO power_half_hours
-         (asset_id, date, half_hour_id, samples, coverage, carried_forward,
-          mean_power_kw, energy_kwh)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
-    for e in computed.energies {
-        insert.execute(params![
-            asset,
-            date,
-            e.half_hour_id.get(),
-            e.samples,
-            e.coverage,
-            e.carried_forward,
-            e.mean_power_kw,
-            e.energy_kwh,
-        ])?;
-    }
-    insert_footprints(tx, asset, &date, computed.footprints)?;
-    insert_record(tx, asset, &date, computed.record)
-}
-
-fn insert_footprints(
-    tx: &Transaction<'_>,
-    asset: &str,
-    date: &str,
-    footprints: &FootprintSets,
-) -> Result<(), StorageError> {
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO footprint_half_hours
-         (asset_id, date, preference, half_hour_id, intensity_g_per_kwh, intensity_kind, footprint_g)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    for (preference, rows) in footprints {
-        for row in rows {
-            insert.execute(params![
-                asset,
-                date,
-                preference.as_str(),
-                row.half_hour_id.get(),
-                row.intensity_g_per_kwh,
-                row.intensity_kind.as_str(),
-                // The column is NOT NULL: unknown time (coverage 0) is read
-                // back as unknown from the coverage, never as this zero.
-                row.footprint_g.unwrap_or(0.0),
-            ])?;
-        }
-    }
-    Ok(())
-}
-
-fn insert_record(
-    tx: &Transaction<'_>,
-    asset: &str,
-    date: &str,
-    record: &AssetDayRecord,
-) -> Result<(), StorageError> {
-    let skipped = serde_json::to_string(&record.skipped)
-        .map_err(|e| StorageError::Corrupt(format!("skipped_rows: {e}")))?;
-    tx.prepare_cached(
-        "INSERT INTO asset_days
-         (asset_id, date, power_file_size, power_file_mtime_ns, previous_file_size,
-          previous_file_mtime_ns, intensity_fetched_at, readings, skipped_rows, computed_at,
-          power_file_inode, power_file_ctime_ns, previous_file_inode, previous_file_ctime_ns,
-          energy_kwh, footprint_g, coverage, intensity_area)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-    )?
-    .execute(params![
-        asset,
-        date,
-        record.stamp.day.size as i64,
-        record.stamp.day.mtime_ns,
-        record.stamp.previous.map(|s| s.size as i64),
-        record.stamp.previous.map(|s| s.mtime_ns),
-        format_time(record.intensity_fetched_at),
-        record.readings as i64,
-        skipped,
-        format_time(record.computed_at),
-        record.stamp.day.inode as i64,
-        record.stamp.day.ctime_ns,
-        record.stamp.previous.map(|s| s.inode as i64),
-        record.stamp.previous.map(|s| s.ctime_ns),
-        record.totals.energy_kwh,
-        record.totals.footprint_g,
-        record.totals.coverage,
-        record.intensity_area.key(),
-    ])?;
-    Ok(())
-}
-
-/// Columns 0-5 of `power_half_hours` (id, samples, coverage,
-/// carried_forward, mean_power_kw, energy_kwh) as a [`HalfHourEnergy`].
-fn energy_from_row(row: &rusqlite::Row<'_>, day: Day) -> Result<HalfHourEnergy, StorageError> {
-    let id = half_hour_id(row.get(0)?)?;
-    Ok(HalfHourEnergy {
-        half_hour_id: id,
-        from: id.start(day),
-        to: id.end(day),
-        samples: row.get(1)?,
-        coverage: row.get(2)?,
-        carried_forward: row.get(3)?,
-        mean_power_kw: row.get(4)?,
-        energy_kwh: row.get(5)?,
-    })
+/// The current time as storage keeps it: to the microsecond, which both
+/// engines store exactly, so that a version read back equals the one held
+/// in memory.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
 }
 
 fn half_hour_id(n: u32) -> Result<HalfHourId, StorageError> {
@@ -845,280 +556,19 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, StorageError> {
         .map_err(|e| StorageError::Corrupt(format!("time `{s}`: {e}")))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::footprint::footprint_rows;
-    use crate::power::resample_day;
+fn asset_id(id: &str) -> Result<AssetId, StorageError> {
+    AssetId::parse(id).map_err(|e| StorageError::Corrupt(format!("asset id `{id}`: {e}")))
+}
 
-    fn day() -> Day {
-        Day::parse("2019-11-25").unwrap()
-    }
-
-    fn asset() -> AssetId {
-        AssetId::parse("abc123xyz").unwrap()
-    }
-
-    fn intensity() -> IntensityDay {
-        let half_hours = std::array::from_fn(|i| HalfHourIntensity {
-            forecast: Some(200.0 + i as f64),
-            actual: (i < 40).then_some(100.0 + i as f64),
-        });
-        IntensityDay::from_half_hours(day(), half_hours).unwrap()
-    }
-
-    fn record(fetched_at: DateTime<Utc>) -> AssetDayRecord {
-        AssetDayRecord {
-            stamp: SourceStamp {
-                day: FileStamp {
-                    size: 10,
-                    mtime_ns: 1_574_640_000_123_456_789,
-                    inode: 42,
-                    ctime_ns: 1_574_640_000_987_654_321,
-                },
-                previous: Some(FileStamp::UNREADABLE),
-            },
-            intensity_fetched_at: fetched_at,
-            readings: 2,
-            skipped: SkippedRows {
-                count: 1,
-                first: vec![crate::power::SkippedRow {
-                    line: 3,
-                    reason: "bad time `x`".into(),
-                }],
-            },
-            computed_at: fetched_at,
-            totals: Totals {
-                energy_kwh: Some(1.5),
-                footprint_g: None,
-                coverage: 0.75,
-            },
-            intensity_area: Area::Regional(crate::register::Region::Id(13)),
-        }
-    }
-
-    fn open() -> (tempfile::TempDir, Storage) {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = Storage::open(&dir.path().join("test.sqlite3")).unwrap();
-        (dir, storage)
-    }
-
-    fn save_day(storage: &Storage, fetched_at: DateTime<Utc>) {
-        let readings = [
-            PowerReading {
-                at: day().start(),
-                power_kw: 10.0,
-            },
-            PowerReading {
-                at: day().start() + chrono::Duration::hours(12),
-                power_kw: -4.0,
-            },
-        ];
-        let energies = resample_day(day(), &readings, None);
-        let footprints: Vec<(KindPreference, Vec<FootprintRow>)> = [
-            KindPreference::Auto,
-            KindPreference::Only(IntensityKind::Actual),
-        ]
-        .into_iter()
-        .map(|p| (p, footprint_rows(&energies, &intensity(), p)))
-        .collect();
-        storage
-            .save_asset_day(&ComputedDay {
-                asset: &asset(),
-                day: day(),
-                record: &record(fetched_at),
-                readings: &readings,
-                gaps: &[],
-                energies: &energies,
-                footprints: &footprints,
-            })
-            .unwrap();
-    }
-
-    #[test]
-    fn an_asset_day_reads_back_as_written() {
-        // Arrange
-        let (_dir, storage) = open();
-        let fetched_at = Utc::now();
-
-        // Act
-        save_day(&storage, fetched_at);
-        let rows = storage
-            .footprint_range(
-                &asset(),
-                day(),
-                KindPreference::Auto,
-                HalfHourRange::parse("14-20").unwrap(),
-            )
-            .unwrap();
-        let stored = storage.asset_day(&asset(), day()).unwrap().unwrap();
-
-        // Assert
-        assert_eq!(rows.len(), 7);
-        assert_eq!(rows[0].half_hour_id.get(), 14);
-        assert_eq!(rows[0].energy_kwh, Some(5.0));
-        assert_eq!(rows[0].intensity_g_per_kwh, 113.0);
-        assert_eq!(rows[0].footprint_g, Some(565.0));
-        assert_eq!(stored, record(fetched_at));
-        assert_eq!(
-            storage.energies(&asset(), day()).unwrap().unwrap()[24].energy_kwh,
-            -2.0
-        );
-        storage.integrity_check().unwrap();
-    }
-
-    #[test]
-    fn a_forced_kind_has_rows_only_where_that_figure_exists() {
-        let (_dir, storage) = open();
-        save_day(&storage, Utc::now());
-        let actual = KindPreference::Only(IntensityKind::Actual);
-        assert_eq!(
-            storage
-                .footprint_row_count(&asset(), day(), actual)
-                .unwrap(),
-            40
-        );
-        let rows = storage
-            .footprint_range(
-                &asset(),
-                day(),
-                actual,
-                HalfHourRange::parse("38-45").unwrap(),
-            )
-            .unwrap();
-        assert_eq!(rows.len(), 3);
-    }
-
-    #[test]
-    fn saving_a_day_again_replaces_it_whole() {
-        let (_dir, storage) = open();
-        save_day(&storage, Utc::now());
-        save_day(&storage, Utc::now());
-        assert_eq!(
-            storage
-                .footprint_row_count(&asset(), day(), KindPreference::Auto)
-                .unwrap(),
-            48
-        );
-    }
-
-    #[test]
-    fn intensity_round_trips_with_its_source_and_fetch_time() {
-        let (_dir, storage) = open();
-        assert_eq!(storage.intensity(&Area::National, day()).unwrap(), None);
-        let stored = StoredIntensity {
-            area: Area::National,
-            region: None,
-            day: intensity(),
-            mix: Vec::new(),
-            source: Provenance::File,
-            fetched_at: Utc::now(),
-            checked_at: Utc::now() + chrono::Duration::minutes(1),
-        };
-        storage.save_intensity(&stored).unwrap();
-        storage.save_intensity(&stored).unwrap();
-        assert_eq!(
-            storage.intensity(&Area::National, day()).unwrap(),
-            Some(stored)
-        );
-    }
-
-    #[test]
-    fn a_regions_intensity_is_kept_apart_with_its_name_and_generation_mix() {
-        let (_dir, storage) = open();
-        let area = Area::Regional(crate::register::Region::Postcode("RG10".into()));
-        let mix: Vec<GenerationMix> = (0..48)
-            .map(|i| [("wind".to_owned(), f64::from(i)), ("gas".to_owned(), 10.0)].into())
-            .collect();
-        let regional = StoredIntensity {
-            area: area.clone(),
-            region: Some((15, "South East England".into())),
-            day: intensity(),
-            mix,
-            source: Provenance::Api,
-            fetched_at: Utc::now(),
-            checked_at: Utc::now(),
-        };
-        storage.save_intensity(&regional).unwrap();
-        assert_eq!(storage.intensity(&Area::National, day()).unwrap(), None);
-        assert_eq!(
-            storage.intensity(&area, day()).unwrap(),
-            Some(regional.clone())
-        );
-        assert_eq!(storage.region_of(&area).unwrap(), Some(15));
-        assert_eq!(regional.region_label(), "15 South East England");
-    }
-
-    #[test]
-    fn reopening_applies_no_migration_twice() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.sqlite3");
-        Storage::open(&path).unwrap();
-        let storage = Storage::open(&path).unwrap();
-        storage.check().unwrap();
-    }
-
-    #[test]
-    fn a_read_does_not_wait_behind_a_write_in_progress() {
-        // Arrange: a write transaction held open on the writer connection.
-        let (_dir, storage) = open();
-        save_day(&storage, Utc::now());
-        let writer = storage.conns.write();
-        writer.execute_batch("BEGIN IMMEDIATE").unwrap();
-
-        // Act: a read from another thread.
-        let (done, finished) = std::sync::mpsc::channel();
-        let reader = storage.clone();
-        std::thread::spawn(move || {
-            let _ = done.send(reader.asset_day(&asset(), day()).map(|r| r.is_some()));
-        });
-        let read = finished.recv_timeout(std::time::Duration::from_secs(10));
-        writer.execute_batch("ROLLBACK").unwrap();
-
-        // Assert
-        assert!(matches!(read, Ok(Ok(true))), "{read:?}");
-    }
-
-    #[test]
-    fn a_file_that_is_not_a_database_is_moved_aside_and_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.sqlite3");
-        std::fs::write(&path, b"not a database at all, not even close").unwrap();
-
-        let storage = Storage::open(&path).unwrap();
-
-        storage.check_writable().unwrap();
-        let names: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .collect();
-        assert!(
-            names.iter().any(|n| n.starts_with("db.sqlite3.corrupt-")),
-            "{names:?}"
-        );
-    }
-
-    #[test]
-    fn full_read_only_and_moved_databases_are_unwritable_not_internal() {
-        use rusqlite::ffi;
-        for code in [
-            ffi::SQLITE_FULL,
-            ffi::SQLITE_READONLY,
-            ffi::SQLITE_READONLY_DBMOVED,
-        ] {
-            let err =
-                StorageError::from(rusqlite::Error::SqliteFailure(ffi::Error::new(code), None));
-            assert!(err.is_unwritable(), "{code}");
-        }
-        let busy = StorageError::from(rusqlite::Error::SqliteFailure(
-            ffi::Error::new(ffi::SQLITE_BUSY),
-            None,
-        ));
-        assert!(!busy.is_unwritable());
-    }
-
-    #[test]
-    fn migrations_are_valid() {
-        assert!(Connections::migrations().validate().is_ok());
+/// A file stamp from its four stored integers (sizes and inodes as i64).
+fn stamp([size, mtime_ns, inode, ctime_ns]: [i64; 4]) -> FileStamp {
+    FileStamp {
+        size: size as u64,
+        mtime_ns,
+        inode: inode as u64,
+        ctime_ns,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use carbon_footprint::config::{ServerArgs, SourceArgs};
 use carbon_footprint::error::Problem;
+use carbon_footprint::storage::Database;
 use carbon_footprint::{AppState, app};
 use http_body_util::BodyExt;
 use tempfile::TempDir;
@@ -120,7 +121,7 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         data_dir: data_dir.path().to_owned(),
         intensity_url: mock.uri(),
         intensity_dir: None,
-        db: db_path.clone(),
+        db: Database::Sqlite(db_path.clone()),
         upstream_timeout_ms: setup.upstream_timeout_ms,
     };
     let mut pipeline = sources.open_pipeline().expect("the pipeline opens");
@@ -154,7 +155,7 @@ impl TestApp {
             data_dir: self.data_dir.path().to_owned(),
             intensity_url: url.to_owned(),
             intensity_dir: None,
-            db: self.db_path.clone(),
+            db: Database::Sqlite(self.db_path.clone()),
             upstream_timeout_ms: 300,
         };
         let pipeline = sources.open_pipeline().expect("the pipeline opens");

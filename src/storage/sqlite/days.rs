@@ -1,55 +1,26 @@
-//! Whole days and periods: which version of a day file was read for every
+//! Whole days in SQLite: which version of a day file was read for every
 //! asset, what each stored day carries into the next, and the per-asset-day
 //! totals that fleet and period answers are summed from.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{TransactionBehavior, params};
 
-use super::{ASSET_DAY_TABLES, Storage, StorageError, format_time, parse_time};
+use super::Sqlite;
 use crate::asset::AssetId;
 use crate::footprint::Totals;
 use crate::half_hour::Day;
 use crate::intensity::Area;
-use crate::power::{CarryOver, FileStamp, PowerReading, SkippedRows, SourceStamp};
+use crate::power::{CarryOver, FileStamp, PowerReading, SourceStamp};
+use crate::storage::{
+    ASSET_DAY_TABLES, AssetDayTotals, DayFileRecord, IntensityVersions, StorageError, asset_id,
+    format_time, parse_time, stamp,
+};
 
-/// A day file read for every asset it holds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DayFileRecord {
-    /// The day's file and the previous day's file used, as read.
-    pub stamp: SourceStamp,
-    /// Assets with power rows in the file.
-    pub assets: u64,
-    /// Assets whose every row was rejected, with what was wrong.
-    pub rejected: BTreeMap<AssetId, SkippedRows>,
-    pub ingested_at: DateTime<Utc>,
-    /// The intensity version (by area key) every asset-day of the day
-    /// uses; `None` when some were recomputed one by one since.
-    pub intensity_versions: Option<IntensityVersions>,
-    /// The asset register the areas were taken from (`None`: no register).
-    pub register_stamp: Option<FileStamp>,
-}
-
-/// Area key -> the `fetched_at` of the intensity used.
-pub type IntensityVersions = BTreeMap<String, DateTime<Utc>>;
-
-/// One asset-day's totals under the default preference.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AssetDayTotals {
-    pub asset: AssetId,
-    pub day: Day,
-    pub totals: Totals,
-}
-
-impl Storage {
-    /// The record of `day`'s last whole-file read, if any.
-    pub fn day_file(&self, day: Day) -> Result<Option<DayFileRecord>, StorageError> {
-        Ok(self.day_files(day, day)?.remove(&day))
-    }
-
+impl Sqlite {
     /// The records of the days from `from` to `to` read whole.
-    pub fn day_files(
+    pub(in crate::storage) fn day_files(
         &self,
         from: Day,
         to: Day,
@@ -87,7 +58,11 @@ impl Storage {
     /// asset-days were written; asset-days of the day computed from another
     /// version of the file (an asset since removed from it) are deleted in
     /// the same transaction.
-    pub fn save_day_file(&self, day: Day, record: &DayFileRecord) -> Result<(), StorageError> {
+    pub(in crate::storage) fn save_day_file(
+        &self,
+        day: Day,
+        record: &DayFileRecord,
+    ) -> Result<(), StorageError> {
         let rejected = serde_json::to_string(&record.rejected)
             .map_err(|e| StorageError::Corrupt(format!("day_files.rejected: {e}")))?;
         let date = day.to_string();
@@ -161,7 +136,7 @@ impl Storage {
     /// Records that every asset-day of `day` now uses the intensity
     /// versions `versions`, with areas from the register `register` (or,
     /// with `None` versions, that they may differ).
-    pub fn mark_day_file_intensity(
+    pub(in crate::storage) fn mark_day_file_intensity(
         &self,
         day: Day,
         versions: Option<&IntensityVersions>,
@@ -179,7 +154,10 @@ impl Storage {
     }
 
     /// The area each stored asset-day of `day` took its intensity from.
-    pub fn asset_areas(&self, day: Day) -> Result<Vec<(AssetId, Area)>, StorageError> {
+    pub(in crate::storage) fn asset_areas(
+        &self,
+        day: Day,
+    ) -> Result<Vec<(AssetId, Area)>, StorageError> {
         self.conns.read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT asset_id, intensity_area FROM asset_days WHERE date = ?1",
@@ -201,7 +179,7 @@ impl Storage {
 
     /// What each asset stored for `day` from the file version `file`
     /// carries into the next day.
-    pub fn carry_overs(
+    pub(in crate::storage) fn carry_overs(
         &self,
         day: Day,
         file: FileStamp,
@@ -262,7 +240,7 @@ impl Storage {
 
     /// The assets of `day` whose footprint rows were computed from another
     /// intensity version than `fetched_at`.
-    pub fn assets_with_other_intensity(
+    pub(in crate::storage) fn assets_with_other_intensity(
         &self,
         day: Day,
         area: &Area,
@@ -285,7 +263,7 @@ impl Storage {
 
     /// Every stored asset-day's totals from `from` to `to`, both included,
     /// of one asset or of all.
-    pub fn day_totals(
+    pub(in crate::storage) fn day_totals(
         &self,
         asset: Option<&AssetId>,
         from: Day,
@@ -358,18 +336,4 @@ fn day_file_record(
         intensity_versions: versions.as_deref().map(from_json).transpose()?,
         register_stamp: register.as_deref().map(from_json).transpose()?,
     })
-}
-
-fn asset_id(id: &str) -> Result<AssetId, StorageError> {
-    AssetId::parse(id).map_err(|e| StorageError::Corrupt(format!("asset id `{id}`: {e}")))
-}
-
-/// A file stamp from its four stored integers (sizes and inodes as i64).
-fn stamp([size, mtime_ns, inode, ctime_ns]: [i64; 4]) -> FileStamp {
-    FileStamp {
-        size: size as u64,
-        mtime_ns,
-        inode: inode as u64,
-        ctime_ns,
-    }
 }

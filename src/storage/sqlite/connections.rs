@@ -18,34 +18,34 @@ use super::StorageError;
 static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     Migrations::new(vec![
         M::up(include_str!(
-            "../../migrations/sqlite/0001_create_power_readings.sql"
+            "../../../migrations/sqlite/0001_create_power_readings.sql"
         )),
         M::up(include_str!(
-            "../../migrations/sqlite/0002_create_intensity_half_hours.sql"
+            "../../../migrations/sqlite/0002_create_intensity_half_hours.sql"
         )),
         M::up(include_str!(
-            "../../migrations/sqlite/0003_create_power_half_hours.sql"
+            "../../../migrations/sqlite/0003_create_power_half_hours.sql"
         )),
         M::up(include_str!(
-            "../../migrations/sqlite/0004_create_footprint_half_hours.sql"
+            "../../../migrations/sqlite/0004_create_footprint_half_hours.sql"
         )),
         M::up(include_str!(
-            "../../migrations/sqlite/0005_create_asset_days.sql"
+            "../../../migrations/sqlite/0005_create_asset_days.sql"
         )),
         M::up(include_str!(
-            "../../migrations/sqlite/0006_stamp_inodes_and_power_gaps.sql"
+            "../../../migrations/sqlite/0006_stamp_inodes_and_power_gaps.sql"
         )),
         M::up(include_str!(
-            "../../migrations/sqlite/0007_intensity_checked_at.sql"
+            "../../../migrations/sqlite/0007_intensity_checked_at.sql"
         )),
         M::up(include_str!(
-            "../../migrations/sqlite/0008_create_readiness_probe.sql"
+            "../../../migrations/sqlite/0008_create_readiness_probe.sql"
         )),
         M::up(include_str!(
-            "../../migrations/sqlite/0009_day_files_and_day_totals.sql"
+            "../../../migrations/sqlite/0009_day_files_and_day_totals.sql"
         )),
         M::up(include_str!(
-            "../../migrations/sqlite/0010_intensity_by_area.sql"
+            "../../../migrations/sqlite/0010_intensity_by_area.sql"
         )),
     ])
 });

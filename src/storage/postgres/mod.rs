@@ -1,0 +1,1125 @@
+//! The PostgreSQL engine: one server shared by several replicas. Through
+//! tokio-postgres with a deadpool pool, driven by a small runtime of the
+//! engine's own, so that the blocking calls of [`super::Storage`] work from
+//! any thread without tying up the server's runtime.
+//!
+//! Migrations (`migrations/postgres/`) are applied at open under an
+//! advisory lock: replicas starting together apply each once, the others
+//! wait and then find nothing to do. The tables keyed by asset and date are
+//! partitioned by month; a month's partitions are made before its first
+//! row. Claims are session advisory locks on a connection of their own: a
+//! replica that dies mid-computation loses its session, and with it the
+//! claim, so another can take over.
+
+mod days;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use super::{
+    AssetDayRecord, Claim, ComputedDay, FootprintSets, StorageError, StoredIntensity, half_hour_id,
+    stamp,
+};
+use crate::asset::AssetId;
+use crate::footprint::FootprintRow;
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange};
+use crate::intensity::{
+    Area, GenerationMix, HalfHourIntensity, IntensityDay, IntensityKind, KindPreference,
+};
+use crate::power::{CarryOver, HalfHourEnergy, PowerReading, SourceStamp};
+
+/// Each migration's version, name and SQL, in order.
+const MIGRATIONS: [(i32, &str, &str); 1] = [(
+    1,
+    "0001_schema",
+    include_str!("../../../migrations/postgres/0001_schema.sql"),
+)];
+
+/// The advisory lock key replicas take to migrate one at a time.
+const MIGRATION_LOCK: i64 = 0x666f_6f74_7072_696e; // "footprin"
+
+/// Connections kept by the pool.
+const POOL_SIZE: usize = 16;
+
+/// How long a call waits for a pooled connection before failing.
+const POOL_WAIT: Duration = Duration::from_secs(10);
+
+/// How long connecting may take when the URL does not say.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl From<tokio_postgres::Error> for StorageError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        // The server answered with an error: a query's fault. Anything
+        // else (a closed connection, a refused or timed-out connect) means
+        // the server cannot be reached now.
+        if err.as_db_error().is_some() {
+            StorageError::Postgres(err)
+        } else {
+            StorageError::Unreachable(Box::new(err))
+        }
+    }
+}
+
+/// `url` with its password, if any, replaced by `***`.
+pub(super) fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// A pooled connection, counted in use until dropped.
+struct Pooled(Object);
+
+impl std::ops::Deref for Pooled {
+    type Target = Object;
+    fn deref(&self) -> &Object {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut Object {
+        &mut self.0
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        metrics::gauge!("db_pool_connections_in_use").decrement(1.0);
+    }
+}
+
+pub(super) struct Postgres {
+    /// `None` only while dropping: the runtime is shut down in the
+    /// background, which is allowed from any thread.
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+    config: tokio_postgres::Config,
+    pool: Pool,
+    /// Months whose partitions this process has made sure of.
+    months: Mutex<HashSet<(i32, u32)>>,
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Postgres {
+    /// Connects to `url` and brings the schema up to date.
+    pub(super) fn open(url: &str) -> Result<Postgres, StorageError> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(StorageError::BadUrl)?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("carbon-footprint");
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| StorageError::Unreachable(Box::new(e)))?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .wait_timeout(Some(POOL_WAIT))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StorageError::Unreachable(Box::new(e)))?;
+        let db = Postgres {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+            config,
+            pool,
+            months: Mutex::default(),
+        };
+        db.run(db.migrate())?;
+        Ok(db)
+    }
+
+    /// Runs `work` to completion on the calling thread, its I/O and
+    /// connection tasks on the engine's runtime. Unlike the runtime's own
+    /// `block_on`, this works on any thread, the server runtime's included
+    /// (where, like a SQLite call, it blocks the thread while it waits).
+    fn run<T>(
+        &self,
+        work: impl Future<Output = Result<T, StorageError>>,
+    ) -> Result<T, StorageError> {
+        let _entered = self.handle.enter();
+        futures_executor::block_on(work)
+    }
+
+    /// A pooled connection, counting the calls that had to wait for one.
+    async fn client(&self) -> Result<Pooled, StorageError> {
+        let status = self.pool.status();
+        if status.available == 0 && status.size >= status.max_size {
+            metrics::counter!("db_pool_waits_total").increment(1);
+        }
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| StorageError::Unreachable(Box::new(e)))?;
+        metrics::gauge!("db_pool_connections_in_use").increment(1.0);
+        Ok(Pooled(client))
+    }
+
+    /// Applies the migrations not yet applied, holding the migration lock:
+    /// a replica starting beside another waits for it here.
+    async fn migrate(&self) -> Result<(), StorageError> {
+        let client = self.client().await?;
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        let result = self.apply_migrations(&client).await;
+        // Unlocked either way; a failed unlock ends with the session.
+        let unlocked = client
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+            .await;
+        result?;
+        unlocked?;
+        Ok(())
+    }
+
+    async fn apply_migrations(&self, client: &Pooled) -> Result<(), StorageError> {
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version     integer     PRIMARY KEY,
+                    name        text        NOT NULL,
+                    applied_at  timestamptz NOT NULL DEFAULT now()
+                )",
+            )
+            .await?;
+        let applied: HashSet<i32> = client
+            .query("SELECT version FROM schema_migrations", &[])
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for (version, name, sql) in MIGRATIONS {
+            if applied.contains(&version) {
+                continue;
+            }
+            let failed = |source| StorageError::PostgresMigrate {
+                version: version as u32,
+                source,
+            };
+            client.batch_execute("BEGIN").await.map_err(failed)?;
+            let applied = async {
+                client.batch_execute(sql).await?;
+                client
+                    .execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                        &[&version, &name],
+                    )
+                    .await?;
+                client.batch_execute("COMMIT").await
+            }
+            .await;
+            if let Err(source) = applied {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(failed(source));
+            }
+            tracing::info!(version, name, "applied a PostgreSQL migration");
+        }
+        Ok(())
+    }
+
+    /// Waits for the advisory lock named by `key` on a connection of its
+    /// own, and holds it until the claim is dropped.
+    pub(super) fn claim(&self, key: &str) -> Result<Claim, StorageError> {
+        let config = self.config.clone();
+        let key = key.to_owned();
+        let (client, connection) = self.run(async move {
+            let (client, connection) = config.connect(NoTls).await?;
+            let connection = tokio::spawn(connection);
+            client
+                .execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", &[&key])
+                .await?;
+            Ok((client, connection))
+        })?;
+        Ok(Claim {
+            release: Some(Box::new(move || {
+                // Ending the session releases the lock.
+                drop(client);
+                drop(connection);
+            })),
+        })
+    }
+
+    pub(super) fn check_writable(&self) -> Result<(), StorageError> {
+        self.run(async {
+            self.client()
+                .await?
+                .execute(
+                    "INSERT INTO readiness_probe (id, written_at) VALUES (1, now())
+                     ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
+                    &[],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn check(&self) -> Result<(), StorageError> {
+        let one: i32 = self.run(async {
+            Ok(self
+                .client()
+                .await?
+                .query_one("SELECT 1", &[])
+                .await?
+                .get(0))
+        })?;
+        if one == 1 {
+            Ok(())
+        } else {
+            Err(StorageError::Corrupt("SELECT 1 did not return 1".into()))
+        }
+    }
+
+    /// Every migration recorded as applied, exactly once.
+    #[cfg(test)]
+    pub(super) fn integrity_check(&self) -> Result<(), StorageError> {
+        let versions: Vec<i32> = self.run(async {
+            Ok(self
+                .client()
+                .await?
+                .query(
+                    "SELECT version FROM schema_migrations ORDER BY version",
+                    &[],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+        })?;
+        let expected: Vec<i32> = MIGRATIONS.iter().map(|m| m.0).collect();
+        if versions == expected {
+            Ok(())
+        } else {
+            Err(StorageError::Corrupt(format!(
+                "migrations {versions:?}, expected {expected:?}"
+            )))
+        }
+    }
+
+    /// Makes the partitions of every month among `days`, once per process.
+    async fn ensure_months(
+        &self,
+        client: &Pooled,
+        days: impl IntoIterator<Item = Day>,
+    ) -> Result<(), StorageError> {
+        let wanted: Vec<(i32, u32)> = {
+            let known = self.months.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut wanted: Vec<(i32, u32)> = days
+                .into_iter()
+                .map(|d| (d.naive().year(), d.naive().month()))
+                .filter(|m| !known.contains(m))
+                .collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            wanted
+        };
+        for (year, month) in wanted {
+            let first = NaiveDate::from_ymd_opt(year, month, 1)
+                .ok_or_else(|| StorageError::Corrupt(format!("month {year}-{month}")))?;
+            client
+                .execute("SELECT footprint_ensure_month($1)", &[&first])
+                .await?;
+            self.months
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert((year, month));
+        }
+        Ok(())
+    }
+
+    pub(super) fn region_of(&self, area: &Area) -> Result<Option<u8>, StorageError> {
+        let id: Option<i16> = self.run(async {
+            Ok(self
+                .client()
+                .await?
+                .query_opt(
+                    "SELECT region_id FROM intensity_half_hours
+                     WHERE area = $1 AND region_id IS NOT NULL LIMIT 1",
+                    &[&area.key()],
+                )
+                .await?
+                .map(|r| r.get(0)))
+        })?;
+        id.map(|id| u8::try_from(id).map_err(|_| StorageError::Corrupt(format!("region {id}"))))
+            .transpose()
+    }
+
+    pub(super) fn intensities(
+        &self,
+        area: &Area,
+        from: Day,
+        to: Day,
+    ) -> Result<HashMap<Day, StoredIntensity>, StorageError> {
+        let rows = self.run(async {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT date, half_hour_id, forecast, actual, source, fetched_at, checked_at,
+                        region_id, region_name, generation_mix
+                     FROM intensity_half_hours WHERE area = $1 AND date BETWEEN $2 AND $3
+                     ORDER BY date, half_hour_id",
+                )
+                .await?;
+            Ok(client
+                .query(&stmt, &[&area.key(), &from.naive(), &to.naive()])
+                .await?)
+        })?;
+        let mut gathered: HashMap<Day, Vec<&tokio_postgres::Row>> = HashMap::new();
+        for row in &rows {
+            gathered.entry(day_of(row.get(0))?).or_default().push(row);
+        }
+        gathered
+            .into_iter()
+            .map(|(day, rows)| Ok((day, intensity_of(area, day, &rows)?)))
+            .collect()
+    }
+
+    pub(super) fn mark_intensity_checked(
+        &self,
+        area: &Area,
+        day: Day,
+        at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        self.run(async {
+            self.client()
+                .await?
+                .execute(
+                    "UPDATE intensity_half_hours SET checked_at = $3 WHERE area = $1 AND date = $2",
+                    &[&area.key(), &day.naive(), &at],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn save_intensity(&self, stored: &StoredIntensity) -> Result<(), StorageError> {
+        let day = stored.day.day();
+        let ids: Vec<i16> = HalfHourId::all().map(|id| i16::from(id.get())).collect();
+        let starts: Vec<DateTime<Utc>> = HalfHourId::all().map(|id| id.start(day)).collect();
+        let forecast: Vec<Option<f64>> = HalfHourId::all()
+            .map(|id| stored.day.get(id).forecast)
+            .collect();
+        let actual: Vec<Option<f64>> = HalfHourId::all()
+            .map(|id| stored.day.get(id).actual)
+            .collect();
+        let mix: Vec<Option<serde_json::Value>> = HalfHourId::all()
+            .map(|id| {
+                stored
+                    .mix
+                    .get(id.index())
+                    .map(|m| {
+                        serde_json::to_value(m)
+                            .map_err(|e| StorageError::Corrupt(format!("generation_mix: {e}")))
+                    })
+                    .transpose()
+            })
+            .collect::<Result<_, _>>()?;
+        let region_id = stored.region.as_ref().map(|(id, _)| i16::from(*id));
+        let region_name = stored.region.as_ref().map(|(_, name)| name.as_str());
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            tx.execute(
+                "DELETE FROM intensity_half_hours WHERE area = $1 AND date = $2",
+                &[&stored.area.key(), &day.naive()],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO intensity_half_hours
+                 (area, date, half_hour_id, from_utc, forecast, actual, source, fetched_at,
+                  checked_at, region_id, region_name, generation_mix)
+                 SELECT $1, $2, h.id, h.from_utc, h.forecast, h.actual, $3, $4, $5, $6, $7, h.mix
+                 FROM UNNEST($8::int2[], $9::timestamptz[], $10::float8[], $11::float8[],
+                             $12::jsonb[]) AS h(id, from_utc, forecast, actual, mix)
+                 ON CONFLICT (area, date, half_hour_id) DO UPDATE SET
+                    from_utc = excluded.from_utc, forecast = excluded.forecast,
+                    actual = excluded.actual, source = excluded.source,
+                    fetched_at = excluded.fetched_at, checked_at = excluded.checked_at,
+                    region_id = excluded.region_id, region_name = excluded.region_name,
+                    generation_mix = excluded.generation_mix",
+                &[
+                    &stored.area.key(),
+                    &day.naive(),
+                    &stored.source.as_str(),
+                    &stored.fetched_at,
+                    &stored.checked_at,
+                    &region_id,
+                    &region_name,
+                    &ids,
+                    &starts,
+                    &forecast,
+                    &actual,
+                    &mix,
+                ],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn asset_day(
+        &self,
+        asset: &AssetId,
+        day: Day,
+    ) -> Result<Option<AssetDayRecord>, StorageError> {
+        let row = self.run(async {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
+                        power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
+                        previous_file_inode, previous_file_ctime_ns, intensity_fetched_at,
+                        readings, skipped_rows, computed_at, energy_kwh, footprint_g, coverage,
+                        intensity_area
+                     FROM asset_days WHERE date = $1 AND asset_id = $2",
+                )
+                .await?;
+            Ok(client
+                .query_opt(&stmt, &[&day.naive(), &asset.as_str()])
+                .await?)
+        })?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let area: String = r.get(15);
+        Ok(Some(AssetDayRecord {
+            stamp: source_stamp(&r, 0)?,
+            intensity_fetched_at: r.get(8),
+            readings: r.get::<_, i64>(9).max(0) as u64,
+            skipped: serde_json::from_value(r.get(10))
+                .map_err(|e| StorageError::Corrupt(format!("skipped_rows: {e}")))?,
+            computed_at: r.get(11),
+            totals: crate::footprint::Totals {
+                energy_kwh: r.get(12),
+                footprint_g: r.get(13),
+                coverage: r.get(14),
+            },
+            intensity_area: Area::from_key(&area)
+                .ok_or_else(|| StorageError::Corrupt(format!("intensity area `{area}`")))?,
+        }))
+    }
+
+    pub(super) fn carry_over(
+        &self,
+        asset: &AssetId,
+        day: Day,
+    ) -> Result<Option<CarryOver>, StorageError> {
+        let (readings, gaps) = self.run(async {
+            let client = self.client().await?;
+            let readings = client
+                .query(
+                    "SELECT at_unix_ns, power_kw FROM power_readings
+                     WHERE date = $1 AND asset_id = $2 ORDER BY at_unix_ns",
+                    &[&day.naive(), &asset.as_str()],
+                )
+                .await?;
+            let gaps = client
+                .query(
+                    "SELECT at_unix_ns FROM power_gaps
+                     WHERE date = $1 AND asset_id = $2 ORDER BY at_unix_ns",
+                    &[&day.naive(), &asset.as_str()],
+                )
+                .await?;
+            Ok((readings, gaps))
+        })?;
+        if readings.is_empty() {
+            return Ok(None);
+        }
+        let readings: Vec<PowerReading> = readings
+            .iter()
+            .map(|r| PowerReading {
+                at: DateTime::from_timestamp_nanos(r.get(0)),
+                power_kw: r.get(1),
+            })
+            .collect();
+        let gaps: Vec<DateTime<Utc>> = gaps
+            .iter()
+            .map(|r| DateTime::from_timestamp_nanos(r.get(0)))
+            .collect();
+        Ok(Some(CarryOver::split(&readings, &gaps, day.end())))
+    }
+
+    pub(super) fn forget_asset_day(&self, asset: &AssetId, day: Day) -> Result<(), StorageError> {
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            // The day is no longer whole: its file is read again.
+            tx.execute("DELETE FROM day_files WHERE date = $1", &[&day.naive()])
+                .await?;
+            for table in super::ASSET_DAY_TABLES {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE date = $1 AND asset_id = $2"),
+                    &[&day.naive(), &asset.as_str()],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn save_asset_days(&self, days: &[ComputedDay<'_>]) -> Result<(), StorageError> {
+        let mut batch = Batch::default();
+        for computed in days {
+            batch.add(computed)?;
+        }
+        self.run(async {
+            let mut client = self.client().await?;
+            self.ensure_months(&client, days.iter().map(|d| d.day))
+                .await?;
+            let tx = client.transaction().await?;
+            batch
+                .delete(&tx, super::ASSET_DAY_TABLES.as_slice())
+                .await?;
+            batch.insert(&tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn energies(
+        &self,
+        asset: &AssetId,
+        day: Day,
+    ) -> Result<Option<[HalfHourEnergy; HALF_HOURS_PER_DAY as usize]>, StorageError> {
+        let rows = self.run(async {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT half_hour_id, samples, coverage, carried_forward, mean_power_kw,
+                        energy_kwh
+                     FROM power_half_hours WHERE asset_id = $1 AND date = $2
+                     ORDER BY half_hour_id",
+                )
+                .await?;
+            Ok(client
+                .query(&stmt, &[&asset.as_str(), &day.naive()])
+                .await?)
+        })?;
+        let energies = rows
+            .iter()
+            .map(|r| energy_of(r, day))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(energies.try_into().ok())
+    }
+
+    pub(super) fn save_footprints_of_many(
+        &self,
+        days: &[(&AssetId, Day, &AssetDayRecord, &FootprintSets)],
+    ) -> Result<(), StorageError> {
+        let mut batch = Batch::default();
+        for (asset, day, record, footprints) in days {
+            batch.keys(asset, *day);
+            batch.add_footprints(asset, *day, footprints);
+            batch.add_record(asset, *day, record)?;
+        }
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            batch
+                .delete(&tx, &["footprint_half_hours", "asset_days"])
+                .await?;
+            batch.insert(&tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn footprint_range(
+        &self,
+        asset: &AssetId,
+        day: Day,
+        preference: KindPreference,
+        range: HalfHourRange,
+    ) -> Result<Vec<FootprintRow>, StorageError> {
+        let rows = self.run(async {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT f.half_hour_id, p.samples, p.coverage, p.carried_forward,
+                        p.mean_power_kw, p.energy_kwh,
+                        f.intensity_g_per_kwh, f.intensity_kind, f.footprint_g
+                     FROM footprint_half_hours f
+                     JOIN power_half_hours p USING (asset_id, date, half_hour_id)
+                     WHERE f.asset_id = $1 AND f.date = $2 AND f.preference = $3
+                       AND f.half_hour_id BETWEEN $4 AND $5
+                     ORDER BY f.half_hour_id",
+                )
+                .await?;
+            Ok(client
+                .query(
+                    &stmt,
+                    &[
+                        &asset.as_str(),
+                        &day.naive(),
+                        &preference.as_str(),
+                        &i16::from(range.start().get()),
+                        &i16::from(range.end().get()),
+                    ],
+                )
+                .await?)
+        })?;
+        rows.iter()
+            .map(|r| {
+                let energy = energy_of(r, day)?;
+                let kind = match r.get::<_, &str>(7) {
+                    "actual" => IntensityKind::Actual,
+                    "forecast" => IntensityKind::Forecast,
+                    other => {
+                        return Err(StorageError::Corrupt(format!("intensity kind `{other}`")));
+                    }
+                };
+                let mut footprint = FootprintRow::from_energy(&energy, r.get(6), kind);
+                // As stored; unknown time (coverage 0) stays unknown.
+                if let Some(footprint_g) = footprint.footprint_g.as_mut() {
+                    *footprint_g = r.get(8);
+                }
+                Ok(footprint)
+            })
+            .collect()
+    }
+
+    pub(super) fn footprint_row_count(
+        &self,
+        asset: &AssetId,
+        day: Day,
+        preference: KindPreference,
+    ) -> Result<u32, StorageError> {
+        let count: i64 = self.run(async {
+            Ok(self
+                .client()
+                .await?
+                .query_one(
+                    "SELECT COUNT(*) FROM footprint_half_hours
+                     WHERE asset_id = $1 AND date = $2 AND preference = $3",
+                    &[&asset.as_str(), &day.naive(), &preference.as_str()],
+                )
+                .await?
+                .get(0))
+        })?;
+        u32::try_from(count).map_err(|_| StorageError::Corrupt(format!("{count} rows")))
+    }
+}
+
+/// Rows of many asset-days gathered column by column, written with one
+/// `INSERT ... SELECT FROM UNNEST` per table.
+#[derive(Default)]
+struct Batch {
+    keys: (Vec<String>, Vec<NaiveDate>),
+    readings: (Vec<String>, Vec<NaiveDate>, Vec<i64>, Vec<f64>),
+    gaps: (Vec<String>, Vec<NaiveDate>, Vec<i64>),
+    energies: EnergyColumns,
+    footprints: FootprintColumns,
+    records: RecordColumns,
+}
+
+#[derive(Default)]
+struct EnergyColumns {
+    asset: Vec<String>,
+    date: Vec<NaiveDate>,
+    id: Vec<i16>,
+    samples: Vec<i32>,
+    coverage: Vec<f64>,
+    carried_forward: Vec<bool>,
+    mean_power_kw: Vec<f64>,
+    energy_kwh: Vec<f64>,
+}
+
+#[derive(Default)]
+struct FootprintColumns {
+    asset: Vec<String>,
+    date: Vec<NaiveDate>,
+    preference: Vec<&'static str>,
+    id: Vec<i16>,
+    intensity: Vec<f64>,
+    kind: Vec<&'static str>,
+    footprint_g: Vec<f64>,
+}
+
+#[derive(Default)]
+struct RecordColumns {
+    asset: Vec<String>,
+    date: Vec<NaiveDate>,
+    file: [Vec<i64>; 4],
+    previous: [Vec<Option<i64>>; 4],
+    intensity_fetched_at: Vec<DateTime<Utc>>,
+    intensity_area: Vec<String>,
+    readings: Vec<i64>,
+    skipped: Vec<serde_json::Value>,
+    computed_at: Vec<DateTime<Utc>>,
+    energy_kwh: Vec<Option<f64>>,
+    footprint_g: Vec<Option<f64>>,
+    coverage: Vec<f64>,
+}
+
+impl Batch {
+    fn keys(&mut self, asset: &AssetId, day: Day) {
+        self.keys.0.push(asset.as_str().to_owned());
+        self.keys.1.push(day.naive());
+    }
+
+    fn add(&mut self, computed: &ComputedDay<'_>) -> Result<(), StorageError> {
+        let asset = computed.asset;
+        let day = computed.day;
+        self.keys(asset, day);
+        // Only what the next day needs of the readings: the last one
+        // before midnight and anything after it. The file keeps them all.
+        let boundary = day.end();
+        let held_from = computed
+            .readings
+            .partition_point(|r| r.at < boundary)
+            .saturating_sub(1);
+        let tail = &computed.readings[held_from..];
+        let gaps_from = tail.first().map_or(boundary, |r| r.at);
+        for reading in tail {
+            let at_ns = reading.at.timestamp_nanos_opt().ok_or_else(|| {
+                StorageError::Corrupt(format!("reading at {} is out of range", reading.at))
+            })?;
+            self.readings.0.push(asset.as_str().to_owned());
+            self.readings.1.push(day.naive());
+            self.readings.2.push(at_ns);
+            self.readings.3.push(reading.power_kw);
+        }
+        for gap in computed.gaps.iter().filter(|g| **g >= gaps_from) {
+            let at_ns = gap
+                .timestamp_nanos_opt()
+                .ok_or_else(|| StorageError::Corrupt(format!("a gap at {gap} is out of range")))?;
+            self.gaps.0.push(asset.as_str().to_owned());
+            self.gaps.1.push(day.naive());
+            self.gaps.2.push(at_ns);
+        }
+        let e = &mut self.energies;
+        for h in computed.energies {
+            e.asset.push(asset.as_str().to_owned());
+            e.date.push(day.naive());
+            e.id.push(i16::from(h.half_hour_id.get()));
+            e.samples.push(i32::try_from(h.samples).unwrap_or(i32::MAX));
+            e.coverage.push(h.coverage);
+            e.carried_forward.push(h.carried_forward);
+            e.mean_power_kw.push(h.mean_power_kw);
+            e.energy_kwh.push(h.energy_kwh);
+        }
+        self.add_footprints(asset, day, computed.footprints);
+        self.add_record(asset, day, computed.record)
+    }
+
+    fn add_footprints(&mut self, asset: &AssetId, day: Day, footprints: &FootprintSets) {
+        let f = &mut self.footprints;
+        for (preference, rows) in footprints {
+            for row in rows {
+                f.asset.push(asset.as_str().to_owned());
+                f.date.push(day.naive());
+                f.preference.push(preference.as_str());
+                f.id.push(i16::from(row.half_hour_id.get()));
+                f.intensity.push(row.intensity_g_per_kwh);
+                f.kind.push(row.intensity_kind.as_str());
+                // NOT NULL: unknown time (coverage 0) is read back as
+                // unknown from the coverage, never as this zero.
+                f.footprint_g.push(row.footprint_g.unwrap_or(0.0));
+            }
+        }
+    }
+
+    fn add_record(
+        &mut self,
+        asset: &AssetId,
+        day: Day,
+        record: &AssetDayRecord,
+    ) -> Result<(), StorageError> {
+        let r = &mut self.records;
+        r.asset.push(asset.as_str().to_owned());
+        r.date.push(day.naive());
+        let own = record.stamp.day;
+        for (column, value) in r.file.iter_mut().zip(stamp_columns(own)) {
+            column.push(value);
+        }
+        let previous = record.stamp.previous.map(stamp_columns);
+        for (i, column) in r.previous.iter_mut().enumerate() {
+            column.push(previous.map(|p| p[i]));
+        }
+        r.intensity_fetched_at.push(record.intensity_fetched_at);
+        r.intensity_area.push(record.intensity_area.key());
+        r.readings
+            .push(i64::try_from(record.readings).unwrap_or(i64::MAX));
+        r.skipped.push(
+            serde_json::to_value(&record.skipped)
+                .map_err(|e| StorageError::Corrupt(format!("skipped_rows: {e}")))?,
+        );
+        r.computed_at.push(record.computed_at);
+        r.energy_kwh.push(record.totals.energy_kwh);
+        r.footprint_g.push(record.totals.footprint_g);
+        r.coverage.push(record.totals.coverage);
+        Ok(())
+    }
+
+    /// Deletes the batch's asset-days from `tables`.
+    async fn delete(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        tables: &[&str],
+    ) -> Result<(), StorageError> {
+        for table in tables {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {table} t USING UNNEST($1::text[], $2::date[]) AS k(asset_id, date)
+                     WHERE t.asset_id = k.asset_id AND t.date = k.date"
+                ),
+                &[&self.keys.0, &self.keys.1],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts every row gathered. A conflict can only be another replica
+    /// writing the same asset-day from the same sources: its row is
+    /// replaced by an equal one.
+    async fn insert(&self, tx: &tokio_postgres::Transaction<'_>) -> Result<(), StorageError> {
+        if !self.readings.0.is_empty() {
+            tx.execute(
+                "INSERT INTO power_readings (asset_id, date, at_unix_ns, power_kw)
+                 SELECT * FROM UNNEST($1::text[], $2::date[], $3::int8[], $4::float8[])
+                 ON CONFLICT (date, asset_id, at_unix_ns) DO UPDATE SET power_kw = excluded.power_kw",
+                &[&self.readings.0, &self.readings.1, &self.readings.2, &self.readings.3],
+            )
+            .await?;
+        }
+        if !self.gaps.0.is_empty() {
+            tx.execute(
+                "INSERT INTO power_gaps (asset_id, date, at_unix_ns)
+                 SELECT * FROM UNNEST($1::text[], $2::date[], $3::int8[])
+                 ON CONFLICT DO NOTHING",
+                &[&self.gaps.0, &self.gaps.1, &self.gaps.2],
+            )
+            .await?;
+        }
+        let e = &self.energies;
+        if !e.asset.is_empty() {
+            tx.execute(
+                "INSERT INTO power_half_hours
+                 (asset_id, date, half_hour_id, samples, coverage, carried_forward, mean_power_kw,
+                  energy_kwh)
+                 SELECT * FROM UNNEST($1::text[], $2::date[], $3::int2[], $4::int4[],
+                                      $5::float8[], $6::bool[], $7::float8[], $8::float8[])
+                 ON CONFLICT (asset_id, date, half_hour_id) DO UPDATE SET
+                    samples = excluded.samples, coverage = excluded.coverage,
+                    carried_forward = excluded.carried_forward,
+                    mean_power_kw = excluded.mean_power_kw, energy_kwh = excluded.energy_kwh",
+                &[
+                    &e.asset,
+                    &e.date,
+                    &e.id,
+                    &e.samples,
+                    &e.coverage,
+                    &e.carried_forward,
+                    &e.mean_power_kw,
+                    &e.energy_kwh,
+                ],
+            )
+            .await?;
+        }
+        let f = &self.footprints;
+        if !f.asset.is_empty() {
+            tx.execute(
+                "INSERT INTO footprint_half_hours
+                 (asset_id, date, preference, half_hour_id, intensity_g_per_kwh, intensity_kind,
+                  footprint_g)
+                 SELECT * FROM UNNEST($1::text[], $2::date[], $3::text[], $4::int2[],
+                                      $5::float8[], $6::text[], $7::float8[])
+                 ON CONFLICT (asset_id, date, preference, half_hour_id) DO UPDATE SET
+                    intensity_g_per_kwh = excluded.intensity_g_per_kwh,
+                    intensity_kind = excluded.intensity_kind, footprint_g = excluded.footprint_g",
+                &[
+                    &f.asset,
+                    &f.date,
+                    &f.preference,
+                    &f.id,
+                    &f.intensity,
+                    &f.kind,
+                    &f.footprint_g,
+                ],
+            )
+            .await?;
+        }
+        let r = &self.records;
+        if !r.asset.is_empty() {
+            tx.execute(
+                "INSERT INTO asset_days
+                 (asset_id, date, power_file_size, power_file_mtime_ns, power_file_inode,
+                  power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
+                  previous_file_inode, previous_file_ctime_ns, intensity_fetched_at,
+                  intensity_area, readings, skipped_rows, computed_at, energy_kwh, footprint_g,
+                  coverage)
+                 SELECT * FROM UNNEST($1::text[], $2::date[], $3::int8[], $4::int8[], $5::int8[],
+                                      $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[],
+                                      $11::timestamptz[], $12::text[], $13::int8[], $14::jsonb[],
+                                      $15::timestamptz[], $16::float8[], $17::float8[],
+                                      $18::float8[])
+                 ON CONFLICT (date, asset_id) DO UPDATE SET
+                    power_file_size = excluded.power_file_size,
+                    power_file_mtime_ns = excluded.power_file_mtime_ns,
+                    power_file_inode = excluded.power_file_inode,
+                    power_file_ctime_ns = excluded.power_file_ctime_ns,
+                    previous_file_size = excluded.previous_file_size,
+                    previous_file_mtime_ns = excluded.previous_file_mtime_ns,
+                    previous_file_inode = excluded.previous_file_inode,
+                    previous_file_ctime_ns = excluded.previous_file_ctime_ns,
+                    intensity_fetched_at = excluded.intensity_fetched_at,
+                    intensity_area = excluded.intensity_area, readings = excluded.readings,
+                    skipped_rows = excluded.skipped_rows, computed_at = excluded.computed_at,
+                    energy_kwh = excluded.energy_kwh, footprint_g = excluded.footprint_g,
+                    coverage = excluded.coverage",
+                &[
+                    &r.asset,
+                    &r.date,
+                    &r.file[0],
+                    &r.file[1],
+                    &r.file[2],
+                    &r.file[3],
+                    &r.previous[0],
+                    &r.previous[1],
+                    &r.previous[2],
+                    &r.previous[3],
+                    &r.intensity_fetched_at,
+                    &r.intensity_area,
+                    &r.readings,
+                    &r.skipped,
+                    &r.computed_at,
+                    &r.energy_kwh,
+                    &r.footprint_g,
+                    &r.coverage,
+                ],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// A file stamp as four stored integers (sizes and inodes as i64).
+fn stamp_columns(s: crate::power::FileStamp) -> [i64; 4] {
+    [s.size as i64, s.mtime_ns, s.inode as i64, s.ctime_ns]
+}
+
+/// The day file and previous day file stamps in 8 columns from `first`.
+fn source_stamp(r: &tokio_postgres::Row, first: usize) -> Result<SourceStamp, StorageError> {
+    let own: [i64; 4] = std::array::from_fn(|i| r.get(first + i));
+    let previous: [Option<i64>; 4] = std::array::from_fn(|i| r.get(first + 4 + i));
+    Ok(SourceStamp {
+        day: stamp(own),
+        previous: match previous {
+            [Some(a), Some(b), Some(c), Some(d)] => Some(stamp([a, b, c, d])),
+            _ => None,
+        },
+    })
+}
+
+fn day_of(date: NaiveDate) -> Result<Day, StorageError> {
+    Day::from_naive(date).map_err(|e| StorageError::Corrupt(format!("date {date}: {e}")))
+}
+
+/// Columns 0-5 (id, samples, coverage, carried_forward, mean_power_kw,
+/// energy_kwh) as a [`HalfHourEnergy`].
+fn energy_of(r: &tokio_postgres::Row, day: Day) -> Result<HalfHourEnergy, StorageError> {
+    let id = half_hour_id(u32::try_from(r.get::<_, i16>(0)).unwrap_or(0))?;
+    Ok(HalfHourEnergy {
+        half_hour_id: id,
+        from: id.start(day),
+        to: id.end(day),
+        samples: u32::try_from(r.get::<_, i32>(1))
+            .map_err(|_| StorageError::Corrupt("negative samples".into()))?,
+        coverage: r.get(2),
+        carried_forward: r.get(3),
+        mean_power_kw: r.get(4),
+        energy_kwh: r.get(5),
+    })
+}
+
+/// One day's 48 intensity rows as a [`StoredIntensity`].
+fn intensity_of(
+    area: &Area,
+    day: Day,
+    rows: &[&tokio_postgres::Row],
+) -> Result<StoredIntensity, StorageError> {
+    if rows.len() != usize::from(HALF_HOURS_PER_DAY) {
+        return Err(StorageError::Corrupt(format!(
+            "{} intensity rows for {day}",
+            rows.len()
+        )));
+    }
+    let mut half_hours = [HalfHourIntensity::default(); HALF_HOURS_PER_DAY as usize];
+    let mut mix = vec![GenerationMix::new(); usize::from(HALF_HOURS_PER_DAY)];
+    for r in rows {
+        let id = half_hour_id(u32::try_from(r.get::<_, i16>(1)).unwrap_or(0))?;
+        half_hours[id.index()] = HalfHourIntensity {
+            forecast: r.get(2),
+            actual: r.get(3),
+        };
+        if let Some(m) = r.get::<_, Option<serde_json::Value>>(9) {
+            mix[id.index()] = serde_json::from_value(m)
+                .map_err(|e| StorageError::Corrupt(format!("generation_mix: {e}")))?;
+        }
+    }
+    let first = rows[0];
+    let region = match (
+        first.get::<_, Option<i16>>(7),
+        first.get::<_, Option<String>>(8),
+    ) {
+        (Some(id), name) => Some((
+            u8::try_from(id).map_err(|_| StorageError::Corrupt(format!("region {id}")))?,
+            name.unwrap_or_default(),
+        )),
+        _ => None,
+    };
+    Ok(StoredIntensity {
+        area: area.clone(),
+        region,
+        day: IntensityDay::from_half_hours(day, half_hours)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        mix: if mix.iter().all(|m| m.is_empty()) {
+            Vec::new()
+        } else {
+            mix
+        },
+        source: first
+            .get::<_, &str>(4)
+            .parse()
+            .map_err(StorageError::Corrupt)?,
+        fetched_at: first.get(5),
+        checked_at: first.get(6),
+    })
+}
