@@ -22,6 +22,7 @@ mod page_and_openapi;
 mod postman;
 mod real_binary;
 mod regional;
+mod replicas;
 mod resample_properties;
 mod settlement_days;
 mod shared_data;

@@ -1,0 +1,342 @@
+//! Two real replica processes sharing one PostgreSQL database: a day asked
+//! of both at once is computed once between them, with the same answer;
+//! a replica killed mid-computation leaves no partial asset-day and the
+//! other completes the day; replicas starting together migrate once.
+//!
+//! They need a server: `FOOTPRINT_TEST_POSTGRES_URL` (`.ci/run` starts
+//! one). Without it they pass having checked nothing, except under CI,
+//! where they fail.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use carbon_footprint::half_hour::Day;
+use carbon_footprint::power::PowerReading;
+use carbon_footprint::power::cov::write_csv;
+
+use crate::helpers::{Killed, eventually, fixtures_dir, free_port, wait_for_port};
+
+/// A schema of its own on the test server, dropped at the end.
+struct Schema {
+    admin: String,
+    name: String,
+    /// The URL the replicas use: the server, with the schema first on the
+    /// search path.
+    url: String,
+}
+
+impl Schema {
+    async fn new() -> Option<Schema> {
+        let admin = match std::env::var("FOOTPRINT_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var_os("CI").is_some() => {
+                panic!("CI is set but FOOTPRINT_TEST_POSTGRES_URL is not")
+            }
+            _ => return None,
+        };
+        let name = format!("replicas_{}_{}", std::process::id(), free_port());
+        execute(&admin, &format!("CREATE SCHEMA {name}")).await;
+        let separator = if admin.contains('?') { '&' } else { '?' };
+        let url = format!("{admin}{separator}options=-c%20search_path%3D{name}");
+        Some(Schema { admin, name, url })
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test server");
+        tokio::spawn(connection);
+        client.query_one(sql, &[]).await.expect(sql).get(0)
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (admin, sql) = (
+            self.admin.clone(),
+            format!("DROP SCHEMA {} CASCADE", self.name),
+        );
+        // A runtime of its own: drop may run inside the test's.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(execute(&admin, &sql));
+        })
+        .join();
+    }
+}
+
+async fn execute(url: &str, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test server");
+    tokio::spawn(connection);
+    client.batch_execute(sql).await.expect(sql);
+}
+
+/// A replica: the real binary on `db`, logging at info to a file.
+fn replica(data: &Path, db: &str, log: &Path) -> (Killed, u16) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_carbon-footprint"))
+        .args([
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--intensity-url",
+            "",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--db", db, "--log-format", "json"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("a log file"))
+        .spawn()
+        .expect("the binary starts");
+    (Killed(child), port)
+}
+
+/// A day file of `assets` assets, 100 readings each, and the fixtures'
+/// intensity for the day.
+fn fleet_day(data: &Path, assets: usize) {
+    std::fs::create_dir_all(data).unwrap();
+    std::fs::copy(
+        fixtures_dir().join("carbon_intensity_2019-11-25.json"),
+        data.join("carbon_intensity_2019-11-25.json"),
+    )
+    .unwrap();
+    let day = Day::parse("2019-11-25").unwrap();
+    let names: Vec<String> = (0..assets).map(|a| format!("site-{a:04}")).collect();
+    let readings = (0..100i64).flat_map(|i| {
+        names.iter().enumerate().map(move |(a, name)| {
+            (
+                name.as_str(),
+                PowerReading {
+                    at: day.start() + chrono::Duration::seconds(i * 864 + a as i64 % 800),
+                    power_kw: ((i + a as i64) % 50) as f64 - 10.0,
+                },
+            )
+        })
+    });
+    write_csv(
+        std::fs::File::create(data.join("power_measurements_2019-11-25.csv")).unwrap(),
+        readings,
+    )
+    .unwrap();
+}
+
+/// A counter's value in a replica's `/metrics` (0 when absent).
+async fn counter(port: u16, name: &str) -> f64 {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.split(['{', ' ']).next() == Some(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn two_replicas_asked_for_one_new_day_at_once_compute_it_once_and_agree() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    // Arrange: a day of 2,000 assets takes long enough to read that the
+    // two replicas' first requests overlap.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fleet_day(&data, 2_000);
+    let (_a, port_a) = replica(&data, &schema.url, &dir.path().join("a.log"));
+    let (_b, port_b) = replica(&data, &schema.url, &dir.path().join("b.log"));
+    wait_for_port(port_a).await;
+    wait_for_port(port_b).await;
+
+    // Act: 64 first requests for one asset-day, split between them.
+    let client = client();
+    let requests = (0..64).map(|i| {
+        let port = if i % 2 == 0 { port_a } else { port_b };
+        let client = client.clone();
+        async move {
+            let response = client
+                .get(format!(
+                    "http://127.0.0.1:{port}/footprint/site-1234/2019-11-25/1-48?format=json"
+                ))
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.bytes().await.unwrap())
+        }
+    });
+    let answers = futures::future::join_all(requests).await;
+
+    // Assert: one computation of the day's 2,000 asset-days between them,
+    // 48 rows per preference stored, and the same bytes from both.
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{}", String::from_utf8_lossy(body));
+    }
+    assert!(answers.iter().all(|(_, body)| *body == answers[0].1));
+    let computed = counter(port_a, "asset_days_computed_total").await
+        + counter(port_b, "asset_days_computed_total").await;
+    assert_eq!(computed, 2_000.0, "asset-days computed by the two replicas");
+    let whole_reads = counter(port_a, "power_file_reads_total").await
+        + counter(port_b, "power_file_reads_total").await;
+    assert_eq!(whole_reads, 1.0, "power file reads by the two replicas");
+    let per_preference = schema
+        .count(
+            "SELECT COUNT(*) FROM (SELECT preference FROM footprint_half_hours
+             WHERE asset_id = 'site-1234' AND date = '2019-11-25'
+             GROUP BY preference HAVING COUNT(*) <> 48) AS odd",
+        )
+        .await;
+    assert_eq!(per_preference, 0);
+    assert!(
+        schema
+            .count(
+                "SELECT COUNT(*) FROM footprint_half_hours
+                 WHERE asset_id = 'site-1234' AND date = '2019-11-25' AND preference = 'auto'"
+            )
+            .await
+            == 48
+    );
+    assert_eq!(schema.count("SELECT COUNT(*) FROM day_files").await, 1);
+}
+
+#[tokio::test]
+async fn a_replica_killed_mid_computation_leaves_whole_asset_days_and_the_other_completes_the_day()
+{
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    // Arrange: 4,000 assets, written 256 asset-days per transaction, so a
+    // kill lands between transactions of one day.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fleet_day(&data, 4_000);
+    let (mut first, port_a) = replica(&data, &schema.url, &dir.path().join("a.log"));
+    let (_second, port_b) = replica(&data, &schema.url, &dir.path().join("b.log"));
+    wait_for_port(port_a).await;
+    wait_for_port(port_b).await;
+    let url_on = |port: u16| {
+        format!("http://127.0.0.1:{port}/footprint/site-3999/2019-11-25/1-48?format=json")
+    };
+
+    // Act: the first replica starts the day; the second, asked while the
+    // first writes, waits for it; the first is killed with SIGKILL.
+    let to_first = tokio::spawn(client().get(url_on(port_a)).send());
+    let started = eventually(Duration::from_secs(60), || {
+        let url = schema.url.clone();
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                        .await
+                        .ok()?;
+                    tokio::spawn(connection);
+                    let row = client
+                        .query_one("SELECT COUNT(*) FROM asset_days", &[])
+                        .await
+                        .ok()?;
+                    Some(row.get::<_, i64>(0))
+                })
+        })
+        .join()
+        .ok()
+        .flatten()
+        .is_some_and(|n| n > 0)
+    })
+    .await;
+    assert!(started, "the first replica never started writing the day");
+    let to_second = tokio::spawn(client().get(url_on(port_b)).send());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let _ = to_first.await;
+    let partial = schema.count("SELECT COUNT(*) FROM asset_days").await;
+    let answer = to_second.await.unwrap().unwrap();
+
+    // Assert: the second answered, the day is whole, every asset-day whole.
+    assert_eq!(answer.status(), 200);
+    assert!(
+        partial < 4_000,
+        "the kill came too late: {partial} asset-days"
+    );
+    assert_eq!(schema.count("SELECT COUNT(*) FROM asset_days").await, 4_000);
+    assert_eq!(schema.count("SELECT COUNT(*) FROM day_files").await, 1);
+    assert_eq!(
+        schema
+            .count(
+                "SELECT COUNT(*) FROM asset_days a WHERE 48 <> (
+                    SELECT COUNT(*) FROM power_half_hours p
+                    WHERE p.asset_id = a.asset_id AND p.date = a.date)"
+            )
+            .await,
+        0
+    );
+    assert_eq!(
+        schema
+            .count("SELECT COUNT(*) FROM footprint_half_hours WHERE preference = 'auto'")
+            .await,
+        4_000 * 48
+    );
+}
+
+#[tokio::test]
+async fn replicas_starting_together_apply_each_migration_once() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let logs: Vec<_> = (0..3)
+        .map(|i| dir.path().join(format!("{i}.log")))
+        .collect();
+
+    // Three replicas started at the same moment on an empty schema.
+    let replicas: Vec<_> = logs
+        .iter()
+        .map(|log| replica(&fixtures_dir(), &schema.url, log))
+        .collect();
+    for (_, port) in &replicas {
+        let ready = eventually(Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok()
+        })
+        .await;
+        assert!(ready, "a replica never listened");
+        let status = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+
+    let applied: usize = logs
+        .iter()
+        .map(|log| {
+            std::fs::read_to_string(log)
+                .unwrap()
+                .lines()
+                .filter(|l| l.contains("applied a PostgreSQL migration"))
+                .count()
+        })
+        .sum();
+    let versions = schema.count("SELECT COUNT(*) FROM schema_migrations").await;
+    assert_eq!(
+        applied as i64, versions,
+        "migrations applied across replicas"
+    );
+    assert!(versions >= 1);
+}
