@@ -3,6 +3,11 @@
 //! the response cache). Uses the real one-day file from ../shared/data when
 //! present, the bundled fixtures otherwise; intensity from the fallback file.
 //!
+//! On SQLite always and, when `FOOTPRINT_BENCH_POSTGRES_URL` names a server,
+//! on PostgreSQL too (`postgres_*`): there a cold request starts from
+//! emptied tables (the schema migrated, as in service) and pools that have
+//! connected once.
+//!
 //! `cargo bench --bench request`
 
 use std::path::{Path, PathBuf};
@@ -10,6 +15,7 @@ use std::path::{Path, PathBuf};
 use axum::body::Body;
 use axum::http::Request;
 use carbon_footprint::config::{ServerArgs, SourceArgs};
+use carbon_footprint::storage::Database;
 use carbon_footprint::{AppState, app};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http_body_util::BodyExt;
@@ -26,18 +32,69 @@ fn data_dir() -> PathBuf {
     }
 }
 
-/// A fresh app on an empty database; the temp dir must outlive it.
-fn fresh_app(data: &Path) -> (tempfile::TempDir, axum::Router) {
+/// Where a fresh app keeps its data.
+#[derive(Clone)]
+enum Engine {
+    Sqlite,
+    Postgres(String),
+}
+
+/// A fresh app on an empty database; the guard must outlive it.
+fn fresh_app(data: &Path, engine: &Engine) -> (tempfile::TempDir, axum::Router) {
     let dir = tempfile::tempdir().expect("a temp dir");
+    let db = match engine {
+        Engine::Sqlite => Database::Sqlite(dir.path().join("bench.sqlite3")),
+        Engine::Postgres(url) => {
+            empty_tables(url);
+            Database::Postgres(url.clone())
+        }
+    };
     let sources = SourceArgs {
         data_dir: data.to_path_buf(),
         intensity_url: String::new(),
         intensity_dir: None,
-        db: carbon_footprint::storage::Database::Sqlite(dir.path().join("bench.sqlite3")),
+        db,
         upstream_timeout_ms: 1_000,
     };
     let pipeline = sources.open_pipeline().expect("opens");
+    // One query and one claim, so that the pools have a connection each
+    // as they would in service.
+    pipeline.storage().check().expect("the database answers");
+    drop(pipeline.storage().claim("warm-up").expect("a claim"));
     (dir, app(AppState::new(pipeline, ServerArgs::default())))
+}
+
+/// Empties every table the service writes (after a first open migrated).
+fn empty_tables(url: &str) {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(async {
+                let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .expect("connect");
+                tokio::spawn(connection);
+                let exists = client
+                    .query_one("SELECT to_regclass('asset_days') IS NOT NULL", &[])
+                    .await
+                    .expect("a catalog query")
+                    .get::<_, bool>(0);
+                if exists {
+                    client
+                        .batch_execute(
+                            "TRUNCATE intensity_half_hours, asset_days, power_readings,
+                             power_gaps, power_half_hours, footprint_half_hours, day_files",
+                        )
+                        .await
+                        .expect("truncate");
+                }
+            });
+    })
+    .join()
+    .expect("emptied");
 }
 
 async fn get(router: &axum::Router, uri: &str) -> usize {
@@ -63,39 +120,47 @@ fn bench(c: &mut Criterion) {
         .expect("a runtime");
     let data = data_dir();
     let mut group = c.benchmark_group("request");
-
-    for (name, uri) in [
-        ("cold_png_14_20", "/footprint/abc123xyz/2019-11-25/14-20"),
-        (
-            "cold_json_1_48",
-            "/footprint/abc123xyz/2019-11-25?format=json",
-        ),
-    ] {
-        group.bench_function(name, |b| {
-            b.to_async(&runtime).iter_batched(
-                || fresh_app(&data),
-                |(dir, router)| async move {
-                    let bytes = get(&router, uri).await;
-                    drop(dir);
-                    bytes
-                },
-                BatchSize::PerIteration,
-            )
-        });
+    let mut engines = vec![("", Engine::Sqlite)];
+    if let Ok(url) = std::env::var("FOOTPRINT_BENCH_POSTGRES_URL") {
+        engines.push(("postgres_", Engine::Postgres(url)));
     }
 
-    let (_dir, router) = fresh_app(&data);
-    for (name, uri) in [
-        ("warm_png_14_20", "/footprint/abc123xyz/2019-11-25/14-20"),
-        (
-            "warm_json_1_48",
-            "/footprint/abc123xyz/2019-11-25?format=json",
-        ),
-    ] {
-        // Twice: the first answer computes, the second is the first cached.
-        runtime.block_on(get(&router, uri));
-        runtime.block_on(get(&router, uri));
-        group.bench_function(name, |b| b.to_async(&runtime).iter(|| get(&router, uri)));
+    for (prefix, engine) in &engines {
+        for (name, uri) in [
+            ("cold_png_14_20", "/footprint/abc123xyz/2019-11-25/14-20"),
+            (
+                "cold_json_1_48",
+                "/footprint/abc123xyz/2019-11-25?format=json",
+            ),
+        ] {
+            group.bench_function(format!("{prefix}{name}"), |b| {
+                b.to_async(&runtime).iter_batched(
+                    || fresh_app(&data, engine),
+                    |(dir, router)| async move {
+                        let bytes = get(&router, uri).await;
+                        drop(dir);
+                        bytes
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+        }
+
+        let (_dir, router) = fresh_app(&data, engine);
+        for (name, uri) in [
+            ("warm_png_14_20", "/footprint/abc123xyz/2019-11-25/14-20"),
+            (
+                "warm_json_1_48",
+                "/footprint/abc123xyz/2019-11-25?format=json",
+            ),
+        ] {
+            // Twice: the first answer computes, the second is the first cached.
+            runtime.block_on(get(&router, uri));
+            runtime.block_on(get(&router, uri));
+            group.bench_function(format!("{prefix}{name}"), |b| {
+                b.to_async(&runtime).iter(|| get(&router, uri))
+            });
+        }
     }
     group.finish();
 }

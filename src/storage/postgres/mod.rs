@@ -7,9 +7,9 @@
 //! advisory lock: replicas starting together apply each once, the others
 //! wait and then find nothing to do. The tables keyed by asset and date are
 //! partitioned by month; a month's partitions are made before its first
-//! row. Claims are session advisory locks on a connection of their own: a
-//! replica that dies mid-computation loses its session, and with it the
-//! claim, so another can take over.
+//! row. Claims are session advisory locks on connections of their own: a
+//! replica that dies mid-computation loses its sessions, and with them its
+//! claims, so another can take over.
 
 mod days;
 
@@ -46,6 +46,10 @@ const MIGRATION_LOCK: i64 = 0x666f_6f74_7072_696e; // "footprin"
 
 /// Connections kept by the pool.
 const POOL_SIZE: usize = 16;
+
+/// Claims held at once (days, asset-days and intensity fetches being
+/// computed); more wait for one to be released.
+const CLAIM_POOL_SIZE: usize = 32;
 
 /// How long a call waits for a pooled connection before failing.
 const POOL_WAIT: Duration = Duration::from_secs(10);
@@ -108,8 +112,9 @@ pub(super) struct Postgres {
     /// background, which is allowed from any thread.
     runtime: Option<tokio::runtime::Runtime>,
     handle: tokio::runtime::Handle,
-    config: tokio_postgres::Config,
     pool: Pool,
+    /// Connections that hold claims, apart from those that do the work.
+    claims: Pool,
     /// Months whose partitions this process has made sure of.
     months: Mutex<HashSet<(i32, u32)>>,
 }
@@ -138,24 +143,26 @@ impl Postgres {
             .enable_all()
             .build()
             .map_err(|e| StorageError::Unreachable(Box::new(e)))?;
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .wait_timeout(Some(POOL_WAIT))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .build()
-            .map_err(|e| StorageError::Unreachable(Box::new(e)))?;
+        let pool = |size| {
+            let manager = Manager::from_config(
+                config.clone(),
+                NoTls,
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            Pool::builder(manager)
+                .max_size(size)
+                .wait_timeout(Some(POOL_WAIT))
+                .runtime(deadpool_postgres::Runtime::Tokio1)
+                .build()
+                .map_err(|e| StorageError::Unreachable(Box::new(e)))
+        };
         let db = Postgres {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
-            config,
-            pool,
+            pool: pool(POOL_SIZE)?,
+            claims: pool(CLAIM_POOL_SIZE)?,
             months: Mutex::default(),
         };
         db.run(db.migrate())?;
@@ -251,24 +258,37 @@ impl Postgres {
         Ok(())
     }
 
-    /// Waits for the advisory lock named by `key` on a connection of its
-    /// own, and holds it until the claim is dropped.
+    /// Waits for the advisory lock named by `key` on a connection of the
+    /// claims' own pool (so that a claim held never starves the work it
+    /// guards of connections), and holds it until the claim is dropped.
     pub(super) fn claim(&self, key: &str) -> Result<Claim, StorageError> {
-        let config = self.config.clone();
-        let key = key.to_owned();
-        let (client, connection) = self.run(async move {
-            let (client, connection) = config.connect(NoTls).await?;
-            let connection = tokio::spawn(connection);
+        let client = self.run(async {
+            let client = self
+                .claims
+                .get()
+                .await
+                .map_err(|e| StorageError::Unreachable(Box::new(e)))?;
             client
                 .execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", &[&key])
                 .await?;
-            Ok((client, connection))
+            Ok(client)
         })?;
+        let handle = self.handle.clone();
+        let key = key.to_owned();
         Ok(Claim {
             release: Some(Box::new(move || {
-                // Ending the session releases the lock.
-                drop(client);
-                drop(connection);
+                // Dropping may happen in async code: the unlock is sent
+                // from the engine's runtime rather than waited for here.
+                handle.spawn(async move {
+                    let unlocked = client
+                        .execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", &[&key])
+                        .await;
+                    if unlocked.is_err() {
+                        // Never pooled again: closing it ends the session,
+                        // and so the lock.
+                        drop(Object::take(client));
+                    }
+                });
             })),
         })
     }
