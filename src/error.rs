@@ -207,8 +207,9 @@ impl Error {
     /// what was wrong.
     pub fn detail(&self) -> String {
         if self.is_store_unwritable() {
-            return "the store cannot be written (a full or read-only disk, or its file was \
-                    removed); answers already stored are still served"
+            return "the store cannot be written (a full or read-only disk, a removed file, \
+                    or a database server that cannot be reached); answers already stored \
+                    are still served"
                 .to_owned();
         }
         match self {

@@ -357,3 +357,22 @@ fn a_claim_waits_for_another_holder_of_the_same_key_only() {
         assert_eq!(late.or(early), Ok(true), "{}", store.engine);
     }
 }
+
+#[test]
+fn a_postgres_server_that_cannot_be_reached_is_unreachable_and_its_password_never_shown() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://footprint:s3cret@127.0.0.1:{port}/footprint?connect_timeout=2");
+    let database = Database::parse(&url);
+    let err = Storage::open(&database).unwrap_err();
+    assert!(matches!(err, StorageError::Unreachable(_)), "{err:?}");
+    assert!(err.is_unwritable());
+    assert_eq!(
+        database.to_string(),
+        format!("postgres://footprint:***@127.0.0.1:{port}/footprint?connect_timeout=2")
+    );
+    assert!(!format!("{database:?} {err}").contains("s3cret"));
+}

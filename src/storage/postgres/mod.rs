@@ -281,7 +281,10 @@ impl Postgres {
                 // from the engine's runtime rather than waited for here.
                 handle.spawn(async move {
                     let unlocked = client
-                        .execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", &[&key])
+                        .execute(
+                            "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+                            &[&key],
+                        )
                         .await;
                     if unlocked.is_err() {
                         // Never pooled again: closing it ends the session,
