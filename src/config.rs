@@ -23,6 +23,16 @@ pub enum StartupError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Client(#[from] ApiError),
+    #[error("start-up was interrupted: {0}")]
+    Interrupted(String),
+}
+
+impl StartupError {
+    /// A database that cannot be reached yet may be reachable soon (a
+    /// server still starting); nothing else mends itself.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StartupError::Storage(StorageError::Unreachable(_)))
+    }
 }
 
 #[derive(Debug, Clone, Parser)]

@@ -62,6 +62,8 @@ pub enum Error {
     Unhealthy(#[source] StorageError),
     #[error("metrics are not available: another metrics recorder was installed first")]
     MetricsUnavailable,
+    #[error("the service is starting: its database is being migrated or cannot be reached yet")]
+    Starting,
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error(transparent)]
@@ -157,6 +159,7 @@ impl Error {
             )
             | Error::Timeout(_)
             | Error::MetricsUnavailable
+            | Error::Starting
             | Error::Unhealthy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Shared(inner) => inner.status(),
             _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -185,6 +188,7 @@ impl Error {
             Error::HeadersTooLarge { .. } => "headers-too-large",
             Error::Unhealthy(_) => "unhealthy",
             Error::MetricsUnavailable => "metrics-unavailable",
+            Error::Starting => "starting",
             Error::NotFound => "not-found",
             Error::Pipeline(PipelineError::NoPowerFile { .. }) => "no-power-file",
             Error::Pipeline(PipelineError::NoAssetRows { .. }) => "unknown-asset",

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use carbon_footprint::asset::AssetId;
 use carbon_footprint::blocking::WorkLimit;
 use carbon_footprint::config::{Cli, Command, LogFormat, ReportArgs};
+use carbon_footprint::fixtures;
 use carbon_footprint::footprint::{FootprintQuery, Period, PeriodStep};
 use carbon_footprint::half_hour::{Day, HalfHourRange};
 use carbon_footprint::http;
@@ -15,7 +16,6 @@ use carbon_footprint::intensity::AreaChoice;
 use carbon_footprint::message::chain;
 use carbon_footprint::render::{self, ChartSize};
 use carbon_footprint::settlement::SettlementDay;
-use carbon_footprint::{AppState, app, fixtures};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -71,21 +71,44 @@ async fn serve(cli: Cli) -> Result<(), Failure> {
     if let Some(at_once) = cli.server.max_renders {
         WorkLimit::set_renders(at_once);
     }
-    let pipeline = cli.sources.open_pipeline()?;
+    // Listening first: while the storage opens (migrations waiting for
+    // another replica's, a database not reachable yet) /readyz says 503.
     let listener = tokio::net::TcpListener::bind(cli.server.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", cli.server.bind))?;
     let address = listener.local_addr()?;
+    let (ready_tx, ready) = tokio::sync::watch::channel(None);
+    let (failed_tx, failed) = tokio::sync::oneshot::channel();
+    let (sources, server) = (cli.sources.clone(), cli.server.clone());
+    tokio::spawn(async move {
+        match http::open_when_ready(sources, server, ready_tx).await {
+            Ok(()) => tracing::info!(
+                %address,
+                "serving; try /footprint/abc123xyz/2019-11-25/14-20"
+            ),
+            Err(err) => {
+                let _ = failed_tx.send(err);
+            }
+        }
+    });
     tracing::info!(
         %address,
         data_dir = %cli.sources.data_dir.display(),
         db = %cli.sources.db,
         intensity_url = %cli.sources.intensity_url,
-        "serving; try /footprint/abc123xyz/2019-11-25/14-20"
+        "listening; opening the storage"
     );
-    let limits = cli.server.clone();
-    let state = AppState::new(pipeline, cli.server);
-    http::serve(listener, app(state), &limits, shutdown_signal()).await;
+    let mut startup_failure = None;
+    let stop = async {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            Ok(err) = failed => startup_failure = Some(err),
+        }
+    };
+    http::serve(listener, ready, &cli.server, stop).await;
+    if let Some(err) = startup_failure {
+        return Err(err.into());
+    }
     tracing::info!("stopped");
     Ok(())
 }

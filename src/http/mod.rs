@@ -9,6 +9,7 @@ mod metrics;
 mod negotiate;
 mod page;
 mod server;
+mod starting;
 mod summary;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ use crate::pipeline::Pipeline;
 pub use self::cache::ResponseCache;
 pub use self::negotiate::negotiate_format;
 pub use self::server::serve;
+pub use self::starting::{Ready, open_when_ready};
 
 /// Everything a handler needs. Every request clones it, so it is one
 /// reference count, not one per part.

@@ -17,12 +17,16 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::starting::{Ready, starting_router};
 use crate::config::ServerArgs;
 
-/// Serves `app` on `listener` until `shutdown` completes, then drains.
+/// Serves the application in `ready` on `listener` until `shutdown`
+/// completes, then drains. A connection accepted before the application is
+/// ready is served by the start-up router, which hands its requests on
+/// once it is; later connections go to the application directly.
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    ready: Ready,
     limits: &ServerArgs,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -33,7 +37,8 @@ pub async fn serve(
         // an allocation per request. Over-large headers below hyper's buffer
         // (about 400 KiB) are answered by the service with a problem.
         .keep_alive(true);
-    let service = TowerToHyperService::new(app);
+    let starting = starting_router(ready.clone(), limits.request_timeout());
+    let mut app: Option<TowerToHyperService<Router>> = None;
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -61,8 +66,13 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let connection =
-            graceful.watch(http.serve_connection(TokioIo::new(stream), service.clone()));
+        if app.is_none() {
+            app = ready.borrow().clone().map(TowerToHyperService::new);
+        }
+        let service = app
+            .clone()
+            .unwrap_or_else(|| TowerToHyperService::new(starting.clone()));
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");

@@ -28,7 +28,8 @@ async fn start_app(test_app: TestApp, limits: ServerArgs) -> Running {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let router = app(test_app.state.clone());
-        carbon_footprint::http::serve(listener, router, &limits, async {
+        let ready = tokio::sync::watch::channel(Some(router)).1;
+        carbon_footprint::http::serve(listener, ready, &limits, async {
             let _ = stopped.await;
         })
         .await;

@@ -200,3 +200,78 @@ fn a_port_in_use_stops_the_server_with_one_line() {
         &format!("cannot listen on {address}"),
     );
 }
+
+#[test]
+fn a_missing_data_dir_stops_the_server_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let missing = dir.path().join("nowhere");
+    fails_to_start(
+        &[
+            "--data-dir",
+            missing.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--bind",
+            "127.0.0.1:0",
+        ],
+        "does not exist or is not a directory",
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_server_leaves_the_server_alive_but_not_ready() {
+    // Arrange: a PostgreSQL URL on a port nothing listens on.
+    let closed = crate::helpers::free_port();
+    let port = crate::helpers::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let child = binary()
+        .args([
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--intensity-url",
+            "",
+        ])
+        .arg("--data-dir")
+        .arg(fixtures_dir())
+        .args([
+            "--db",
+            &format!("postgres://footprint:s3cret@127.0.0.1:{closed}/footprint"),
+            "--request-timeout-ms",
+            "300",
+        ])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let _server = crate::helpers::Killed(child);
+    crate::helpers::wait_for_port(port).await;
+
+    // Act
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .unwrap();
+    let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+        .await
+        .unwrap();
+    let answer = reqwest::get(format!(
+        "http://127.0.0.1:{port}/footprint/abc123xyz/2019-11-25/14-20"
+    ))
+    .await
+    .unwrap();
+
+    // Assert: alive, not ready, a request waits its timeout then is told why.
+    assert_eq!(health.status(), 200);
+    assert_eq!(ready.status(), 503);
+    assert_eq!(answer.status(), 503);
+    assert_eq!(answer.headers()["retry-after"], "1");
+    let problem: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/starting");
+    let seen = eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(&log).is_ok_and(|text| text.contains("cannot be reached yet"))
+    })
+    .await;
+    assert!(seen, "no warning was logged");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("s3cret"), "the password was logged: {text}");
+}

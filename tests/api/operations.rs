@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 
-use crate::helpers::{fixtures_dir, free_port, spawn_app, wait_for_port};
+use std::time::Duration;
+
+use crate::helpers::{eventually, fixtures_dir, free_port, spawn_app, wait_for_port};
 
 /// Every sample of the exposition, by name and sorted labels, checking
 /// each line's shape on the way: `# HELP`/`# TYPE` comments, or
@@ -110,9 +112,19 @@ async fn log_lines(args: &[&str]) -> Vec<String> {
         .spawn()
         .unwrap();
     wait_for_port(port).await;
-    reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-        .await
-        .unwrap();
+    // Ready: the storage is open and the serving line written.
+    let ready = eventually(Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut stream| {
+            use std::io::{Read, Write};
+            let _ =
+                stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            answer.starts_with("HTTP/1.1 200")
+        })
+    })
+    .await;
+    assert!(ready, "never ready");
     let _ = child.kill();
     let output = child.wait_with_output().unwrap();
     String::from_utf8(output.stderr)

@@ -311,16 +311,10 @@ async fn replicas_starting_together_apply_each_migration_once() {
         .map(|log| replica(&fixtures_dir(), &schema.url, log))
         .collect();
     for (_, port) in &replicas {
-        let ready = eventually(Duration::from_secs(30), || {
-            std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok()
-        })
-        .await;
-        assert!(ready, "a replica never listened");
-        let status = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 200);
+        assert!(
+            ready_within(*port, Duration::from_secs(30)).await,
+            "a replica never became ready"
+        );
     }
 
     let applied: usize = logs
@@ -339,4 +333,75 @@ async fn replicas_starting_together_apply_each_migration_once() {
         "migrations applied across replicas"
     );
     assert!(versions >= 1);
+}
+
+/// Whether `/readyz` on `port` answers 200 within `limit`.
+async fn ready_within(port: u16, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await
+            && response.status() == 200
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_replica_waiting_for_another_replicas_migrations_is_not_ready_and_holds_requests() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    // Another replica migrating: the migration lock held.
+    let (holder, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&0x666f_6f74_7072_696e_i64])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_replica, port) = replica(&fixtures_dir(), &schema.url, &dir.path().join("r.log"));
+    wait_for_port(port).await;
+
+    // While it waits: alive, not ready, and a request is held.
+    let base = format!("http://127.0.0.1:{port}");
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(
+        health.json::<serde_json::Value>().await.unwrap()["status"],
+        "starting"
+    );
+    let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["type"],
+        "/problems/starting"
+    );
+    let held = tokio::spawn(
+        client()
+            .get(format!(
+                "{base}/footprint/abc123xyz/2019-11-25/14-20?format=json"
+            ))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !held.is_finished(),
+        "a request was answered before the storage opened"
+    );
+
+    // The other replica done: ready, and the held request answered.
+    holder
+        .execute(
+            "SELECT pg_advisory_unlock($1)",
+            &[&0x666f_6f74_7072_696e_i64],
+        )
+        .await
+        .unwrap();
+    assert!(ready_within(port, Duration::from_secs(30)).await);
+    assert_eq!(held.await.unwrap().unwrap().status(), 200);
 }
