@@ -71,7 +71,7 @@ impl Connections {
     /// Opens (creating if needed) the database at `path`, moving a damaged
     /// one aside, switches it to WAL and applies the migrations.
     pub(super) fn open(path: &Path) -> Result<Connections, StorageError> {
-        let writer = match open_writer(path) {
+        let writer = match open_writer_patiently(path) {
             Err(err) if err.is_damage() => {
                 let aside = move_aside(path)?;
                 tracing::warn!(
@@ -142,6 +142,34 @@ impl Connections {
     pub(super) fn migrations() -> &'static Migrations<'static> {
         &MIGRATIONS
     }
+}
+
+/// [`open_writer`], again while another process holds the file: two
+/// processes starting on one file at once both switch it to WAL and
+/// migrate it, and the switch answers "locked" at once instead of waiting.
+fn open_writer_patiently(path: &Path) -> Result<Connection, StorageError> {
+    let started = std::time::Instant::now();
+    loop {
+        match open_writer(path) {
+            Err(err) if is_locked(&err) && started.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Another connection holds a lock the open needs.
+fn is_locked(err: &StorageError) -> bool {
+    let source = match err {
+        StorageError::Open { source, .. } | StorageError::Sqlite(source) => source,
+        StorageError::Migrate(rusqlite_migration::Error::RusqliteError { err, .. }) => err,
+        _ => return false,
+    };
+    matches!(
+        source.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn open_writer(path: &Path) -> Result<Connection, StorageError> {
