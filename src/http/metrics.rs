@@ -101,6 +101,10 @@ fn describe() {
         "db_pool_waits_total",
         "PostgreSQL calls that found every pool connection in use and waited."
     );
+    metrics::describe_counter!(
+        "db_write_retries_total",
+        "PostgreSQL write transactions tried again after a deadlock or serialization failure."
+    );
 }
 
 /// The counter and latency histogram of one route and status, made once:

@@ -376,3 +376,62 @@ fn a_postgres_server_that_cannot_be_reached_is_unreachable_and_its_password_neve
     );
     assert!(!format!("{database:?} {err}").contains("s3cret"));
 }
+
+#[test]
+fn writers_of_many_new_months_at_once_all_succeed() {
+    // Each writer's first day of a month makes that month's partitions (in
+    // PostgreSQL) while the others' transactions are open.
+    for store in every_engine() {
+        let writers: Vec<_> = (0..12u32)
+            .map(|month| {
+                let storage = store.storage.clone();
+                std::thread::spawn(move || {
+                    let day = Day::from_naive(
+                        chrono::NaiveDate::from_ymd_opt(2021, month + 1, 1).unwrap(),
+                    )
+                    .unwrap();
+                    let energies = resample_day(day, &[], None);
+                    for n in 0..4 {
+                        let id = AssetId::parse(&format!("site-{month}-{n}")).unwrap();
+                        storage
+                            .save_asset_day(&ComputedDay {
+                                asset: &id,
+                                day,
+                                record: &record(now()),
+                                readings: &[],
+                                gaps: &[],
+                                energies: &energies,
+                                footprints: &[],
+                            })
+                            .map_err(|e| crate::message::chain(&e))?;
+                        storage
+                            .save_day_file(
+                                day,
+                                &DayFileRecord {
+                                    stamp: record(now()).stamp,
+                                    assets: n + 1,
+                                    rejected: Default::default(),
+                                    ingested_at: now(),
+                                    intensity_versions: None,
+                                    register_stamp: None,
+                                },
+                            )
+                            .map_err(|e| crate::message::chain(&e))?;
+                    }
+                    Ok::<_, String>(())
+                })
+            })
+            .collect();
+        for writer in writers {
+            assert_eq!(writer.join().unwrap(), Ok(()), "{}", store.engine);
+        }
+        let first = Day::parse("2021-01-01").unwrap();
+        let last = Day::parse("2021-12-31").unwrap();
+        assert_eq!(
+            store.storage.day_totals(None, first, last).unwrap().len(),
+            48,
+            "{}",
+            store.engine
+        );
+    }
+}

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Postgres, day_of, source_stamp, stamp_columns};
+use super::{Postgres, day_of, partition_writer, source_stamp, stamp_columns};
 use crate::asset::AssetId;
 use crate::footprint::Totals;
 use crate::half_hour::Day;
@@ -71,10 +71,12 @@ impl Postgres {
         let previous = record.stamp.previous.map(stamp_columns);
         let previous: [Option<i64>; 4] = std::array::from_fn(|i| previous.map(|p| p[i]));
         let assets = i64::try_from(record.assets).unwrap_or(i64::MAX);
-        self.run(async {
+        let (rejected, versions, register) = (&rejected, &versions, &register);
+        let (own, previous, assets) = (&own, &previous, &assets);
+        self.write(|| async move {
             let mut client = self.client().await?;
             self.ensure_months(&client, [day]).await?;
-            let tx = client.transaction().await?;
+            let tx = partition_writer(&mut client).await?;
             // Asset-days of another version of the file (an asset since
             // removed from it); the other tables first, as they are found
             // through asset_days.
@@ -119,11 +121,11 @@ impl Postgres {
                     &previous[1],
                     &previous[2],
                     &previous[3],
-                    &assets,
-                    &rejected,
+                    assets,
+                    rejected,
                     &record.ingested_at,
-                    &versions,
-                    &register,
+                    versions,
+                    register,
                 ],
             )
             .await?;

@@ -21,6 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
 
 use super::{
     AssetDayRecord, Claim, ComputedDay, FootprintSets, StorageError, StoredIntensity, half_hour_id,
@@ -35,11 +36,18 @@ use crate::intensity::{
 use crate::power::{CarryOver, HalfHourEnergy, PowerReading, SourceStamp};
 
 /// Each migration's version, name and SQL, in order.
-const MIGRATIONS: [(i32, &str, &str); 1] = [(
-    1,
-    "0001_schema",
-    include_str!("../../../migrations/postgres/0001_schema.sql"),
-)];
+const MIGRATIONS: [(i32, &str, &str); 2] = [
+    (
+        1,
+        "0001_schema",
+        include_str!("../../../migrations/postgres/0001_schema.sql"),
+    ),
+    (
+        2,
+        "0002_partitions_without_deadlocks",
+        include_str!("../../../migrations/postgres/0002_partitions_without_deadlocks.sql"),
+    ),
+];
 
 /// The advisory lock key replicas take to migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x666f_6f74_7072_696e; // "footprin"
@@ -50,6 +58,9 @@ const POOL_SIZE: usize = 16;
 /// Claims held at once (days, asset-days and intensity fetches being
 /// computed); more wait for one to be released.
 const CLAIM_POOL_SIZE: usize = 32;
+
+/// Tries of a write transaction that PostgreSQL ended to break a deadlock.
+const WRITE_ATTEMPTS: u32 = 3;
 
 /// How long a call waits for a pooled connection before failing.
 const POOL_WAIT: Duration = Duration::from_secs(10);
@@ -179,6 +190,36 @@ impl Postgres {
     ) -> Result<T, StorageError> {
         let _entered = self.handle.enter();
         futures_executor::block_on(work)
+    }
+
+    /// Runs a write transaction, again (up to [`WRITE_ATTEMPTS`] times)
+    /// when PostgreSQL ended it to break a deadlock or a serialization
+    /// conflict: the transaction left nothing behind, and every write here
+    /// is idempotent.
+    fn write<T, Fut>(&self, work: impl Fn() -> Fut) -> Result<T, StorageError>
+    where
+        Fut: Future<Output = Result<T, StorageError>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match self.run(work()) {
+                Err(StorageError::Postgres(err))
+                    if attempt < WRITE_ATTEMPTS
+                        && matches!(
+                            err.code(),
+                            Some(
+                                &SqlState::T_R_DEADLOCK_DETECTED
+                                    | &SqlState::T_R_SERIALIZATION_FAILURE
+                            )
+                        ) =>
+                {
+                    metrics::counter!("db_write_retries_total").increment(1);
+                    std::thread::sleep(Duration::from_millis(10 * u64::from(attempt)));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// A pooled connection, counting the calls that had to wait for one.
@@ -472,7 +513,9 @@ impl Postgres {
             .collect::<Result<_, _>>()?;
         let region_id = stored.region.as_ref().map(|(id, _)| i16::from(*id));
         let region_name = stored.region.as_ref().map(|(_, name)| name.as_str());
-        self.run(async {
+        let (ids, starts, forecast, actual, mix) = (&ids, &starts, &forecast, &actual, &mix);
+        let (region_id, region_name) = (&region_id, &region_name);
+        self.write(|| async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
             tx.execute(
@@ -499,13 +542,13 @@ impl Postgres {
                     &stored.source.as_str(),
                     &stored.fetched_at,
                     &stored.checked_at,
-                    &region_id,
-                    &region_name,
-                    &ids,
-                    &starts,
-                    &forecast,
-                    &actual,
-                    &mix,
+                    region_id,
+                    region_name,
+                    ids,
+                    starts,
+                    forecast,
+                    actual,
+                    mix,
                 ],
             )
             .await?;
@@ -597,9 +640,9 @@ impl Postgres {
     }
 
     pub(super) fn forget_asset_day(&self, asset: &AssetId, day: Day) -> Result<(), StorageError> {
-        self.run(async {
+        self.write(|| async move {
             let mut client = self.client().await?;
-            let tx = client.transaction().await?;
+            let tx = partition_writer(&mut client).await?;
             // The day is no longer whole: its file is read again.
             tx.execute("DELETE FROM day_files WHERE date = $1", &[&day.naive()])
                 .await?;
@@ -620,11 +663,12 @@ impl Postgres {
         for computed in days {
             batch.add(computed)?;
         }
-        self.run(async {
+        let batch = &batch;
+        self.write(|| async move {
             let mut client = self.client().await?;
             self.ensure_months(&client, days.iter().map(|d| d.day))
                 .await?;
-            let tx = client.transaction().await?;
+            let tx = partition_writer(&mut client).await?;
             batch
                 .delete(&tx, super::ASSET_DAY_TABLES.as_slice())
                 .await?;
@@ -670,9 +714,10 @@ impl Postgres {
             batch.add_footprints(asset, *day, footprints);
             batch.add_record(asset, *day, record)?;
         }
-        self.run(async {
+        let batch = &batch;
+        self.write(|| async move {
             let mut client = self.client().await?;
-            let tx = client.transaction().await?;
+            let tx = partition_writer(&mut client).await?;
             batch
                 .delete(&tx, &["footprint_half_hours", "asset_days"])
                 .await?;
@@ -756,6 +801,21 @@ impl Postgres {
         })?;
         u32::try_from(count).map_err(|_| StorageError::Corrupt(format!("{count} rows")))
     }
+}
+
+/// A transaction that writes into the partitioned tables. It first takes
+/// the partition lock shared, so that a month's partitions are never made
+/// while it holds some parent tables (see migration 0002).
+async fn partition_writer(
+    client: &mut Pooled,
+) -> Result<deadpool_postgres::Transaction<'_>, StorageError> {
+    let tx = client.transaction().await?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock_shared(hashtext('footprint_ensure_month'))",
+        &[],
+    )
+    .await?;
+    Ok(tx)
 }
 
 /// Rows of many asset-days gathered column by column, written with one
