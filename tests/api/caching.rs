@@ -209,7 +209,10 @@ async fn many_concurrent_first_requests_compute_the_day_once() {
     assert!(responses.iter().all(|r| r.status == 200));
     // The file's two assets, once each.
     assert_eq!(app.state.pipeline.days_computed(), 2);
-    assert_eq!(app.footprint_rows_in_db("abc123xyz", "2019-11-25"), 48);
+    assert_eq!(
+        app.footprint_rows_in_db("abc123xyz", "2019-11-25").await,
+        48
+    );
 }
 
 #[tokio::test]

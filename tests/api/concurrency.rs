@@ -40,7 +40,10 @@ async fn sixty_four_concurrent_first_requests_for_one_asset_day_agree() {
     // The day's file (two assets) and the day before's, read once each.
     assert_eq!(app.state.pipeline.days_computed(), 2);
     assert_eq!(app.state.pipeline.power_files_read(), 2);
-    assert_eq!(app.footprint_rows_in_db("abc123xyz", "2019-11-25"), 48);
+    assert_eq!(
+        app.footprint_rows_in_db("abc123xyz", "2019-11-25").await,
+        48
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -66,7 +69,10 @@ async fn sixty_four_concurrent_first_requests_for_different_days_all_succeed() {
             fleet_day(i),
             String::from_utf8_lossy(&response.body)
         );
-        assert_eq!(app.footprint_rows_in_db("site-001", &fleet_day(i)), 48);
+        assert_eq!(
+            app.footprint_rows_in_db("site-001", &fleet_day(i)).await,
+            48
+        );
     }
     // Each day file holds two assets, both computed when it is read.
     assert_eq!(app.state.pipeline.days_computed(), 128);

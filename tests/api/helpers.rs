@@ -1,6 +1,11 @@
 //! Set-up shared by the integration tests. Each test gets its own copy of
-//! the bundled fixtures, its own SQLite file and its own mock intensity API;
+//! the bundled fixtures, its own database and its own mock intensity API;
 //! nothing else differs from the real service.
+//!
+//! The database is a SQLite file, or, with `FOOTPRINT_TEST_API_ENGINE=postgres`
+//! (and `FOOTPRINT_TEST_POSTGRES_URL`), a PostgreSQL schema of the test's own:
+//! `.ci/run` runs the suite both ways. The few tests about SQLite's file
+//! itself return early on PostgreSQL.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -51,8 +56,82 @@ pub struct TestApp {
     pub mock: MockServer,
     /// A private copy of the fixtures, free to modify.
     pub data_dir: TempDir,
+    /// The SQLite file (unused on PostgreSQL).
     pub db_path: PathBuf,
+    pub database: Database,
     _db_dir: TempDir,
+    _schema: Option<TestSchema>,
+}
+
+/// A PostgreSQL schema of one test's own, dropped when the test ends.
+pub struct TestSchema {
+    admin: String,
+    name: String,
+    pub url: String,
+}
+
+impl TestSchema {
+    /// A new schema on the test server, if one is given (under CI, one
+    /// must be).
+    pub async fn new(prefix: &str) -> Option<TestSchema> {
+        let admin = match std::env::var("FOOTPRINT_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var_os("CI").is_some() => {
+                panic!("CI is set but FOOTPRINT_TEST_POSTGRES_URL is not")
+            }
+            _ => return None,
+        };
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = format!(
+            "{prefix}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        postgres_execute(&admin, &format!("CREATE SCHEMA {name}")).await;
+        let separator = if admin.contains('?') { '&' } else { '?' };
+        let url = format!("{admin}{separator}options=-c%20search_path%3D{name}");
+        Some(TestSchema { admin, name, url })
+    }
+
+    /// The one integer `sql` selects.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test server");
+        tokio::spawn(connection);
+        client.query_one(sql, &[]).await.expect(sql).get(0)
+    }
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        let (admin, sql) = (
+            self.admin.clone(),
+            format!("DROP SCHEMA {} CASCADE", self.name),
+        );
+        // A runtime of its own: drop may run inside the test's.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(postgres_execute(&admin, &sql));
+        })
+        .join();
+    }
+}
+
+pub async fn postgres_execute(url: &str, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test server");
+    tokio::spawn(connection);
+    client.batch_execute(sql).await.expect(sql);
+}
+
+/// Whether the suite runs on PostgreSQL (`FOOTPRINT_TEST_API_ENGINE`).
+pub fn on_postgres() -> bool {
+    std::env::var("FOOTPRINT_TEST_API_ENGINE").is_ok_and(|engine| engine == "postgres")
 }
 
 pub struct TestResponse {
@@ -117,11 +196,24 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     }
     let db_dir = tempfile::tempdir().expect("a temp db dir");
     let db_path = db_dir.path().join("test.sqlite3");
+    let schema = if on_postgres() {
+        Some(
+            TestSchema::new("api")
+                .await
+                .expect("FOOTPRINT_TEST_API_ENGINE=postgres needs FOOTPRINT_TEST_POSTGRES_URL"),
+        )
+    } else {
+        None
+    };
+    let database = match &schema {
+        Some(schema) => Database::Postgres(schema.url.clone()),
+        None => Database::Sqlite(db_path.clone()),
+    };
     let sources = SourceArgs {
         data_dir: data_dir.path().to_owned(),
         intensity_url: mock.uri(),
         intensity_dir: None,
-        db: Database::Sqlite(db_path.clone()),
+        db: database.clone(),
         upstream_timeout_ms: setup.upstream_timeout_ms,
     };
     let mut pipeline = sources.open_pipeline().expect("the pipeline opens");
@@ -135,7 +227,9 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         mock,
         data_dir,
         db_path,
+        database,
         _db_dir: db_dir,
+        _schema: schema,
     }
 }
 
@@ -155,7 +249,7 @@ impl TestApp {
             data_dir: self.data_dir.path().to_owned(),
             intensity_url: url.to_owned(),
             intensity_dir: None,
-            db: Database::Sqlite(self.db_path.clone()),
+            db: self.database.clone(),
             upstream_timeout_ms: 300,
         };
         let pipeline = sources.open_pipeline().expect("the pipeline opens");
@@ -283,15 +377,25 @@ impl TestApp {
             .join("power_measurements_2019-11-25.csv")
     }
 
-    /// Rows in the footprint table for an asset-day, straight from SQLite.
-    pub fn footprint_rows_in_db(&self, asset: &str, date: &str) -> i64 {
-        let conn = rusqlite::Connection::open(&self.db_path).expect("the db opens");
-        conn.query_row(
-            "SELECT COUNT(*) FROM footprint_half_hours WHERE asset_id = ?1 AND date = ?2 AND preference = 'auto'",
-            [asset, date],
-            |r| r.get(0),
-        )
-        .expect("a count")
+    /// Rows in the footprint table for an asset-day, straight from the
+    /// database.
+    pub async fn footprint_rows_in_db(&self, asset: &str, date: &str) -> i64 {
+        self.count(&format!(
+            "SELECT COUNT(*) FROM footprint_half_hours
+             WHERE asset_id = '{asset}' AND date = '{date}' AND preference = 'auto'"
+        ))
+        .await
+    }
+
+    /// The one integer `sql` selects, from whichever engine the app uses.
+    pub async fn count(&self, sql: &str) -> i64 {
+        match &self._schema {
+            Some(schema) => schema.count(sql).await,
+            None => {
+                let conn = rusqlite::Connection::open(&self.db_path).expect("the db opens");
+                conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+            }
+        }
     }
 }
 

@@ -103,7 +103,7 @@ async fn a_refused_connection_falls_back_to_the_file() {
         data_dir: app.data_dir.path().to_owned(),
         intensity_url: format!("http://127.0.0.1:{port}"),
         intensity_dir: None,
-        db: carbon_footprint::storage::Database::Sqlite(app.db_path.clone()),
+        db: app.database.clone(),
         upstream_timeout_ms: 500,
     };
     let pipeline = sources.open_pipeline().unwrap();

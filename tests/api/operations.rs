@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use std::time::Duration;
 
-use crate::helpers::{eventually, fixtures_dir, free_port, spawn_app, wait_for_port};
+use crate::helpers::{eventually, fixtures_dir, free_port, on_postgres, spawn_app, wait_for_port};
 
 /// Every sample of the exposition, by name and sorted labels, checking
 /// each line's shape on the way: `# HELP`/`# TYPE` comments, or
@@ -86,7 +86,12 @@ async fn metrics_are_in_the_prometheus_format_and_move_with_requests() {
     assert!(text.contains("# TYPE http_request_duration_seconds histogram"));
     assert!(text.contains("http_request_duration_seconds_bucket{route=\"/footprint/{asset}/{date}/{range}\",le=\"0.01\"}"));
     assert!(text.contains("intensity_api_calls_total"));
-    assert!(text.contains("db_readers_in_use"));
+    let connections = if on_postgres() {
+        "db_pool_connections_in_use"
+    } else {
+        "db_readers_in_use"
+    };
+    assert!(text.contains(connections), "{text}");
 }
 
 /// The first stderr lines of the real binary serving the fixtures with

@@ -11,7 +11,10 @@ async fn a_computed_day_holds_48_footprint_rows() {
     let response = app.get("/footprint/abc123xyz/2019-11-25/14-20").await;
 
     assert_eq!(response.status, 200);
-    assert_eq!(app.footprint_rows_in_db("abc123xyz", "2019-11-25"), 48);
+    assert_eq!(
+        app.footprint_rows_in_db("abc123xyz", "2019-11-25").await,
+        48
+    );
 }
 
 #[tokio::test]
@@ -69,7 +72,10 @@ async fn a_changed_power_file_is_recomputed() {
         last(&before),
         last(&after)
     );
-    assert_eq!(app.footprint_rows_in_db("abc123xyz", "2019-11-25"), 48);
+    assert_eq!(
+        app.footprint_rows_in_db("abc123xyz", "2019-11-25").await,
+        48
+    );
 }
 
 #[tokio::test]
@@ -120,7 +126,10 @@ async fn two_assets_of_one_file_are_stored_apart() {
             .iter()
             .all(|r| r["energy_kwh"].as_f64().unwrap() > 0.0)
     );
-    assert_eq!(app.footprint_rows_in_db("heatpump-07", "2019-11-25"), 48);
+    assert_eq!(
+        app.footprint_rows_in_db("heatpump-07", "2019-11-25").await,
+        48
+    );
 }
 
 #[tokio::test]

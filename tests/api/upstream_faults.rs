@@ -111,12 +111,8 @@ async fn app_for(template: Option<ResponseTemplate>, calls: u64) -> TestApp {
     }
 }
 
-fn intensity_rows_in_db(app: &TestApp) -> i64 {
-    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
-    conn.query_row("SELECT COUNT(*) FROM intensity_half_hours", [], |r| {
-        r.get(0)
-    })
-    .unwrap()
+async fn intensity_rows_in_db(app: &TestApp) -> i64 {
+    app.count("SELECT COUNT(*) FROM intensity_half_hours").await
 }
 
 #[tokio::test]
@@ -132,7 +128,7 @@ async fn every_upstream_fault_falls_back_to_the_file_and_says_so() {
         assert_eq!(response.status, 200, "{name}");
         assert_eq!(response.header("x-intensity-source"), "file", "{name}");
         assert_eq!(response.json()["intensity_source"], "file", "{name}");
-        assert_eq!(intensity_rows_in_db(&app), 48, "{name}");
+        assert_eq!(intensity_rows_in_db(&app).await, 48, "{name}");
     }
 }
 
@@ -157,9 +153,9 @@ async fn every_upstream_fault_without_a_file_is_a_502_and_stores_nothing() {
             "{name}: {}",
             problem.detail
         );
-        assert_eq!(intensity_rows_in_db(&app), 0, "{name}");
+        assert_eq!(intensity_rows_in_db(&app).await, 0, "{name}");
         assert_eq!(
-            app.footprint_rows_in_db("abc123xyz", "2019-11-25"),
+            app.footprint_rows_in_db("abc123xyz", "2019-11-25").await,
             0,
             "{name}"
         );
