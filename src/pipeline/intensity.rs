@@ -179,11 +179,19 @@ impl Pipeline {
     /// is only marked as checked, so its version, and the answers' ETags,
     /// stay.
     async fn refresh_intensity(&self, area: &Area, day: Day) -> Result<(), PipelineError> {
+        // One replica asks the sources at a time; the others then find the
+        // copy just checked (or replaced) and ask nothing.
+        let _claim = self
+            .claim(format!("intensity {} {day}", area.key()))
+            .await?;
         let storage = self.storage.clone();
         let of = area.clone();
         let Some(stored) = run_blocking(move || storage.intensity(&of, day)).await?? else {
             return Ok(());
         };
+        if !self.refresh_due(&stored) {
+            return Ok(());
+        }
         let outcome = self.fetch(area, day).await;
         let api_answered = matches!(outcome, Ok((_, _, _, Provenance::Api)));
         {

@@ -131,3 +131,64 @@ async fn a_hanging_api_does_not_hold_requests_when_a_stale_copy_is_stored() {
         2
     );
 }
+
+#[tokio::test]
+async fn replicas_due_to_refresh_the_same_forecast_ask_the_api_once() {
+    // Arrange: two pipelines ("replicas") on one PostgreSQL schema, a
+    // forecast-only day trusted for 200 ms, the API counting its calls.
+    let Some(schema) = crate::helpers::TestSchema::new("refresh").await else {
+        return;
+    };
+    let mock = wiremock::MockServer::start().await;
+    let forecast_only = body_with(|i| {
+        i["forecast"] = i["actual"].clone();
+        i["actual"] = serde_json::Value::Null;
+    });
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(forecast_only))
+        .mount(&mock)
+        .await;
+    let data = tempfile::tempdir().unwrap();
+    crate::helpers::copy_dir(&fixtures_dir(), data.path());
+    let replica = || {
+        let sources = carbon_footprint::config::SourceArgs {
+            data_dir: data.path().to_owned(),
+            intensity_url: mock.uri(),
+            intensity_dir: None,
+            db: carbon_footprint::storage::Database::Postgres(schema.url.clone()),
+            upstream_timeout_ms: 1_000,
+        };
+        let pipeline = sources
+            .open_pipeline()
+            .unwrap()
+            .with_forecast_refresh(chrono::Duration::milliseconds(200));
+        carbon_footprint::app(carbon_footprint::AppState::new(
+            pipeline,
+            carbon_footprint::config::ServerArgs::default(),
+        ))
+    };
+    let (a, b) = (replica(), replica());
+    let get = |app: &axum::Router| {
+        let app = app.clone();
+        async move {
+            use tower::ServiceExt;
+            let request = axum::http::Request::get(URI)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            app.oneshot(request).await.unwrap().status()
+        }
+    };
+    assert_eq!(get(&a).await, 200);
+    assert_eq!(get(&b).await, 200);
+    assert_eq!(requests_received(&mock, 1, Duration::from_secs(5)).await, 1);
+
+    // Act: both due, both asked at once.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (first, second) = tokio::join!(get(&a), get(&b));
+
+    // Assert: one of them asked the API again; the other found it asked.
+    assert_eq!((first.as_u16(), second.as_u16()), (200, 200));
+    assert_eq!(requests_received(&mock, 2, Duration::from_secs(5)).await, 2);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(mock.received_requests().await.unwrap().len(), 2);
+}
