@@ -74,6 +74,10 @@ fn describe() {
         "Asset-days resampled and stored from their power file."
     );
     metrics::describe_counter!(
+        "day_files_computed_total",
+        "Day files read for every asset and recorded whole."
+    );
+    metrics::describe_counter!(
         "power_file_reads_total",
         "Power files read: whole (every asset at once) or for one asset."
     );

@@ -300,6 +300,7 @@ impl Pipeline {
         self.storage.save_day_file(day, &record)?;
         self.days_computed.fetch_add(computed, Ordering::Relaxed);
         metrics::counter!("asset_days_computed_total").increment(computed);
+        metrics::counter!("day_files_computed_total").increment(1);
         self.remember_assets(day, source.day, ids);
         tracing::info!(%day, assets = record.assets, computed, rejected = record.rejected.len(), elapsed_ms = started.elapsed().as_millis() as u64, "read the whole day file");
         Ok(record)

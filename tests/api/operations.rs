@@ -83,6 +83,8 @@ async fn metrics_are_in_the_prometheus_format_and_move_with_requests() {
     let buckets = "http_request_duration_seconds_count{route=/footprint/{asset}/{date}/{range}}";
     assert!(count(&after, buckets) >= count(&before, buckets) + 2.0);
     assert!(count(&after, computed) >= count(&before, computed) + 2.0);
+    let days = "day_files_computed_total{}";
+    assert!(count(&after, days) >= count(&before, days) + 1.0, "{text}");
     assert!(text.contains("# TYPE http_request_duration_seconds histogram"));
     assert!(text.contains("http_request_duration_seconds_bucket{route=\"/footprint/{asset}/{date}/{range}\",le=\"0.01\"}"));
     assert!(text.contains("intensity_api_calls_total"));

@@ -190,6 +190,9 @@ async fn two_replicas_asked_for_one_new_day_at_once_compute_it_once_and_agree() 
     let computed = counter(port_a, "asset_days_computed_total").await
         + counter(port_b, "asset_days_computed_total").await;
     assert_eq!(computed, 2_000.0, "asset-days computed by the two replicas");
+    let days = counter(port_a, "day_files_computed_total").await
+        + counter(port_b, "day_files_computed_total").await;
+    assert_eq!(days, 1.0, "day files computed by the two replicas");
     let whole_reads = counter(port_a, "power_file_reads_total").await
         + counter(port_b, "power_file_reads_total").await;
     assert_eq!(whole_reads, 1.0, "power file reads by the two replicas");
