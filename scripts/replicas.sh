@@ -95,9 +95,9 @@ CONF
 nginx -c "$work/nginx.conf"
 echo "nginx on 127.0.0.1:$lb -> replicas on ${ports[*]}"
 
-python3 - "$lb" "$ASSETS" "$DAYS" "$DURATION" "$CLIENTS" "${pids[0]}" <<'PY'
+python3 - "$lb" "$ASSETS" "$DAYS" "$DURATION" "$CLIENTS" "${pids[0]}" "${ports[0]}" <<'PY'
 import collections, json, os, random, signal, sys, threading, time, urllib.error, urllib.request
-lb, assets, days, duration, clients, victim = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+lb, assets, days, duration, clients, victim, victim_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 base = f"http://127.0.0.1:{lb}"
 with urllib.request.urlopen(f"{base}/assets") as r:
     view = json.load(r)
@@ -129,7 +129,11 @@ def worker():
 threads = [threading.Thread(target=worker) for _ in range(clients)]
 for t in threads: t.start()
 time.sleep(duration / 2)
+with urllib.request.urlopen(f"http://127.0.0.1:{victim_port}/metrics") as r:
+    counted = [l for l in r.read().decode().splitlines()
+               if l.startswith(("asset_days_computed_total", "day_files_computed_total"))]
 os.kill(victim, signal.SIGKILL)
+print("the killed replica, just before: " + ", ".join(counted))
 print(f"killed replica pid {victim} with SIGKILL at {duration / 2:.0f} s")
 for t in threads: t.join()
 latencies.sort()
@@ -145,4 +149,4 @@ psql "$db" -Atc "SELECT '  asset_days ' || COUNT(*) FROM asset_days" \
   -c "SELECT '  asset-days not whole (want 0) ' || COUNT(*) FROM asset_days a WHERE 48 <> (SELECT COUNT(*) FROM power_half_hours p WHERE p.asset_id = a.asset_id AND p.date = a.date)" \
   -c "SELECT '  days read whole with missing asset-days (want 0) ' || COUNT(*) FROM day_files f WHERE f.assets - (SELECT COUNT(*) FROM jsonb_object_keys(f.rejected)) <> (SELECT COUNT(*) FROM asset_days a WHERE a.date = f.date)"
 echo "the surviving replica:"
-curl -fsS "http://127.0.0.1:${ports[1]}/metrics" | grep -E '^(asset_days_computed_total|power_file_reads_total|db_pool_waits_total)' | sed 's/^/  /'
+curl -fsS "http://127.0.0.1:${ports[1]}/metrics" | grep -E '^(asset_days_computed_total|day_files_computed_total|power_file_reads_total|db_pool_waits_total|db_write_retries_total)' | sed 's/^/  /'
