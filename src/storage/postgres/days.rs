@@ -263,19 +263,33 @@ impl Postgres {
     ) -> Result<Vec<AssetDayTotals>, StorageError> {
         let rows = self.run(async {
             let client = self.client().await?;
-            let stmt = client
-                .prepare_cached(
-                    "SELECT asset_id, date, energy_kwh, footprint_g, coverage FROM asset_days
-                     WHERE date BETWEEN $1 AND $2 AND ($3::text IS NULL OR asset_id = $3)
-                     ORDER BY date, asset_id",
-                )
-                .await?;
-            Ok(client
-                .query(
-                    &stmt,
-                    &[&from.naive(), &to.naive(), &asset.map(AssetId::as_str)],
-                )
-                .await?)
+            // Two statements, not `$3 IS NULL OR asset_id = $3`: a plan
+            // made for both cases could not use the index by asset.
+            Ok(match asset {
+                Some(asset) => {
+                    let stmt = client
+                        .prepare_cached(
+                            "SELECT asset_id, date, energy_kwh, footprint_g, coverage
+                             FROM asset_days
+                             WHERE asset_id = $3 AND date BETWEEN $1 AND $2
+                             ORDER BY date",
+                        )
+                        .await?;
+                    client
+                        .query(&stmt, &[&from.naive(), &to.naive(), &asset.as_str()])
+                        .await?
+                }
+                None => {
+                    let stmt = client
+                        .prepare_cached(
+                            "SELECT asset_id, date, energy_kwh, footprint_g, coverage
+                             FROM asset_days WHERE date BETWEEN $1 AND $2
+                             ORDER BY date, asset_id",
+                        )
+                        .await?;
+                    client.query(&stmt, &[&from.naive(), &to.naive()]).await?
+                }
+            })
         })?;
         rows.iter()
             .map(|r| {

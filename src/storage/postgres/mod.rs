@@ -36,7 +36,7 @@ use crate::intensity::{
 use crate::power::{CarryOver, HalfHourEnergy, PowerReading, SourceStamp};
 
 /// Each migration's version, name and SQL, in order.
-const MIGRATIONS: [(i32, &str, &str); 2] = [
+const MIGRATIONS: [(i32, &str, &str); 3] = [
     (
         1,
         "0001_schema",
@@ -46,6 +46,11 @@ const MIGRATIONS: [(i32, &str, &str); 2] = [
         2,
         "0002_partitions_without_deadlocks",
         include_str!("../../../migrations/postgres/0002_partitions_without_deadlocks.sql"),
+    ),
+    (
+        3,
+        "0003_asset_days_by_asset",
+        include_str!("../../../migrations/postgres/0003_asset_days_by_asset.sql"),
     ),
 ];
 

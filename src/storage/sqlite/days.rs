@@ -270,16 +270,28 @@ impl Sqlite {
         to: Day,
     ) -> Result<Vec<AssetDayTotals>, StorageError> {
         self.conns.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT asset_id, date, energy_kwh, footprint_g, coverage FROM asset_days
-                 WHERE date BETWEEN ?1 AND ?2 AND (?3 IS NULL OR asset_id = ?3)
-                 ORDER BY date, asset_id",
-            )?;
-            let mut rows = stmt.query(params![
-                from.to_string(),
-                to.to_string(),
-                asset.map(AssetId::as_str)
-            ])?;
+            // Two statements, not `?3 IS NULL OR asset_id = ?3`, which the
+            // planner answered from the index by date for one asset too:
+            // every asset's rows of the period read (188 ms for a year of
+            // one asset among 6,500), where the key by asset reads its own.
+            let (from, to) = (from.to_string(), to.to_string());
+            let mut stmt;
+            let mut rows = match asset {
+                Some(asset) => {
+                    stmt = conn.prepare_cached(
+                        "SELECT asset_id, date, energy_kwh, footprint_g, coverage FROM asset_days
+                         WHERE asset_id = ?3 AND date BETWEEN ?1 AND ?2 ORDER BY date",
+                    )?;
+                    stmt.query(params![from, to, asset.as_str()])?
+                }
+                None => {
+                    stmt = conn.prepare_cached(
+                        "SELECT asset_id, date, energy_kwh, footprint_g, coverage FROM asset_days
+                         WHERE date BETWEEN ?1 AND ?2 ORDER BY date, asset_id",
+                    )?;
+                    stmt.query(params![from, to])?
+                }
+            };
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 let date: String = row.get(1)?;

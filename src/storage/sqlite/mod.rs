@@ -51,6 +51,7 @@ impl Sqlite {
             conns: Connections::open(path)?,
         })
     }
+
     /// A real write (one row rewritten): fails when the database cannot be
     /// written (a full or read-only disk, a file removed under the server).
     pub(super) fn check_writable(&self) -> Result<(), StorageError> {
