@@ -9,23 +9,42 @@
 #   3. one asset over 365 days (365 small files), cold, then again on a
 #      restarted server (stored, response cache cold).
 #
+# ENGINE=postgres runs the same on a throwaway PostgreSQL
+# (scripts/postgres.sh), a fresh database where SQLite has a fresh file.
+#
 #   scripts/fleet.sh            ASSETS=10000 ROUNDS=9 scripts/fleet.sh
+#   ENGINE=postgres ROUNDS=3 scripts/fleet.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ASSETS=${ASSETS:-6500}
 ROUNDS=${ROUNDS:-5}
+ENGINE=${ENGINE:-sqlite}
 
 cargo build --release --quiet
 bin=$PWD/target/release/carbon-footprint
 work=$(mktemp -d)
+chmod 755 "$work"
 pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ "$ENGINE" = postgres ] && scripts/postgres.sh stop "$work/pg"; rm -rf "$work"' EXIT
+[ "$ENGINE" = postgres ] && admin=$(scripts/postgres.sh start "$work/pg")
+db() { # name: a fresh database of that name
+  if [ "$ENGINE" = postgres ]; then
+    psql "$admin" -qc "CREATE DATABASE $1"
+    echo "${admin%/postgres}/$1"
+  else
+    echo "$work/$1.sqlite3"
+  fi
+}
+forget() { # name
+  if [ "$ENGINE" = postgres ]; then psql "$admin" -qc "DROP DATABASE $1"; else rm -f "$work/$1.sqlite3"*; fi
+}
+echo "engine: $ENGINE"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 start() { # data-dir db
   RUST_LOG=warn "$bin" --bind "127.0.0.1:$port" --data-dir "$1" --intensity-url "" --db "$2" 2>/dev/null &
   pid=$!
-  for _ in $(seq 200); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+  for _ in $(seq 200); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
 }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 get() { curl -fsS -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port$1"; }
@@ -38,17 +57,18 @@ echo "day file: $(du -m "$file" | cut -f1) MiB, $(($(wc -l < "$file") - 1)) rows
 
 cold=(); warm=(); stored=(); one=(); rss=()
 for round in $(seq "$ROUNDS"); do
-  start "$work/big" "$work/big-$round.sqlite3"
+  big_db=$(db "big_$round")
+  start "$work/big" "$big_db"
   cold+=("$(get "/fleet/2019-11-01?format=json")")
   rss+=("$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")")
   for _ in 1 2 3; do warm+=("$(get "/fleet/2019-11-01?format=json")"); done
   stop
   # A restart empties the response cache; the store keeps the day.
-  start "$work/big" "$work/big-$round.sqlite3"
+  start "$work/big" "$big_db"
   stored+=("$(get "/fleet/2019-11-01?format=json")")
   for a in 011 222 3333 4444 5555; do one+=("$(get "/footprint/site-$a/2019-11-01?format=json")"); done
   stop
-  rm -f "$work/big-$round.sqlite3"*
+  forget "big_$round"
 done
 printf 'fleet day cold (read and store every asset-day): %s s median of %s\n' \
   "$(printf '%s\n' "${cold[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')" "$ROUNDS"
@@ -59,10 +79,10 @@ printf 'one asset-day, stored, response cache cold: %s median\n' "$(printf '%s\n
 
 first=()
 for round in $(seq "$ROUNDS"); do
-  start "$work/big" "$work/first-$round.sqlite3"
+  start "$work/big" "$(db "first_$round")"
   first+=("$(get "/footprint/$(printf "site-%03d" $((round * 97)))/2019-11-01?format=json")")
   stop
-  rm -f "$work/first-$round.sqlite3"*
+  forget "first_$round"
 done
 printf 'one asset first request on the uningested day: %s median\n' "$(printf '%s\n' "${first[@]}" | median)"
 rm -rf "$work/big"
@@ -70,13 +90,14 @@ rm -rf "$work/big"
 "$bin" fleet --out "$work/year" --assets 1 --days 365 --first 2019-01-01 >/dev/null
 year_cold=(); year_stored=()
 for round in $(seq "$ROUNDS"); do
-  start "$work/year" "$work/year-$round.sqlite3"
+  year_db=$(db "year_$round")
+  start "$work/year" "$year_db"
   year_cold+=("$(get "/footprint/site-000?from=2019-01-01&to=2019-12-31&format=json")")
   stop
-  start "$work/year" "$work/year-$round.sqlite3"
+  start "$work/year" "$year_db"
   year_stored+=("$(get "/footprint/site-000?from=2019-01-01&to=2019-12-31&format=json")")
   stop
-  rm -f "$work/year-$round.sqlite3"*
+  forget "year_$round"
 done
 printf 'one asset over 365 days, nothing stored: %s median\n' "$(printf '%s\n' "${year_cold[@]}" | median)"
 printf 'one asset over 365 days, stored, response cache cold: %s median\n' "$(printf '%s\n' "${year_stored[@]}" | median)"

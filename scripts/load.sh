@@ -31,7 +31,7 @@ pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 base="http://127.0.0.1:$port"
-for _ in $(seq 100); do curl -fsS "$base/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 100); do curl -fsS "$base/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 
 chart="$base/footprint/abc123xyz/2019-11-25/14-20"
 json="$base/footprint/abc123xyz/2019-11-25/1-48?format=json"

@@ -23,7 +23,7 @@ for limit in "$LIMITS" "$BURST"; do
     --bind "127.0.0.1:$port" --max-renders "$limit" --request-timeout-ms 120000 \
     2>"$work/log" &
   pid=$!
-  for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
+  for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.1; done
   # Compute the day first: the burst measures rendering alone.
   curl -sf -o /dev/null "http://127.0.0.1:$port/footprint/abc123xyz/2019-11-25?format=json"
   start=$(date +%s.%N)

@@ -23,7 +23,7 @@ first_request() { # data-dir asset date [earlier-date] -> "seconds peak_kib"
   local db="$work/db-$RANDOM.sqlite3"
   RUST_LOG=warn "$bin" --bind "127.0.0.1:$port" --data-dir "$1" --intensity-url "" --db "$db" 2>/dev/null &
   local pid=$!
-  for _ in $(seq 200); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+  for _ in $(seq 200); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
   # A dashboard that showed the day before: its last reading is stored.
   if [ -n "${4:-}" ]; then curl -fsS -o /dev/null "http://127.0.0.1:$port/footprint/$2/$4?format=json"; fi
   local t

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Postgres, day_of, partition_writer, source_stamp, stamp_columns};
+use super::{Postgres, day_of, exec, partition_writer, source_stamp, stamp_columns};
 use crate::asset::AssetId;
 use crate::footprint::Totals;
 use crate::half_hour::Day;
@@ -81,7 +81,8 @@ impl Postgres {
             // removed from it); the other tables first, as they are found
             // through asset_days.
             for table in ASSET_DAY_TABLES.iter().rev() {
-                tx.execute(
+                exec(
+                    &tx,
                     &format!(
                         "DELETE FROM {table} WHERE date = $1 AND asset_id IN (
                             SELECT asset_id FROM asset_days WHERE date = $1 AND NOT (
@@ -92,7 +93,8 @@ impl Postgres {
                 )
                 .await?;
             }
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO day_files (date, power_file_size, power_file_mtime_ns,
                     power_file_inode, power_file_ctime_ns, previous_file_size,
                     previous_file_mtime_ns, previous_file_inode, previous_file_ctime_ns, assets,

@@ -523,12 +523,14 @@ impl Postgres {
         self.write(|| async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            tx.execute(
+            exec(
+                &tx,
                 "DELETE FROM intensity_half_hours WHERE area = $1 AND date = $2",
                 &[&stored.area.key(), &day.naive()],
             )
             .await?;
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO intensity_half_hours
                  (area, date, half_hour_id, from_utc, forecast, actual, source, fetched_at,
                   checked_at, region_id, region_name, generation_mix)
@@ -649,10 +651,15 @@ impl Postgres {
             let mut client = self.client().await?;
             let tx = partition_writer(&mut client).await?;
             // The day is no longer whole: its file is read again.
-            tx.execute("DELETE FROM day_files WHERE date = $1", &[&day.naive()])
-                .await?;
+            exec(
+                &tx,
+                "DELETE FROM day_files WHERE date = $1",
+                &[&day.naive()],
+            )
+            .await?;
             for table in super::ASSET_DAY_TABLES {
-                tx.execute(
+                exec(
+                    &tx,
                     &format!("DELETE FROM {table} WHERE date = $1 AND asset_id = $2"),
                     &[&day.naive(), &asset.as_str()],
                 )
@@ -808,6 +815,21 @@ impl Postgres {
     }
 }
 
+/// Runs `sql` in `tx` as a statement prepared once per connection: the
+/// same few writes recur for every asset-day batch and day, and parsing
+/// and planning them each time was most of a day's write.
+async fn exec(
+    tx: &deadpool_postgres::Transaction<'_>,
+    sql: &str,
+    params: &[Param<'_>],
+) -> Result<u64, StorageError> {
+    let statement = tx.prepare_cached(sql).await?;
+    Ok(tx.execute(&statement, params).await?)
+}
+
+/// A statement parameter, as tokio-postgres takes them.
+type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+
 /// A transaction that writes into the partitioned tables. It first takes
 /// the partition lock shared, so that a month's partitions are never made
 /// while it holds some parent tables (see migration 0002).
@@ -815,7 +837,8 @@ async fn partition_writer(
     client: &mut Pooled,
 ) -> Result<deadpool_postgres::Transaction<'_>, StorageError> {
     let tx = client.transaction().await?;
-    tx.execute(
+    exec(
+        &tx,
         "SELECT pg_advisory_xact_lock_shared(hashtext('footprint_ensure_month'))",
         &[],
     )
@@ -977,11 +1000,12 @@ impl Batch {
     /// Deletes the batch's asset-days from `tables`.
     async fn delete(
         &self,
-        tx: &tokio_postgres::Transaction<'_>,
+        tx: &deadpool_postgres::Transaction<'_>,
         tables: &[&str],
     ) -> Result<(), StorageError> {
         for table in tables {
-            tx.execute(
+            exec(
+                tx,
                 &format!(
                     "DELETE FROM {table} t USING UNNEST($1::text[], $2::date[]) AS k(asset_id, date)
                      WHERE t.asset_id = k.asset_id AND t.date = k.date"
@@ -996,9 +1020,9 @@ impl Batch {
     /// Inserts every row gathered. A conflict can only be another replica
     /// writing the same asset-day from the same sources: its row is
     /// replaced by an equal one.
-    async fn insert(&self, tx: &tokio_postgres::Transaction<'_>) -> Result<(), StorageError> {
+    async fn insert(&self, tx: &deadpool_postgres::Transaction<'_>) -> Result<(), StorageError> {
         if !self.readings.0.is_empty() {
-            tx.execute(
+            exec(tx,
                 "INSERT INTO power_readings (asset_id, date, at_unix_ns, power_kw)
                  SELECT * FROM UNNEST($1::text[], $2::date[], $3::int8[], $4::float8[])
                  ON CONFLICT (date, asset_id, at_unix_ns) DO UPDATE SET power_kw = excluded.power_kw",
@@ -1007,7 +1031,8 @@ impl Batch {
             .await?;
         }
         if !self.gaps.0.is_empty() {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO power_gaps (asset_id, date, at_unix_ns)
                  SELECT * FROM UNNEST($1::text[], $2::date[], $3::int8[])
                  ON CONFLICT DO NOTHING",
@@ -1017,7 +1042,8 @@ impl Batch {
         }
         let e = &self.energies;
         if !e.asset.is_empty() {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO power_half_hours
                  (asset_id, date, half_hour_id, samples, coverage, carried_forward, mean_power_kw,
                   energy_kwh)
@@ -1042,7 +1068,8 @@ impl Batch {
         }
         let f = &self.footprints;
         if !f.asset.is_empty() {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO footprint_half_hours
                  (asset_id, date, preference, half_hour_id, intensity_g_per_kwh, intensity_kind,
                   footprint_g)
@@ -1065,7 +1092,8 @@ impl Batch {
         }
         let r = &self.records;
         if !r.asset.is_empty() {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO asset_days
                  (asset_id, date, power_file_size, power_file_mtime_ns, power_file_inode,
                   power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
