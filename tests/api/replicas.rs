@@ -15,67 +15,7 @@ use carbon_footprint::half_hour::Day;
 use carbon_footprint::power::PowerReading;
 use carbon_footprint::power::cov::write_csv;
 
-use crate::helpers::{Killed, eventually, fixtures_dir, free_port, wait_for_port};
-
-/// A schema of its own on the test server, dropped at the end.
-struct Schema {
-    admin: String,
-    name: String,
-    /// The URL the replicas use: the server, with the schema first on the
-    /// search path.
-    url: String,
-}
-
-impl Schema {
-    async fn new() -> Option<Schema> {
-        let admin = match std::env::var("FOOTPRINT_TEST_POSTGRES_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ if std::env::var_os("CI").is_some() => {
-                panic!("CI is set but FOOTPRINT_TEST_POSTGRES_URL is not")
-            }
-            _ => return None,
-        };
-        let name = format!("replicas_{}_{}", std::process::id(), free_port());
-        execute(&admin, &format!("CREATE SCHEMA {name}")).await;
-        let separator = if admin.contains('?') { '&' } else { '?' };
-        let url = format!("{admin}{separator}options=-c%20search_path%3D{name}");
-        Some(Schema { admin, name, url })
-    }
-
-    async fn count(&self, sql: &str) -> i64 {
-        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
-            .await
-            .expect("connect to the test server");
-        tokio::spawn(connection);
-        client.query_one(sql, &[]).await.expect(sql).get(0)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (admin, sql) = (
-            self.admin.clone(),
-            format!("DROP SCHEMA {} CASCADE", self.name),
-        );
-        // A runtime of its own: drop may run inside the test's.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime")
-                .block_on(execute(&admin, &sql));
-        })
-        .join();
-    }
-}
-
-async fn execute(url: &str, sql: &str) {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .expect("connect to the test server");
-    tokio::spawn(connection);
-    client.batch_execute(sql).await.expect(sql);
-}
+use crate::helpers::{Killed, TestSchema, eventually, fixtures_dir, free_port, wait_for_port};
 
 /// A replica: the real binary on `db`, logging at info to a file.
 fn replica(data: &Path, db: &str, log: &Path) -> (Killed, u16) {
@@ -150,7 +90,7 @@ fn client() -> reqwest::Client {
 
 #[tokio::test]
 async fn two_replicas_asked_for_one_new_day_at_once_compute_it_once_and_agree() {
-    let Some(schema) = Schema::new().await else {
+    let Some(schema) = TestSchema::new("replicas").await else {
         return;
     };
     // Arrange: a day of 2,000 assets takes long enough to read that the
@@ -219,7 +159,7 @@ async fn two_replicas_asked_for_one_new_day_at_once_compute_it_once_and_agree() 
 #[tokio::test]
 async fn a_replica_killed_mid_computation_leaves_whole_asset_days_and_the_other_completes_the_day()
 {
-    let Some(schema) = Schema::new().await else {
+    let Some(schema) = TestSchema::new("replicas").await else {
         return;
     };
     // Arrange: 4,000 assets, written 256 asset-days per transaction, so a
@@ -300,7 +240,7 @@ async fn a_replica_killed_mid_computation_leaves_whole_asset_days_and_the_other_
 
 #[tokio::test]
 async fn replicas_starting_together_apply_each_migration_once() {
-    let Some(schema) = Schema::new().await else {
+    let Some(schema) = TestSchema::new("replicas").await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -354,7 +294,7 @@ async fn ready_within(port: u16, limit: Duration) -> bool {
 
 #[tokio::test]
 async fn a_replica_waiting_for_another_replicas_migrations_is_not_ready_and_holds_requests() {
-    let Some(schema) = Schema::new().await else {
+    let Some(schema) = TestSchema::new("replicas").await else {
         return;
     };
     // Another replica migrating: the migration lock held.
