@@ -23,7 +23,9 @@ use rusqlite::ErrorCode;
 use crate::asset::AssetId;
 use crate::footprint::{FootprintRow, Totals};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange};
-use crate::intensity::{Area, GenerationMix, IntensityDay, KindPreference, Provenance};
+use crate::intensity::{
+    Area, GenerationMix, IntensityDay, IntensityKind, KindPreference, Provenance,
+};
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, PowerReading, SkippedRows, SourceStamp};
 
 #[derive(Debug, thiserror::Error)]
@@ -554,6 +556,33 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, StorageError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.to_utc())
         .map_err(|e| StorageError::Corrupt(format!("time `{s}`: {e}")))
+}
+
+/// The area a stored `intensity_area` key names.
+fn area(key: &str) -> Result<Area, StorageError> {
+    Area::from_key(key).ok_or_else(|| StorageError::Corrupt(format!("intensity area `{key}`")))
+}
+
+/// A footprint row read back: from its stored half-hour, intensity and
+/// kind, with the footprint as stored, so that an answer never differs
+/// from its stored row; unknown time (coverage 0) stays unknown, not the
+/// stored 0.
+fn stored_footprint(
+    energy: &HalfHourEnergy,
+    intensity_g_per_kwh: f64,
+    kind: &str,
+    footprint_g: f64,
+) -> Result<FootprintRow, StorageError> {
+    let kind = match kind {
+        "actual" => IntensityKind::Actual,
+        "forecast" => IntensityKind::Forecast,
+        other => return Err(StorageError::Corrupt(format!("intensity kind `{other}`"))),
+    };
+    let mut row = FootprintRow::from_energy(energy, intensity_g_per_kwh, kind);
+    if let Some(stored) = row.footprint_g.as_mut() {
+        *stored = footprint_g;
+    }
+    Ok(row)
 }
 
 fn asset_id(id: &str) -> Result<AssetId, StorageError> {

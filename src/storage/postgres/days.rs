@@ -174,9 +174,7 @@ impl Postgres {
         rows.iter()
             .map(|r| {
                 let area: &str = r.get(1);
-                let area = Area::from_key(area)
-                    .ok_or_else(|| StorageError::Corrupt(format!("intensity area `{area}`")))?;
-                Ok((asset_id(r.get(0))?, area))
+                Ok((asset_id(r.get(0))?, crate::storage::area(area)?))
             })
             .collect()
     }

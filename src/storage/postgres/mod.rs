@@ -25,14 +25,12 @@ use tokio_postgres::error::SqlState;
 
 use super::{
     AssetDayRecord, Claim, ComputedDay, FootprintSets, StorageError, StoredIntensity, half_hour_id,
-    stamp,
+    stamp, stored_footprint,
 };
 use crate::asset::AssetId;
 use crate::footprint::FootprintRow;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange};
-use crate::intensity::{
-    Area, GenerationMix, HalfHourIntensity, IntensityDay, IntensityKind, KindPreference,
-};
+use crate::intensity::{Area, GenerationMix, HalfHourIntensity, IntensityDay, KindPreference};
 use crate::power::{CarryOver, HalfHourEnergy, PowerReading, SourceStamp};
 
 /// Each migration's version, name and SQL, in order.
@@ -601,8 +599,7 @@ impl Postgres {
                 footprint_g: r.get(13),
                 coverage: r.get(14),
             },
-            intensity_area: Area::from_key(&area)
-                .ok_or_else(|| StorageError::Corrupt(format!("intensity area `{area}`")))?,
+            intensity_area: super::area(&area)?,
         }))
     }
 
@@ -776,18 +773,7 @@ impl Postgres {
         rows.iter()
             .map(|r| {
                 let energy = energy_of(r, day)?;
-                let kind = match r.get::<_, &str>(7) {
-                    "actual" => IntensityKind::Actual,
-                    "forecast" => IntensityKind::Forecast,
-                    other => {
-                        return Err(StorageError::Corrupt(format!("intensity kind `{other}`")));
-                    }
-                };
-                let mut footprint = FootprintRow::from_energy(&energy, r.get(6), kind);
-                // As stored; unknown time (coverage 0) stays unknown.
-                if let Some(footprint_g) = footprint.footprint_g.as_mut() {
-                    *footprint_g = r.get(8);
-                }
+                let footprint = stored_footprint(&energy, r.get(6), r.get(7), r.get(8))?;
                 Ok(footprint)
             })
             .collect()

@@ -168,11 +168,7 @@ impl Sqlite {
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             rows.into_iter()
-                .map(|(id, area)| {
-                    let area = Area::from_key(&area)
-                        .ok_or_else(|| StorageError::Corrupt(format!("intensity area `{area}`")))?;
-                    Ok((asset_id(&id)?, area))
-                })
+                .map(|(id, area)| Ok((asset_id(&id)?, crate::storage::area(&area)?)))
                 .collect()
         })
     }

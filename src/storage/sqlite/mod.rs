@@ -14,14 +14,12 @@ use rusqlite::{ErrorCode, OptionalExtension, Transaction, TransactionBehavior, p
 use self::connections::Connections;
 use super::{
     ASSET_DAY_TABLES, AssetDayRecord, ComputedDay, FootprintSets, StorageError, StoredIntensity,
-    format_time, half_hour_id, parse_time,
+    format_time, half_hour_id, parse_time, stored_footprint,
 };
 use crate::asset::AssetId;
 use crate::footprint::{FootprintRow, Totals};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange};
-use crate::intensity::{
-    Area, GenerationMix, HalfHourIntensity, IntensityDay, IntensityKind, KindPreference,
-};
+use crate::intensity::{Area, GenerationMix, HalfHourIntensity, IntensityDay, KindPreference};
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, PowerReading, SourceStamp};
 
 impl From<rusqlite::Error> for StorageError {
@@ -340,8 +338,7 @@ impl Sqlite {
                     .map_err(|e| StorageError::Corrupt(format!("skipped_rows: {e}")))?,
                 computed_at: parse_time(&computed_at)?,
                 totals,
-                intensity_area: Area::from_key(&area)
-                    .ok_or_else(|| StorageError::Corrupt(format!("intensity area `{area}`")))?,
+                intensity_area: super::area(&area)?,
             }))
         })
     }
@@ -487,19 +484,12 @@ impl Sqlite {
             let mut out = Vec::with_capacity(range.len());
             while let Some(row) = rows.next()? {
                 let energy = energy_from_row(row, day)?;
-                let kind = match row.get::<_, String>(7)?.as_str() {
-                    "actual" => IntensityKind::Actual,
-                    "forecast" => IntensityKind::Forecast,
-                    other => {
-                        return Err(StorageError::Corrupt(format!("intensity kind `{other}`")));
-                    }
-                };
-                let mut footprint = FootprintRow::from_energy(&energy, row.get(6)?, kind);
-                // As stored, so an answer never differs from its stored row;
-                // unknown time (coverage 0) stays unknown, not the stored 0.
-                if let Some(footprint_g) = footprint.footprint_g.as_mut() {
-                    *footprint_g = row.get(8)?;
-                }
+                let footprint = stored_footprint(
+                    &energy,
+                    row.get(6)?,
+                    row.get::<_, String>(7)?.as_str(),
+                    row.get(8)?,
+                )?;
                 out.push(footprint);
             }
             Ok(out)
