@@ -437,13 +437,7 @@ fn render_settlement(report: &SettlementReport, area: &str) -> Markup {
                 div { dt { "Intensity from" } dd { (report.intensity_source.describe()) } }
                 div { dt { "Intensity of" } dd id="intensity-region" { (region_words(&report.intensity_region)) } }
             }
-            figure { img id="chart" src=(base) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt); }
-            p class="formats" {
-                "Download: "
-                @for f in ["png", "svg", "csv", "json"] {
-                    a href=(format!("{base}&format={f}")) { (f.to_uppercase()) }
-                }
-            }
+            (chart_and_downloads(&base, &alt))
             div class="table-wrap" {
                 table id="rows" {
                     thead { tr { th scope="col" { "Period (local time)" } th scope="col" { "UTC" } th scope="col" { "Coverage" } th scope="col" { "kWh" } th scope="col" { "gCO2/kWh" } th scope="col" { "Footprint" } } }
@@ -501,6 +495,20 @@ fn intensity_query(area: &str) -> Option<String> {
 }
 
 /// `national` or `13 London` as the page says it.
+/// The chart at `base`, and links to it in every format.
+fn chart_and_downloads(base: &str, alt: &str) -> Markup {
+    let separator = if base.contains('?') { '&' } else { '?' };
+    html! {
+        figure { img id="chart" src=(base) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt); }
+        p class="formats" {
+            "Download: "
+            @for f in ["png", "svg", "csv", "json"] {
+                a href=(format!("{base}{separator}format={f}")) { (f.to_uppercase()) }
+            }
+        }
+    }
+}
+
 fn region_words(region: &str) -> String {
     match region {
         "national" => "Great Britain (national)".to_owned(),
@@ -539,13 +547,7 @@ fn render_period(period: &AssetPeriod) -> Markup {
                 div { dt { "Days with data" } dd { (t.days_with_data) " of " (period.from.count_through(period.to)) } }
                 div { dt { "Coverage" } dd { (format!("{:.1} %", t.coverage * 100.0)) } }
             }
-            figure { img id="chart" src=(base) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt); }
-            p class="formats" {
-                "Download: "
-                @for f in ["png", "svg", "csv", "json"] {
-                    a href=(format!("{base}&format={f}")) { (f.to_uppercase()) }
-                }
-            }
+            (chart_and_downloads(&base, &alt))
             div class="table-wrap" {
                 table id="days" {
                     thead { tr { th scope="col" { "Day" } th scope="col" { "Status" } th scope="col" { "kWh" } th scope="col" { "Footprint" } th scope="col" { "Coverage" } } }
@@ -587,13 +589,7 @@ fn render_fleet(fleet: &FleetAnswer) -> Markup {
                 div { dt { "Net energy" } dd { (energy_or_no_data(t.energy_kwh)) } }
                 div { dt { "Assets" } dd { (t.assets) } }
             }
-            figure { img id="chart" src=(base) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt); }
-            p class="formats" {
-                "Download: "
-                @for f in ["png", "svg", "csv", "json"] {
-                    a href=(format!("{base}?format={f}")) { (f.to_uppercase()) }
-                }
-            }
+            (chart_and_downloads(&base, &alt))
             @if fleet.assets.len() > FLEET_ROWS {
                 p class="note" { "The " (FLEET_ROWS) " largest footprints; every asset is in the CSV and JSON." }
             }
