@@ -12,8 +12,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use self::period::{
-    AssetPeriod, DatedRow, DayStatus, FleetAnswer, FleetAsset, FleetTotals, Period, PeriodDay,
-    PeriodError, PeriodStep, PeriodTotals,
+    AssetDayWithoutIntensity, AssetPeriod, DatedRow, DayStatus, FleetAnswer, FleetAsset,
+    FleetTotals, Period, PeriodDay, PeriodError, PeriodStep, PeriodTotals,
 };
 
 use crate::asset::AssetId;

@@ -259,6 +259,17 @@ pub struct FleetAsset {
     pub coverage: f64,
 }
 
+/// One asset-day of a fleet answer whose own area's intensity is unknown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssetDayWithoutIntensity {
+    pub asset: AssetId,
+    pub date: Day,
+    /// Always [`DayStatus::IntensityUnavailable`].
+    pub status: DayStatus,
+    /// The area whose figures could not be had, e.g. `postcode ZZ9`.
+    pub intensity_area: String,
+}
+
 /// Sums over a fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct FleetTotals {
@@ -284,6 +295,10 @@ pub struct FleetAnswer {
     /// Days of a period without data, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub days_without_data: Vec<PeriodDay>,
+    /// Asset-days left out of the figures because their area's intensity
+    /// could not be had; the other assets are answered all the same.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub assets_without_intensity: Vec<AssetDayWithoutIntensity>,
     #[serde(skip)]
     pub intensity_sources: BTreeSet<Provenance>,
 }

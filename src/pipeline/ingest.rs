@@ -26,7 +26,7 @@ use crate::power::{
 };
 use crate::register::Register;
 use crate::storage::{
-    AssetDayRecord, ComputedDay, DayFileRecord, IntensityVersions, StorageError, StoredIntensity,
+    AssetDayRecord, ComputedDay, DayFileRecord, IntensityVersions, StoredIntensity,
 };
 
 /// Files larger than this are read for one asset alone when that asset is
@@ -47,6 +47,50 @@ const BATCH: usize = 256;
 pub struct IngestedDay {
     pub record: DayFileRecord,
     pub intensities: Vec<StoredIntensity>,
+    /// Areas whose intensity neither the API nor a fallback file gave,
+    /// with why: their assets have no footprint of their own area that day.
+    pub unavailable: BTreeMap<Area, String>,
+    /// The assets of those areas. Their energy is stored (with the
+    /// nation's figures when those could be had, so that
+    /// `intensity=national` is answered), never their own footprint.
+    pub without_intensity: BTreeMap<AssetId, Area>,
+}
+
+impl IngestedDay {
+    /// Whether `asset`'s own-area footprint of the day is known.
+    pub fn has_intensity_for(&self, asset: &AssetId) -> bool {
+        !self.without_intensity.contains_key(asset)
+    }
+}
+
+/// Each area's intensity of a day, and the areas whose could not be had.
+#[derive(Debug, Default)]
+struct AreaIntensities {
+    found: HashMap<Area, StoredIntensity>,
+    unavailable: BTreeMap<Area, String>,
+}
+
+impl AreaIntensities {
+    /// The intensity `asset`'s stored figures use: its area's, else (that
+    /// area's being unavailable) the nation's, so its energy is still
+    /// stored and answered under `intensity=national`.
+    fn for_area(&self, area: &Area) -> Option<&StoredIntensity> {
+        self.found
+            .get(area)
+            .or_else(|| self.found.get(&Area::National))
+    }
+
+    /// The versions every asset-day of the day uses, or `None` while an
+    /// area is unavailable: the day is then looked at again by the next
+    /// request, which asks for that area once more.
+    fn versions(&self) -> Option<IntensityVersions> {
+        self.unavailable.is_empty().then(|| {
+            self.found
+                .iter()
+                .map(|(area, i)| (area.key(), i.fetched_at))
+                .collect()
+        })
+    }
 }
 
 impl Pipeline {
@@ -105,21 +149,16 @@ impl Pipeline {
                         .iter()
                         .map(|asset| area_in(&register, asset))
                         .collect();
-                    let intensities = handle.block_on(async {
-                        let mut found = HashMap::new();
-                        for area in areas {
-                            let intensity = pipeline
-                                .intensity_knowing(&area, day, known_now.as_ref())
-                                .await?;
-                            found.insert(area, intensity);
-                        }
-                        Ok::<_, PipelineError>(found)
-                    })?;
+                    let intensities = handle.block_on(pipeline.area_intensities(
+                        day,
+                        areas,
+                        known_now.as_ref(),
+                    ))?;
                     let source = SourceStamp {
                         day: stamp.day,
                         previous: previous_used,
                     };
-                    let record = pipeline.store_day(
+                    let (record, without_intensity) = pipeline.store_day(
                         day,
                         source,
                         carries,
@@ -128,7 +167,7 @@ impl Pipeline {
                         &register,
                         register_stamp,
                     )?;
-                    Ok::<_, PipelineError>((record, intensities))
+                    Ok::<_, PipelineError>((record, without_intensity, intensities))
                 })
                 .await?;
             match read {
@@ -137,10 +176,12 @@ impl Pipeline {
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
                 other => {
-                    let (record, intensities) = other?;
+                    let (record, without_intensity, intensities) = other?;
                     return Ok(IngestedDay {
                         record,
-                        intensities: intensities.into_values().collect(),
+                        intensities: intensities.found.into_values().collect(),
+                        unavailable: intensities.unavailable,
+                        without_intensity,
                     });
                 }
             }
@@ -148,8 +189,9 @@ impl Pipeline {
     }
 
     /// A day read whole whose asset-days may use intensity that has been
-    /// replaced since, or areas the register has since changed: their
-    /// footprints are computed again from the stored half-hours.
+    /// replaced since, or areas the register has since changed, or an
+    /// area that was unavailable: their footprints are computed again from
+    /// the stored half-hours where their area's figures can now be had.
     async fn bring_current(
         &self,
         day: Day,
@@ -179,31 +221,31 @@ impl Pipeline {
                 }
             }
         }
-        let mut intensities = HashMap::new();
-        for area in &areas {
-            let intensity = self.intensity_knowing(area, day, known).await?;
-            intensities.insert(area.clone(), intensity);
-        }
-        let versions: IntensityVersions = intensities
+        let intensities = self.area_intensities(day, areas, known).await?;
+        let without_intensity: BTreeMap<AssetId, Area> = moved
             .iter()
-            .map(|(area, i)| (area.key(), i.fetched_at))
+            .filter(|(_, area)| intensities.unavailable.contains_key(area))
+            .cloned()
             .collect();
-        if record.intensity_versions.as_ref() != Some(&versions) || !moved.is_empty() {
+        let versions = intensities.versions();
+        if record.intensity_versions != versions || !moved.is_empty() {
             let storage = self.storage.clone();
-            let using = intensities.clone();
+            let using = intensities.found.clone();
             let all_versions = versions.clone();
             run_blocking(move || {
                 recompute_footprints_of(&storage, day, &moved, &using)?;
-                storage.mark_day_file_intensity(day, Some(&all_versions), register_stamp)?;
+                storage.mark_day_file_intensity(day, all_versions.as_ref(), register_stamp)?;
                 Ok::<_, PipelineError>(())
             })
             .await??;
-            record.intensity_versions = Some(versions);
+            record.intensity_versions = versions;
             record.register_stamp = register_stamp;
         }
         Ok(IngestedDay {
             record,
-            intensities: intensities.into_values().collect(),
+            intensities: intensities.found.into_values().collect(),
+            unavailable: intensities.unavailable,
+            without_intensity,
         })
     }
 
@@ -241,6 +283,54 @@ impl Pipeline {
         Ok((carries, previous_used, file))
     }
 
+    /// The intensity of each of `areas` on `day`. An area that neither
+    /// source can give costs only the assets that use it: it is named,
+    /// and the nation's figures are fetched as well, so that those assets'
+    /// energy is still stored. The day fails only when no area's figures,
+    /// the nation's included, can be had.
+    async fn area_intensities(
+        &self,
+        day: Day,
+        areas: BTreeSet<Area>,
+        known: Option<&StoredIntensity>,
+    ) -> Result<AreaIntensities, PipelineError> {
+        let mut out = AreaIntensities::default();
+        let mut first_failure = None;
+        for area in areas {
+            match self.intensity_knowing(&area, day, known).await {
+                Ok(found) => {
+                    out.found.insert(area, found);
+                }
+                Err(PipelineError::Intensity(unavailable)) => {
+                    tracing::warn!(%day, %area, error = %chain(&unavailable), "no intensity for an area; only its assets go without");
+                    out.unavailable.insert(area, unavailable.to_string());
+                    first_failure.get_or_insert(unavailable);
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        let Some(failure) = first_failure else {
+            return Ok(out);
+        };
+        if !out.found.contains_key(&Area::National)
+            && !out.unavailable.contains_key(&Area::National)
+        {
+            match self.intensity_knowing(&Area::National, day, known).await {
+                Ok(found) => {
+                    out.found.insert(Area::National, found);
+                }
+                Err(PipelineError::Intensity(unavailable)) => {
+                    tracing::warn!(%day, error = %chain(&unavailable), "no national intensity either");
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        if out.found.is_empty() {
+            return Err(failure.into());
+        }
+        Ok(out)
+    }
+
     /// Resamples and stores every asset-day of `file`, each with its area's
     /// intensity, then the day's record. Blocking.
     #[allow(clippy::too_many_arguments)]
@@ -250,25 +340,31 @@ impl Pipeline {
         source: SourceStamp,
         carries: HashMap<AssetId, CarryOver>,
         file: DayFile,
-        intensities: &HashMap<Area, StoredIntensity>,
+        intensities: &AreaIntensities,
         register: &Register,
         register_stamp: Option<FileStamp>,
-    ) -> Result<DayFileRecord, PipelineError> {
+    ) -> Result<(DayFileRecord, BTreeMap<AssetId, Area>), PipelineError> {
         let started = std::time::Instant::now();
         let ids = file.asset_ids();
         let no_carry = CarryOver::default();
         let mut rejected = BTreeMap::new();
         let mut batch = Vec::with_capacity(BATCH);
         let mut computed = 0u64;
+        let mut without_intensity = BTreeMap::new();
+        let mut all_stored = true;
         for (asset, series) in file.into_series() {
             match series {
                 Ok(series) => {
                     let carry = carries.get(&asset).unwrap_or(&no_carry);
                     let area = area_in(register, &asset);
-                    let Some(intensity) = intensities.get(&area) else {
-                        return Err(PipelineError::Storage(StorageError::Corrupt(format!(
-                            "no intensity was fetched for {area}"
-                        ))));
+                    if intensities.unavailable.contains_key(&area) {
+                        without_intensity.insert(asset.clone(), area.clone());
+                    }
+                    let Some(intensity) = intensities.for_area(&area) else {
+                        // Not even the nation's: the asset waits for the
+                        // day to be read again.
+                        all_stored = false;
+                        continue;
                     };
                     batch.push(compute_asset_day(
                         asset, day, &series, carry, source, intensity,
@@ -289,21 +385,20 @@ impl Pipeline {
             assets: ids.len() as u64,
             rejected,
             ingested_at: crate::storage::now(),
-            intensity_versions: Some(
-                intensities
-                    .iter()
-                    .map(|(area, i)| (area.key(), i.fetched_at))
-                    .collect(),
-            ),
+            intensity_versions: intensities.versions(),
             register_stamp,
         };
-        self.storage.save_day_file(day, &record)?;
+        // Without its record the day is read whole again by the next
+        // request: so it is while some asset could not be stored at all.
+        if all_stored {
+            self.storage.save_day_file(day, &record)?;
+        }
         self.days_computed.fetch_add(computed, Ordering::Relaxed);
         metrics::counter!("asset_days_computed_total").increment(computed);
         metrics::counter!("day_files_computed_total").increment(1);
         self.remember_assets(day, source.day, ids);
-        tracing::info!(%day, assets = record.assets, computed, rejected = record.rejected.len(), elapsed_ms = started.elapsed().as_millis() as u64, "read the whole day file");
-        Ok(record)
+        tracing::info!(%day, assets = record.assets, computed, rejected = record.rejected.len(), without_intensity = without_intensity.len(), elapsed_ms = started.elapsed().as_millis() as u64, "read the whole day file");
+        Ok((record, without_intensity))
     }
 
     fn save_batch(

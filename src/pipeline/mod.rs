@@ -375,7 +375,16 @@ impl Pipeline {
                 return Err(PipelineError::NoRegion { asset });
             }
         };
-        let mut intensity = self.intensity(&own_area, day).await?;
+        // Without its own area's figures the asset is still answered with
+        // another area's when one is asked for: its energy is stored with
+        // whichever figures could be had.
+        let (mut intensity, own_known) = match self.intensity(&own_area, day).await {
+            Ok(own) => (own, true),
+            Err(PipelineError::Intensity(_)) if chosen != own_area => {
+                (self.intensity(&chosen, day).await?, false)
+            }
+            Err(err) => return Err(err),
+        };
 
         let storage = self.storage.clone();
         let record = run_blocking(move || storage.asset_day(&asset, day)).await??;
@@ -383,8 +392,9 @@ impl Pipeline {
         let record = match record {
             Some(r)
                 if r.stamp == stamp
-                    && r.intensity_area == own_area
-                    && r.intensity_fetched_at == intensity.fetched_at =>
+                    && (!own_known
+                        || (r.intensity_area == own_area
+                            && r.intensity_fetched_at == intensity.fetched_at)) =>
             {
                 r
             }
@@ -431,8 +441,9 @@ impl Pipeline {
                 match run_blocking(move || storage.asset_day(&of, day)).await?? {
                     Some(r)
                         if r.stamp == stamp
-                            && r.intensity_area == own_area
-                            && r.intensity_fetched_at == intensity.fetched_at =>
+                            && (!own_known
+                                || (r.intensity_area == own_area
+                                    && r.intensity_fetched_at == intensity.fetched_at)) =>
                     {
                         r
                     }

@@ -13,8 +13,8 @@ use super::{IngestedDay, Pipeline, PipelineError};
 use crate::asset::AssetId;
 use crate::blocking::run_blocking;
 use crate::footprint::{
-    AssetPeriod, DatedRow, DayStatus, FleetAnswer, FleetAsset, Period, PeriodDay, PeriodStep,
-    PeriodTotals,
+    AssetDayWithoutIntensity, AssetPeriod, DatedRow, DayStatus, FleetAnswer, FleetAsset, Period,
+    PeriodDay, PeriodStep, PeriodTotals,
 };
 use crate::footprint::{FootprintRow, Totals, footprint_rows};
 use crate::half_hour::{Day, HalfHourRange};
@@ -105,6 +105,10 @@ impl Pipeline {
     }
 
     fn remember_day(&self, day: Day, ingested: &IngestedDay) {
+        // A day with an area unavailable is looked at again each time.
+        if !ingested.unavailable.is_empty() {
+            return;
+        }
         let mut days = self
             .known_days
             .lock()
@@ -163,9 +167,20 @@ impl Pipeline {
         let (own_area, _) = self.area_of(asset).await?;
         let mut sources = BTreeSet::new();
         let mut with_data = Vec::new();
+        if other.is_none() {
+            // Stored with another area's figures while its own were unknown.
+            for (day, outcome) in days {
+                if outcome.as_ref().is_ok_and(|d| !d.has_intensity_for(asset)) {
+                    totals.remove(day);
+                }
+            }
+        }
         let period_days: Vec<PeriodDay> = days
             .iter()
             .map(|(day, outcome)| match outcome {
+                Ok(ingested) if other.is_none() && !ingested.has_intensity_for(asset) => {
+                    PeriodDay::without_data(*day, DayStatus::IntensityUnavailable)
+                }
                 Ok(ingested) => match totals.get(day) {
                     Some(t) => {
                         match other {
@@ -302,11 +317,36 @@ impl Pipeline {
         let storage = self.storage.clone();
         let stored =
             run_blocking(move || storage.day_totals(None, period.from, period.to)).await??;
+        let without: HashMap<Day, &IngestedDay> = days
+            .iter()
+            .filter_map(|(day, o)| o.as_ref().ok().map(|d| (*day, d)))
+            .filter(|(_, d)| !d.without_intensity.is_empty())
+            .collect();
         let mut by_asset: HashMap<AssetId, Vec<crate::footprint::Totals>> = HashMap::new();
         for t in stored.into_iter().filter(|t| ok_days.contains(&t.day)) {
+            if without
+                .get(&t.day)
+                .is_some_and(|d| !d.has_intensity_for(&t.asset))
+            {
+                continue;
+            }
             by_asset.entry(t.asset).or_default().push(t.totals);
         }
-        if by_asset.is_empty() {
+        let mut assets_without_intensity: Vec<AssetDayWithoutIntensity> = without
+            .iter()
+            .flat_map(|(day, d)| {
+                d.without_intensity
+                    .iter()
+                    .map(|(asset, area)| AssetDayWithoutIntensity {
+                        asset: asset.clone(),
+                        date: *day,
+                        status: DayStatus::IntensityUnavailable,
+                        intensity_area: area.to_string(),
+                    })
+            })
+            .collect();
+        assets_without_intensity.sort_by(|a, b| (&a.date, &a.asset).cmp(&(&b.date, &b.asset)));
+        if by_asset.is_empty() && assets_without_intensity.is_empty() {
             return Err(PipelineError::NoDataInPeriod {
                 what: "any asset".to_owned(),
                 from: period.from,
@@ -337,6 +377,7 @@ impl Pipeline {
                 .iter()
                 .filter_map(|(day, o)| o.as_ref().err().map(|s| PeriodDay::without_data(*day, *s)))
                 .collect(),
+            assets_without_intensity,
             intensity_sources: days
                 .iter()
                 .filter_map(|(_, o)| o.as_ref().ok())
@@ -469,6 +510,8 @@ impl Pipeline {
                 IngestedDay {
                     record: record.clone(),
                     intensities: used,
+                    unavailable: Default::default(),
+                    without_intensity: Default::default(),
                 },
             );
         }
@@ -538,6 +581,10 @@ fn version_of(days: &[(Day, Result<IngestedDay, DayStatus>)]) -> PeriodVersion {
                     intensity.source.hash(&mut hasher);
                     settled &= intensity.is_settled();
                 }
+                for area in ingested.unavailable.keys() {
+                    area.key().hash(&mut hasher);
+                }
+                settled &= ingested.unavailable.is_empty();
             }
             Err(status) => status.hash(&mut hasher),
         }

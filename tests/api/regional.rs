@@ -266,3 +266,103 @@ async fn an_asset_moved_to_a_region_in_the_register_is_answered_with_its_figures
         240.0 * 300.0 + 240.0 * 200.0
     );
 }
+
+#[tokio::test]
+async fn an_area_without_intensity_costs_only_its_own_assets() {
+    // Arrange: one asset placed by a postcode the API refuses, with no
+    // fallback file that could stand in for it.
+    let app = app_with(&[
+        ("lost", "Nowhere,,ZZ9"),
+        ("north", "Hydro,1,"),
+        ("plain", "No region,,"),
+    ])
+    .await;
+    mock_region(&app, "regionid/1", wrapped(1, "North Scotland", 20.0)).await;
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/regional/intensity/{DAY}T00:00Z/2023-01-02T00:00Z/postcode/ZZ9"
+        )))
+        .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": {"code": "400 Bad Request", "message": "Please enter a valid postcode"}
+        })))
+        .mount(&app.mock)
+        .await;
+
+    // Act
+    let fleet = app.get(&format!("/fleet/{DAY}?format=json")).await;
+    let plain = app
+        .get(&format!("/footprint/plain/{DAY}/1-2?format=json"))
+        .await;
+    let north = app
+        .get(&format!("/footprint/north/{DAY}/1-2?format=json"))
+        .await;
+    let lost = app
+        .get(&format!("/footprint/lost/{DAY}/1-2?format=json"))
+        .await;
+    let lost_national = app
+        .get(&format!(
+            "/footprint/lost/{DAY}/1-2?format=json&intensity=national"
+        ))
+        .await;
+    let period = app
+        .get(&format!("/footprint/plain?from={DAY}&to={DAY}&format=json"))
+        .await;
+    let lost_period = app
+        .get(&format!(
+            "/footprint/lost?from={DAY}&to=2023-01-02&format=json"
+        ))
+        .await;
+
+    // Assert: the others are answered with their own figures.
+    assert_eq!(
+        fleet.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&fleet.body)
+    );
+    let fleet = fleet.json();
+    let ids: Vec<&str> = fleet["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["asset"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["plain", "north"]);
+    assert_eq!(fleet["totals"]["footprint_g"], 240.0 * 200.0 + 240.0 * 20.0);
+    assert_eq!(fleet["assets_without_intensity"][0]["asset"], "lost");
+    assert_eq!(
+        fleet["assets_without_intensity"][0]["status"],
+        "intensity-unavailable"
+    );
+    assert_eq!(
+        fleet["assets_without_intensity"][0]["intensity_area"],
+        "postcode ZZ9"
+    );
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.json()["rows"][0]["footprint_g"], 1_000.0);
+    assert_eq!(north.status, 200);
+    assert_eq!(north.json()["rows"][0]["footprint_g"], 100.0);
+    assert_eq!(period.status, 200);
+    assert_eq!(period.json()["totals"]["footprint_g"], 240.0 * 200.0);
+    // The asset itself: its own area named, the nation's figures on request.
+    assert_eq!(lost.status, 502);
+    assert_eq!(lost.problem().kind, "/problems/intensity-unavailable");
+    assert!(
+        lost.problem().detail.contains("ZZ9"),
+        "{}",
+        lost.problem().detail
+    );
+    assert_eq!(
+        lost_national.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&lost_national.body)
+    );
+    assert_eq!(lost_national.json()["rows"][0]["footprint_g"], 1_000.0);
+    assert_eq!(
+        lost_period.status,
+        404,
+        "{}",
+        String::from_utf8_lossy(&lost_period.body)
+    );
+}
