@@ -89,11 +89,12 @@ impl Error {
     /// Blocking work refused because its limit was full: the server is
     /// busy, not broken.
     fn is_busy(&self) -> bool {
-        matches!(
-            self,
-            Error::Blocking(BlockingError::Busy(_))
-                | Error::Pipeline(PipelineError::Blocking(BlockingError::Busy(_)))
-        )
+        match self {
+            Error::Blocking(e) | Error::Pipeline(PipelineError::Blocking(e)) => e.is_busy(),
+            Error::Pipeline(PipelineError::Intensity(e)) => e.file.is_busy(),
+            Error::Shared(inner) => inner.is_busy(),
+            _ => false,
+        }
     }
 
     /// The database cannot take writes: answers already stored are still
@@ -303,5 +304,29 @@ mod tests {
         assert_eq!(problem.status, 500);
         assert!(!problem.detail.contains("secret"));
         assert!(err.chain().contains("disk on fire"));
+    }
+
+    #[test]
+    fn a_fallback_file_not_read_for_lack_of_room_is_busy_not_a_bad_gateway() {
+        // Arrange: the API failed and the file read was refused.
+        let day = crate::half_hour::Day::parse("2019-11-25").unwrap();
+        let err = Error::from(PipelineError::Intensity(
+            crate::intensity::IntensityUnavailable {
+                day,
+                area: crate::intensity::Area::National,
+                api: "connection refused".to_owned(),
+                file: crate::intensity::FileError::NotRead {
+                    name: "carbon_intensity_2019-11-25.json".to_owned(),
+                    source: BlockingError::Busy("file reads"),
+                },
+            },
+        ));
+
+        // Act
+        let response = err.into_response();
+
+        // Assert
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 }

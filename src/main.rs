@@ -22,8 +22,29 @@ use tracing_subscriber::EnvFilter;
 /// Whatever stops a command, reported as one line on stderr.
 type Failure = Box<dyn Error + Send + Sync>;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// How long blocking work still running at exit (a read hung on a FIFO or
+/// a dead mount) may hold the process once the server has stopped.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run());
+    // Dropping the runtime would wait for every blocking thread, hung
+    // ones included: a stopped server must end.
+    runtime.shutdown_timeout(EXIT_GRACE);
+    code
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     let quiet = !matches!(cli.command, None | Some(Command::Serve));
     let logs = tracing_subscriber::fmt()
