@@ -95,7 +95,8 @@ impl Catalog {
             };
             let assets = match known.get(&day) {
                 Some((seen, assets)) if *seen == stamp => assets.clone(),
-                _ => match std::fs::File::open(&path)
+                _ => match crate::power::open_regular(&path)
+                    .map(|(file, _)| file)
                     .map_err(|e| e.to_string())
                     .and_then(|f| read_asset_ids(f).map_err(|e| e.to_string()))
                 {

@@ -241,7 +241,8 @@ impl AssetRegister {
         {
             return Ok((Some(stamp), Arc::clone(register)));
         }
-        let file = std::fs::File::open(&self.path).map_err(RegisterError::Open)?;
+        // A FIFO or device in its place is refused, never waited on.
+        let (file, _) = crate::power::open_regular(&self.path).map_err(RegisterError::Open)?;
         let register = Arc::new(read_register(file)?);
         for problem in &register.problems {
             tracing::warn!(line = problem.line, reason = %problem.reason, "asset register row skipped");

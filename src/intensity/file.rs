@@ -29,6 +29,22 @@ pub enum FileError {
         #[source]
         source: IncompleteDay,
     },
+    /// The read was refused or abandoned: too many reads in progress, or
+    /// this one hung. Not the file's fault; asking again later may work.
+    #[error("the intensity file {name} was not read")]
+    NotRead {
+        name: String,
+        #[source]
+        source: crate::blocking::BlockingError,
+    },
+}
+
+impl FileError {
+    /// The read was refused for lack of room or abandoned as hung: the
+    /// server is busy, the data may be fine.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, FileError::NotRead { source, .. } if source.is_busy())
+    }
 }
 
 /// `<dir>/carbon_intensity_<date>.json`. The name is built from a parsed
@@ -64,7 +80,15 @@ pub(super) fn read_bounded(path: &Path, name: &str) -> Result<Vec<u8>, FileError
                 message: format!("larger than {MAX_FILE_BYTES} bytes"),
             });
         }
-        Ok(_) => std::fs::read(path),
+        // A FIFO would block the read until something writes to it.
+        Ok(meta) if !meta.is_file() => {
+            return Err(FileError::Parse {
+                name: name.to_owned(),
+                message: "not a regular file (a FIFO, device or directory is never read)"
+                    .to_owned(),
+            });
+        }
+        Ok(_) => read_regular(path),
         Err(e) => Err(e),
     }
     .map_err(|source| match source.kind() {
@@ -74,6 +98,22 @@ pub(super) fn read_bounded(path: &Path, name: &str) -> Result<Vec<u8>, FileError
             source,
         },
     })
+}
+
+/// Reads a file that must still be a regular one once opened, at most
+/// one byte past [`MAX_FILE_BYTES`].
+fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -168,6 +168,14 @@ fn in_area(area: &Area) -> String {
     }
 }
 
+/// A file's name without its directories: messages never show where the
+/// server keeps its data.
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// A day's intensity and its source, or why there is none.
 pub type IntensityAnswer = Result<(IntensityDay, Provenance), IntensityUnavailable>;
 
@@ -272,7 +280,7 @@ impl IntensitySource {
                 return Err(unavailable(
                     api_failure,
                     FileError::Missing(format!(
-                        "regional file for postcode {outward} (its region is not known yet)"
+                        "for postcode {outward} (its region is not known yet)"
                     )),
                 ));
             }
@@ -290,13 +298,11 @@ impl IntensitySource {
         match read {
             Ok(Ok(found)) => Ok((found, Provenance::File)),
             Ok(Err(file)) => Err(unavailable(api_failure, file)),
-            Err(join) => Err(unavailable(
+            Err(not_read) => Err(unavailable(
                 api_failure,
-                FileError::Read {
-                    name: regional::regional_file_path(&self.dir, id, day)
-                        .display()
-                        .to_string(),
-                    source: std::io::Error::other(join),
+                FileError::NotRead {
+                    name: file_name(&regional::regional_file_path(&self.dir, id, day)),
+                    source: not_read,
                 },
             )),
         }
@@ -338,15 +344,13 @@ impl IntensitySource {
                 api: api_failure,
                 file,
             }),
-            Err(join) => Err(IntensityUnavailable {
+            Err(not_read) => Err(IntensityUnavailable {
                 day,
                 area: Area::National,
                 api: api_failure,
-                file: FileError::Read {
-                    name: file::intensity_file_path(&self.dir, day)
-                        .display()
-                        .to_string(),
-                    source: std::io::Error::other(join),
+                file: FileError::NotRead {
+                    name: file_name(&file::intensity_file_path(&self.dir, day)),
+                    source: not_read,
                 },
             }),
         }

@@ -301,7 +301,7 @@ impl Pipeline {
                 Ok(found) => {
                     out.found.insert(area, found);
                 }
-                Err(PipelineError::Intensity(unavailable)) => {
+                Err(PipelineError::Intensity(unavailable)) if !unavailable.file.is_busy() => {
                     tracing::warn!(%day, %area, error = %chain(&unavailable), "no intensity for an area; only its assets go without");
                     out.unavailable.insert(area, unavailable.to_string());
                     first_failure.get_or_insert(unavailable);
@@ -319,7 +319,7 @@ impl Pipeline {
                 Ok(found) => {
                     out.found.insert(Area::National, found);
                 }
-                Err(PipelineError::Intensity(unavailable)) => {
+                Err(PipelineError::Intensity(unavailable)) if !unavailable.file.is_busy() => {
                     tracing::warn!(%day, error = %chain(&unavailable), "no national intensity either");
                 }
                 Err(other) => return Err(other),

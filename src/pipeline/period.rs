@@ -417,7 +417,9 @@ impl Pipeline {
                 match self.ensure_day(day).await {
                     Ok(ingested) => Ok(ingested),
                     Err(PipelineError::NoPowerFile { .. }) => Err(DayStatus::NoPowerFile),
-                    Err(PipelineError::Intensity(_)) => Err(DayStatus::IntensityUnavailable),
+                    Err(PipelineError::Intensity(e)) if !e.file.is_busy() => {
+                        Err(DayStatus::IntensityUnavailable)
+                    }
                     Err(PipelineError::PowerFile { .. }) => Err(DayStatus::PowerFileUnusable),
                     Err(other) => return Err(other),
                 }

@@ -235,6 +235,7 @@ mod tests {
             assets,
             totals,
             days_without_data: Vec::new(),
+            assets_without_intensity: Vec::new(),
             intensity_sources: [Provenance::File].into(),
         }
     }

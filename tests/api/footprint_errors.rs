@@ -4,6 +4,10 @@
 use axum::body::Body;
 use axum::http::Request;
 
+use std::time::Duration;
+
+use wiremock::ResponseTemplate;
+
 use crate::helpers::{Setup, spawn_app, spawn_app_with};
 
 async fn problem_for(uri: &str) -> (u16, carbon_footprint::error::Problem) {
@@ -190,4 +194,65 @@ async fn a_repeated_query_parameter_is_named_in_the_services_own_words() {
         problem.detail,
         "query parameter `format` is given more than once; give it once"
     );
+}
+
+#[tokio::test]
+async fn no_error_answer_shows_where_the_server_keeps_its_data() {
+    // Arrange: every way the data directory can fail a request, with the
+    // API failing so the fallback files are read.
+    let app = spawn_app().await;
+    app.mock_intensity(ResponseTemplate::new(500), 0..).await;
+    let dir = app.data_dir.path().to_owned();
+    let (fifo_day, dir_day, corrupt_day, register_day) =
+        ("2019-11-26", "2019-11-27", "2019-11-28", "2019-11-29");
+    for day in [fifo_day, dir_day, corrupt_day, register_day] {
+        app.write_power_file(day, &[&format!("{day} 00:00:00,power,abc123xyz,1")]);
+    }
+    let status = std::process::Command::new("mkfifo")
+        .arg(dir.join(format!("carbon_intensity_{fifo_day}.json")))
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    std::fs::create_dir(dir.join(format!("carbon_intensity_{dir_day}.json"))).unwrap();
+    std::fs::write(
+        dir.join(format!("carbon_intensity_{corrupt_day}.json")),
+        "{",
+    )
+    .unwrap();
+    let asked = [
+        format!("/footprint/abc123xyz/{fifo_day}/1-2?format=json"),
+        format!("/footprint/abc123xyz/{dir_day}/1-2?format=json"),
+        format!("/footprint/abc123xyz/{corrupt_day}/1-2?format=json"),
+        format!("/fleet/{dir_day}?format=json"),
+        "/footprint/abc123xyz/2019-12-25/1-2?format=json".to_owned(),
+        "/footprint/nobody/2019-11-25/1-2?format=json".to_owned(),
+    ];
+
+    // Act
+    let mut answers = Vec::new();
+    for uri in &asked {
+        let answer = tokio::time::timeout(Duration::from_secs(20), app.get(uri))
+            .await
+            .unwrap_or_else(|_| panic!("{uri} hung"));
+        answers.push((uri, answer));
+    }
+    // An unreadable asset register is one more.
+    std::fs::create_dir(dir.join("assets.csv")).unwrap();
+    let register = app
+        .get(&format!(
+            "/footprint/abc123xyz/{register_day}/1-2?format=json"
+        ))
+        .await;
+    answers.push((&asked[0], register));
+
+    // Assert
+    let shown = dir.to_string_lossy().into_owned();
+    let tmp = std::env::temp_dir().to_string_lossy().into_owned();
+    for (uri, answer) in &answers {
+        assert!(answer.status.as_u16() >= 400, "{uri}: {}", answer.status);
+        let body = String::from_utf8_lossy(&answer.body);
+        assert!(!body.contains(&shown), "{uri} shows the data dir: {body}");
+        assert!(!body.contains(&tmp), "{uri} shows a server path: {body}");
+    }
+    assert_eq!(answers[0].1.status, 502, "a FIFO is refused, not waited on");
 }
