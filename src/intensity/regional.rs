@@ -105,7 +105,7 @@ impl RegionalDay {
         }
         Ok(RegionalDay {
             region_id: body.regionid,
-            region_name: body.shortname.clone(),
+            region_name: clean_name(&body.shortname),
             day: intensity,
             mix,
         })
@@ -153,6 +153,16 @@ impl IntensityClient {
         let body = response
             .body()
             .ok_or_else(|| ApiError::Body("the answer names no region".to_owned()))?;
+        // Another region's figures would be stored and served as this one's.
+        if let Region::Id(id) = region
+            && body.regionid != *id
+        {
+            return Err(ApiError::Body(format!(
+                "asked for region {id}, the answer is for region {} ({})",
+                body.regionid,
+                clean_name(&body.shortname)
+            )));
+        }
         Ok(from
             .through(to)
             .map(|day| (day, RegionalDay::from_body(day, body)))
@@ -182,7 +192,26 @@ pub fn read_regional_file(dir: &Path, region_id: u8, day: Day) -> Result<Regiona
         name: name.clone(),
         message: "it names no region".to_owned(),
     })?;
+    if body.regionid != region_id {
+        return Err(FileError::Parse {
+            name,
+            message: format!("it is for region {}, not {region_id}", body.regionid),
+        });
+    }
     RegionalDay::from_body(day, body).map_err(|source| FileError::Incomplete { name, source })
+}
+
+/// A region's name as people and headers can take it: control characters
+/// (CR, LF, ...) removed and runs of white space made one space, at most
+/// 64 characters.
+fn clean_name(name: &str) -> String {
+    name.split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(64)
+        .collect()
 }
 
 #[cfg(test)]
@@ -289,6 +318,71 @@ mod tests {
             .unwrap();
 
         assert!(days[0].1.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_answer_for_another_region_than_the_one_asked_is_refused() {
+        // Arrange: asked for London (13), answered for North Scotland (1).
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(wrapped(
+                1,
+                "North Scotland",
+                |_| 5.0,
+            )))
+            .mount(&server)
+            .await;
+
+        // Act
+        let by_id = client(&server)
+            .await
+            .fetch_regional_days(&Region::Id(13), day(), day())
+            .await;
+        let by_postcode = client(&server)
+            .await
+            .fetch_regional_days(&Region::Postcode("IV1".into()), day(), day())
+            .await;
+
+        // Assert: a postcode may be in any region; an id must match.
+        let err = by_id.unwrap_err().to_string();
+        assert!(err.contains("asked for region 13"), "{err}");
+        assert!(err.contains("region 1 (North Scotland)"), "{err}");
+        assert_eq!(by_postcode.unwrap()[0].1.as_ref().unwrap().region_id, 1);
+    }
+
+    #[tokio::test]
+    async fn control_characters_in_a_region_name_are_removed_where_it_enters() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(wrapped(
+                13,
+                "Lon\r\ndon\u{7}  East\t",
+                |_| 5.0,
+            )))
+            .mount(&server)
+            .await;
+
+        let days = client(&server)
+            .await
+            .fetch_regional_days(&Region::Id(13), day(), day())
+            .await
+            .unwrap();
+
+        assert_eq!(days[0].1.as_ref().unwrap().region_name, "Lon don East");
+    }
+
+    #[test]
+    fn a_fallback_file_for_another_region_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            regional_file_path(dir.path(), 13, day()),
+            serde_json::to_vec(&wrapped(1, "North Scotland", |_| 5.0)).unwrap(),
+        )
+        .unwrap();
+
+        let err = read_regional_file(dir.path(), 13, day()).unwrap_err();
+
+        assert!(err.to_string().contains("region 1, not 13"), "{err}");
     }
 
     #[test]
