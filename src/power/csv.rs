@@ -357,10 +357,22 @@ pub(super) fn scan<R: io::Read>(
                 continue; // blank line
             }
             let reason = format!("expected {} columns, found {}", columns.count, record.len());
+            let not_power = record
+                .get(columns.variable)
+                .is_some_and(|v| !field(v).eq_ignore_ascii_case(b"power"));
             match record.get(columns.asset) {
+                Some(_) if not_power => {}
                 Some(id) => {
                     if let Some(rows) = sink.rows_of(field(id)) {
                         rows.owned_rows += 1;
+                        // A row cut short (a truncated last line, a crash
+                        // mid-write) lost its reading: the power is unknown
+                        // from its time, not held from the row before.
+                        if let Some(at) =
+                            record.get(columns.time).and_then(|t| parse_time(field(t)))
+                        {
+                            rows.gaps.push(at);
+                        }
                         rows.skipped.push(line, reason);
                     }
                 }
@@ -782,8 +794,9 @@ mod tests {
         let values: Vec<f64> = series.readings.iter().map(|r| r.power_kw).collect();
         assert_eq!(values, [1.0, -4.5]);
         assert_eq!(series.skipped.count, 6);
-        // The bad values with good times are gaps; the bad time is not.
-        assert_eq!(series.gaps.len(), 4);
+        // The bad values and the short row with good times are gaps; the
+        // bad time is not.
+        assert_eq!(series.gaps.len(), 5);
         let lines: Vec<u64> = series.skipped.first.iter().map(|s| s.line).collect();
         assert_eq!(lines, [3, 4, 5, 6, 7, 8]);
         assert!(series.skipped.first[0].reason.contains("bad time"));
@@ -920,6 +933,40 @@ mod tests {
         .unwrap();
         assert_eq!(series.gaps, [at("2019-11-25T09:00:00Z")]);
         assert_eq!(series.skipped.count, 1);
+    }
+
+    #[test]
+    fn a_row_cut_short_is_a_gap_from_its_time_not_a_held_value() {
+        // Arrange: 10 kW from 06:00, then a last line cut before its value.
+        let text = "Time,Variable,AssetId,Value\n\
+                    2019-11-25 06:00:00,power,a,10\n\
+                    2019-11-25 12:00:00,power,a";
+
+        // Act
+        let series = read(text, "a").unwrap();
+        let day = crate::half_hour::Day::parse("2019-11-25").unwrap();
+        let energies =
+            crate::power::resample_day_with_gaps(day, &series.readings, &series.gaps, None);
+        let kwh: f64 = energies.iter().map(|e| e.energy_kwh).sum();
+        let known: f64 = energies.iter().map(|e| e.coverage).sum::<f64>() / 48.0;
+
+        // Assert: 6 h of 10 kW known, the rest of the day unknown.
+        assert_eq!(series.gaps, [at("2019-11-25T12:00:00Z")]);
+        assert_eq!(series.skipped.count, 1);
+        assert!((kwh - 60.0).abs() < 1e-9, "{kwh}");
+        assert!((known - 0.25).abs() < 1e-9, "{known}");
+    }
+
+    #[test]
+    fn a_short_row_of_another_variable_is_no_gap() {
+        let series = read(
+            "Time,Variable,AssetId,Value\n\
+             2019-11-25 06:00:00,power,a,10\n\
+             2019-11-25 12:00:00,soc,a\n",
+            "a",
+        )
+        .unwrap();
+        assert!(series.gaps.is_empty());
     }
 
     #[test]
