@@ -52,6 +52,14 @@ pub fn handle() -> Option<PrometheusHandle> {
 
 /// What each metric counts, shown as `# HELP` lines.
 fn describe() {
+    metrics::describe_gauge!(
+        "service_ready",
+        "1 once the storage is open and requests are answered; 0 while starting."
+    );
+    metrics::describe_gauge!(
+        "blocking_work_overdue",
+        "Blocking work (file reads) past its deadline whose thread has not returned."
+    );
     metrics::describe_counter!(
         "http_requests_total",
         "Requests answered, by route and status."

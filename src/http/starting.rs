@@ -35,6 +35,9 @@ pub async fn open_when_ready(
     server: ServerArgs,
     ready: watch::Sender<Option<Router>>,
 ) -> Result<(), StartupError> {
+    // Metrics are served from the start, saying the service is not ready.
+    super::metrics::handle();
+    ::metrics::gauge!("service_ready").set(0.0);
     let mut wait = Duration::from_millis(250);
     loop {
         let opening = sources.clone();
@@ -44,6 +47,7 @@ pub async fn open_when_ready(
         match opened {
             Ok(pipeline) => {
                 let _ = ready.send(Some(router(AppState::new(pipeline, server))));
+                ::metrics::gauge!("service_ready").set(1.0);
                 return Ok(());
             }
             Err(err) if err.is_transient() => {
@@ -75,6 +79,8 @@ pub(super) fn starting_router(ready: Ready, wait: Duration) -> Router {
                     return Json(serde_json::json!({ "status": "starting" })).into_response();
                 }
                 None if path == "/readyz" => None,
+                // A replica stuck starting (a wrong password) can be scraped.
+                None if path == "/metrics" => return super::metrics::metrics().await,
                 None => tokio::time::timeout(wait, ready.wait_for(Option::is_some))
                     .await
                     .ok()

@@ -259,8 +259,15 @@ async fn an_unreachable_postgres_server_leaves_the_server_alive_but_not_ready() 
     ))
     .await
     .unwrap();
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap();
 
-    // Assert: alive, not ready, a request waits its timeout then is told why.
+    // Assert: alive, not ready, a request waits its timeout then is told
+    // why; metrics can be scraped while it starts.
+    assert_eq!(metrics.status(), 200);
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.contains("service_ready 0"), "{metrics}");
     assert_eq!(health.status(), 200);
     assert_eq!(ready.status(), 503);
     assert_eq!(answer.status(), 503);
