@@ -31,7 +31,10 @@ impl StartupError {
     /// A database that cannot be reached yet may be reachable soon (a
     /// server still starting); nothing else mends itself.
     pub fn is_transient(&self) -> bool {
-        matches!(self, StartupError::Storage(StorageError::Unreachable(_)))
+        matches!(
+            self,
+            StartupError::Storage(StorageError::Unreachable(_) | StorageError::Unavailable { .. })
+        )
     }
 }
 

@@ -106,6 +106,18 @@ impl Error {
         }
     }
 
+    /// The database cannot answer now (restarting, no connection free, a
+    /// statement past its time limit): why, in words for people.
+    fn store_unavailable(&self) -> Option<&'static str> {
+        match self {
+            Error::Pipeline(PipelineError::Storage(e)) | Error::Unhealthy(e) => {
+                e.unavailable_reason()
+            }
+            Error::Shared(inner) => inner.store_unavailable(),
+            _ => None,
+        }
+    }
+
     /// A fault of ours: the client is told only that it happened, and its
     /// cause chain is logged.
     fn is_internal(&self) -> bool {
@@ -121,13 +133,15 @@ impl Error {
             | Error::Response(_)
             | Error::Compress(_)
             | Error::Middleware(_)
-            | Error::Panic(_) => !self.is_busy() && !self.is_store_unwritable(),
+            | Error::Panic(_) => {
+                !self.is_busy() && !self.is_store_unwritable() && self.store_unavailable().is_none()
+            }
             _ => false,
         }
     }
 
     pub fn status(&self) -> StatusCode {
-        if self.is_busy() || self.is_store_unwritable() {
+        if self.is_busy() || self.is_store_unwritable() || self.store_unavailable().is_some() {
             return StatusCode::SERVICE_UNAVAILABLE;
         }
         match self {
@@ -175,6 +189,9 @@ impl Error {
         if self.is_store_unwritable() {
             return "store-unwritable";
         }
+        if self.store_unavailable().is_some() {
+            return "store-unavailable";
+        }
         match self {
             Error::Asset(_) => "invalid-asset",
             Error::Range(RangeError::BadDate(_) | RangeError::DateOutOfRange(_)) => "invalid-date",
@@ -216,6 +233,9 @@ impl Error {
                     or a database server that cannot be reached); answers already stored \
                     are still served"
                 .to_owned();
+        }
+        if let Some(reason) = self.store_unavailable() {
+            return format!("the database cannot answer now: {reason}");
         }
         match self {
             Error::Shared(inner) => inner.detail(),
@@ -271,7 +291,9 @@ impl IntoResponse for Error {
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE && !matches!(self, Error::Unhealthy(_)) {
+        if status == StatusCode::SERVICE_UNAVAILABLE
+            && (!matches!(self, Error::Unhealthy(_)) || self.store_unavailable().is_some())
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -327,6 +349,22 @@ mod tests {
 
         // Assert
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn a_database_that_cannot_answer_now_is_a_503_saying_why() {
+        let err = Error::from(PipelineError::Storage(StorageError::Unavailable {
+            reason: "the database server is shutting down or restarting",
+            source: "terminating connection due to administrator command".into(),
+        }));
+
+        let problem = err.problem();
+        let response = err.into_response();
+
+        assert_eq!(problem.status, 503);
+        assert_eq!(problem.kind, "/problems/store-unavailable");
+        assert!(problem.detail.contains("restarting"), "{}", problem.detail);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 }

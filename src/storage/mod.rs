@@ -67,6 +67,26 @@ pub enum StorageError {
     },
     #[error("database error")]
     Postgres(#[source] tokio_postgres::Error),
+    /// A pooler between us and PostgreSQL hands each transaction another
+    /// server connection and does not keep prepared statements.
+    #[error(
+        "the database is reached through a pooler in transaction mode (PgBouncer pool_mode = transaction) that does not keep prepared statements: give this service pool_mode = session, or PgBouncer 1.21 or later with max_prepared_statements set (see docs/deploy.md)"
+    )]
+    TransactionPooler,
+    /// Migrations are due but the database takes no writes.
+    #[error(
+        "the database is read-only (a hot standby, or a role that may not write) and migrations {pending} are not applied: start once against the primary with a role that may create tables"
+    )]
+    ReadOnly { pending: String },
+    /// The server is there but will not do the work now: it is shutting
+    /// down or restarting, has no connection free, or cancelled a
+    /// statement past its time limit. Asking again shortly may work.
+    #[error("the database cannot answer now: {reason}")]
+    Unavailable {
+        reason: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("the database holds a value it cannot have written: {0}")]
     Corrupt(String),
 }
@@ -79,6 +99,20 @@ impl StorageError {
             StorageError::Unwritable(_) | StorageError::Removed | StorageError::Unreachable(_)
         )
     }
+    /// The store is there but cannot answer now; it is no one's fault and
+    /// should pass.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StorageError::Unavailable { .. })
+    }
+
+    /// Why the store cannot answer now, in words for people.
+    pub fn unavailable_reason(&self) -> Option<&'static str> {
+        match self {
+            StorageError::Unavailable { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
     /// The file is not a database, or pages of it are damaged.
     pub fn is_damage(&self) -> bool {
         let code = match self {
@@ -254,7 +288,7 @@ macro_rules! on_engine {
 
 /// Held while this process computes something other replicas must not
 /// compute at the same time; released when dropped (or, in PostgreSQL,
-/// when the process dies and its session ends).
+/// when the process dies or freezes and its lease runs out).
 #[must_use = "the claim is released when dropped"]
 pub struct Claim {
     release: Option<Box<dyn FnOnce() + Send>>,
