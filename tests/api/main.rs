@@ -19,6 +19,7 @@ mod intensity_refresh;
 mod limits;
 mod operations;
 mod page_and_openapi;
+mod postgres_faults;
 mod postman;
 mod real_binary;
 mod regional;

@@ -18,7 +18,7 @@ use carbon_footprint::power::cov::write_csv;
 use crate::helpers::{Killed, TestSchema, eventually, fixtures_dir, free_port, wait_for_port};
 
 /// A replica: the real binary on `db`, logging at info to a file.
-fn replica(data: &Path, db: &str, log: &Path) -> (Killed, u16) {
+pub(crate) fn replica(data: &Path, db: &str, log: &Path) -> (Killed, u16) {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_carbon-footprint"))
         .args([
@@ -40,7 +40,7 @@ fn replica(data: &Path, db: &str, log: &Path) -> (Killed, u16) {
 
 /// A day file of `assets` assets, 100 readings each, and the fixtures'
 /// intensity for the day.
-fn fleet_day(data: &Path, assets: usize) {
+pub(crate) fn fleet_day(data: &Path, assets: usize) {
     std::fs::create_dir_all(data).unwrap();
     std::fs::copy(
         fixtures_dir().join("carbon_intensity_2019-11-25.json"),
@@ -81,7 +81,7 @@ async fn counter(port: u16, name: &str) -> f64 {
         .sum()
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()
@@ -279,7 +279,7 @@ async fn replicas_starting_together_apply_each_migration_once() {
 }
 
 /// Whether `/readyz` on `port` answers 200 within `limit`.
-async fn ready_within(port: u16, limit: Duration) -> bool {
+pub(crate) async fn ready_within(port: u16, limit: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < deadline {
         if let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await
@@ -347,4 +347,64 @@ async fn a_replica_waiting_for_another_replicas_migrations_is_not_ready_and_hold
         .unwrap();
     assert!(ready_within(port, Duration::from_secs(30)).await);
     assert_eq!(held.await.unwrap().unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn a_frozen_replica_holds_a_day_no_longer_than_its_lease() {
+    let Some(schema) = TestSchema::new("replicas").await else {
+        return;
+    };
+    // Arrange: the first replica starts a day of 4,000 assets.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fleet_day(&data, 4_000);
+    let (first, port_a) = replica(&data, &schema.url, &dir.path().join("a.log"));
+    let (_second, port_b) = replica(&data, &schema.url, &dir.path().join("b.log"));
+    wait_for_port(port_a).await;
+    wait_for_port(port_b).await;
+    let url_on = |port: u16| format!("http://127.0.0.1:{port}/fleet/2019-11-25?format=json");
+    let _to_first = tokio::spawn(client().get(url_on(port_a)).send());
+    let claimed = eventually(Duration::from_secs(60), || {
+        let url = schema.url.clone();
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                        .await
+                        .ok()?;
+                    tokio::spawn(connection);
+                    let row = client
+                        .query_one("SELECT COUNT(*) FROM claims WHERE key LIKE 'day %'", &[])
+                        .await
+                        .ok()?;
+                    Some(row.get::<_, i64>(0))
+                })
+        })
+        .join()
+        .ok()
+        .flatten()
+        .is_some_and(|n| n > 0)
+    })
+    .await;
+    assert!(claimed, "the first replica never claimed the day");
+
+    // Act: the first is frozen (as a paused VM or a process stuck on NFS
+    // would be) while it holds the day; the second is asked for it.
+    let stopped = Command::new("kill")
+        .args(["-STOP", &first.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let asked = std::time::Instant::now();
+    let answer = client().get(url_on(port_b)).send().await.unwrap();
+    let waited = asked.elapsed();
+
+    // Assert: answered once the lease ran out, the day whole.
+    assert_eq!(answer.status(), 200);
+    assert!(waited < Duration::from_secs(60), "waited {waited:?}");
+    assert_eq!(schema.count("SELECT COUNT(*) FROM day_files").await, 1);
+    assert_eq!(schema.count("SELECT COUNT(*) FROM asset_days").await, 4_000);
 }

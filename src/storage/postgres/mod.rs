@@ -3,18 +3,19 @@
 //! engine's own, so that the blocking calls of [`super::Storage`] work from
 //! any thread without tying up the server's runtime.
 //!
-//! Migrations (`migrations/postgres/`) are applied at open under an
-//! advisory lock: replicas starting together apply each once, the others
-//! wait and then find nothing to do. The tables keyed by asset and date are
-//! partitioned by month; a month's partitions are made before its first
-//! row. Claims are session advisory locks on connections of their own: a
-//! replica that dies mid-computation loses its sessions, and with them its
-//! claims, so another can take over.
+//! Migrations (`migrations/postgres/`) are applied at open, in one
+//! transaction under an advisory lock: replicas starting together apply
+//! each once, the others wait and then find nothing to do. The tables
+//! keyed by asset and date are partitioned by month; a month's partitions
+//! are made before its first row. Claims are leases in a table, renewed
+//! while their holder works: a replica that dies or freezes mid-computation
+//! stops renewing, and another takes over once the lease runs out.
 
 mod days;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ use crate::intensity::{Area, GenerationMix, HalfHourIntensity, IntensityDay, Kin
 use crate::power::{CarryOver, HalfHourEnergy, PowerReading, SourceStamp};
 
 /// Each migration's version, name and SQL, in order.
-const MIGRATIONS: [(i32, &str, &str); 3] = [
+const MIGRATIONS: [(i32, &str, &str); 4] = [
     (
         1,
         "0001_schema",
@@ -50,6 +51,11 @@ const MIGRATIONS: [(i32, &str, &str); 3] = [
         "0003_asset_days_by_asset",
         include_str!("../../../migrations/postgres/0003_asset_days_by_asset.sql"),
     ),
+    (
+        4,
+        "0004_claims_as_leases",
+        include_str!("../../../migrations/postgres/0004_claims_as_leases.sql"),
+    ),
 ];
 
 /// The advisory lock key replicas take to migrate one at a time.
@@ -58,9 +64,15 @@ const MIGRATION_LOCK: i64 = 0x666f_6f74_7072_696e; // "footprin"
 /// Connections kept by the pool.
 const POOL_SIZE: usize = 16;
 
-/// Claims held at once (days, asset-days and intensity fetches being
-/// computed); more wait for one to be released.
-const CLAIM_POOL_SIZE: usize = 32;
+/// How long a claim's lease runs without renewal: a replica frozen or
+/// killed while it holds a claim costs the others this long, at most.
+const CLAIM_LEASE: Duration = Duration::from_secs(10);
+
+/// How often a holder renews its lease.
+const CLAIM_RENEW_EVERY: Duration = Duration::from_secs(3);
+
+/// How long a claim is waited for before the wait is given up.
+const CLAIM_WAIT: Duration = Duration::from_secs(120);
 
 /// Tries of a write transaction that PostgreSQL ended to break a deadlock.
 const WRITE_ATTEMPTS: u32 = 3;
@@ -68,20 +80,55 @@ const WRITE_ATTEMPTS: u32 = 3;
 /// How long a call waits for a pooled connection before failing.
 const POOL_WAIT: Duration = Duration::from_secs(10);
 
+/// How long readiness fails after a call could not get a connection.
+const STARVED_FOR: Duration = Duration::from_secs(10);
+
 /// How long connecting may take when the URL does not say.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl From<tokio_postgres::Error> for StorageError {
     fn from(err: tokio_postgres::Error) -> Self {
-        // The server answered with an error: a query's fault. Anything
-        // else (a closed connection, a refused or timed-out connect) means
-        // the server cannot be reached now.
-        if err.as_db_error().is_some() {
-            StorageError::Postgres(err)
-        } else {
-            StorageError::Unreachable(Box::new(err))
+        // The server answered with an error: a query's fault, unless it
+        // says it cannot do the work now. Anything else (a closed
+        // connection, a refused or timed-out connect) means the server
+        // cannot be reached now.
+        match err.code().and_then(unavailable_because) {
+            Some(reason) => StorageError::Unavailable {
+                reason,
+                source: Box::new(err),
+            },
+            None if err.as_db_error().is_some() => StorageError::Postgres(err),
+            None => StorageError::Unreachable(Box::new(err)),
         }
     }
+}
+
+/// Why an error of these SQLSTATEs means the server cannot answer now,
+/// rather than that the statement was wrong.
+fn unavailable_because(code: &SqlState) -> Option<&'static str> {
+    Some(match code.code() {
+        "57014" => {
+            "a statement ran past the database's statement_timeout (the server is loaded); try again"
+        }
+        "57P01" | "57P02" => "the database server is shutting down or restarting",
+        "57P03" => "the database server is starting up or in recovery",
+        "53300" | "53400" => "the database server has no connection free (max_connections)",
+        "53100" => "the database server's disk is full",
+        "53200" => "the database server is out of memory",
+        "55P03" => "a lock could not be had within the database's lock_timeout",
+        "25006" => "the database is read-only (a hot standby, or a read-only role)",
+        _ => return None,
+    })
+}
+
+/// Whether `err` is a statement cancelled for running past the
+/// server's `statement_timeout`.
+fn is_statement_timeout(err: &StorageError) -> bool {
+    matches!(err, StorageError::Unavailable { source, .. }
+        if source
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(tokio_postgres::Error::code)
+            == Some(&SqlState::QUERY_CANCELED))
 }
 
 /// `url` with its password, if any, replaced by `***`.
@@ -127,10 +174,13 @@ pub(super) struct Postgres {
     runtime: Option<tokio::runtime::Runtime>,
     handle: tokio::runtime::Handle,
     pool: Pool,
-    /// Connections that hold claims, apart from those that do the work.
-    claims: Pool,
+    /// Names this process as the holder of its claims.
+    holder: String,
     /// Months whose partitions this process has made sure of.
     months: Mutex<HashSet<(i32, u32)>>,
+    /// When a call last failed to get any connection: readiness says so
+    /// for a while after.
+    starved_at: Mutex<Option<std::time::Instant>>,
 }
 
 impl Drop for Postgres {
@@ -176,10 +226,12 @@ impl Postgres {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
             pool: pool(POOL_SIZE)?,
-            claims: pool(CLAIM_POOL_SIZE)?,
+            holder: holder_name(),
             months: Mutex::default(),
+            starved_at: Mutex::default(),
         };
         db.run(db.migrate())?;
+        db.run(db.refuse_pooling_without_statements())?;
         Ok(db)
     }
 
@@ -226,121 +278,239 @@ impl Postgres {
     }
 
     /// A pooled connection, counting the calls that had to wait for one.
+    /// When the server refuses a new connection (its `max_connections`
+    /// taken by other clients) the call waits, up to [`POOL_WAIT`], for
+    /// one of the pool's own to be given back (or the server to take one
+    /// more) instead of failing at once.
     async fn client(&self) -> Result<Pooled, StorageError> {
         let status = self.pool.status();
         if status.available == 0 && status.size >= status.max_size {
             metrics::counter!("db_pool_waits_total").increment(1);
         }
-        let client = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| StorageError::Unreachable(Box::new(e)))?;
+        let deadline = tokio::time::Instant::now() + POOL_WAIT;
+        let mut pause = Duration::from_millis(5);
+        let client = loop {
+            match self.pool.get().await {
+                Ok(client) => break client,
+                Err(deadpool_postgres::PoolError::Backend(err))
+                    if tokio::time::Instant::now() + pause < deadline
+                        && matches!(
+                            err.code(),
+                            Some(&SqlState::TOO_MANY_CONNECTIONS | &SqlState::CANNOT_CONNECT_NOW)
+                        ) =>
+                {
+                    metrics::counter!("db_pool_waits_total").increment(1);
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                Err(deadpool_postgres::PoolError::Backend(err)) => {
+                    *self
+                        .starved_at
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some(std::time::Instant::now());
+                    return Err(err.into());
+                }
+                Err(err) => {
+                    *self
+                        .starved_at
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some(std::time::Instant::now());
+                    return Err(StorageError::Unreachable(Box::new(err)));
+                }
+            }
+        };
         metrics::gauge!("db_pool_connections_in_use").increment(1.0);
         Ok(Pooled(client))
     }
 
-    /// Applies the migrations not yet applied, holding the migration lock:
-    /// a replica starting beside another waits for it here.
+    /// Applies the migrations not yet applied. What is applied is read
+    /// first, without writing, so that a read-only role or a hot standby
+    /// on a migrated schema starts; the migrations themselves run in one
+    /// transaction under a transaction-level advisory lock (no session
+    /// state, so a transaction pooler in between does no harm): a replica
+    /// starting beside another waits for it, then finds nothing to do.
     async fn migrate(&self) -> Result<(), StorageError> {
-        let client = self.client().await?;
-        client
-            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
-            .await?;
-        let result = self.apply_migrations(&client).await;
-        // Unlocked either way; a failed unlock ends with the session.
-        let unlocked = client
-            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
-            .await;
-        result?;
-        unlocked?;
-        Ok(())
-    }
-
-    async fn apply_migrations(&self, client: &Pooled) -> Result<(), StorageError> {
-        client
-            .batch_execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (
-                    version     integer     PRIMARY KEY,
-                    name        text        NOT NULL,
-                    applied_at  timestamptz NOT NULL DEFAULT now()
-                )",
+        let mut client = self.client().await?;
+        if pending(&***client).await?.is_empty() {
+            return Ok(());
+        }
+        let read_only: bool = client
+            .query_one(
+                "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'",
+                &[],
             )
-            .await?;
-        let applied: HashSet<i32> = client
-            .query("SELECT version FROM schema_migrations", &[])
             .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        for (version, name, sql) in MIGRATIONS {
-            if applied.contains(&version) {
-                continue;
-            }
+            .get(0);
+        if read_only {
+            let pending: Vec<String> = pending(&***client)
+                .await?
+                .iter()
+                .map(|(version, _, _)| version.to_string())
+                .collect();
+            return Err(StorageError::ReadOnly {
+                pending: pending.join(", "),
+            });
+        }
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version     integer     PRIMARY KEY,
+                name        text        NOT NULL,
+                applied_at  timestamptz NOT NULL DEFAULT now()
+            )",
+        )
+        .await?;
+        let applying = pending(&*tx).await?;
+        for &(version, name, sql) in &applying {
             let failed = |source| StorageError::PostgresMigrate {
                 version: version as u32,
                 source,
             };
-            client.batch_execute("BEGIN").await.map_err(failed)?;
-            let applied = async {
-                client.batch_execute(sql).await?;
-                client
-                    .execute(
-                        "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                        &[&version, &name],
-                    )
-                    .await?;
-                client.batch_execute("COMMIT").await
-            }
-            .await;
-            if let Err(source) = applied {
-                let _ = client.batch_execute("ROLLBACK").await;
-                return Err(failed(source));
-            }
+            tx.batch_execute(sql).await.map_err(failed)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[&version, &name],
+            )
+            .await
+            .map_err(failed)?;
+        }
+        tx.commit().await?;
+        for (version, name, _) in applying {
             tracing::info!(version, name, "applied a PostgreSQL migration");
         }
         Ok(())
     }
 
-    /// Waits for the advisory lock named by `key` on a connection of the
-    /// claims' own pool (so that a claim held never starves the work it
-    /// guards of connections), and holds it until the claim is dropped.
+    /// Refuses a pooler that gives each transaction another server
+    /// connection (PgBouncer's `pool_mode = transaction`) unless it keeps
+    /// prepared statements across them: every statement here is prepared
+    /// per connection, and would otherwise fail on the next server with
+    /// `prepared statement "s13" does not exist`.
+    ///
+    /// Two connections tell: `a` prepares a statement, `b` opens a
+    /// transaction (a pooler reuses the server `a` just let go), then `a`
+    /// runs the statement. Directly or through a session pooler, `a` keeps
+    /// its own server throughout.
+    async fn refuse_pooling_without_statements(&self) -> Result<(), StorageError> {
+        const PROBE: &str = "SELECT pg_backend_pid()";
+        let a = self.client().await?;
+        let b = self.client().await?;
+        let pid_a: i32 = a.query_one(PROBE, &[]).await?.get(0);
+        let statement = a.prepare(PROBE).await?;
+        b.batch_execute("BEGIN").await?;
+        let pid_b: i32 = b.query_one(PROBE, &[]).await?.get(0);
+        let ran = tokio::time::timeout(Duration::from_secs(3), a.query_one(&statement, &[])).await;
+        b.batch_execute("ROLLBACK").await?;
+        let moved = match &ran {
+            Ok(Ok(row)) => row.get::<_, i32>(0) != pid_a,
+            Ok(Err(_)) | Err(_) => true,
+        };
+        if pid_b != pid_a && !moved {
+            return Ok(());
+        }
+        match ran {
+            Ok(Err(err)) if err.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME) => {
+                Err(StorageError::TransactionPooler)
+            }
+            Ok(Err(err)) => Err(err.into()),
+            Ok(Ok(_)) => {
+                tracing::info!("a transaction pooler is in between; it keeps prepared statements");
+                Ok(())
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "a pooler with one server connection is in between: every request waits for every other"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes the lease named by `key`, waiting while another holder's
+    /// lease runs, and renews it in the background until the claim is
+    /// dropped. A holder that stops renewing (killed, frozen) loses the
+    /// claim once its lease runs out.
     pub(super) fn claim(&self, key: &str) -> Result<Claim, StorageError> {
-        let client = self.run(async {
-            let client = self
-                .claims
-                .get()
-                .await
-                .map_err(|e| StorageError::Unreachable(Box::new(e)))?;
-            client
-                .execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", &[&key])
-                .await?;
-            Ok(client)
+        let holder = format!(
+            "{} {}",
+            self.holder,
+            CLAIMS_TAKEN.fetch_add(1, Ordering::Relaxed)
+        );
+        let lease_s = CLAIM_LEASE.as_secs_f64();
+        self.run(async {
+            let deadline = tokio::time::Instant::now() + CLAIM_WAIT;
+            let mut pause = Duration::from_millis(2);
+            loop {
+                let taken = self
+                    .client()
+                    .await?
+                    .query_opt(
+                        "INSERT INTO claims (key, holder, expires_at)
+                         VALUES ($1, $2, now() + make_interval(secs => $3))
+                         ON CONFLICT (key) DO UPDATE
+                            SET holder = excluded.holder, expires_at = excluded.expires_at
+                            WHERE claims.expires_at < now()
+                         RETURNING holder",
+                        &[&key, &holder, &lease_s],
+                    )
+                    .await?;
+                if taken.is_some() {
+                    return Ok(());
+                }
+                if tokio::time::Instant::now() + pause > deadline {
+                    return Err(StorageError::Unavailable {
+                        reason: "another replica has held the same work for too long",
+                        source: format!("claim `{key}` not had in {} s", CLAIM_WAIT.as_secs())
+                            .into(),
+                    });
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
         })?;
-        let handle = self.handle.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let pool = self.pool.clone();
         let key = key.to_owned();
+        self.handle.spawn(async move {
+            renew_until_released(&pool, &key, &holder, stopped).await;
+            // Released: the next waiter may take it at once.
+            let released = async {
+                pool.get()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .execute(
+                        "DELETE FROM claims WHERE key = $1 AND holder = $2",
+                        &[&key, &holder],
+                    )
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            if let Err(error) = released.await {
+                tracing::warn!(%key, %error, "a claim could not be released; its lease will run out");
+            }
+        });
         Ok(Claim {
             release: Some(Box::new(move || {
-                // Dropping may happen in async code: the unlock is sent
-                // from the engine's runtime rather than waited for here.
-                handle.spawn(async move {
-                    let unlocked = client
-                        .execute(
-                            "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
-                            &[&key],
-                        )
-                        .await;
-                    if unlocked.is_err() {
-                        // Never pooled again: closing it ends the session,
-                        // and so the lock.
-                        drop(Object::take(client));
-                    }
-                });
+                let _ = stop.send(());
             })),
         })
     }
 
     pub(super) fn check_writable(&self) -> Result<(), StorageError> {
+        let starved = *self
+            .starved_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = starved
+            && at.elapsed() < STARVED_FOR
+        {
+            return Err(StorageError::Unavailable {
+                reason: "requests could not get a database connection in the last seconds",
+                source: "the pool could not get a connection".into(),
+            });
+        }
         self.run(async {
             self.client()
                 .await?
@@ -667,7 +837,26 @@ impl Postgres {
         })
     }
 
+    /// Stores `days` in one transaction; a batch cancelled by the
+    /// server's `statement_timeout` is stored again as two halves, down to
+    /// one asset-day, so writes fit whatever limit the server sets.
     pub(super) fn save_asset_days(&self, days: &[ComputedDay<'_>]) -> Result<(), StorageError> {
+        match self.save_asset_days_at_once(days) {
+            Err(err) if days.len() > 1 && is_statement_timeout(&err) => {
+                metrics::counter!("db_batches_split_total").increment(1);
+                tracing::warn!(
+                    asset_days = days.len(),
+                    "a write ran past the statement timeout; writing it in halves"
+                );
+                let (first, second) = days.split_at(days.len() / 2);
+                self.save_asset_days(first)?;
+                self.save_asset_days(second)
+            }
+            other => other,
+        }
+    }
+
+    fn save_asset_days_at_once(&self, days: &[ComputedDay<'_>]) -> Result<(), StorageError> {
         let mut batch = Batch::default();
         for computed in days {
             batch.add(computed)?;
@@ -798,6 +987,79 @@ impl Postgres {
                 .get(0))
         })?;
         u32::try_from(count).map_err(|_| StorageError::Corrupt(format!("{count} rows")))
+    }
+}
+
+/// The migrations not recorded as applied (all of them on an empty
+/// database), read without writing.
+async fn pending(
+    client: &impl tokio_postgres::GenericClient,
+) -> Result<Vec<(i32, &'static str, &'static str)>, StorageError> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(MIGRATIONS.to_vec());
+    }
+    let applied: HashSet<i32> = client
+        .query("SELECT version FROM schema_migrations", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(MIGRATIONS
+        .into_iter()
+        .filter(|(version, _, _)| !applied.contains(version))
+        .collect())
+}
+
+/// Claims taken by this process, to tell its holders apart.
+static CLAIMS_TAKEN: AtomicU64 = AtomicU64::new(0);
+
+/// This process as a claim holder: host and process id.
+fn holder_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    format!("{host} {}", std::process::id())
+}
+
+/// Renews `holder`'s lease on `key` until `stopped` says the claim was
+/// released. A renewal that finds the lease taken over (this process was
+/// frozen past it) says so and stops.
+async fn renew_until_released(
+    pool: &Pool,
+    key: &str,
+    holder: &str,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let lease_s = CLAIM_LEASE.as_secs_f64();
+    loop {
+        tokio::select! {
+            _ = &mut stopped => return,
+            () = tokio::time::sleep(CLAIM_RENEW_EVERY) => {}
+        }
+        let renewed = async {
+            pool.get()
+                .await
+                .map_err(|e| e.to_string())?
+                .execute(
+                    "UPDATE claims SET expires_at = now() + make_interval(secs => $3)
+                     WHERE key = $1 AND holder = $2",
+                    &[&key, &holder, &lease_s],
+                )
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match renewed.await {
+            Ok(1) => {}
+            Ok(_) => {
+                tracing::warn!(%key, "a claim's lease ran out and was taken over; its work may be done twice");
+                return;
+            }
+            Err(error) => tracing::warn!(%key, %error, "a claim's lease could not be renewed"),
+        }
     }
 }
 
