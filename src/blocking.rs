@@ -31,6 +31,19 @@ pub enum BlockingError {
     Overdue { what: &'static str, after: Duration },
 }
 
+/// Gives memory freed by a large read back to the system. Blocking threads
+/// allocate from several glibc arenas, and a day file's millions of small
+/// per-asset rows, once freed, stay in the arena of the thread that read
+/// them: the next day read on another thread grows the process again.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the allocator's own
+    // arenas to the kernel; it touches no memory in use.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 impl BlockingError {
     /// Refused or abandoned for lack of room, not failed: try again later.
     pub fn is_busy(&self) -> bool {

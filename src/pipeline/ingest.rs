@@ -262,8 +262,14 @@ impl Pipeline {
         }
         let pipeline = self.clone();
         tokio::spawn(async move {
-            if let Err(err) = pipeline.ensure_day(day).await {
-                tracing::warn!(%day, error = %chain(&err), "reading the whole day file failed");
+            match pipeline.ensure_day(day).await {
+                Ok(_) => {}
+                // The process is stopping.
+                Err(PipelineError::Blocking(crate::blocking::BlockingError::Failed(join)))
+                    if join.is_cancelled() => {}
+                Err(err) => {
+                    tracing::warn!(%day, error = %chain(&err), "reading the whole day file failed");
+                }
             }
             pipeline
                 .ingesting
@@ -397,6 +403,7 @@ impl Pipeline {
         metrics::counter!("asset_days_computed_total").increment(computed);
         metrics::counter!("day_files_computed_total").increment(1);
         self.remember_assets(day, source.day, ids);
+        crate::blocking::release_freed_memory();
         tracing::info!(%day, assets = record.assets, computed, rejected = record.rejected.len(), without_intensity = without_intensity.len(), elapsed_ms = started.elapsed().as_millis() as u64, "read the whole day file");
         Ok((record, without_intensity))
     }

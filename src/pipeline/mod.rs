@@ -38,8 +38,8 @@ use crate::intensity::{
 };
 use crate::message::chain;
 use crate::power::{
-    CarryOver, CsvError, FileStamp, HalfHourEnergy, PowerSeries, SourceStamp, open_regular,
-    power_file_path, read_power_csv, resample_day_with_gaps,
+    CarryOver, CsvError, FileStamp, HalfHourEnergy, PowerSeries, SourceStamp, kept_for_next_day,
+    open_regular, power_file_path, read_power_csv, resample_day_with_gaps,
 };
 use crate::register::{AssetRegister, REGISTER_FILE};
 use crate::storage::{AssetDayRecord, Claim, ComputedDay, Storage, StorageError, StoredIntensity};
@@ -432,8 +432,9 @@ impl Pipeline {
             }
             _ => {
                 // A very large file: this asset alone now, every asset in
-                // the background.
-                self.ensure_day_in_background(day);
+                // the background once it is answered (both at once would
+                // hold the file's rows twice).
+                let _then_whole_day = WholeDayAfter(self, day);
                 // Another replica may be computing it: wait, then look again.
                 let _claim = self.claim(format!("asset-day {asset} {day}")).await?;
                 let storage = self.storage.clone();
@@ -604,6 +605,8 @@ impl Pipeline {
                 previous: previous_used,
             };
             let parts = compute_asset_day(asset, day, &own, &carry, source, &intensity);
+            drop(own);
+            crate::blocking::release_freed_memory();
             storage.save_asset_day(&parts.as_computed(day))?;
             let (asset, record) = (parts.asset, parts.record);
             tracing::info!(%asset, %day, readings = record.readings, skipped = record.skipped.count, "computed asset-day");
@@ -639,6 +642,16 @@ impl Pipeline {
             Ok(record)
         })
         .await?
+    }
+}
+
+/// Starts reading a day's whole file in the background when dropped: after
+/// the one asset asked for has been read, on every path out.
+struct WholeDayAfter<'a>(&'a Pipeline, Day);
+
+impl Drop for WholeDayAfter<'_> {
+    fn drop(&mut self) {
+        self.0.ensure_day_in_background(self.1);
     }
 }
 
@@ -684,6 +697,7 @@ fn totals_of(footprints: &[(KindPreference, Vec<FootprintRow>)]) -> Totals {
 struct AssetDayParts {
     asset: AssetId,
     record: AssetDayRecord,
+    /// What the next day needs of the readings and gaps.
     readings: Vec<crate::power::PowerReading>,
     gaps: Vec<DateTime<Utc>>,
     energies: [HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
@@ -717,6 +731,8 @@ fn compute_asset_day(
 ) -> AssetDayParts {
     let (readings, gaps) = carry.merge_into(&own.readings, &own.gaps);
     let energies = resample_day_with_gaps(day, &readings, &gaps, carry.held);
+    // Only this much is stored of a series that may hold millions.
+    let (readings, gaps) = kept_for_next_day(&readings, &gaps, day.end());
     let footprints = every_preference(&energies, &intensity.day);
     let record = AssetDayRecord {
         stamp,

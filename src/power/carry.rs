@@ -3,6 +3,8 @@
 //! 00:00; and a file may reach past midnight, so its rows at or after
 //! midnight belong to the next day and are merged into that day's own.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 
 use super::csv::PowerReading;
@@ -44,13 +46,15 @@ impl CarryOver {
 
     /// The day's own readings and gaps with these merged in, sorted; at an
     /// instant both files give, the day's own file wins.
-    pub fn merge_into(
+    /// Borrowed when nothing is carried in but the held value: a series
+    /// of millions of readings is not copied.
+    pub fn merge_into<'a>(
         &self,
-        own: &[PowerReading],
-        own_gaps: &[DateTime<Utc>],
-    ) -> (Vec<PowerReading>, Vec<DateTime<Utc>>) {
+        own: &'a [PowerReading],
+        own_gaps: &'a [DateTime<Utc>],
+    ) -> (Cow<'a, [PowerReading]>, Cow<'a, [DateTime<Utc>]>) {
         if self.readings.is_empty() && self.gaps.is_empty() {
-            return (own.to_vec(), own_gaps.to_vec());
+            return (Cow::Borrowed(own), Cow::Borrowed(own_gaps));
         }
         let mut readings: Vec<PowerReading> = self
             .readings
@@ -70,8 +74,25 @@ impl CarryOver {
             .collect();
         gaps.sort_unstable();
         gaps.dedup();
-        (readings, gaps)
+        (Cow::Owned(readings), Cow::Owned(gaps))
     }
+}
+
+/// What the next day needs of a day's sorted readings and gaps: the last
+/// reading before `boundary` (the day's end) and everything after it.
+/// The file keeps the rest.
+pub fn kept_for_next_day(
+    readings: &[PowerReading],
+    gaps: &[DateTime<Utc>],
+    boundary: DateTime<Utc>,
+) -> (Vec<PowerReading>, Vec<DateTime<Utc>>) {
+    let held_from = readings
+        .partition_point(|r| r.at < boundary)
+        .saturating_sub(1);
+    let tail = &readings[held_from..];
+    let gaps_from = tail.first().map_or(boundary, |r| r.at);
+    let gaps = gaps.iter().copied().filter(|g| *g >= gaps_from).collect();
+    (tail.to_vec(), gaps)
 }
 
 #[cfg(test)]
@@ -126,7 +147,32 @@ mod tests {
         };
         let own = [r("2020-04-11T06:00:00Z", 20.0)];
         let (readings, gaps) = carry.merge_into(&own, &[]);
-        assert_eq!(readings, [r("2020-04-11T00:00:00Z", 8.0), own[0]]);
+        assert_eq!(*readings, [r("2020-04-11T00:00:00Z", 8.0), own[0]]);
         assert!(gaps.is_empty());
+    }
+
+    #[test]
+    fn what_the_next_day_needs_is_the_last_reading_before_midnight_and_after() {
+        let readings = [
+            r("2020-04-11T22:00:00Z", 1.0),
+            r("2020-04-11T23:00:00Z", 2.0),
+            r("2020-04-12T00:10:00Z", 3.0),
+        ];
+        let gaps = [at("2020-04-11T22:30:00Z"), at("2020-04-11T23:30:00Z")];
+
+        let (kept, kept_gaps) = kept_for_next_day(&readings, &gaps, at("2020-04-12T00:00:00Z"));
+
+        assert_eq!(kept, readings[1..]);
+        assert_eq!(kept_gaps, [at("2020-04-11T23:30:00Z")]);
+        // Taken again, it is the same: engines may apply it once more.
+        let (again, again_gaps) = kept_for_next_day(&kept, &kept_gaps, at("2020-04-12T00:00:00Z"));
+        assert_eq!((again, again_gaps), (kept, kept_gaps));
+    }
+
+    #[test]
+    fn nothing_carried_in_borrows_the_days_own_series() {
+        let own = [r("2020-04-11T06:00:00Z", 20.0)];
+        let (readings, _) = CarryOver::default().merge_into(&own, &[]);
+        assert!(matches!(readings, Cow::Borrowed(_)));
     }
 }

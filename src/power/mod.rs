@@ -9,7 +9,7 @@ pub mod day_file;
 pub mod file;
 pub mod resample;
 
-pub use self::carry::CarryOver;
+pub use self::carry::{CarryOver, kept_for_next_day};
 pub use self::csv::{
     CsvError, PowerReading, PowerSeries, SkippedRow, SkippedRows, read_asset_ids, read_power_csv,
 };
