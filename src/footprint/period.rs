@@ -244,6 +244,10 @@ pub struct AssetPeriod {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rows: Option<Vec<DatedRow>>,
     pub totals: PeriodTotals,
+    /// Whose intensity the figures use: `national`, or the region's id and
+    /// name (`13 London`); several, comma-separated, if the asset's region
+    /// changed within the period.
+    pub intensity_region: String,
     /// The intensity sources of the days with data.
     #[serde(skip)]
     pub intensity_sources: BTreeSet<Provenance>,
@@ -257,6 +261,8 @@ pub struct FleetAsset {
     pub footprint_g: Option<f64>,
     /// Fraction of the day (or period) with a known power value.
     pub coverage: f64,
+    /// Whose intensity the asset's figures use: `national` or `13 London`.
+    pub intensity_region: String,
 }
 
 /// One asset-day of a fleet answer whose own area's intensity is unknown.
@@ -292,6 +298,8 @@ pub struct FleetAnswer {
     pub to: Option<Day>,
     pub assets: Vec<FleetAsset>,
     pub totals: FleetTotals,
+    /// Every area whose intensity the fleet's figures use.
+    pub intensity_regions: BTreeSet<String>,
     /// Days of a period without data, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub days_without_data: Vec<PeriodDay>,
@@ -357,6 +365,7 @@ mod tests {
             energy_kwh: g.map(|g| g / 100.0),
             footprint_g: g,
             coverage: 1.0,
+            intensity_region: "national".to_owned(),
         };
         let (ranked, totals) = FleetAnswer::ranked(vec![
             asset("a", Some(-5.0)),

@@ -119,6 +119,15 @@ pub(super) struct Said<'a> {
     pub region: Option<&'a str>,
 }
 
+/// What `make` gives [`respond`]: the body, the intensity sources it used
+/// and whose intensity (for `X-Intensity-Region`, when the answer names
+/// it rather than the request).
+pub(super) struct Made {
+    pub bytes: Vec<u8>,
+    pub sources: BTreeSet<Provenance>,
+    pub region: Option<String>,
+}
+
 /// Answers from the response cache when the data is unchanged, else
 /// computes and renders with `make`; with validators, 304s and headers as
 /// the day route's.
@@ -133,7 +142,7 @@ pub(super) async fn respond<F, Fut>(
 ) -> Result<Response, Error>
 where
     F: FnOnce(Format, ChartSize) -> Fut,
-    Fut: Future<Output = Result<(Vec<u8>, BTreeSet<Provenance>), Error>>,
+    Fut: Future<Output = Result<Made, Error>>,
 {
     let key = CacheKey::of(question, asked.format, asked.size, Version::Many(version));
     let mut hasher = DefaultHasher::new();
@@ -167,7 +176,12 @@ where
     let rendered = state
         .cache
         .get_or_render(key, async move {
-            let (bytes, sources) = make(format, size).await?;
+            let Made {
+                bytes,
+                sources,
+                region,
+            } = make(format, size).await?;
+            let region = region.as_deref().or(said.region);
             let names: Vec<&str> = sources.iter().map(|p| p.as_str()).collect();
             let gzip = format.is_text().then(|| gzipped(&bytes)).transpose()?;
             Ok(Rendered {
@@ -178,7 +192,7 @@ where
                         "inline; filename=\"{name}.{format}\""
                     ))?,
                     skipped_rows: HeaderValue::from(said.skipped_rows.unwrap_or(0)),
-                    region: said.region.map(header_text).transpose()?,
+                    region: region.map(header_text).transpose()?,
                     sources: Some(HeaderValue::try_from(if names.is_empty() {
                         "none".to_owned()
                     } else {

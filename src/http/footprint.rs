@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::answer::{
-    Asked, Said, etag_matches, gzipped, header_text, pixels, query_problem, respond,
+    Asked, Made, Said, etag_matches, gzipped, header_text, pixels, query_problem, respond,
 };
 use super::cache::{CacheKey, Labels, Question, Rendered};
 use super::negotiate::{accepts_gzip, negotiate_format};
@@ -143,7 +143,11 @@ pub async fn footprint(
                     let bytes = WorkLimit::renders()
                         .run(move || render_settlement(&report, format, size))
                         .await??;
-                    Ok((bytes, sources))
+                    Ok(Made {
+                        bytes,
+                        sources,
+                        region: None,
+                    })
                 },
             )
             .await;

@@ -545,6 +545,7 @@ fn render_period(period: &AssetPeriod) -> Markup {
                 div { dt { "Net footprint" } dd id="total-footprint" { (mass_or_no_data(t.footprint_g)) " CO2eq" } }
                 div { dt { "Net energy" } dd { (energy_or_no_data(t.energy_kwh)) } }
                 div { dt { "Days with data" } dd { (t.days_with_data) " of " (period.from.count_through(period.to)) } }
+                div { dt { "Intensity of" } dd id="intensity-region" { (region_words(&period.intensity_region)) } }
                 div { dt { "Coverage" } dd { (format!("{:.1} %", t.coverage * 100.0)) } }
             }
             (chart_and_downloads(&base, &alt))
@@ -588,6 +589,7 @@ fn render_fleet(fleet: &FleetAnswer) -> Markup {
                 div { dt { "Net footprint" } dd id="total-footprint" { (mass_or_no_data(t.footprint_g)) " CO2eq" } }
                 div { dt { "Net energy" } dd { (energy_or_no_data(t.energy_kwh)) } }
                 div { dt { "Assets" } dd { (t.assets) } }
+                div { dt { "Intensity of" } dd id="intensity-region" { (fleet.intensity_regions.iter().map(|r| region_words(r)).collect::<Vec<_>>().join("; ")) } }
             }
             (chart_and_downloads(&base, &alt))
             @if fleet.assets.len() > FLEET_ROWS {
@@ -595,7 +597,7 @@ fn render_fleet(fleet: &FleetAnswer) -> Markup {
             }
             div class="table-wrap" {
                 table id="assets" {
-                    thead { tr { th scope="col" { "Asset" } th scope="col" { "kWh" } th scope="col" { "Footprint" } th scope="col" { "Coverage" } } }
+                    thead { tr { th scope="col" { "Asset" } th scope="col" { "kWh" } th scope="col" { "Footprint" } th scope="col" { "Coverage" } th scope="col" { "Intensity of" } } }
                     tbody {
                         @for a in fleet.assets.iter().take(FLEET_ROWS) {
                             tr {
@@ -603,6 +605,7 @@ fn render_fleet(fleet: &FleetAnswer) -> Markup {
                                 td { (a.energy_kwh.map_or_else(no_data, |kwh| group_thousands(kwh, 2))) }
                                 td { (mass_or_no_data(a.footprint_g)) }
                                 td { (format!("{:.0} %", a.coverage * 100.0)) }
+                                td { (a.intensity_region) }
                             }
                         }
                     }

@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::AppState;
-use super::answer::{Asked, Said, query_problem, respond};
+use super::answer::{Asked, Made, Said, query_problem, respond};
 use super::cache::Question;
 use crate::asset::AssetId;
 use crate::blocking::WorkLimit;
@@ -92,10 +92,15 @@ pub async fn asset_period(
                 .asset_period(&asset, &days, step, other.as_ref())
                 .await?;
             let sources = answer.intensity_sources.clone();
+            let region = Some(answer.intensity_region.clone());
             let bytes = WorkLimit::renders()
                 .run(move || render_period(&answer, format, size))
                 .await??;
-            Ok((bytes, sources))
+            Ok(Made {
+                bytes,
+                sources,
+                region,
+            })
         },
     )
     .await
@@ -165,10 +170,22 @@ async fn fleet(
         |format, size| async move {
             let answer = pipeline.fleet(&days).await?;
             let sources = answer.intensity_sources.clone();
+            let region = Some(
+                answer
+                    .intensity_regions
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
             let bytes = WorkLimit::renders()
                 .run(move || render_fleet(&answer, format, size))
                 .await??;
-            Ok((bytes, sources))
+            Ok(Made {
+                bytes,
+                sources,
+                region,
+            })
         },
     )
     .await

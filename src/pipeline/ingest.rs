@@ -482,7 +482,7 @@ impl Pipeline {
 
 /// The area whose intensity `asset` uses: its region in the register,
 /// else the nation's.
-fn area_in(register: &Register, asset: &AssetId) -> Area {
+pub(super) fn area_in(register: &Register, asset: &AssetId) -> Area {
     register
         .get(asset)
         .and_then(|entry| entry.region())

@@ -166,6 +166,7 @@ impl Pipeline {
         }
         let (own_area, _) = self.area_of(asset).await?;
         let mut sources = BTreeSet::new();
+        let mut regions = BTreeSet::new();
         let mut with_data = Vec::new();
         if other.is_none() {
             // Stored with another area's figures while its own were unknown.
@@ -183,16 +184,12 @@ impl Pipeline {
                 }
                 Ok(ingested) => match totals.get(day) {
                     Some(t) => {
-                        match other {
-                            Some(other) => sources.extend(other.by_day.get(day).map(|i| i.source)),
-                            None => sources.extend(
-                                ingested
-                                    .intensities
-                                    .iter()
-                                    .filter(|i| i.area == own_area)
-                                    .map(|i| i.source),
-                            ),
-                        }
+                        let used = match other {
+                            Some(other) => other.by_day.get(day),
+                            None => ingested.intensities.iter().find(|i| i.area == own_area),
+                        };
+                        sources.extend(used.map(|i| i.source));
+                        regions.extend(used.map(StoredIntensity::region_label));
                         with_data.push(*day);
                         PeriodDay::with_totals(*day, *t)
                     }
@@ -229,24 +226,35 @@ impl Pipeline {
             PeriodStep::HalfHour => {
                 let storage = self.storage.clone();
                 let asset = asset.clone();
-                Some(
-                    run_blocking(move || {
-                        let mut rows = Vec::with_capacity(with_data.len() * 48);
-                        for day in with_data {
-                            let day_rows = storage.footprint_range(
-                                &asset,
-                                day,
-                                KindPreference::Auto,
-                                HalfHourRange::FULL_DAY,
-                            )?;
-                            rows.extend(
-                                day_rows.into_iter().map(|row| DatedRow { date: day, row }),
-                            );
-                        }
-                        Ok::<_, PipelineError>(rows)
+                // Each day's generation mix, as the day's own rows carry it.
+                let mixes: HashMap<Day, Vec<crate::intensity::GenerationMix>> = days
+                    .iter()
+                    .filter_map(|(day, outcome)| {
+                        let ingested = outcome.as_ref().ok()?;
+                        let own = ingested.intensities.iter().find(|i| i.area == own_area)?;
+                        (!own.mix.is_empty()).then(|| (*day, own.mix.clone()))
                     })
-                    .await??,
-                )
+                    .collect();
+                let mut rows = run_blocking(move || {
+                    let mut rows = Vec::with_capacity(with_data.len() * 48);
+                    for day in with_data {
+                        let day_rows = storage.footprint_range(
+                            &asset,
+                            day,
+                            KindPreference::Auto,
+                            HalfHourRange::FULL_DAY,
+                        )?;
+                        rows.extend(day_rows.into_iter().map(|row| DatedRow { date: day, row }));
+                    }
+                    Ok::<_, PipelineError>(rows)
+                })
+                .await??;
+                for dated in &mut rows {
+                    if let Some(mix) = mixes.get(&dated.date) {
+                        dated.row.generation_mix = mix.get(dated.row.half_hour_id.index()).cloned();
+                    }
+                }
+                Some(rows)
             }
         };
         let answer = AssetPeriod {
@@ -257,6 +265,7 @@ impl Pipeline {
             days: (step == PeriodStep::Day).then_some(period_days),
             rows,
             totals,
+            intensity_region: regions.into_iter().collect::<Vec<_>>().join(", "),
             intensity_sources: sources,
         };
         Ok(answer)
@@ -353,11 +362,31 @@ impl Pipeline {
                 to: period.to,
             });
         }
-        let assets = by_asset
+        // Whose intensity each asset's figures use: its area now (the days
+        // were brought current with the register), named as the API does.
+        let register = self.register.clone();
+        let register = run_blocking(move || register.current_with_stamp())
+            .await??
+            .1;
+        let labels: HashMap<Area, String> = days
+            .iter()
+            .filter_map(|(_, o)| o.as_ref().ok())
+            .flat_map(|d| d.intensities.iter())
+            .map(|i| (i.area.clone(), i.region_label()))
+            .collect();
+        let label_of = |asset: &AssetId| {
+            let area = super::ingest::area_in(&register, asset);
+            labels
+                .get(&area)
+                .cloned()
+                .unwrap_or_else(|| area.to_string())
+        };
+        let assets: Vec<FleetAsset> = by_asset
             .into_iter()
             .map(|(asset, days)| {
                 let t = PeriodTotals::of(days, period.len());
                 FleetAsset {
+                    intensity_region: label_of(&asset),
                     asset,
                     energy_kwh: t.energy_kwh,
                     footprint_g: t.footprint_g,
@@ -365,6 +394,7 @@ impl Pipeline {
                 }
             })
             .collect();
+        let intensity_regions = assets.iter().map(|a| a.intensity_region.clone()).collect();
         let (assets, totals) = FleetAnswer::ranked(assets);
         let one_day = period.len() == 1;
         let answer = FleetAnswer {
@@ -373,6 +403,7 @@ impl Pipeline {
             to: (!one_day).then_some(period.to),
             assets,
             totals,
+            intensity_regions,
             days_without_data: days
                 .iter()
                 .filter_map(|(day, o)| o.as_ref().err().map(|s| PeriodDay::without_data(*day, *s)))

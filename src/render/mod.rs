@@ -8,6 +8,7 @@ mod bars;
 mod chart;
 pub mod number;
 mod summary;
+mod table;
 
 use std::fmt;
 use std::str::FromStr;
@@ -164,13 +165,7 @@ pub fn render(
 
 /// Footprint rows as CSV under a header line.
 fn csv_rows(rows: &[FootprintRow]) -> Result<Vec<u8>, RenderError> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    for row in rows {
-        writer.serialize(row)?;
-    }
-    writer
-        .into_inner()
-        .map_err(|e| RenderError::CsvFlush(e.into_error()))
+    table::footprint_csv(rows.iter().map(|r| (None, r)), false)
 }
 
 /// Renders a UK settlement day (blocking).

@@ -9,8 +9,8 @@ use serde::Serialize;
 use super::bars::{self, Bar, BarChart};
 use super::number::format_mass_g;
 use super::{ChartSize, Format, RenderError};
-use crate::footprint::{AssetPeriod, DatedRow, FleetAnswer, PeriodStep};
-use crate::intensity::{IntensityKind, Provenance};
+use crate::footprint::{AssetPeriod, FleetAnswer, PeriodStep};
+use crate::intensity::Provenance;
 
 /// Renders one asset's period (blocking).
 pub fn render_period(
@@ -21,9 +21,11 @@ pub fn render_period(
     match format {
         Format::Json => Ok(serde_json::to_vec(answer)?),
         Format::Csv => match (&answer.days, &answer.rows) {
-            (_, Some(rows)) => csv_of(rows.iter().map(CsvDatedRow::from)),
+            (_, Some(rows)) => {
+                super::table::footprint_csv(rows.iter().map(|d| (Some(d.date), &d.row)), true)
+            }
             (Some(days), None) => csv_of(days.iter()),
-            (None, None) => csv_of(std::iter::empty::<CsvDatedRow>()),
+            (None, None) => super::table::footprint_csv(std::iter::empty(), true),
         },
         Format::Png => bars::render_png(&period_chart(answer), size),
         Format::Svg => Ok(bars::render_svg(&period_chart(answer), size)?.into_bytes()),
@@ -54,49 +56,21 @@ fn csv_of<T: Serialize>(records: impl Iterator<Item = T>) -> Result<Vec<u8>, Ren
         .map_err(|e| RenderError::CsvFlush(e.into_error()))
 }
 
-/// A half-hour row of a period with its date, flat for CSV.
-#[derive(Serialize)]
-struct CsvDatedRow {
-    date: String,
-    half_hour_id: u8,
-    from: String,
-    to: String,
-    samples: u32,
-    coverage: f64,
-    carried_forward: bool,
-    mean_power_kw: Option<f64>,
-    energy_kwh: Option<f64>,
-    intensity_g_per_kwh: f64,
-    intensity_kind: IntensityKind,
-    footprint_g: Option<f64>,
-}
-
-impl From<&DatedRow> for CsvDatedRow {
-    fn from(d: &DatedRow) -> Self {
-        let r = &d.row;
-        CsvDatedRow {
-            date: d.date.to_string(),
-            half_hour_id: r.half_hour_id.get(),
-            from: r.from.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            to: r.to.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            samples: r.samples,
-            coverage: r.coverage,
-            carried_forward: r.carried_forward,
-            mean_power_kw: r.mean_power_kw,
-            energy_kwh: r.energy_kwh,
-            intensity_g_per_kwh: r.intensity_g_per_kwh,
-            intensity_kind: r.intensity_kind,
-            footprint_g: r.footprint_g,
-        }
-    }
-}
-
 fn sources(of: &BTreeSet<Provenance>) -> String {
     if of.is_empty() {
         return "no intensity".to_owned();
     }
     let names: Vec<&str> = of.iter().map(|p| p.describe()).collect();
     format!("intensity from {}", names.join(" and "))
+}
+
+/// The areas whose intensity a fleet uses, briefly.
+fn areas(of: &BTreeSet<String>) -> String {
+    match of.len() {
+        0 => "no area".to_owned(),
+        1..=3 => of.iter().cloned().collect::<Vec<_>>().join(", "),
+        n => format!("{n} areas' intensity"),
+    }
 }
 
 fn period_chart(answer: &AssetPeriod) -> BarChart {
@@ -144,11 +118,12 @@ fn period_chart(answer: &AssetPeriod) -> BarChart {
             answer.asset, answer.from, answer.to
         ),
         subtitle: format!(
-            "total {total} CO2eq; {} of {} days with data, power known over {:.0} % of the period; {}",
+            "total {total} CO2eq; {} of {} days with data, power known over {:.0} % of the period; {}, {}",
             t.days_with_data,
             answer.from.count_through(answer.to),
             t.coverage * 100.0,
-            sources(&answer.intensity_sources)
+            sources(&answer.intensity_sources),
+            answer.intensity_region
         ),
         bars,
     }
@@ -204,9 +179,10 @@ fn fleet_chart(answer: &FleetAnswer, size: ChartSize) -> BarChart {
     BarChart {
         title: format!("Carbon footprint of the fleet, {when}"),
         subtitle: format!(
-            "fleet total {total} CO2eq from {} assets{without}; {}",
+            "fleet total {total} CO2eq from {} assets{without}; {}, {}",
             answer.totals.assets,
-            sources(&answer.intensity_sources)
+            sources(&answer.intensity_sources),
+            areas(&answer.intensity_regions)
         ),
         bars,
     }
@@ -225,6 +201,7 @@ mod tests {
                 energy_kwh: Some(i as f64 - n as f64 / 3.0),
                 footprint_g: Some((i as f64 - n as f64 / 3.0) * 200.0),
                 coverage: 1.0,
+                intensity_region: "national".to_owned(),
             })
             .collect();
         let (assets, totals): (_, FleetTotals) = FleetAnswer::ranked(assets);
@@ -234,6 +211,7 @@ mod tests {
             to: None,
             assets,
             totals,
+            intensity_regions: ["national".to_owned()].into(),
             days_without_data: Vec::new(),
             assets_without_intensity: Vec::new(),
             intensity_sources: [Provenance::File].into(),

@@ -367,3 +367,83 @@ async fn an_area_without_intensity_costs_only_its_own_assets() {
         String::from_utf8_lossy(&lost_period.body)
     );
 }
+
+#[tokio::test]
+async fn a_regional_asset_is_answered_in_every_format_on_every_route_naming_its_region() {
+    // Arrange
+    let app = app_with(&[("london", "Depot,13,"), ("plain", "No region,,")]).await;
+    mock_region(&app, "regionid/13", wrapped(13, "London", 300.0)).await;
+    let routes = [
+        format!("/footprint/london/{DAY}"),
+        format!("/footprint/london/{DAY}?day=uk"),
+        format!("/footprint/london?from={DAY}&to={DAY}"),
+        format!("/footprint/london?from={DAY}&to={DAY}&step=half-hour"),
+        format!("/fleet/{DAY}"),
+        format!("/fleet?from={DAY}&to={DAY}"),
+    ];
+
+    for route in &routes {
+        for format in ["png", "svg", "json", "csv"] {
+            // Act
+            let separator = if route.contains('?') { '&' } else { '?' };
+            let answer = app.get(&format!("{route}{separator}format={format}")).await;
+
+            // Assert: answered, and whose intensity it used is said.
+            assert_eq!(
+                answer.status,
+                200,
+                "{route} as {format}: {}",
+                String::from_utf8_lossy(&answer.body)
+            );
+            assert!(
+                answer.header("x-intensity-region").contains("13 London"),
+                "{route} as {format}: {:?}",
+                answer.header("x-intensity-region")
+            );
+        }
+    }
+    let csv = app
+        .get(&format!("/footprint/london/{DAY}/1-2?format=csv"))
+        .await;
+    let text = String::from_utf8_lossy(&csv.body).into_owned();
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .ends_with(",mix_gas_pct,mix_wind_pct"),
+        "{text}"
+    );
+    assert!(
+        text.lines().nth(1).unwrap().ends_with(",12.0,61.5"),
+        "{text}"
+    );
+    let halves = app
+        .get(&format!(
+            "/footprint/london?from={DAY}&to={DAY}&step=half-hour&format=json"
+        ))
+        .await
+        .json();
+    assert_eq!(halves["intensity_region"], "13 London");
+    assert_eq!(halves["rows"][0]["generation_mix"]["wind"], 61.5);
+    let fleet = app.get(&format!("/fleet/{DAY}?format=json")).await;
+    assert_eq!(fleet.header("x-intensity-region"), "13 London, national");
+    let fleet = fleet.json();
+    let region_of = |id: &str| {
+        fleet["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["asset"] == id)
+            .unwrap()["intensity_region"]
+            .clone()
+    };
+    assert_eq!(region_of("london"), "13 London");
+    assert_eq!(region_of("plain"), "national");
+    let national = app
+        .get(&format!(
+            "/footprint/london?from={DAY}&to={DAY}&intensity=national&format=json"
+        ))
+        .await;
+    assert_eq!(national.header("x-intensity-region"), "national");
+    assert_eq!(national.json()["intensity_region"], "national");
+}
