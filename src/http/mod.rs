@@ -5,6 +5,7 @@
 mod answer;
 mod cache;
 mod footprint;
+mod head_limit;
 mod metrics;
 mod negotiate;
 mod page;

@@ -72,6 +72,7 @@ pub async fn serve(
         let service = app
             .clone()
             .unwrap_or_else(|| TowerToHyperService::new(starting.clone()));
+        let stream = super::head_limit::HeadLimited::new(stream);
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {

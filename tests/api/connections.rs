@@ -236,3 +236,64 @@ async fn a_too_long_target_and_too_large_headers_get_problem_documents() {
         assert!(answer.contains("/problems/headers-too-large"));
     }
 }
+
+#[tokio::test]
+async fn heads_past_hypers_own_limits_are_refused_with_a_problem_not_a_bare_status() {
+    // Arrange: a 100 KB target (past what the http crate parses), a
+    // 1 MB target, 120 header fields, and a 500 KB header.
+    let (address, stop, server) = start(ServerArgs::default()).await;
+    let heads = [
+        (
+            format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(100_000)),
+            "414",
+            "uri-too-long",
+        ),
+        (
+            format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(1_000_000)),
+            "414",
+            "uri-too-long",
+        ),
+        (
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: x\r\n{}\r\n",
+                (0..120)
+                    .map(|i| format!("X-{i}: y\r\n"))
+                    .collect::<String>()
+            ),
+            "431",
+            "headers-too-large",
+        ),
+        (
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+                "v".repeat(500_000)
+            ),
+            "431",
+            "headers-too-large",
+        ),
+    ];
+
+    for (head, status, slug) in heads {
+        // Act
+        let mut stream = TcpStream::connect(&address).await.unwrap();
+        // The server may close before all is sent: that is the point.
+        let _ = stream.write_all(head.as_bytes()).await;
+        let seen = read_until_closed(&mut stream, GUARD).await.unwrap();
+
+        // Assert
+        let text = String::from_utf8_lossy(&seen);
+        assert!(text.starts_with(&format!("HTTP/1.1 {status}")), "{text}");
+        assert!(text.contains("application/problem+json"), "{text}");
+        assert!(text.contains(&format!("/problems/{slug}")), "{text}");
+    }
+    // An ordinary request still goes through.
+    let mut stream = TcpStream::connect(&address).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let seen = read_until_closed(&mut stream, GUARD).await.unwrap();
+    assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 200"));
+    let _ = stop.send(());
+    server.await.unwrap();
+}
