@@ -242,6 +242,16 @@ pub struct ServerArgs {
         global = true
     )]
     pub shutdown_grace_ms: u64,
+    /// An origin whose pages may read the answers (CORS), e.g.
+    /// `https://grafana.example.com`; repeat for several, comma-separate in
+    /// the environment. None by default: only same-origin pages read them.
+    #[arg(
+        long = "cors-origin",
+        env = "FOOTPRINT_CORS_ORIGIN",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_origins: Vec<String>,
 }
 
 impl ServerArgs {
@@ -269,6 +279,7 @@ impl Default for ServerArgs {
             max_renders: None,
             max_connections: 1024,
             shutdown_grace_ms: 10_000,
+            cors_origins: Vec::new(),
         }
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::State;
-use axum::http::{HeaderValue, Request, header};
+use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use axum::{BoxError, Json, Router};
@@ -120,7 +120,49 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
-    with_layers(routes, &config)
+    let routes = with_layers(routes, &config);
+    match cors(&config.cors_origins) {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    }
+}
+
+/// The CORS layer for the origins allowed (`--cors-origin`), if any: GET
+/// and HEAD, with the headers that describe an answer readable by the
+/// page. An origin that is not a valid header value is left out, logged.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .map(|o| o.trim().trim_end_matches('/'))
+        .filter(|o| !o.is_empty())
+        .filter_map(|o| match HeaderValue::from_str(o) {
+            Ok(value) => Some(value),
+            Err(_) => {
+                tracing::warn!(origin = %crate::message::quote(o, 80), "CORS origin left out: not a valid origin");
+                None
+            }
+        })
+        .collect();
+    if allowed.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(allowed))
+            .allow_methods([axum::http::Method::GET, axum::http::Method::HEAD])
+            .allow_headers([header::ACCEPT, header::IF_NONE_MATCH])
+            .expose_headers([
+                header::ETAG,
+                header::CONTENT_DISPOSITION,
+                header::CACHE_CONTROL,
+                header::RETRY_AFTER,
+                HeaderName::from_static("x-intensity-source"),
+                HeaderName::from_static("x-intensity-region"),
+                HeaderName::from_static("x-skipped-rows"),
+            ])
+            .max_age(std::time::Duration::from_secs(3600)),
+    )
 }
 
 /// The layers around every route: a span per request, panics turned into

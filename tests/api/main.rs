@@ -6,6 +6,7 @@ mod caching;
 mod chart;
 mod concurrency;
 mod connections;
+mod cors;
 mod crash_and_startup;
 mod data_faults;
 mod fixtures;
