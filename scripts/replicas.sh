@@ -131,7 +131,7 @@ for t in threads: t.start()
 time.sleep(duration / 2)
 with urllib.request.urlopen(f"http://127.0.0.1:{victim_port}/metrics") as r:
     counted = [l for l in r.read().decode().splitlines()
-               if l.startswith(("asset_days_computed_total", "day_files_computed_total"))]
+               if l.startswith(("asset_day_computations_total", "day_files_computed_total"))]
 os.kill(victim, signal.SIGKILL)
 print("the killed replica, just before: " + ", ".join(counted))
 print(f"killed replica pid {victim} with SIGKILL at {duration / 2:.0f} s")
@@ -149,4 +149,4 @@ psql "$db" -Atc "SELECT '  asset_days ' || COUNT(*) FROM asset_days" \
   -c "SELECT '  asset-days not whole (want 0) ' || COUNT(*) FROM asset_days a WHERE 48 <> (SELECT COUNT(*) FROM power_half_hours p WHERE p.asset_id = a.asset_id AND p.date = a.date)" \
   -c "SELECT '  days read whole with missing asset-days (want 0) ' || COUNT(*) FROM day_files f WHERE f.assets - (SELECT COUNT(*) FROM jsonb_object_keys(f.rejected)) <> (SELECT COUNT(*) FROM asset_days a WHERE a.date = f.date)"
 echo "the surviving replica:"
-curl -fsS "http://127.0.0.1:${ports[1]}/metrics" | grep -E '^(asset_days_computed_total|day_files_computed_total|power_file_reads_total|db_pool_waits_total|db_write_retries_total)' | sed 's/^/  /'
+curl -fsS "http://127.0.0.1:${ports[1]}/metrics" | grep -E '^(asset_day_computations_total|day_files_computed_total|power_file_reads_total|db_pool_waits_total|db_write_retries_total)' | sed 's/^/  /'

@@ -19,9 +19,10 @@ use crate::error::Error;
 
 /// Request latency buckets, seconds: a cached answer takes microseconds,
 /// a cold fleet day seconds.
-const LATENCY_BUCKETS: [f64; 15] = [
+/// The top bucket covers the default request timeout (30 s).
+const LATENCY_BUCKETS: [f64; 17] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-    10.0,
+    10.0, 30.0, 60.0,
 ];
 
 /// The recorder's handle, installed on first use. `None` when another
@@ -39,6 +40,8 @@ pub fn handle() -> Option<PrometheusHandle> {
             match installed {
                 Ok(handle) => {
                     describe();
+                    register();
+                    process_collector().describe();
                     Some(handle)
                 }
                 Err(err) => {
@@ -48,6 +51,46 @@ pub fn handle() -> Option<PrometheusHandle> {
             }
         })
         .clone()
+}
+
+/// The process's own figures (RSS, CPU seconds, open files, start time),
+/// collected at each scrape.
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
+}
+
+/// Every series with the label values it can take, at zero: a `rate()`
+/// of something that has not happened yet is then 0, not absent.
+fn register() {
+    metrics::gauge!("build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    for outcome in ["ok", "status", "timeout", "connect", "body"] {
+        metrics::counter!("intensity_api_calls_total", "outcome" => outcome).absolute(0);
+    }
+    for outcome in ["ok", "failed"] {
+        metrics::counter!("intensity_fallback_files_total", "outcome" => outcome).absolute(0);
+    }
+    for outcome in ["hit", "miss"] {
+        metrics::counter!("response_cache_requests_total", "outcome" => outcome).absolute(0);
+    }
+    for read in ["whole", "one-asset"] {
+        metrics::counter!("power_file_reads_total", "read" => read).absolute(0);
+    }
+    for name in [
+        "asset_day_computations_total",
+        "day_files_computed_total",
+        "db_reader_connections_opened_total",
+        "db_writer_waits_total",
+        "db_pool_waits_total",
+        "db_write_retries_total",
+        "db_batches_split_total",
+    ] {
+        metrics::counter!(name).absolute(0);
+    }
+    metrics::gauge!("blocking_work_overdue", "work" => "file reads").set(0.0);
+    for route in super::route_paths() {
+        let _ = handles(route, StatusCode::OK);
+    }
 }
 
 /// What each metric counts, shown as `# HELP` lines.
@@ -77,8 +120,16 @@ fn describe() {
         "intensity_fallback_files_total",
         "Fallback intensity files read after the API failed, by outcome."
     );
+    metrics::describe_gauge!(
+        "build_info",
+        "Always 1; its version label says which build is running."
+    );
     metrics::describe_counter!(
-        "asset_days_computed_total",
+        "db_batches_split_total",
+        "PostgreSQL batches written again in halves after a statement timeout."
+    );
+    metrics::describe_counter!(
+        "asset_day_computations_total",
         "Asset-days resampled and stored from their power file."
     );
     metrics::describe_counter!(
@@ -189,6 +240,7 @@ pub async fn metrics() -> Response {
     let Some(handle) = handle() else {
         return Error::MetricsUnavailable.into_response();
     };
+    process_collector().collect();
     handle.run_upkeep();
     (
         [(

@@ -98,7 +98,10 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/assets", get(assets).layer(CompressionLayer::new())),
         ("/healthz", get(healthz)),
         ("/readyz", get(readyz)),
-        ("/metrics", get(metrics::metrics)),
+        (
+            "/metrics",
+            get(metrics::metrics).layer(CompressionLayer::new()),
+        ),
         ("/openapi.json", get(openapi).layer(CompressionLayer::new())),
     ]
 }

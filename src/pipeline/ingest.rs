@@ -400,7 +400,7 @@ impl Pipeline {
             self.storage.save_day_file(day, &record)?;
         }
         self.days_computed.fetch_add(computed, Ordering::Relaxed);
-        metrics::counter!("asset_days_computed_total").increment(computed);
+        metrics::counter!("asset_day_computations_total").increment(computed);
         metrics::counter!("day_files_computed_total").increment(1);
         self.remember_assets(day, source.day, ids);
         crate::blocking::release_freed_memory();

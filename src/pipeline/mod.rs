@@ -582,7 +582,7 @@ impl Pipeline {
         let dir = self.data_dir.clone();
         let pipeline = self.clone();
         self.days_computed.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("asset_days_computed_total").increment(1);
+        metrics::counter!("asset_day_computations_total").increment(1);
         let files_read = Arc::clone(&self.files_read);
         WorkLimit::file_reads().run(move || {
             let read = |asset: &AssetId, day: Day, expected: FileStamp| {

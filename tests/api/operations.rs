@@ -79,7 +79,7 @@ async fn metrics_are_in_the_prometheus_format_and_move_with_requests() {
     assert!(count(&after, not_found) >= count(&before, not_found) + 1.0);
     let hits = "response_cache_requests_total{outcome=hit}";
     assert!(count(&after, hits) >= count(&before, hits) + 1.0);
-    let computed = "asset_days_computed_total{}";
+    let computed = "asset_day_computations_total{}";
     let buckets = "http_request_duration_seconds_count{route=/footprint/{asset}/{date}/{range}}";
     assert!(count(&after, buckets) >= count(&before, buckets) + 2.0);
     assert!(count(&after, computed) >= count(&before, computed) + 2.0);
@@ -164,4 +164,63 @@ async fn log_lines_are_text_without_colour_codes_or_one_json_object_each() {
         json.iter().any(|l| l.contains("\"message\":\"serving")),
         "{json:?}"
     );
+}
+
+#[tokio::test]
+async fn metrics_pass_promtool_and_every_series_is_there_from_the_start() {
+    // Arrange: promtool, the linter Prometheus ships (CI installs it).
+    let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(promtool) = promtool else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but promtool is not installed"
+        );
+        return;
+    };
+    let app = spawn_app().await;
+
+    // Act: before any data request.
+    let text = String::from_utf8(app.get("/metrics").await.body).unwrap();
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut check.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let checked = check.wait_with_output().unwrap();
+    let gzipped = app
+        .get_with("/metrics", &[("accept-encoding", "gzip")])
+        .await;
+
+    // Assert
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let all = samples(&text);
+    for series in [
+        "intensity_api_calls_total{outcome=timeout}",
+        "intensity_fallback_files_total{outcome=failed}",
+        "response_cache_requests_total{outcome=hit}",
+        "asset_day_computations_total{}",
+        "day_files_computed_total{}",
+        "http_requests_total{route=/fleet/{date},status=200}",
+        "build_info{version=0.1.0}",
+        "process_resident_memory_bytes{}",
+        "process_open_fds{}",
+        "process_start_time_seconds{}",
+    ] {
+        assert!(all.contains_key(series), "{series} is missing:\n{text}");
+    }
+    assert!(
+        text.contains("le=\"30\""),
+        "the top bucket stops short of 30 s"
+    );
+    assert_eq!(gzipped.header("content-encoding"), "gzip");
 }

@@ -127,8 +127,8 @@ async fn two_replicas_asked_for_one_new_day_at_once_compute_it_once_and_agree() 
         assert_eq!(*status, 200, "{}", String::from_utf8_lossy(body));
     }
     assert!(answers.iter().all(|(_, body)| *body == answers[0].1));
-    let computed = counter(port_a, "asset_days_computed_total").await
-        + counter(port_b, "asset_days_computed_total").await;
+    let computed = counter(port_a, "asset_day_computations_total").await
+        + counter(port_b, "asset_day_computations_total").await;
     assert_eq!(computed, 2_000.0, "asset-days computed by the two replicas");
     let days = counter(port_a, "day_files_computed_total").await
         + counter(port_b, "day_files_computed_total").await;
