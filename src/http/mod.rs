@@ -293,8 +293,48 @@ async fn assets(State(state): State<AppState>) -> Result<Response, Error> {
     Ok(Json(view).into_response())
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+/// `/openapi.json`, whose first server is the origin it was fetched from,
+/// so that a client importing it by URL (Postman) talks to this server
+/// whichever host it is deployed on.
+async fn openapi(headers: axum::http::HeaderMap) -> Response {
+    static SPEC: std::sync::LazyLock<Option<serde_json::Value>> =
+        std::sync::LazyLock::new(|| serde_json::from_str(OPENAPI_JSON).ok());
+    let origin = origin_of(&headers);
+    let body = match (&*SPEC, origin) {
+        (Some(spec), Some(origin)) => {
+            let mut spec = spec.clone();
+            spec["servers"] = serde_json::json!([
+                {"url": origin, "description": "the server this description was fetched from"},
+                {"url": "http://127.0.0.1:8000", "description": "a local run on the default address"}
+            ]);
+            serde_json::to_string_pretty(&spec).unwrap_or_else(|_| OPENAPI_JSON.to_owned())
+        }
+        _ => OPENAPI_JSON.to_owned(),
+    };
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// `http://host[:port]` from the request's `Host` (`https` when a proxy
+/// says so in `X-Forwarded-Proto`); `None` when the host is not a plain
+/// host name or address.
+fn origin_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let plain = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if !plain {
+        return None;
+    }
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    Some(format!("{scheme}://{host}"))
 }
 
 async fn not_found() -> Error {

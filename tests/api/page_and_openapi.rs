@@ -262,7 +262,22 @@ async fn openapi_json_is_served_and_describes_every_route() {
         .collect();
     assert_eq!(documented, routed, "the router and /openapi.json disagree");
     assert!(documented.iter().all(|p| p == "/" || !p.ends_with('/')));
-    assert_eq!(spec["servers"][0]["url"], "/");
+    // Fetched without a Host, the default local address comes first;
+    // fetched from a host, that host does.
+    assert_eq!(spec["servers"][0]["url"], "http://127.0.0.1:8000");
+    let hosted = app
+        .get_with("/openapi.json", &[("host", "footprint.example.com:8443")])
+        .await
+        .json();
+    assert_eq!(
+        hosted["servers"][0]["url"],
+        "http://footprint.example.com:8443"
+    );
+    let hostile = app
+        .get_with("/openapi.json", &[("host", "evil.example/<script>")])
+        .await
+        .json();
+    assert_eq!(hostile["servers"][0]["url"], "http://127.0.0.1:8000");
     let ids: Vec<&str> = spec["paths"]
         .as_object()
         .unwrap()

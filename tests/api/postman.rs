@@ -41,40 +41,50 @@ async fn a_postman_import_of_the_description_runs_green_against_the_binary() {
     if !available("openapi2postmanv2") || !available("newman") {
         return;
     }
-    // Arrange: the description as served, converted with default options.
+    // Arrange: the description fetched from the running server, as an
+    // import by URL does, converted with default options.
     let work = tempfile::tempdir().unwrap();
+    let (_server, port) = serve_binary(&fixtures_dir(), &work.path().join("db.sqlite3")).await;
+    let served = reqwest::get(format!("http://127.0.0.1:{port}/openapi.json"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let spec = work.path().join("openapi.json");
-    std::fs::write(&spec, carbon_footprint::http::OPENAPI_JSON).unwrap();
+    std::fs::write(&spec, served).unwrap();
     let collection = work.path().join("collection.json");
     run(Command::new("openapi2postmanv2")
         .arg("-s")
         .arg(&spec)
         .arg("-o")
         .arg(&collection));
-    let (_server, port) = serve_binary(&fixtures_dir(), &work.path().join("db.sqlite3")).await;
 
-    // Act
+    // Act: no `baseUrl` set by hand.
     let report = work.path().join("report.json");
     run(Command::new("newman")
         .arg("run")
         .arg(&collection)
-        .args(["--env-var", &format!("baseUrl=http://127.0.0.1:{port}")])
         .args(["--reporters", "json", "--reporter-json-export"])
         .arg(&report));
 
-    // Assert: one request per documented operation, every one answered.
+    // Assert: one request per documented operation, every one answered,
+    // and the footprint requests ask for the chart Postman previews.
     let executions = executions(&report);
     assert_eq!(executions.len(), documented_operations(), "{executions:?}");
-    for (name, code) in &executions {
+    for (name, code, content_type) in &executions {
         assert!(
             (200..300).contains(code) || *code == 304,
             "{name} answered {code}"
         );
+        if name.starts_with("Footprint of") {
+            assert_eq!(content_type, "image/png", "{name}");
+        }
     }
 }
 
-/// `(request name, status)` of every request newman sent.
-fn executions(report: &Path) -> Vec<(String, u64)> {
+/// `(request name, status, content type)` of every request newman sent.
+fn executions(report: &Path) -> Vec<(String, u64, String)> {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
     report["run"]["executions"]
@@ -82,9 +92,22 @@ fn executions(report: &Path) -> Vec<(String, u64)> {
         .unwrap()
         .iter()
         .map(|e| {
+            let content_type = e["response"]["header"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|h| {
+                    h["key"]
+                        .as_str()
+                        .is_some_and(|k| k.eq_ignore_ascii_case("content-type"))
+                })
+                .and_then(|h| h["value"].as_str())
+                .unwrap_or_default()
+                .to_owned();
             (
                 e["item"]["name"].as_str().unwrap_or("?").to_owned(),
                 e["response"]["code"].as_u64().unwrap_or(0),
+                content_type,
             )
         })
         .collect()
