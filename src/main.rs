@@ -187,7 +187,9 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
                 _ => return Err("give `--fleet DATE` or `--fleet --from DAY --to DAY`".into()),
             };
             let days = pipeline.period_days(period).await?;
-            let answer = pipeline.fleet(&days).await?;
+            let answer = pipeline
+                .fleet(&days, carbon_footprint::footprint::FleetSeries::None)
+                .await?;
             WorkLimit::renders()
                 .run(move || render::render_fleet(&answer, format, size))
                 .await??

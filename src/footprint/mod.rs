@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 pub use self::period::{
     AssetDayWithoutIntensity, AssetPeriod, DatedRow, DayStatus, FleetAnswer, FleetAsset,
-    FleetTotals, Period, PeriodDay, PeriodError, PeriodStep, PeriodTotals,
+    FleetAssetDay, FleetDay, FleetSeries, FleetTotals, Period, PeriodDay, PeriodError, PeriodStep,
+    PeriodTotals,
 };
 
 use crate::asset::AssetId;

@@ -116,9 +116,23 @@ impl FromStr for PeriodStep {
             "day" => Ok(PeriodStep::Day),
             "half-hour" => Ok(PeriodStep::HalfHour),
             other => Err(format!(
-                "step `{}` must be day or half-hour",
+                "step `{}` must be day, half-hour or auto",
                 quote(other, 20)
             )),
+        }
+    }
+}
+
+impl PeriodStep {
+    /// `day`, `half-hour`, or `auto`: half-hours for a period of up to
+    /// 31 days from `from` to `to`, days beyond (a dashboard zoomed out).
+    pub fn parse_for(text: &str, from: Day, to: Day) -> Result<PeriodStep, String> {
+        match text {
+            "auto" if from.count_through(to) <= MAX_HALF_HOUR_PERIOD_DAYS => {
+                Ok(PeriodStep::HalfHour)
+            }
+            "auto" => Ok(PeriodStep::Day),
+            other => other.parse(),
         }
     }
 }
@@ -276,6 +290,40 @@ pub struct AssetDayWithoutIntensity {
     pub intensity_area: String,
 }
 
+/// What a fleet answer lists beside its ranking of assets over the period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FleetSeries {
+    /// The ranking alone.
+    #[default]
+    None,
+    /// The fleet's totals day by day (`step=day`).
+    Days,
+    /// And each asset's figures day by day (`step=day&by=asset`).
+    AssetDays,
+}
+
+/// One day of a fleet's series (`/fleet?from&to&step=day`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FleetDay {
+    pub date: Day,
+    pub status: DayStatus,
+    /// Sums over the day's assets; `None` when none has data.
+    pub energy_kwh: Option<f64>,
+    pub footprint_g: Option<f64>,
+    /// Assets with a figure that day.
+    pub assets: u32,
+}
+
+/// One asset on one day of a fleet's series (`by=asset`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FleetAssetDay {
+    pub date: Day,
+    pub asset: AssetId,
+    pub energy_kwh: Option<f64>,
+    pub footprint_g: Option<f64>,
+    pub coverage: f64,
+}
+
 /// Sums over a fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct FleetTotals {
@@ -303,6 +351,13 @@ pub struct FleetAnswer {
     /// Days of a period without data, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub days_without_data: Vec<PeriodDay>,
+    /// With `step=day`: the fleet's totals day by day, every day of the
+    /// period with its status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days: Option<Vec<FleetDay>>,
+    /// With `step=day&by=asset`: each asset's figures day by day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asset_days: Option<Vec<FleetAssetDay>>,
     /// Asset-days left out of the figures because their area's intensity
     /// could not be had; the other assets are answered all the same.
     #[serde(skip_serializing_if = "Vec::is_empty")]

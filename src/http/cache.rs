@@ -15,7 +15,7 @@ use moka::policy::EvictionPolicy;
 
 use crate::asset::AssetId;
 use crate::error::Error;
-use crate::footprint::{FootprintQuery, Period, PeriodStep};
+use crate::footprint::{FleetSeries, FootprintQuery, Period, PeriodStep};
 use crate::half_hour::Day;
 use crate::intensity::{AreaChoice, KindPreference};
 use crate::pipeline::{DataVersion, PeriodVersion};
@@ -29,8 +29,8 @@ pub enum Question {
     Day(FootprintQuery),
     /// One asset over a period.
     Period(AssetId, Period, PeriodStep, AreaChoice),
-    /// A fleet on a day or over a period.
-    Fleet(Period),
+    /// A fleet on a day or over a period, with or without its series.
+    Fleet(Period, FleetSeries),
     /// One asset on a UK settlement day.
     Settlement(AssetId, Day, PeriodRange, KindPreference, AreaChoice),
 }

@@ -193,7 +193,10 @@ async fn fleet_answer(state: &AppState, params: &PageParams) -> Result<FleetAnsw
         .pipeline
         .period_days(Period::new(day, day, PeriodStep::Day)?)
         .await?;
-    Ok(state.pipeline.fleet(&days).await?)
+    Ok(state
+        .pipeline
+        .fleet(&days, crate::footprint::FleetSeries::None)
+        .await?)
 }
 
 fn render_page(

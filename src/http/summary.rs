@@ -14,7 +14,7 @@ use super::cache::Question;
 use crate::asset::AssetId;
 use crate::blocking::WorkLimit;
 use crate::error::Error;
-use crate::footprint::{Period, PeriodStep};
+use crate::footprint::{FleetSeries, Period, PeriodStep};
 use crate::half_hour::Day;
 use crate::intensity::AreaChoice;
 use crate::render::{render_fleet, render_period};
@@ -30,6 +30,8 @@ pub struct SummaryParams {
     height: Option<String>,
     /// Periods and fleets take each asset's own area (see [`AreaChoice`]).
     intensity: Option<String>,
+    /// A fleet's series per asset (`by=asset`, with `step=day`).
+    by: Option<String>,
 }
 
 /// The area choice of a period or fleet request: each asset's own, which
@@ -62,8 +64,17 @@ pub async fn asset_period(
 ) -> Result<Response, Error> {
     let Query(params) = params.map_err(|e| Error::BadQuery(query_problem(&e)))?;
     let asset = AssetId::parse(&asset)?;
-    let step: PeriodStep = match params.step.as_deref() {
-        Some(text) => text.parse().map_err(Error::BadQuery)?,
+    if params.by.is_some() {
+        return Err(Error::BadQuery(
+            "`by` belongs to /fleet?from=&to=&step=day; one asset's period is that asset's".into(),
+        ));
+    }
+    // `auto` depends on the period's length: read it by days first.
+    let step = match params.step.as_deref() {
+        Some(text) => {
+            let span = period_of(&params, PeriodStep::Day)?;
+            PeriodStep::parse_for(text, span.from, span.to).map_err(Error::BadQuery)?
+        }
         None => PeriodStep::Day,
     };
     let period = period_of(&params, step)?;
@@ -114,13 +125,16 @@ pub async fn fleet_day(
 ) -> Result<Response, Error> {
     let Query(params) = params.map_err(|e| Error::BadQuery(query_problem(&e)))?;
     let day = Day::parse(&date)?;
-    if params.from.is_some() || params.to.is_some() || params.step.is_some() {
+    if params.from.is_some() || params.to.is_some() || params.step.is_some() || params.by.is_some()
+    {
         return Err(Error::BadQuery(
-            "`from`, `to` and `step` belong to /fleet?from=&to=; /fleet/{date} is one day".into(),
+            "`from`, `to`, `step` and `by` belong to /fleet?from=&to=; /fleet/{date} is one day"
+                .into(),
         ));
     }
     let period = Period::new(day, day, PeriodStep::Day)?;
-    fleet(state, period, format!("fleet_{day}"), &params, &headers).await
+    let name = format!("fleet_{day}");
+    fleet(state, period, FleetSeries::None, name, &params, &headers).await
 }
 
 pub async fn fleet_period(
@@ -129,19 +143,41 @@ pub async fn fleet_period(
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let Query(params) = params.map_err(|e| Error::BadQuery(query_problem(&e)))?;
-    if params.step.is_some() {
-        return Err(Error::BadQuery(
-            "a fleet is answered per asset; `step` is not taken here".into(),
-        ));
-    }
+    let series = match (params.step.as_deref(), params.by.as_deref()) {
+        (None, None) => FleetSeries::None,
+        (Some("day" | "auto"), None) => FleetSeries::Days,
+        (Some("day" | "auto"), Some("asset")) => FleetSeries::AssetDays,
+        (None, Some(_)) => {
+            return Err(Error::BadQuery(
+                "`by=asset` goes with `step=day`: each asset's figures day by day".into(),
+            ));
+        }
+        (Some("day" | "auto"), Some(other)) => {
+            return Err(Error::BadQuery(format!(
+                "by `{}` must be asset",
+                crate::message::quote(other, 20)
+            )));
+        }
+        (Some(other), _) => {
+            return Err(Error::BadQuery(format!(
+                "a fleet's series is by day: step `{}` must be day or auto (half-hours are asked of one asset)",
+                crate::message::quote(other, 20)
+            )));
+        }
+    };
     let period = period_of(&params, PeriodStep::Day)?;
-    let name = format!("fleet_{}_{}", period.from, period.to);
-    fleet(state, period, name, &params, &headers).await
+    let name = match series {
+        FleetSeries::None => format!("fleet_{}_{}", period.from, period.to),
+        FleetSeries::Days => format!("fleet_{}_{}_by_day", period.from, period.to),
+        FleetSeries::AssetDays => format!("fleet_{}_{}_by_asset_day", period.from, period.to),
+    };
+    fleet(state, period, series, name, &params, &headers).await
 }
 
 async fn fleet(
     state: AppState,
     period: Period,
+    series: FleetSeries,
     name: String,
     params: &SummaryParams,
     headers: &HeaderMap,
@@ -162,13 +198,13 @@ async fn fleet(
     let pipeline = state.pipeline.clone();
     respond(
         &state,
-        Question::Fleet(period),
+        Question::Fleet(period, series),
         days.version,
         name,
         asked,
         Said::default(),
         |format, size| async move {
-            let answer = pipeline.fleet(&days).await?;
+            let answer = pipeline.fleet(&days, series).await?;
             let sources = answer.intensity_sources.clone();
             let region = Some(
                 answer

@@ -13,8 +13,8 @@ use super::{IngestedDay, Pipeline, PipelineError};
 use crate::asset::AssetId;
 use crate::blocking::run_blocking;
 use crate::footprint::{
-    AssetDayWithoutIntensity, AssetPeriod, DatedRow, DayStatus, FleetAnswer, FleetAsset, Period,
-    PeriodDay, PeriodStep, PeriodTotals,
+    AssetDayWithoutIntensity, AssetPeriod, DatedRow, DayStatus, FleetAnswer, FleetAsset,
+    FleetAssetDay, FleetDay, FleetSeries, Period, PeriodDay, PeriodStep, PeriodTotals,
 };
 use crate::footprint::{FootprintRow, Totals, footprint_rows};
 use crate::half_hour::{Day, HalfHourRange};
@@ -201,13 +201,8 @@ impl Pipeline {
                 Err(status) => PeriodDay::without_data(*day, *status),
             })
             .collect();
-        if with_data.is_empty() {
-            return Err(PipelineError::NoDataInPeriod {
-                what: format!("asset `{asset}`"),
-                from: period.from,
-                to: period.to,
-            });
-        }
+        // No day with data is still an answer: each day says why, and the
+        // figures are null (a dashboard shows "no data", not an error).
         let totals = PeriodTotals::of(with_data.iter().map(|d| totals[d]), period.len());
         let rows = match step {
             PeriodStep::Day => None,
@@ -265,7 +260,14 @@ impl Pipeline {
             days: (step == PeriodStep::Day).then_some(period_days),
             rows,
             totals,
-            intensity_region: regions.into_iter().collect::<Vec<_>>().join(", "),
+            intensity_region: if regions.is_empty() {
+                match other {
+                    Some(_) => Area::National.to_string(),
+                    None => own_area.to_string(),
+                }
+            } else {
+                regions.into_iter().collect::<Vec<_>>().join(", ")
+            },
             intensity_sources: sources,
         };
         Ok(answer)
@@ -314,8 +316,13 @@ impl Pipeline {
         }))
     }
 
-    /// Every asset of the fleet over `period` (one day or more), ranked.
-    pub async fn fleet(&self, days: &PeriodDays) -> Result<FleetAnswer, PipelineError> {
+    /// Every asset of the fleet over `period` (one day or more), ranked;
+    /// with `series`, day by day as well.
+    pub async fn fleet(
+        &self,
+        days: &PeriodDays,
+        series: FleetSeries,
+    ) -> Result<FleetAnswer, PipelineError> {
         let period = days.period;
         let days = &days.days;
         let ok_days: HashSet<Day> = days
@@ -332,6 +339,7 @@ impl Pipeline {
             .filter(|(_, d)| !d.without_intensity.is_empty())
             .collect();
         let mut by_asset: HashMap<AssetId, Vec<crate::footprint::Totals>> = HashMap::new();
+        let mut asset_days = Vec::new();
         for t in stored.into_iter().filter(|t| ok_days.contains(&t.day)) {
             if without
                 .get(&t.day)
@@ -339,8 +347,18 @@ impl Pipeline {
             {
                 continue;
             }
+            if series != FleetSeries::None {
+                asset_days.push(FleetAssetDay {
+                    date: t.day,
+                    asset: t.asset.clone(),
+                    energy_kwh: t.totals.energy_kwh,
+                    footprint_g: t.totals.footprint_g,
+                    coverage: t.totals.coverage,
+                });
+            }
             by_asset.entry(t.asset).or_default().push(t.totals);
         }
+        let day_series = (series != FleetSeries::None).then(|| fleet_days(days, &asset_days));
         let mut assets_without_intensity: Vec<AssetDayWithoutIntensity> = without
             .iter()
             .flat_map(|(day, d)| {
@@ -355,13 +373,6 @@ impl Pipeline {
             })
             .collect();
         assets_without_intensity.sort_by(|a, b| (&a.date, &a.asset).cmp(&(&b.date, &b.asset)));
-        if by_asset.is_empty() && assets_without_intensity.is_empty() {
-            return Err(PipelineError::NoDataInPeriod {
-                what: "any asset".to_owned(),
-                from: period.from,
-                to: period.to,
-            });
-        }
         // Whose intensity each asset's figures use: its area now (the days
         // were brought current with the register), named as the API does.
         let register = self.register.clone();
@@ -409,6 +420,8 @@ impl Pipeline {
                 .filter_map(|(day, o)| o.as_ref().err().map(|s| PeriodDay::without_data(*day, *s)))
                 .collect(),
             assets_without_intensity,
+            days: day_series,
+            asset_days: (series == FleetSeries::AssetDays).then_some(asset_days),
             intensity_sources: days
                 .iter()
                 .filter_map(|(_, o)| o.as_ref().ok())
@@ -594,6 +607,36 @@ impl Pipeline {
         .await??;
         Ok(unavailable)
     }
+}
+
+/// The fleet's totals day by day: every day of the period, with why a day
+/// has no figures.
+fn fleet_days(
+    days: &[(Day, Result<IngestedDay, DayStatus>)],
+    asset_days: &[FleetAssetDay],
+) -> Vec<FleetDay> {
+    let add = |acc: Option<f64>, v: Option<f64>| match (acc, v) {
+        (acc, Some(v)) => Some(acc.unwrap_or(0.0) + v),
+        (acc, None) => acc,
+    };
+    days.iter()
+        .map(|(day, outcome)| {
+            let of_day = asset_days.iter().filter(|a| a.date == *day);
+            let (mut energy, mut footprint, mut assets) = (None, None, 0);
+            for a in of_day {
+                energy = add(energy, a.energy_kwh);
+                footprint = add(footprint, a.footprint_g);
+                assets += u32::from(a.footprint_g.is_some());
+            }
+            FleetDay {
+                date: *day,
+                status: outcome.as_ref().err().copied().unwrap_or(DayStatus::Ok),
+                energy_kwh: energy,
+                footprint_g: footprint,
+                assets,
+            }
+        })
+        .collect()
 }
 
 /// The version of an answer over `days`: their files and intensity.

@@ -40,7 +40,11 @@ pub fn render_fleet(
 ) -> Result<Vec<u8>, RenderError> {
     match format {
         Format::Json => Ok(serde_json::to_vec(answer)?),
-        Format::Csv => csv_of(answer.assets.iter()),
+        Format::Csv => match (&answer.asset_days, &answer.days) {
+            (Some(rows), _) => csv_of(rows.iter()),
+            (None, Some(days)) => csv_of(days.iter()),
+            (None, None) => csv_of(answer.assets.iter()),
+        },
         Format::Png => bars::render_png(&fleet_chart(answer, size), size),
         Format::Svg => Ok(bars::render_svg(&fleet_chart(answer, size), size)?.into_bytes()),
     }
@@ -129,9 +133,13 @@ fn period_chart(answer: &AssetPeriod) -> BarChart {
     }
 }
 
-/// The fleet's bars: as many assets by name as the width shows, the
-/// largest emitters and the largest exporters, the rest summed in one.
+/// The fleet's bars: a bar per day for its series, else as many assets by
+/// name as the width shows, the largest emitters and the largest
+/// exporters, the rest summed in one.
 fn fleet_chart(answer: &FleetAnswer, size: ChartSize) -> BarChart {
+    if let Some(days) = &answer.days {
+        return fleet_days_chart(answer, days);
+    }
     let named = (size.width as usize / 40).clamp(5, 60);
     let known: Vec<_> = answer
         .assets
@@ -188,6 +196,41 @@ fn fleet_chart(answer: &FleetAnswer, size: ChartSize) -> BarChart {
     }
 }
 
+/// The fleet's totals day by day.
+fn fleet_days_chart(answer: &FleetAnswer, days: &[crate::footprint::FleetDay]) -> BarChart {
+    let same_year = answer.from.map(|d| d.year()) == answer.to.map(|d| d.year());
+    let bars = days
+        .iter()
+        .map(|d| Bar {
+            label: if same_year {
+                d.date.to_string()[5..].to_owned()
+            } else {
+                d.date.to_string()
+            },
+            grams: d.footprint_g,
+            summary: false,
+        })
+        .collect();
+    let total = answer
+        .totals
+        .footprint_g
+        .map_or("unknown".to_owned(), format_mass_g);
+    let (from, to) = (
+        answer.from.map(|d| d.to_string()).unwrap_or_default(),
+        answer.to.map(|d| d.to_string()).unwrap_or_default(),
+    );
+    BarChart {
+        title: format!("Carbon footprint of the fleet, {from} to {to} (per day)"),
+        subtitle: format!(
+            "fleet total {total} CO2eq from {} assets; {}, {}",
+            answer.totals.assets,
+            sources(&answer.intensity_sources),
+            areas(&answer.intensity_regions)
+        ),
+        bars,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +257,8 @@ mod tests {
             intensity_regions: ["national".to_owned()].into(),
             days_without_data: Vec::new(),
             assets_without_intensity: Vec::new(),
+            days: None,
+            asset_days: None,
             intensity_sources: [Provenance::File].into(),
         }
     }

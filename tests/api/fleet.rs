@@ -346,7 +346,7 @@ async fn a_period_asks_the_api_in_ranges_of_at_most_fourteen_days_and_marks_days
 }
 
 #[tokio::test]
-async fn bad_periods_are_400_and_a_period_without_data_is_404() {
+async fn bad_periods_are_400_and_a_period_without_data_is_200_with_each_days_status() {
     let app = empty_app().await;
     app.write_power_file("2020-03-01", &["2020-03-01 00:00:00,power,a,1"]);
     app.write_flat_intensity("2020-03-01", 100);
@@ -372,19 +372,46 @@ async fn bad_periods_are_400_and_a_period_without_data_is_404() {
             400,
             "step",
         ),
-        (
-            "/footprint/zz?from=2020-02-01&to=2020-03-01",
-            404,
-            "no data",
-        ),
-        ("/fleet?from=2020-02-01&to=2020-02-03", 404, "no data"),
         ("/fleet/2020-02-01", 404, "no power file"),
+        (
+            "/fleet?from=2020-02-01&to=2020-02-03&step=half-hour",
+            400,
+            "by day",
+        ),
+        (
+            "/fleet?from=2020-02-01&to=2020-02-03&by=asset",
+            400,
+            "step=day",
+        ),
     ] {
         let response = app.get(uri).await;
         assert_eq!(response.status, status, "{uri}");
         let problem = response.problem();
         assert!(problem.detail.contains(needle), "{uri}: {}", problem.detail);
     }
+    // No day with data: 200, each day's status, figures null (a dashboard
+    // shows "no data", not an error).
+    let empty = app
+        .get("/footprint/zz?from=2020-02-28&to=2020-03-01&format=json")
+        .await;
+    assert_eq!(empty.status, 200);
+    let empty = empty.json();
+    let statuses: Vec<&str> = empty["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["no-power-file", "no-power-file", "unknown-asset"]
+    );
+    assert!(empty["totals"]["footprint_g"].is_null());
+    let fleet = app
+        .get("/fleet?from=2020-02-01&to=2020-02-03&format=json")
+        .await;
+    assert_eq!(fleet.status, 200);
+    assert!(fleet.json()["totals"]["footprint_g"].is_null());
     // By half-hour: the day route's rows with their date.
     let rows = app
         .get("/footprint/a?from=2020-03-01&to=2020-03-01&step=half-hour&format=json")
@@ -448,4 +475,68 @@ fn report_answers_a_period_and_a_fleet_as_the_routes_do() {
         .find(|a| a["asset"] == "abc123xyz")
         .unwrap();
     assert_eq!(abc["footprint_g"], day["totals"]["footprint_g"]);
+}
+
+#[tokio::test]
+async fn a_fleet_series_by_day_and_by_asset_for_dashboards_and_step_auto() {
+    // Arrange: two assets on 2020-03-01, one on 2020-03-03, nothing between.
+    let app = empty_app().await;
+    app.write_power_file(
+        "2020-03-01",
+        &[
+            "2020-03-01 00:00:00,power,a,1",
+            "2020-03-01 00:00:00,power,b,2",
+        ],
+    );
+    app.write_power_file("2020-03-03", &["2020-03-03 00:00:00,power,a,3"]);
+    app.write_flat_intensity("2020-03-01", 100);
+    app.write_flat_intensity("2020-03-03", 100);
+
+    // Act
+    let by_day = app
+        .get("/fleet?from=2020-03-01&to=2020-03-03&step=day&format=json")
+        .await;
+    let by_asset = app
+        .get("/fleet?from=2020-03-01&to=2020-03-03&step=day&by=asset&format=json")
+        .await
+        .json();
+    let csv = app
+        .get("/fleet?from=2020-03-01&to=2020-03-03&step=auto&format=csv")
+        .await;
+    let chart = app
+        .get("/fleet?from=2020-03-01&to=2020-03-03&step=day&format=png")
+        .await;
+    let short = app
+        .get("/footprint/a?from=2020-03-01&to=2020-03-03&step=auto&format=json")
+        .await
+        .json();
+    let long = app
+        .get("/footprint/a?from=2020-01-01&to=2020-03-03&step=auto&format=json")
+        .await
+        .json();
+
+    // Assert: every day of the period, with its status and sums.
+    assert_eq!(by_day.status, 200);
+    let days = by_day.json()["days"].clone();
+    assert_eq!(days.as_array().unwrap().len(), 3);
+    assert_eq!(days[0]["footprint_g"], (24.0 + 48.0) * 100.0);
+    assert_eq!(days[0]["assets"], 2);
+    assert_eq!(days[1]["status"], "no-power-file");
+    assert!(days[1]["footprint_g"].is_null());
+    assert_eq!(days[2]["footprint_g"], 72.0 * 100.0);
+    let rows = by_asset["asset_days"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter()
+            .any(|r| r["asset"] == "b" && r["date"] == "2020-03-01")
+    );
+    let text = String::from_utf8_lossy(&csv.body).into_owned();
+    assert!(
+        text.starts_with("date,status,energy_kwh,footprint_g,assets\n"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert_eq!(chart.header("content-type"), "image/png");
+    assert_eq!(short["step"], "half-hour");
+    assert_eq!(long["step"], "day");
 }
