@@ -26,6 +26,7 @@ mod real_binary;
 mod regional;
 mod replicas;
 mod resample_properties;
+mod schemathesis;
 mod settlement_days;
 mod shared_data;
 mod storage_cache;
