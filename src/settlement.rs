@@ -42,6 +42,14 @@ pub struct PeriodRange {
 }
 
 impl PeriodRange {
+    /// Every period of `day`.
+    pub fn whole(day: &SettlementDay) -> PeriodRange {
+        PeriodRange {
+            start: 1,
+            end: day.periods,
+        }
+    }
+
     pub fn len(self) -> usize {
         usize::from(self.end - self.start) + 1
     }

@@ -251,6 +251,10 @@ pub struct AssetPeriod {
     pub from: Day,
     pub to: Day,
     pub step: PeriodStep,
+    /// `uk` when the days are UK settlement days (Europe/London local
+    /// days of 46, 48 or 50 periods); absent for UTC days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day: Option<&'static str>,
     /// With `step=day`: every day of the period.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub days: Option<Vec<PeriodDay>>,
@@ -344,6 +348,9 @@ pub struct FleetAnswer {
     pub from: Option<Day>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<Day>,
+    /// `uk` on a UK settlement day; absent for UTC days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day: Option<&'static str>,
     pub assets: Vec<FleetAsset>,
     pub totals: FleetTotals,
     /// Every area whose intensity the fleet's figures use.

@@ -31,6 +31,10 @@ pub enum Question {
     Period(AssetId, Period, PeriodStep, AreaChoice),
     /// A fleet on a day or over a period, with or without its series.
     Fleet(Period, FleetSeries),
+    /// One asset over UK settlement days.
+    SettlementPeriod(AssetId, Period, PeriodStep, AreaChoice),
+    /// A fleet on a UK settlement day.
+    SettlementFleet(Day),
     /// One asset on a UK settlement day.
     Settlement(AssetId, Day, PeriodRange, KindPreference, AreaChoice),
 }

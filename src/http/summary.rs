@@ -32,6 +32,21 @@ pub struct SummaryParams {
     intensity: Option<String>,
     /// A fleet's series per asset (`by=asset`, with `step=day`).
     by: Option<String>,
+    /// `utc` (the default) or `uk`: UK settlement days.
+    day: Option<String>,
+}
+
+/// Whether `day=uk` asks for UK settlement days; another value is refused
+/// rather than ignored.
+fn settlement_days(params: &SummaryParams) -> Result<bool, Error> {
+    match params.day.as_deref() {
+        None | Some("utc") => Ok(false),
+        Some("uk") => Ok(true),
+        Some(other) => Err(Error::BadQuery(format!(
+            "day `{}` must be utc (UTC days, the default) or uk (Europe/London settlement days)",
+            crate::message::quote(other, 20)
+        ))),
+    }
 }
 
 /// The area choice of a period or fleet request: each asset's own, which
@@ -85,6 +100,35 @@ pub async fn asset_period(
         params.height.as_deref(),
         &headers,
     )?;
+    if settlement_days(&params)? {
+        let (answer, version) = state
+            .pipeline
+            .settlement_period(&asset, period, step, choice)
+            .await?;
+        let question = Question::SettlementPeriod(asset.clone(), period, step, choice);
+        let name = format!("footprint_{asset}_{}_{}_uk_{step}", period.from, period.to);
+        return respond(
+            &state,
+            question,
+            version,
+            name,
+            asked,
+            Said::default(),
+            |format, size| async move {
+                let sources = answer.intensity_sources.clone();
+                let region = Some(answer.intensity_region.clone());
+                let bytes = WorkLimit::renders()
+                    .run(move || render_period(&answer, format, size))
+                    .await??;
+                Ok(Made {
+                    bytes,
+                    sources,
+                    region,
+                })
+            },
+        )
+        .await;
+    }
     let days = state.pipeline.period_days(period).await?;
     let other = state.pipeline.other_area(&asset, choice, &days).await?;
     let version = other.as_ref().map_or(days.version, |o| o.version);
@@ -133,6 +177,9 @@ pub async fn fleet_day(
         ));
     }
     let period = Period::new(day, day, PeriodStep::Day)?;
+    if settlement_days(&params)? {
+        return settlement_fleet(state, day, &params, &headers).await;
+    }
     let name = format!("fleet_{day}");
     fleet(state, period, FleetSeries::None, name, &params, &headers).await
 }
@@ -166,6 +213,12 @@ pub async fn fleet_period(
         }
     };
     let period = period_of(&params, PeriodStep::Day)?;
+    if settlement_days(&params)? {
+        return Err(Error::BadQuery(
+            "a fleet is answered on one UK settlement day at a time: ask /fleet/{date}?day=uk"
+                .into(),
+        ));
+    }
     let name = match series {
         FleetSeries::None => format!("fleet_{}_{}", period.from, period.to),
         FleetSeries::Days => format!("fleet_{}_{}_by_day", period.from, period.to),
@@ -205,6 +258,56 @@ async fn fleet(
         Said::default(),
         |format, size| async move {
             let answer = pipeline.fleet(&days, series).await?;
+            let sources = answer.intensity_sources.clone();
+            let region = Some(
+                answer
+                    .intensity_regions
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            let bytes = WorkLimit::renders()
+                .run(move || render_fleet(&answer, format, size))
+                .await??;
+            Ok(Made {
+                bytes,
+                sources,
+                region,
+            })
+        },
+    )
+    .await
+}
+
+/// The fleet on UK settlement day `day`.
+async fn settlement_fleet(
+    state: AppState,
+    day: Day,
+    params: &SummaryParams,
+    headers: &HeaderMap,
+) -> Result<Response, Error> {
+    if area_choice(params)? != AreaChoice::AssetDefault {
+        return Err(Error::BadQuery(
+            "a fleet is answered with each asset's own intensity (its region's, else national); `intensity` is not taken here"
+                .into(),
+        ));
+    }
+    let asked = Asked::of(
+        params.format.as_deref(),
+        params.width.as_deref(),
+        params.height.as_deref(),
+        headers,
+    )?;
+    let (answer, version) = state.pipeline.settlement_fleet(day).await?;
+    respond(
+        &state,
+        Question::SettlementFleet(day),
+        version,
+        format!("fleet_{day}_uk"),
+        asked,
+        Said::default(),
+        |format, size| async move {
             let sources = answer.intensity_sources.clone();
             let region = Some(
                 answer

@@ -46,8 +46,8 @@ type DayOutcomes = Vec<(Day, Result<IngestedDay, DayStatus>)>;
 /// an answer over the period is computed from.
 #[derive(Debug, Clone)]
 pub struct PeriodDays {
-    period: Period,
-    days: DayOutcomes,
+    pub(super) period: Period,
+    pub(super) days: DayOutcomes,
     pub version: PeriodVersion,
 }
 
@@ -257,6 +257,7 @@ impl Pipeline {
             from: period.from,
             to: period.to,
             step,
+            day: None,
             days: (step == PeriodStep::Day).then_some(period_days),
             rows,
             totals,
@@ -320,11 +321,11 @@ impl Pipeline {
     /// with `series`, day by day as well.
     pub async fn fleet(
         &self,
-        days: &PeriodDays,
+        period_days: &PeriodDays,
         series: FleetSeries,
     ) -> Result<FleetAnswer, PipelineError> {
-        let period = days.period;
-        let days = &days.days;
+        let period = period_days.period;
+        let days = &period_days.days;
         let ok_days: HashSet<Day> = days
             .iter()
             .filter(|(_, o)| o.is_ok())
@@ -359,8 +360,38 @@ impl Pipeline {
             by_asset.entry(t.asset).or_default().push(t.totals);
         }
         let day_series = (series != FleetSeries::None).then(|| fleet_days(days, &asset_days));
-        let mut assets_without_intensity: Vec<AssetDayWithoutIntensity> = without
+        let assets: Vec<FleetAsset> = by_asset
+            .into_iter()
+            .map(|(asset, days)| {
+                let t = PeriodTotals::of(days, period.len());
+                FleetAsset {
+                    asset,
+                    energy_kwh: t.energy_kwh,
+                    footprint_g: t.footprint_g,
+                    coverage: t.coverage,
+                    intensity_region: String::new(),
+                }
+            })
+            .collect();
+        let mut answer = self.fleet_of(period_days, assets).await?;
+        answer.days = day_series;
+        answer.asset_days = (series == FleetSeries::AssetDays).then_some(asset_days);
+        Ok(answer)
+    }
+
+    /// A fleet answer over `period_days` of `assets` (their figures summed
+    /// already): each named with whose intensity it used, ranked, with the
+    /// days and asset-days that lack figures said apart.
+    pub(super) async fn fleet_of(
+        &self,
+        period_days: &PeriodDays,
+        assets: Vec<FleetAsset>,
+    ) -> Result<FleetAnswer, PipelineError> {
+        let period = period_days.period;
+        let days = &period_days.days;
+        let mut assets_without_intensity: Vec<AssetDayWithoutIntensity> = days
             .iter()
+            .filter_map(|(day, o)| o.as_ref().ok().map(|d| (day, d)))
             .flat_map(|(day, d)| {
                 d.without_intensity
                     .iter()
@@ -385,33 +416,27 @@ impl Pipeline {
             .flat_map(|d| d.intensities.iter())
             .map(|i| (i.area.clone(), i.region_label()))
             .collect();
-        let label_of = |asset: &AssetId| {
-            let area = super::ingest::area_in(&register, asset);
-            labels
-                .get(&area)
-                .cloned()
-                .unwrap_or_else(|| area.to_string())
-        };
-        let assets: Vec<FleetAsset> = by_asset
+        let assets: Vec<FleetAsset> = assets
             .into_iter()
-            .map(|(asset, days)| {
-                let t = PeriodTotals::of(days, period.len());
+            .map(|asset| {
+                let area = super::ingest::area_in(&register, &asset.asset);
                 FleetAsset {
-                    intensity_region: label_of(&asset),
-                    asset,
-                    energy_kwh: t.energy_kwh,
-                    footprint_g: t.footprint_g,
-                    coverage: t.coverage,
+                    intensity_region: labels
+                        .get(&area)
+                        .cloned()
+                        .unwrap_or_else(|| area.to_string()),
+                    ..asset
                 }
             })
             .collect();
         let intensity_regions = assets.iter().map(|a| a.intensity_region.clone()).collect();
         let (assets, totals) = FleetAnswer::ranked(assets);
         let one_day = period.len() == 1;
-        let answer = FleetAnswer {
+        Ok(FleetAnswer {
             date: one_day.then_some(period.from),
             from: (!one_day).then_some(period.from),
             to: (!one_day).then_some(period.to),
+            day: None,
             assets,
             totals,
             intensity_regions,
@@ -420,15 +445,14 @@ impl Pipeline {
                 .filter_map(|(day, o)| o.as_ref().err().map(|s| PeriodDay::without_data(*day, *s)))
                 .collect(),
             assets_without_intensity,
-            days: day_series,
-            asset_days: (series == FleetSeries::AssetDays).then_some(asset_days),
+            days: None,
+            asset_days: None,
             intensity_sources: days
                 .iter()
                 .filter_map(|(_, o)| o.as_ref().ok())
                 .flat_map(|d| d.intensities.iter().map(|i| i.source))
                 .collect(),
-        };
-        Ok(answer)
+        })
     }
 
     /// Reads every day of `period` whole, in date order; a day that cannot

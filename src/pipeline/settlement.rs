@@ -2,12 +2,17 @@
 //! UTC days, each asset-day computed and stored as for a UTC day; only the
 //! numbering and the local times are the settlement day's own.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use super::{PeriodVersion, Pipeline, PipelineError};
 use crate::asset::AssetId;
-use crate::footprint::{FootprintQuery, SettlementReport, Totals};
+use crate::blocking::run_blocking;
+use crate::footprint::{
+    AssetPeriod, DatedRow, DayStatus, FleetAnswer, FleetAsset, FootprintQuery, Period, PeriodDay,
+    PeriodStep, PeriodTotals, SettlementReport, Totals,
+};
+use crate::half_hour::HalfHourRange;
 use crate::intensity::{AreaChoice, KindPreference, Provenance};
 use crate::power::csv::MAX_REPORTED_SKIPS;
 use crate::power::{SkippedRow, SkippedRows};
@@ -81,5 +86,164 @@ impl Pipeline {
             settled,
         };
         Ok((report, version))
+    }
+
+    /// One asset over a period of UK settlement days, by day or by
+    /// settlement period: each local day as its own settlement answer
+    /// gives it, a day that cannot be answered being its status.
+    pub async fn settlement_period(
+        &self,
+        asset: &AssetId,
+        period: Period,
+        step: PeriodStep,
+        area: AreaChoice,
+    ) -> Result<(AssetPeriod, PeriodVersion), PipelineError> {
+        let mut hasher = DefaultHasher::new();
+        let mut settled = true;
+        let mut sources = BTreeSet::new();
+        let mut regions = BTreeSet::new();
+        let mut days = Vec::with_capacity(period.len() as usize);
+        let mut rows = Vec::new();
+        let mut with_data = Vec::new();
+        for date in period.days() {
+            let day = SettlementDay::new(date);
+            let whole = PeriodRange::whole(&day);
+            match self
+                .settlement_footprint(asset, day, whole, KindPreference::Auto, area)
+                .await
+            {
+                Ok((report, version)) => {
+                    version.hash(&mut hasher);
+                    settled &= version.settled;
+                    sources.insert(report.intensity_source);
+                    regions.insert(report.intensity_region.clone());
+                    days.push(PeriodDay::with_totals(date, report.totals));
+                    with_data.push(report.totals);
+                    if step == PeriodStep::HalfHour {
+                        rows.extend(report.rows.into_iter().map(|row| DatedRow { date, row }));
+                    }
+                }
+                Err(err) => {
+                    let status = match err {
+                        PipelineError::NoPowerFile { .. } => DayStatus::NoPowerFile,
+                        PipelineError::NoAssetRows { .. } => DayStatus::UnknownAsset,
+                        PipelineError::Intensity(e) if !e.file.is_busy() => {
+                            DayStatus::IntensityUnavailable
+                        }
+                        PipelineError::PowerFile { .. } => DayStatus::PowerFileUnusable,
+                        other => return Err(other),
+                    };
+                    (date, status).hash(&mut hasher);
+                    days.push(PeriodDay::without_data(date, status));
+                }
+            }
+        }
+        let answer = AssetPeriod {
+            asset: asset.clone(),
+            from: period.from,
+            to: period.to,
+            step,
+            day: Some("uk"),
+            days: (step == PeriodStep::Day).then_some(days),
+            rows: (step == PeriodStep::HalfHour).then_some(rows),
+            totals: PeriodTotals::of(with_data, period.len()),
+            intensity_region: regions.into_iter().collect::<Vec<_>>().join(", "),
+            intensity_sources: sources,
+        };
+        let version = PeriodVersion {
+            hash: hasher.finish(),
+            settled,
+        };
+        Ok((answer, version))
+    }
+
+    /// Every asset of the fleet on UK settlement day `date`: each asset's
+    /// figures over the day's periods, from the UTC asset-days they fall
+    /// in (all of one UTC day in winter; in summer the evening before's
+    /// last hour and all but the day's last hour), ranked.
+    pub async fn settlement_fleet(
+        &self,
+        date: crate::half_hour::Day,
+    ) -> Result<(FleetAnswer, PeriodVersion), PipelineError> {
+        let day = SettlementDay::new(date);
+        let pieces = day.utc_pieces(PeriodRange::whole(&day));
+        let (Some(first), Some(last)) = (pieces.first(), pieces.last()) else {
+            return Err(PipelineError::NoPowerFile { day: date });
+        };
+        let utc = self
+            .period_days(Period {
+                from: first.0,
+                to: last.0,
+            })
+            .await?;
+        let ok: HashMap<crate::half_hour::Day, super::IngestedDay> = utc
+            .days
+            .iter()
+            .filter_map(|(d, o)| o.as_ref().ok().map(|i| (*d, i.clone())))
+            .collect();
+        let storage = self.storage.clone();
+        let of_day = ok.clone();
+        let parts = run_blocking(move || {
+            let mut by_asset: BTreeMap<AssetId, Vec<(Totals, usize)>> = BTreeMap::new();
+            for (utc_day, range, _) in pieces {
+                let Some(ingested) = of_day.get(&utc_day) else {
+                    continue;
+                };
+                for t in storage.day_totals(None, utc_day, utc_day)? {
+                    if !ingested.has_intensity_for(&t.asset) {
+                        continue;
+                    }
+                    let totals = if range == HalfHourRange::FULL_DAY {
+                        t.totals
+                    } else {
+                        let rows = storage.footprint_range(
+                            &t.asset,
+                            utc_day,
+                            KindPreference::Auto,
+                            range,
+                        )?;
+                        Totals::of(&rows)
+                    };
+                    by_asset
+                        .entry(t.asset)
+                        .or_default()
+                        .push((totals, range.len()));
+                }
+            }
+            Ok::<_, PipelineError>(by_asset)
+        })
+        .await??;
+        let periods = usize::from(day.periods());
+        let assets: Vec<FleetAsset> = parts
+            .into_iter()
+            .map(|(asset, parts)| {
+                let sum = |f: fn(&Totals) -> Option<f64>| {
+                    parts
+                        .iter()
+                        .filter_map(|(t, _)| f(t))
+                        .fold(None, |acc: Option<f64>, v| Some(acc.unwrap_or(0.0) + v))
+                };
+                let known: f64 = parts.iter().map(|(t, n)| t.coverage * *n as f64).sum();
+                FleetAsset {
+                    asset,
+                    energy_kwh: sum(|t| t.energy_kwh),
+                    footprint_g: sum(|t| t.footprint_g),
+                    coverage: known / periods as f64,
+                    intensity_region: String::new(),
+                }
+            })
+            .collect();
+        let mut answer = self.fleet_of(&utc, assets).await?;
+        answer.date = Some(date);
+        answer.from = None;
+        answer.to = None;
+        answer.day = Some("uk");
+        let mut hasher = DefaultHasher::new();
+        (utc.version, "uk").hash(&mut hasher);
+        let version = PeriodVersion {
+            hash: hasher.finish(),
+            settled: utc.version.settled,
+        };
+        Ok((answer, version))
     }
 }

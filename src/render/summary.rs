@@ -252,6 +252,7 @@ mod tests {
             date: Some(crate::half_hour::Day::parse("2019-11-01").unwrap()),
             from: None,
             to: None,
+            day: None,
             assets,
             totals,
             intensity_regions: ["national".to_owned()].into(),

@@ -162,3 +162,89 @@ async fn the_settlement_chart_names_the_zones_and_local_times_and_every_format_a
         .await;
     assert_eq!(again.status, 304);
 }
+
+#[tokio::test]
+async fn periods_and_fleets_of_uk_settlement_days_are_answered_not_ignored() {
+    // Arrange: two assets over the spring clock change, one 100 kW flat,
+    // one 40 kW.
+    let app = spawn_app_with(Setup {
+        fixtures: false,
+        ..Setup::default()
+    })
+    .await;
+    for day in ["2019-03-29", "2019-03-30", "2019-03-31", "2019-04-01"] {
+        app.write_power_file(
+            day,
+            &[
+                &format!("{day} 00:00:00,power,flat,100"),
+                &format!("{day} 00:00:00,power,small,40"),
+            ],
+        );
+        app.write_flat_intensity(day, 200);
+    }
+
+    // Act
+    let by_day = app
+        .get("/footprint/flat?from=2019-03-30&to=2019-04-01&day=uk&format=json")
+        .await;
+    let by_period = app
+        .get("/footprint/flat?from=2019-03-30&to=2019-04-01&day=uk&step=half-hour&format=json")
+        .await
+        .json();
+    let csv = app
+        .get("/footprint/flat?from=2019-03-31&to=2019-03-31&day=uk&step=half-hour&format=csv")
+        .await;
+    let fleet = app.get("/fleet/2019-04-01?day=uk&format=json").await;
+    let fleet_png = app.get("/fleet/2019-04-01?day=uk").await;
+    let fleet_period = app.get("/fleet?from=2019-03-30&to=2019-04-01&day=uk").await;
+    let bogus = app
+        .get("/footprint/flat?from=2019-03-30&to=2019-04-01&day=mars")
+        .await;
+
+    // Assert: each local day its own number of periods.
+    assert_eq!(
+        by_day.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&by_day.body)
+    );
+    let by_day = by_day.json();
+    assert_eq!(by_day["day"], "uk");
+    let energies: Vec<f64> = by_day["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["energy_kwh"].as_f64().unwrap())
+        .collect();
+    assert_eq!(energies, [2_400.0, 2_300.0, 2_400.0]);
+    let rows = by_period["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 48 + 46 + 48);
+    assert_eq!(rows[48]["date"], "2019-03-31");
+    assert_eq!(rows[48]["settlement_period"], 1);
+    assert_eq!(rows[48 + 45]["settlement_period"], 46);
+    assert_eq!(rows[48 + 46]["local_from"], "2019-04-01T00:00:00+01:00");
+    let text = String::from_utf8_lossy(&csv.body).into_owned();
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .contains("settlement_period,local_from"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1 + 46);
+    // A BST day: 23:00 the evening before to 23:00, both assets.
+    assert_eq!(
+        fleet.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&fleet.body)
+    );
+    let fleet = fleet.json();
+    assert_eq!(fleet["day"], "uk");
+    assert_eq!(fleet["totals"]["energy_kwh"], 2_400.0 + 960.0);
+    assert_eq!(fleet["assets"][0]["asset"], "flat");
+    assert_eq!(fleet["assets"][0]["coverage"], 1.0);
+    assert_eq!(fleet_png.status, 200);
+    assert_eq!(fleet_period.status, 400);
+    assert_eq!(bogus.status, 400);
+}
