@@ -34,7 +34,8 @@ pub fn render_png(chart: &BarChart, size: ChartSize) -> Result<Vec<u8>, RenderEr
     let (w, h) = (size.width, size.height);
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        let root = super::glyphs::GlyphBackend::new(BitMapBackend::with_buffer(&mut rgb, (w, h)))
+            .into_drawing_area();
         draw(&root, chart)?;
         root.present().map_err(draw_err)?;
     }

@@ -114,7 +114,7 @@ impl<'a> ChartInput<'a> {
             when: format!("{} {} UTC", report.date, range.time_span_label()),
             ids: format!("half-hours {ids}"),
             time_axis: "start of half-hour (UTC)".to_owned(),
-            id_axis: "HalfHourId",
+            id_axis: "half-hour",
         }
     }
 
@@ -192,7 +192,8 @@ pub fn render_png(report: &ChartInput<'_>, size: ChartSize) -> Result<Vec<u8>, R
     let (w, h) = (size.width, size.height);
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        let root = super::glyphs::GlyphBackend::new(BitMapBackend::with_buffer(&mut rgb, (w, h)))
+            .into_drawing_area();
         draw(&root, report)?;
         root.present().map_err(draw_err)?;
     }

@@ -6,6 +6,7 @@
 
 mod bars;
 mod chart;
+mod glyphs;
 pub mod number;
 mod summary;
 mod table;
