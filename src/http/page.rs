@@ -248,29 +248,8 @@ fn render_page(
                     h1 { "Carbon footprint of an asset, half-hour by half-hour" }
                     form method="get" action="/" {
                         (asset_choice("asset", &view.assets, &chosen_asset))
-                        (date_choice("date", "Date (UTC)", "date", &view.dates, &chosen_date))
-                        label for="from" {
-                            "First half-hour"
-                            select id="from" name="from" {
-                                @for id in HalfHourId::all() {
-                                    option value=(id) selected[id.to_string() == chosen_from] { (id.start_label()) " (" (id) ")" }
-                                }
-                            }
-                        }
-                        label for="to" {
-                            "Last half-hour"
-                            select id="to" name="to" {
-                                @for id in HalfHourId::all() {
-                                    option value=(id) selected[id.to_string() == chosen_to] { (id.start_label()) " (" (id) ")" }
-                                }
-                                // A settlement day has up to 50 periods.
-                                @if uk {
-                                    @for extra in ["49", "50"] {
-                                        option value=(extra) selected[chosen_to == extra] { "period " (extra) }
-                                    }
-                                }
-                            }
-                        }
+                        (date_choice("date", if uk { "Date (UK, Europe/London)" } else { "Date (UTC)" }, "date", &view.dates, &chosen_date))
+                        (range_choices(&chosen_date, uk, &chosen_from, &chosen_to))
                         label for="intensity" {
                             "Intensity"
                             select id="intensity" name="intensity" {
@@ -443,7 +422,7 @@ fn render_settlement(report: &SettlementReport, area: &str) -> Markup {
             (chart_and_downloads(&base, &alt))
             div class="table-wrap" {
                 table id="rows" {
-                    thead { tr { th scope="col" { "Period (local time)" } th scope="col" { "UTC" } th scope="col" { "Coverage" } th scope="col" { "kWh" } th scope="col" { "gCO2/kWh" } th scope="col" { "Footprint" } } }
+                    thead { tr { th scope="col" { "Settlement period (local start)" } th scope="col" { "UTC" } th scope="col" { "Coverage" } th scope="col" { "kWh" } th scope="col" { "gCO2/kWh" } th scope="col" { "Footprint" } } }
                     tbody {
                         @for row in &report.rows {
                             tr class=[row.is_estimated().then_some("estimated")] {
@@ -566,6 +545,63 @@ fn render_period(period: &AssetPeriod) -> Markup {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The first and last half-hour of a UTC day (HalfHourIds labelled with
+/// their UTC start), or of a UK settlement day: that day's own 46, 48 or
+/// 50 periods, labelled with their local start and zone, so that 02:00 on
+/// the spring clock change is never offered.
+fn range_choices(date: &str, uk: bool, from: &str, to: &str) -> Markup {
+    let settlement = uk
+        .then(|| Day::parse(date).ok())
+        .flatten()
+        .map(crate::settlement::SettlementDay::new);
+    let options: Vec<(String, String)> = match &settlement {
+        Some(day) => (1..=day.periods())
+            .map(|p| {
+                let start = day.period_start(p);
+                let label = format!(
+                    "{} {} (period {p})",
+                    day.local(start).format("%H:%M"),
+                    day.zone_at(start)
+                );
+                (p.to_string(), label)
+            })
+            .collect(),
+        None => HalfHourId::all()
+            .map(|id| (id.to_string(), format!("{} ({id})", id.start_label())))
+            .collect(),
+    };
+    let last = options.last().map(|(v, _)| v.clone()).unwrap_or_default();
+    // A chosen end past this day's periods becomes its last one.
+    let to = if options.iter().any(|(v, _)| v == to) {
+        to.to_owned()
+    } else {
+        last
+    };
+    let (first_label, last_label) = if uk {
+        ("First settlement period", "Last settlement period")
+    } else {
+        ("First half-hour (UTC)", "Last half-hour (UTC)")
+    };
+    html! {
+        label for="from" {
+            (first_label)
+            select id="from" name="from" {
+                @for (value, label) in &options {
+                    option value=(value) selected[value == from] { (label) }
+                }
+            }
+        }
+        label for="to" {
+            (last_label)
+            select id="to" name="to" {
+                @for (value, label) in &options {
+                    option value=(value) selected[*value == to] { (label) }
                 }
             }
         }

@@ -554,3 +554,37 @@ fn missing_required(
     }
     missing
 }
+
+#[tokio::test]
+async fn the_settlement_choosers_list_the_days_own_periods_at_their_local_times() {
+    // Arrange: the spring clock change, a 46-period day.
+    let app = spawn_app().await;
+    app.write_power_file("2019-03-31", &["2019-03-31 00:00:00,power,flat,100"]);
+    app.write_flat_intensity("2019-03-31", 200);
+
+    // Act
+    let page = app
+        .get("/?asset=flat&date=2019-03-31&from=1&to=50&day=uk")
+        .await;
+
+    // Assert
+    let page = String::from_utf8(page.body).unwrap();
+    let chooser = |id: &str| {
+        page.split(&format!("select id=\"{id}\""))
+            .nth(1)
+            .unwrap()
+            .split("</select>")
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let (first, last) = (chooser("from"), chooser("to"));
+    assert_eq!(first.matches("<option").count(), 46);
+    assert_eq!(last.matches("<option").count(), 46);
+    assert!(first.contains(">03:00 BST (period 5)<"), "{first}");
+    assert!(first.contains(">02:00 BST (period 3)<") && !first.contains("GMT (period 3)"));
+    // An end past the day's periods becomes its last.
+    assert!(last.contains("value=\"46\" selected"), "{last}");
+    assert!(page.contains("First settlement period"));
+    assert!(page.contains("Date (UK, Europe/London)"));
+}
