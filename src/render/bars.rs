@@ -1,6 +1,8 @@
-//! Named columns for answers over many asset-days: a bar per day of one
-//! asset's period, or a bar per asset of a fleet with the rest summed into
-//! one. Bars without data are a grey band, never a zero-height bar.
+//! Named columns for answers over many asset-days: a bar per day (or
+//! half-hour) of one asset's period, a bar per day of a fleet, or a bar per
+//! named asset of a fleet with the rest said in a note. Bars without data
+//! are a grey band labelled "no data", never a zero-height bar; a legend
+//! says what the colours mean, as on the day chart.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -9,23 +11,25 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::chart::{
     AVOIDED, EMITTED, FONT, GRID, INK, MUTED, NO_DATA, draw_err, encode_png, ensure_font,
 };
-use super::number::{format_mass, format_mass_g, unit_for};
+use super::number::{group_thousands, unit_for};
 use super::{ChartSize, RenderError};
 
 /// One named column; `None` when its value is unknown.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bar {
+    /// Written under the bar; empty for none (a tick only where a reader
+    /// needs one: midnights, the first of a month).
     pub label: String,
     pub grams: Option<f64>,
-    /// Drawn lighter: a sum of several (the rest of a fleet).
-    pub summary: bool,
 }
 
-/// A column chart with a title and a subtitle.
+/// A column chart with a title, a subtitle and, when some of the data is
+/// not drawn as bars, a note saying what and how much.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BarChart {
     pub title: String,
     pub subtitle: String,
+    pub note: Option<String>,
     pub bars: Vec<Bar>,
 }
 
@@ -71,21 +75,20 @@ fn draw<DB: DrawingBackend>(
     root.draw(&Text::new(
         chart.subtitle.clone(),
         (px(16.0), px(42.0)),
-        subtitle,
+        subtitle.clone(),
     ))
     .map_err(draw_err)?;
-    let body = root.margin(px(70.0), px(10.0), px(10.0), px(20.0));
+    let mut top_margin = px(70.0);
+    if let Some(note) = &chart.note {
+        root.draw(&Text::new(note.clone(), (px(16.0), px(64.0)), subtitle))
+            .map_err(draw_err)?;
+        top_margin = px(92.0);
+    }
+    let body = root.margin(top_margin, px(34.0), px(10.0), px(20.0));
+    draw_legend(root, &px)?;
 
     let known: Vec<f64> = chart.bars.iter().filter_map(|b| b.grams).collect();
-    // The scale is set by the named bars: a sum of thousands would flatten
-    // them. A sum beyond the scale is cut at its edge and labelled.
-    let named: Vec<f64> = chart
-        .bars
-        .iter()
-        .filter(|b| !b.summary)
-        .filter_map(|b| b.grams)
-        .collect();
-    let scaled = if named.is_empty() { &known } else { &named };
+    let scaled = &known;
     let max_abs = scaled.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let unit = unit_for(max_abs);
     let top = scaled.iter().fold(0.0f64, |m, v| m.max(*v)) / unit.grams;
@@ -101,10 +104,18 @@ fn draw<DB: DrawingBackend>(
     );
     let n = chart.bars.len().max(1);
     let label_px = px(13.0);
-    let longest = chart.bars.iter().map(|b| b.label.len()).max().unwrap_or(1);
-    // Labels turn sideways when they would not fit under their bars.
+    let labelled: Vec<usize> = (0..chart.bars.len())
+        .filter(|i| !chart.bars[*i].label.is_empty())
+        .collect();
+    let longest = labelled
+        .iter()
+        .map(|i| chart.bars[*i].label.len())
+        .max()
+        .unwrap_or(1);
+    // Labels turn sideways when they would not fit between their ticks.
     let bar_px = f64::from(width) / n as f64;
-    let sideways = (longest as f64) * f64::from(label_px) * 0.6 > bar_px;
+    let apart = labelled.windows(2).map(|w| w[1] - w[0]).min().unwrap_or(1) as f64 * bar_px;
+    let sideways = (longest as f64) * f64::from(label_px) * 0.6 > apart;
     let x_area = if sideways {
         (longest as f64 * f64::from(label_px) * 0.62) as i32 + px(10.0)
     } else {
@@ -115,14 +126,22 @@ fn draw<DB: DrawingBackend>(
         .y_label_area_size(px(80.0))
         .build_cartesian_2d(0.0..n as f64, y0..y1)
         .map_err(draw_err)?;
-    let step = label_step(n, bar_px, sideways, f64::from(label_px));
+    let step = label_step(labelled.len(), apart, sideways, f64::from(label_px));
+    // Every tick with the decimals the tick step needs, no more, no fewer.
+    let tick = (y1 - y0) / 8.0;
+    let decimals = if tick > 0.0 && tick.is_finite() {
+        (-tick.log10().floor()).clamp(0.0, 6.0) as usize
+    } else {
+        0
+    };
     plot.configure_mesh()
         .disable_x_mesh()
-        .light_line_style(GRID)
+        .light_line_style(TRANSPARENT)
         .bold_line_style(GRID)
+        .y_labels(8)
         .x_labels(0)
         .y_desc(format!("footprint ({})", unit.symbol))
-        .y_label_formatter(&|v| format_mass(*v * unit.grams, unit))
+        .y_label_formatter(&|v| format!("{} {}", group_thousands(*v, decimals), unit.symbol))
         .label_style((FONT, px(13.0)).into_font().color(&INK))
         .axis_desc_style((FONT, px(14.0)).into_font().color(&INK))
         .draw()
@@ -138,7 +157,8 @@ fn draw<DB: DrawingBackend>(
             .color(&INK)
             .pos(Pos::new(HPos::Center, VPos::Top))
     };
-    for (i, bar) in chart.bars.iter().enumerate().step_by(step) {
+    for &i in labelled.iter().step_by(step) {
+        let bar = &chart.bars[i];
         let (x, y) = plot.backend_coord(&(i as f64 + 0.5, y0));
         root.draw(&Text::new(
             bar.label.clone(),
@@ -155,29 +175,11 @@ fn draw<DB: DrawingBackend>(
         match bar.grams {
             Some(g) => {
                 let colour = if g < 0.0 { AVOIDED } else { EMITTED };
-                let fill = if bar.summary {
-                    colour.mix(0.45)
-                } else {
-                    colour.mix(1.0)
-                };
-                let height = (g / unit.grams).clamp(y0, y1);
                 plot.draw_series(std::iter::once(Rectangle::new(
-                    [(x0, 0.0), (x1, height)],
-                    fill.filled(),
+                    [(x0, 0.0), (x1, g / unit.grams)],
+                    colour.filled(),
                 )))
                 .map_err(draw_err)?;
-                if height != g / unit.grams {
-                    let (x, y) = plot.backend_coord(&(i as f64 + 0.5, height));
-                    let below = if g > 0.0 { px(4.0) } else { -px(18.0) };
-                    root.draw(&Text::new(
-                        format!("{} (off scale)", format_mass_g(g)),
-                        (x, y + below),
-                        TextStyle::from((FONT, px(12.0)).into_font())
-                            .color(&INK)
-                            .pos(Pos::new(HPos::Right, VPos::Top)),
-                    ))
-                    .map_err(draw_err)?;
-                }
             }
             None => {
                 plot.draw_series(std::iter::once(Rectangle::new(
@@ -185,6 +187,20 @@ fn draw<DB: DrawingBackend>(
                     NO_DATA.filled(),
                 )))
                 .map_err(draw_err)?;
+                // Said in the band itself where it is wide enough to read.
+                if bar_px >= f64::from(px(16.0)) {
+                    let (x, _) = plot.backend_coord(&(i as f64 + 0.5, y0));
+                    let (_, top) = plot.backend_coord(&(i as f64 + 0.5, y1));
+                    root.draw(&Text::new(
+                        "no data",
+                        (x, top + px(8.0)),
+                        TextStyle::from((FONT, px(12.0)).into_font())
+                            .color(&MUTED)
+                            .transform(FontTransform::Rotate90)
+                            .pos(Pos::new(HPos::Left, VPos::Center)),
+                    ))
+                    .map_err(draw_err)?;
+                }
             }
         }
     }
@@ -204,7 +220,35 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Every how many bars a label is written so labels do not overlap.
+/// The colours' meaning, along the bottom edge as on the day chart.
+fn draw_legend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    px: &dyn Fn(f64) -> i32,
+) -> Result<(), RenderError> {
+    let (_, height) = root.dim_in_pixel();
+    let y = height as i32 - px(22.0);
+    let box_px = px(12.0).max(8);
+    let style = TextStyle::from((FONT, px(13.0)).into_font()).color(&INK);
+    let mut x = px(16.0);
+    for (colour, label, width) in [
+        (EMITTED, "emitted (drawn from grid)", 200.0),
+        (AVOIDED, "avoided (exported)", 160.0),
+        (NO_DATA, "no data (power unknown, not zero)", 250.0),
+    ] {
+        root.draw(&Rectangle::new(
+            [(x, y), (x + box_px, y + box_px)],
+            colour.filled(),
+        ))
+        .map_err(draw_err)?;
+        root.draw(&Text::new(label, (x + box_px + px(6.0), y), style.clone()))
+            .map_err(draw_err)?;
+        x += px(width);
+    }
+    Ok(())
+}
+
+/// Every how many labelled bars a label is written so labels do not
+/// overlap, `bar_px` apart.
 fn label_step(bars: usize, bar_px: f64, sideways: bool, label_px: f64) -> usize {
     let needed = if sideways {
         label_px * 1.3

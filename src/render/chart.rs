@@ -665,7 +665,12 @@ where
     plot.draw_series(
         runs.iter()
             .filter(|(start, end)| (end - start) * bars.bar_px >= label_px)
-            .map(|&(start, end)| Text::new("no data", ((start + end) / 2.0, y_max), label.clone())),
+            // A little below the band's top, so that a zero line there (a
+            // day whose figures are all negative) never strikes it through.
+            .map(|&(start, end)| {
+                let y = y_max - (y_max - y_min) * 0.03;
+                Text::new("no data", ((start + end) / 2.0, y), label.clone())
+            }),
     )
     .map_err(draw_err)?;
     Ok(())

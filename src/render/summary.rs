@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use chrono::Datelike;
 use serde::Serialize;
 
 use super::bars::{self, Bar, BarChart};
@@ -68,6 +69,19 @@ fn sources(of: &BTreeSet<Provenance>) -> String {
     format!("intensity from {}", names.join(" and "))
 }
 
+/// A day under its tick: `11-25` within one year, `2019-11-25` across
+/// years, `2019-11` for the first of a month in a period over 62 days.
+fn day_label(day: &crate::half_hour::Day, answer: &AssetPeriod) -> String {
+    let text = day.to_string();
+    if answer.from.count_through(answer.to) > 62 {
+        text[..7].to_owned()
+    } else if answer.from.year() == answer.to.year() {
+        text[5..].to_owned()
+    } else {
+        text
+    }
+}
+
 /// The areas whose intensity a fleet uses, briefly.
 fn areas(of: &BTreeSet<String>) -> String {
     match of.len() {
@@ -78,34 +92,38 @@ fn areas(of: &BTreeSet<String>) -> String {
 }
 
 fn period_chart(answer: &AssetPeriod) -> BarChart {
-    let same_year = answer.from.year() == answer.to.year();
-    let day_label = |d: &crate::half_hour::Day| {
-        let text = d.to_string();
-        if same_year {
-            text[5..].to_owned()
-        } else {
-            text
-        }
-    };
+    let days = answer.from.count_through(answer.to);
     let bars = match (&answer.days, &answer.rows) {
+        // By half-hour: a tick at each midnight (a settlement period 1),
+        // read at a glance, rather than at arbitrary half-hours.
         (_, Some(rows)) => rows
             .iter()
-            .map(|r| Bar {
-                label: format!(
-                    "{} {}",
-                    day_label(&r.date),
-                    r.row.half_hour_id.start_label()
-                ),
-                grams: r.row.footprint_g,
-                summary: false,
+            .map(|r| {
+                let first = r
+                    .row
+                    .settlement_period
+                    .map_or(r.row.half_hour_id.get() == 1, |p| p == 1);
+                Bar {
+                    label: if first {
+                        day_label(&r.date, answer)
+                    } else {
+                        String::new()
+                    },
+                    grams: r.row.footprint_g,
+                }
             })
             .collect(),
-        (Some(days), None) => days
+        // By day: every day over a few weeks, the first of each month over
+        // longer periods.
+        (Some(period_days), None) => period_days
             .iter()
             .map(|d| Bar {
-                label: day_label(&d.date),
+                label: if days <= 62 || d.date.naive().day() == 1 {
+                    day_label(&d.date, answer)
+                } else {
+                    String::new()
+                },
                 grams: d.footprint_g,
-                summary: false,
             })
             .collect(),
         (None, None) => Vec::new(),
@@ -117,6 +135,7 @@ fn period_chart(answer: &AssetPeriod) -> BarChart {
         PeriodStep::HalfHour => "per half-hour",
     };
     BarChart {
+        note: None,
         title: format!(
             "Carbon footprint of {}, {} to {} ({step})",
             answer.asset, answer.from, answer.to
@@ -159,17 +178,33 @@ fn fleet_chart(answer: &FleetAnswer, size: ChartSize) -> BarChart {
     let bar = |a: &&crate::footprint::FleetAsset| Bar {
         label: a.asset.to_string(),
         grams: a.footprint_g,
-        summary: false,
     };
     let mut bars: Vec<Bar> = known[..front].iter().map(bar).collect();
-    if !rest.is_empty() {
-        bars.push(Bar {
-            label: format!("{} others", rest.len()),
-            grams: Some(rest.iter().filter_map(|a| a.footprint_g).sum()),
-            summary: true,
-        });
-    }
     bars.extend(known[known.len() - back..].iter().map(bar));
+    // The rest is a quantity to read, not a bar: drawn to the named
+    // assets' scale it would be clipped, drawn to its own it would
+    // flatten them.
+    let note = (!rest.is_empty()).then(|| {
+        let named: f64 = known[..front]
+            .iter()
+            .chain(&known[known.len() - back..])
+            .filter_map(|a| a.footprint_g)
+            .sum();
+        let others: f64 = rest.iter().filter_map(|a| a.footprint_g).sum();
+        let share = |part: f64| match answer.totals.footprint_g {
+            Some(total) if total != 0.0 => format!(" ({:.0} % of the total)", part / total * 100.0),
+            _ => String::new(),
+        };
+        format!(
+            "the {} assets drawn: {} CO2eq{}; the other {} (not drawn): {} CO2eq{}",
+            bars.len(),
+            format_mass_g(named),
+            share(named),
+            rest.len(),
+            format_mass_g(others),
+            share(others)
+        )
+    });
     let when = match (answer.date, answer.from, answer.to) {
         (Some(day), _, _) => day.to_string(),
         (None, Some(from), Some(to)) => format!("{from} to {to}"),
@@ -185,6 +220,7 @@ fn fleet_chart(answer: &FleetAnswer, size: ChartSize) -> BarChart {
         String::new()
     };
     BarChart {
+        note,
         title: format!("Carbon footprint of the fleet, {when}"),
         subtitle: format!(
             "fleet total {total} CO2eq from {} assets{without}; {}, {}",
@@ -208,7 +244,6 @@ fn fleet_days_chart(answer: &FleetAnswer, days: &[crate::footprint::FleetDay]) -
                 d.date.to_string()
             },
             grams: d.footprint_g,
-            summary: false,
         })
         .collect();
     let total = answer
@@ -220,6 +255,7 @@ fn fleet_days_chart(answer: &FleetAnswer, days: &[crate::footprint::FleetDay]) -
         answer.to.map(|d| d.to_string()).unwrap_or_default(),
     );
     BarChart {
+        note: None,
         title: format!("Carbon footprint of the fleet, {from} to {to} (per day)"),
         subtitle: format!(
             "fleet total {total} CO2eq from {} assets; {}, {}",
@@ -268,22 +304,20 @@ mod tests {
     fn a_small_fleet_is_drawn_asset_by_asset() {
         let chart = fleet_chart(&fleet(3), ChartSize::DEFAULT);
         assert_eq!(chart.bars.len(), 3);
-        assert!(chart.bars.iter().all(|b| !b.summary));
+        assert!(chart.note.is_none());
     }
 
     #[test]
     fn a_large_fleet_names_its_largest_emitters_and_exporters_and_sums_the_rest() {
         let answer = fleet(6_500);
         let chart = fleet_chart(&answer, ChartSize::DEFAULT);
-        assert_eq!(chart.bars.len(), 26);
-        let rest: Vec<&Bar> = chart.bars.iter().filter(|b| b.summary).collect();
-        assert_eq!(rest.len(), 1);
-        assert_eq!(rest[0].label, "6475 others");
+        assert_eq!(chart.bars.len(), 25);
         assert_eq!(chart.bars[0].label, "site-6499");
-        assert_eq!(chart.bars[25].label, "site-0000");
-        let drawn: f64 = chart.bars.iter().filter_map(|b| b.grams).sum();
-        let total = answer.totals.footprint_g.unwrap();
-        assert!((drawn - total).abs() < 1e-6 * total.abs());
+        assert_eq!(chart.bars[24].label, "site-0000");
+        // The rest is a quantity in words, with its share, not a bar.
+        let note = chart.note.clone().unwrap();
+        assert!(note.contains("the other 6475 (not drawn)"), "{note}");
+        assert!(note.contains("% of the total"), "{note}");
         assert!(chart.subtitle.contains("6500 assets"));
         // Both pictures draw.
         let png = bars::render_png(&chart, ChartSize::DEFAULT).unwrap();
@@ -294,5 +328,89 @@ mod tests {
                 .unwrap()
                 .contains("site-0002")
         );
+    }
+
+    /// One asset's period of `days` days from 2019-01-01, by `step`.
+    fn period(days: u32, step: PeriodStep) -> AssetPeriod {
+        use crate::footprint::{PeriodDay, PeriodTotals, Totals};
+        let from = crate::half_hour::Day::parse("2019-01-01").unwrap();
+        let mut all = vec![from];
+        while all.len() < days as usize {
+            let next = all[all.len() - 1].next().unwrap();
+            all.push(next);
+        }
+        let to = *all.last().unwrap();
+        let totals = Totals {
+            energy_kwh: Some(1.0),
+            footprint_g: Some(100.0),
+            coverage: 1.0,
+        };
+        let rows = (step == PeriodStep::HalfHour).then(|| {
+            all.iter()
+                .flat_map(|d| {
+                    crate::half_hour::HalfHourId::all().map(move |id| crate::footprint::DatedRow {
+                        date: *d,
+                        row: crate::footprint::FootprintRow {
+                            half_hour_id: id,
+                            from: id.start(*d),
+                            to: id.end(*d),
+                            samples: 1,
+                            coverage: 1.0,
+                            carried_forward: false,
+                            mean_power_kw: Some(2.0),
+                            energy_kwh: Some(1.0),
+                            intensity_g_per_kwh: 100.0,
+                            intensity_kind: crate::intensity::IntensityKind::Actual,
+                            footprint_g: Some(100.0),
+                            settlement_period: None,
+                            local_from: None,
+                            generation_mix: None,
+                        },
+                    })
+                })
+                .collect()
+        });
+        AssetPeriod {
+            asset: AssetId::parse("a").unwrap(),
+            from,
+            to,
+            step,
+            day: None,
+            days: (step == PeriodStep::Day).then(|| {
+                all.iter()
+                    .map(|d| PeriodDay::with_totals(*d, totals))
+                    .collect()
+            }),
+            rows,
+            totals: PeriodTotals::of(all.iter().map(|_| totals), days),
+            intensity_region: "national".to_owned(),
+            intensity_sources: [Provenance::File].into(),
+        }
+    }
+
+    #[test]
+    fn a_month_by_half_hour_is_ticked_at_midnights_and_a_year_by_day_at_months() {
+        let month = period_chart(&period(31, PeriodStep::HalfHour));
+        let year = period_chart(&period(365, PeriodStep::Day));
+        let fortnight = period_chart(&period(14, PeriodStep::Day));
+
+        let labels = |c: &BarChart| -> Vec<String> {
+            c.bars
+                .iter()
+                .filter(|b| !b.label.is_empty())
+                .map(|b| b.label.clone())
+                .collect()
+        };
+        assert_eq!(month.bars.len(), 31 * 48);
+        assert_eq!(labels(&month).len(), 31);
+        assert_eq!(labels(&month)[0], "01-01");
+        assert_eq!(labels(&year).len(), 12);
+        assert_eq!(labels(&year)[1], "2019-02");
+        assert_eq!(labels(&fortnight).len(), 14);
+        // Every kind draws.
+        for chart in [&month, &year, &fortnight] {
+            let png = bars::render_png(chart, ChartSize::DEFAULT).unwrap();
+            assert!(png.starts_with(b"\x89PNG"));
+        }
     }
 }
