@@ -81,6 +81,13 @@ th:first-child, td:first-child { text-align: left; }
 thead th { background: #f3f0f8; position: sticky; top: 0; }
 tr.estimated td { color: var(--muted); font-style: italic; }
 .note { color: var(--muted); font-size: .85rem; }
+main { display: flex; flex-direction: column; }
+.table-wrap:focus-visible { outline: 3px solid #f0a202; outline-offset: 2px; }
+/* On a phone the answer comes first, under the heading; the forms follow. */
+@media (max-width: 700px) {
+  main > h1 { order: -2; }
+  main > section.result, main > .problem { order: -1; }
+}
 "#;
 
 pub async fn page(
@@ -199,6 +206,16 @@ async fn fleet_answer(state: &AppState, params: &PageParams) -> Result<FleetAnsw
         .await?)
 }
 
+/// The page's heading: what the view shows.
+fn heading(params: &PageParams) -> &'static str {
+    match (params.view.as_deref(), params.day.as_deref()) {
+        (Some("period"), _) => "Carbon footprint of an asset over a period",
+        (Some("fleet"), _) => "Carbon footprint of the fleet",
+        (_, Some("uk")) => "Carbon footprint of an asset, settlement period by settlement period",
+        _ => "Carbon footprint of an asset, half-hour by half-hour",
+    }
+}
+
 fn render_page(
     view: &CatalogView,
     params: &PageParams,
@@ -245,7 +262,7 @@ fn render_page(
             }
             body {
                 main {
-                    h1 { "Carbon footprint of an asset, half-hour by half-hour" }
+                    h1 { (heading(params)) }
                     form method="get" action="/" {
                         (asset_choice("asset", &view.assets, &chosen_asset))
                         (date_choice("date", if uk { "Date (UK, Europe/London)" } else { "Date (UTC)" }, "date", &view.dates, &chosen_date))
@@ -334,7 +351,7 @@ fn render_report(report: &FootprintReport, area: &str) -> Markup {
         energy
     );
     html! {
-        section aria-labelledby="result" {
+        section class="result" aria-labelledby="result" {
             h2 id="result" { (report.asset) " on " (report.date) ", " (range.time_span_label()) " UTC (half-hours " (range) ")" }
             dl class="totals" {
                 div { dt { "Net footprint" } dd id="total-footprint" { (footprint) " CO2eq" } }
@@ -368,7 +385,7 @@ fn render_report(report: &FootprintReport, area: &str) -> Markup {
                 }
             }
             p class="note" id="rows-note" { "Rows in italics held their value from before or were partly unknown; \"no data\" marks half-hours whose power is unknown, which is not zero." }
-            div class="table-wrap" {
+            div class="table-wrap" tabindex="0" role="region" aria-label="Table of the half-hours" {
                 table id="rows" aria-describedby="rows-note" {
                     thead {
                         tr {
@@ -410,7 +427,7 @@ fn render_settlement(report: &SettlementReport, area: &str) -> Markup {
         mass_or_no_data(totals.footprint_g)
     );
     html! {
-        section aria-labelledby="result" {
+        section class="result" aria-labelledby="result" {
             h2 id="result" { (report.asset) " on the UK settlement day " (report.date) ", periods " (report.range) " of " (report.periods_in_day) " (" (report.zones) ")" }
             dl class="totals" {
                 div { dt { "Net footprint" } dd id="total-footprint" { (mass_or_no_data(totals.footprint_g)) " CO2eq" } }
@@ -420,7 +437,7 @@ fn render_settlement(report: &SettlementReport, area: &str) -> Markup {
                 div { dt { "Intensity of" } dd id="intensity-region" { (region_words(&report.intensity_region)) } }
             }
             (chart_and_downloads(&base, &alt))
-            div class="table-wrap" {
+            div class="table-wrap" tabindex="0" role="region" aria-label="Table of the settlement periods" {
                 table id="rows" {
                     thead { tr { th scope="col" { "Settlement period (local start)" } th scope="col" { "UTC" } th scope="col" { "Coverage" } th scope="col" { "kWh" } th scope="col" { "gCO2/kWh" } th scope="col" { "Footprint" } } }
                     tbody {
@@ -481,7 +498,15 @@ fn intensity_query(area: &str) -> Option<String> {
 fn chart_and_downloads(base: &str, alt: &str) -> Markup {
     let separator = if base.contains('?') { '&' } else { '?' };
     html! {
-        figure { img id="chart" src=(base) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt); }
+        figure {
+            // Narrow screens get a chart laid out for their width, as on
+            // the day view: SVG, sharp at any density, its text at the
+            // size it was set.
+            picture {
+                source media="(max-width: 700px)" type="image/svg+xml" srcset=(format!("{base}{separator}format=svg&width=360&height=560"));
+                img id="chart" src=(base) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt);
+            }
+        }
         p class="formats" {
             "Download: "
             @for f in ["png", "svg", "csv", "json"] {
@@ -503,8 +528,17 @@ fn mass_or_no_data(g: Option<f64>) -> String {
     g.map_or_else(no_data, format_mass_g)
 }
 
+/// Energy in the unit that reads best beside masses in kg and t: kWh up
+/// to 10,000, then MWh, then GWh.
 fn energy_or_no_data(kwh: Option<f64>) -> String {
-    kwh.map_or_else(no_data, |kwh| format!("{} kWh", group_thousands(kwh, 1)))
+    kwh.map_or_else(no_data, |kwh| {
+        let (value, unit) = match kwh.abs() {
+            a if a >= 1e7 => (kwh / 1e6, "GWh"),
+            a if a >= 1e4 => (kwh / 1e3, "MWh"),
+            _ => (kwh, "kWh"),
+        };
+        format!("{} {unit}", group_thousands(value, 1))
+    })
 }
 
 fn render_period(period: &AssetPeriod) -> Markup {
@@ -521,7 +555,7 @@ fn render_period(period: &AssetPeriod) -> Markup {
         mass_or_no_data(t.footprint_g)
     );
     html! {
-        section aria-labelledby="result" {
+        section class="result" aria-labelledby="result" {
             h2 id="result" { (period.asset) " from " (period.from) " to " (period.to) }
             dl class="totals" {
                 div { dt { "Net footprint" } dd id="total-footprint" { (mass_or_no_data(t.footprint_g)) " CO2eq" } }
@@ -531,7 +565,7 @@ fn render_period(period: &AssetPeriod) -> Markup {
                 div { dt { "Coverage" } dd { (format!("{:.1} %", t.coverage * 100.0)) } }
             }
             (chart_and_downloads(&base, &alt))
-            div class="table-wrap" {
+            div class="table-wrap" tabindex="0" role="region" aria-label="Table of the days" {
                 table id="days" {
                     thead { tr { th scope="col" { "Day" } th scope="col" { "Status" } th scope="col" { "kWh" } th scope="col" { "Footprint" } th scope="col" { "Coverage" } } }
                     tbody {
@@ -622,7 +656,7 @@ fn render_fleet(fleet: &FleetAnswer) -> Markup {
         t.assets
     );
     html! {
-        section aria-labelledby="result" {
+        section class="result" aria-labelledby="result" {
             h2 id="result" { "The fleet on " (date) }
             dl class="totals" {
                 div { dt { "Net footprint" } dd id="total-footprint" { (mass_or_no_data(t.footprint_g)) " CO2eq" } }
@@ -634,7 +668,7 @@ fn render_fleet(fleet: &FleetAnswer) -> Markup {
             @if fleet.assets.len() > FLEET_ROWS {
                 p class="note" { "The " (FLEET_ROWS) " largest footprints; every asset is in the CSV and JSON." }
             }
-            div class="table-wrap" {
+            div class="table-wrap" tabindex="0" role="region" aria-label="Table of the assets" {
                 table id="assets" {
                     thead { tr { th scope="col" { "Asset" } th scope="col" { "kWh" } th scope="col" { "Footprint" } th scope="col" { "Coverage" } th scope="col" { "Intensity of" } } }
                     tbody {

@@ -63,29 +63,46 @@ fn draw<DB: DrawingBackend>(
 ) -> Result<(), RenderError> {
     root.fill(&WHITE).map_err(draw_err)?;
     let (width, _) = root.dim_in_pixel();
-    let scale = (f64::from(width) / 1000.0).clamp(0.7, 2.5);
+    // A phone's chart (360 px wide, shown a little narrower) keeps its
+    // smallest text at 11 px or more as shown; wider charts scale with
+    // their width.
+    let scale = if width < 700 {
+        1.25
+    } else {
+        (f64::from(width) / 1000.0).clamp(0.85, 2.5)
+    };
     let px = |v: f64| (v * scale).round() as i32;
     let title = (FONT, px(22.0))
         .into_font()
         .style(FontStyle::Bold)
         .color(&INK);
     let subtitle = (FONT, px(15.0)).into_font().color(&MUTED);
-    root.draw(&Text::new(chart.title.clone(), (px(16.0), px(12.0)), title))
-        .map_err(draw_err)?;
-    root.draw(&Text::new(
-        chart.subtitle.clone(),
-        (px(16.0), px(42.0)),
-        subtitle.clone(),
-    ))
-    .map_err(draw_err)?;
-    let mut top_margin = px(70.0);
-    if let Some(note) = &chart.note {
-        root.draw(&Text::new(note.clone(), (px(16.0), px(64.0)), subtitle))
+    let mut y = px(12.0);
+    for line in wrap(root, &chart.title, &title, width as i32 - px(32.0)) {
+        root.draw(&Text::new(line, (px(16.0), y), title.clone()))
             .map_err(draw_err)?;
-        top_margin = px(92.0);
+        y += px(28.0);
     }
-    let body = root.margin(top_margin, px(34.0), px(10.0), px(20.0));
-    draw_legend(root, &px)?;
+    y += px(2.0);
+    // The subtitle and the note wrap at the chart's width (a phone's
+    // chart is 360 px wide).
+    let mut lines = wrap(root, &chart.subtitle, &subtitle, width as i32 - px(32.0));
+    if let Some(note) = &chart.note {
+        lines.extend(wrap(root, note, &subtitle, width as i32 - px(32.0)));
+    }
+    for line in lines {
+        root.draw(&Text::new(line, (px(16.0), y), subtitle.clone()))
+            .map_err(draw_err)?;
+        y += px(20.0);
+    }
+    let top_margin = y + px(8.0);
+    let legend_rows = draw_legend(root, &px)?;
+    let body = root.margin(
+        top_margin,
+        px(16.0) + legend_rows * px(20.0),
+        px(10.0),
+        px(20.0),
+    );
 
     let known: Vec<f64> = chart.bars.iter().filter_map(|b| b.grams).collect();
     let scaled = &known;
@@ -220,31 +237,92 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The colours' meaning, along the bottom edge as on the day chart.
+/// The colours' meaning, along the bottom edge as on the day chart, in
+/// as many rows as the width needs; returns how many.
 fn draw_legend<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     px: &dyn Fn(f64) -> i32,
-) -> Result<(), RenderError> {
-    let (_, height) = root.dim_in_pixel();
-    let y = height as i32 - px(22.0);
+) -> Result<i32, RenderError> {
+    let (width, height) = root.dim_in_pixel();
     let box_px = px(12.0).max(8);
     let style = TextStyle::from((FONT, px(13.0)).into_font()).color(&INK);
-    let mut x = px(16.0);
-    for (colour, label, width) in [
-        (EMITTED, "emitted (drawn from grid)", 200.0),
-        (AVOIDED, "avoided (exported)", 160.0),
-        (NO_DATA, "no data (power unknown, not zero)", 250.0),
-    ] {
-        root.draw(&Rectangle::new(
-            [(x, y), (x + box_px, y + box_px)],
-            colour.filled(),
-        ))
-        .map_err(draw_err)?;
-        root.draw(&Text::new(label, (x + box_px + px(6.0), y), style.clone()))
-            .map_err(draw_err)?;
-        x += px(width);
+    let entries = [
+        (EMITTED, "emitted (drawn from grid)"),
+        (AVOIDED, "avoided (exported)"),
+        (NO_DATA, "no data (power unknown, not zero)"),
+    ];
+    // Each entry's width: its box, a gap, its text, a wider gap.
+    let widths: Vec<i32> = entries
+        .iter()
+        .map(|(_, label)| {
+            let text = root
+                .estimate_text_size(label, &style)
+                .map_or(label.len() as u32 * 8, |(w, _)| w);
+            box_px + px(6.0) + text as i32 + px(24.0)
+        })
+        .collect();
+    let left = px(16.0);
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new()];
+    let mut x = left;
+    for (i, w) in widths.iter().enumerate() {
+        if x + w > width as i32 && x > left {
+            rows.push(Vec::new());
+            x = left;
+        }
+        if let Some(row) = rows.last_mut() {
+            row.push(i);
+        }
+        x += w;
     }
-    Ok(())
+    let line = px(20.0);
+    let first_y = height as i32 - rows.len() as i32 * line - px(2.0);
+    for (r, row) in rows.iter().enumerate() {
+        let y = first_y + r as i32 * line;
+        let mut x = left;
+        for &i in row {
+            let (colour, label) = entries[i];
+            root.draw(&Rectangle::new(
+                [(x, y), (x + box_px, y + box_px)],
+                colour.filled(),
+            ))
+            .map_err(draw_err)?;
+            root.draw(&Text::new(label, (x + box_px + px(6.0), y), style.clone()))
+                .map_err(draw_err)?;
+            x += widths[i];
+        }
+    }
+    Ok(rows.len() as i32)
+}
+
+/// `text` in lines that fit `max_px` in `style`, broken between words.
+fn wrap<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    text: &str,
+    style: &TextStyle<'_>,
+    max_px: i32,
+) -> Vec<String> {
+    let fits = |line: &str| {
+        root.estimate_text_size(line, style)
+            .map_or(true, |(w, _)| w as i32 <= max_px)
+    };
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let longer = if line.is_empty() {
+            word.to_owned()
+        } else {
+            format!("{line} {word}")
+        };
+        if fits(&longer) || line.is_empty() {
+            line = longer;
+        } else {
+            lines.push(std::mem::replace(&mut line, word.to_owned()));
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// Every how many labelled bars a label is written so labels do not

@@ -281,3 +281,74 @@ async fn on_a_375_pixel_phone_the_page_fits_and_gets_the_narrow_chart() {
     }
     client.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_every_view_leads_with_its_answer_and_a_chart_drawn_for_the_width() {
+    // Arrange
+    let Some((_driver, driver_port)) = start_driver().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let base = app.serve_over_tcp().await;
+    let profile = tempfile::tempdir().unwrap();
+    let client = browser(driver_port, profile.path(), true, (375, 1400)).await;
+    let views = [
+        (
+            "/?view=period&asset=abc123xyz&first_day=2019-11-24&last_day=2019-11-25",
+            "Carbon footprint of an asset over a period",
+        ),
+        (
+            "/?view=fleet&date=2019-11-25",
+            "Carbon footprint of the fleet",
+        ),
+        (
+            "/?asset=abc123xyz&date=2019-11-25&from=1&to=48&day=uk",
+            "Carbon footprint of an asset, settlement period by settlement period",
+        ),
+    ];
+
+    for (path, heading) in views {
+        // Act
+        client.goto(&format!("{base}{path}")).await.unwrap();
+        chart_natural_size(&client).await;
+        let seen = client
+            .execute(
+                "const top = e => e.getBoundingClientRect().top;
+                 const wrap = document.querySelector('.table-wrap');
+                 return [document.getElementById('chart').currentSrc,
+                         top(document.querySelector('section.result')) < top(document.querySelector('form')),
+                         wrap.tabIndex,
+                         document.querySelector('h1').textContent,
+                         document.documentElement.scrollWidth <= window.innerWidth,
+                         document.getElementById('chart').clientWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+
+        // Assert
+        let chart = seen[0].as_str().unwrap_or_default().to_owned();
+        assert!(chart.contains("format=svg&width=360"), "{path}: {chart}");
+        assert_eq!(seen[1], true, "{path}: the answer is below the forms");
+        assert_eq!(
+            seen[2], 0,
+            "{path}: the table cannot be reached by keyboard"
+        );
+        assert_eq!(seen[3], heading, "{path}");
+        assert_eq!(seen[4], true, "{path}: the page scrolls sideways");
+        let svg = app
+            .get(&chart.split_once("/footprint").map_or_else(
+                || format!("/fleet{}", chart.split_once("/fleet").unwrap().1),
+                |(_, p)| format!("/footprint{p}"),
+            ))
+            .await;
+        let smallest = String::from_utf8_lossy(&svg.body)
+            .split("font-size=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next()?.parse::<f64>().ok())
+            .fold(f64::INFINITY, f64::min);
+        let shown = smallest * seen[5].as_f64().unwrap_or(0.0) / 360.0;
+        assert!(shown >= 11.0, "{path}: text shown at {shown:.1} px");
+    }
+    client.close().await.unwrap();
+}
