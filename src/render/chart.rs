@@ -81,6 +81,10 @@ pub struct ChartInput<'a> {
     pub time_axis: String,
     /// Over the top axis.
     pub id_axis: &'static str,
+    /// On a settlement day whose clocks change within the range: the
+    /// position between the two periods it falls between, and what it
+    /// says (`clocks go back: GMT`).
+    pub clock_change: Option<(f64, String)>,
 }
 
 impl<'a> ChartInput<'a> {
@@ -115,6 +119,7 @@ impl<'a> ChartInput<'a> {
             ids: format!("half-hours {ids}"),
             time_axis: "start of half-hour (UTC)".to_owned(),
             id_axis: "half-hour",
+            clock_change: None,
         }
     }
 
@@ -178,12 +183,31 @@ impl<'a> ChartInput<'a> {
                 report.time_zone, report.zones
             ),
             id_axis: "settlement period",
+            clock_change: clock_change(report),
         }
     }
 
     fn len(&self) -> usize {
         (self.last + 1 - self.first) as usize
     }
+}
+
+/// Where the clocks change between two of `report`'s rows: the boundary
+/// between their settlement periods, and which way.
+fn clock_change(report: &SettlementReport) -> Option<(f64, String)> {
+    report.rows.windows(2).find_map(|pair| {
+        let (a, b) = (pair[0].local_from?, pair[1].local_from?);
+        let (before, after) = (a.offset().local_minus_utc(), b.offset().local_minus_utc());
+        if before == after {
+            return None;
+        }
+        let way = if after > before {
+            "clocks go forward: BST"
+        } else {
+            "clocks go back: GMT"
+        };
+        Some((f64::from(pair[1].settlement_period?) - 0.5, way.to_owned()))
+    })
 }
 
 /// The chart as PNG bytes, encoded in memory.
@@ -503,6 +527,7 @@ where
     draw_unknown_bands(&mut plot, report, &bars, &scale)?;
     draw_bars(&mut plot, report, &bars, &scale)?;
     draw_intensity_line(&mut plot, report, &bars, &scale)?;
+    draw_clock_change(&mut plot, report, &bars, &scale)?;
     if bars.all_zero {
         draw_empty_note(root, &plot, report, &scale)?;
     }
@@ -629,6 +654,44 @@ where
 
 /// A shaded band, labelled "no data" where it is wide enough, behind each
 /// run of half-hours whose power is unknown: never drawn as a zero bar.
+/// A dashed line where the clocks change, labelled at its top.
+fn draw_clock_change<DB: DrawingBackend>(
+    plot: &mut Plot<'_, DB>,
+    report: &ChartInput<'_>,
+    bars: &Bars,
+    scale: &Scale,
+) -> Result<(), RenderError>
+where
+    DB::ErrorType: 'static,
+{
+    let Some((x, label)) = &report.clock_change else {
+        return Ok(());
+    };
+    let (y_min, y_max) = bars.y_range();
+    let dash = (y_max - y_min) / 40.0;
+    let mut y = y_min;
+    let mut dashes = Vec::new();
+    while y < y_max {
+        dashes.push(PathElement::new(
+            vec![(*x, y), (*x, (y + dash).min(y_max))],
+            INK.stroke_width(1),
+        ));
+        y += dash * 2.0;
+    }
+    plot.draw_series(dashes).map_err(draw_err)?;
+    let style = scale
+        .font(12.0)
+        .color(&INK)
+        .pos(Pos::new(HPos::Left, VPos::Top));
+    plot.draw_series(std::iter::once(Text::new(
+        format!(" {label}"),
+        (*x, y_max - (y_max - y_min) * 0.08),
+        style,
+    )))
+    .map_err(draw_err)?;
+    Ok(())
+}
+
 fn draw_unknown_bands<DB: DrawingBackend>(
     plot: &mut Plot<'_, DB>,
     report: &ChartInput<'_>,

@@ -248,3 +248,31 @@ async fn periods_and_fleets_of_uk_settlement_days_are_answered_not_ignored() {
     assert_eq!(fleet_period.status, 400);
     assert_eq!(bogus.status, 400);
 }
+
+#[tokio::test]
+async fn a_settlement_days_chart_marks_where_the_clocks_change() {
+    let app = constant_asset(&[
+        "2019-03-30",
+        "2019-03-31",
+        "2019-10-26",
+        "2019-10-27",
+        "2019-11-25",
+    ])
+    .await;
+
+    let chart = |day: &str| {
+        let app = &app;
+        let uri = format!("/footprint/flat/{day}?day=uk&format=svg");
+        async move { String::from_utf8(app.get(&uri).await.body).unwrap() }
+    };
+    let spring = chart("2019-03-31").await;
+    let autumn = chart("2019-10-27").await;
+    let winter = chart("2019-11-25").await;
+
+    assert!(spring.contains("clocks go forward: BST"), "spring");
+    assert!(autumn.contains("clocks go back: GMT"), "autumn");
+    assert!(
+        !winter.contains("clocks go"),
+        "a day without a change marks none"
+    );
+}
