@@ -114,18 +114,7 @@ pub async fn asset_period(
             name,
             asked,
             Said::default(),
-            |format, size| async move {
-                let sources = answer.intensity_sources.clone();
-                let region = Some(answer.intensity_region.clone());
-                let bytes = WorkLimit::renders()
-                    .run(move || render_period(&answer, format, size))
-                    .await??;
-                Ok(Made {
-                    bytes,
-                    sources,
-                    region,
-                })
-            },
+            |format, size| period_made(answer, format, size),
         )
         .await;
     }
@@ -146,16 +135,7 @@ pub async fn asset_period(
             let answer = pipeline
                 .asset_period(&asset, &days, step, other.as_ref())
                 .await?;
-            let sources = answer.intensity_sources.clone();
-            let region = Some(answer.intensity_region.clone());
-            let bytes = WorkLimit::renders()
-                .run(move || render_period(&answer, format, size))
-                .await??;
-            Ok(Made {
-                bytes,
-                sources,
-                region,
-            })
+            period_made(answer, format, size).await
         },
     )
     .await
@@ -235,18 +215,7 @@ async fn fleet(
     params: &SummaryParams,
     headers: &HeaderMap,
 ) -> Result<Response, Error> {
-    if area_choice(params)? != AreaChoice::AssetDefault {
-        return Err(Error::BadQuery(
-            "a fleet is answered with each asset's own intensity (its region's, else national); `intensity` is not taken here"
-                .into(),
-        ));
-    }
-    let asked = Asked::of(
-        params.format.as_deref(),
-        params.width.as_deref(),
-        params.height.as_deref(),
-        headers,
-    )?;
+    let asked = fleet_asked(params, headers)?;
     let days = state.pipeline.period_days(period).await?;
     let pipeline = state.pipeline.clone();
     respond(
@@ -258,23 +227,7 @@ async fn fleet(
         Said::default(),
         |format, size| async move {
             let answer = pipeline.fleet(&days, series).await?;
-            let sources = answer.intensity_sources.clone();
-            let region = Some(
-                answer
-                    .intensity_regions
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
-            let bytes = WorkLimit::renders()
-                .run(move || render_fleet(&answer, format, size))
-                .await??;
-            Ok(Made {
-                bytes,
-                sources,
-                region,
-            })
+            fleet_made(answer, format, size).await
         },
     )
     .await
@@ -287,18 +240,7 @@ async fn settlement_fleet(
     params: &SummaryParams,
     headers: &HeaderMap,
 ) -> Result<Response, Error> {
-    if area_choice(params)? != AreaChoice::AssetDefault {
-        return Err(Error::BadQuery(
-            "a fleet is answered with each asset's own intensity (its region's, else national); `intensity` is not taken here"
-                .into(),
-        ));
-    }
-    let asked = Asked::of(
-        params.format.as_deref(),
-        params.width.as_deref(),
-        params.height.as_deref(),
-        headers,
-    )?;
+    let asked = fleet_asked(params, headers)?;
     let (answer, version) = state.pipeline.settlement_fleet(day).await?;
     respond(
         &state,
@@ -307,25 +249,68 @@ async fn settlement_fleet(
         format!("fleet_{day}_uk"),
         asked,
         Said::default(),
-        |format, size| async move {
-            let sources = answer.intensity_sources.clone();
-            let region = Some(
-                answer
-                    .intensity_regions
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
-            let bytes = WorkLimit::renders()
-                .run(move || render_fleet(&answer, format, size))
-                .await??;
-            Ok(Made {
-                bytes,
-                sources,
-                region,
-            })
-        },
+        |format, size| fleet_made(answer, format, size),
     )
     .await
+}
+
+/// What a fleet request asks for; a fleet takes each asset's own area, so
+/// another is refused rather than ignored.
+fn fleet_asked(params: &SummaryParams, headers: &HeaderMap) -> Result<Asked, Error> {
+    if area_choice(params)? != AreaChoice::AssetDefault {
+        return Err(Error::BadQuery(
+            "a fleet is answered with each asset's own intensity (its region's, else national); `intensity` is not taken here"
+                .into(),
+        ));
+    }
+    Asked::of(
+        params.format.as_deref(),
+        params.width.as_deref(),
+        params.height.as_deref(),
+        headers,
+    )
+}
+
+/// A period's answer rendered, with its sources and region for the
+/// headers.
+async fn period_made(
+    answer: crate::footprint::AssetPeriod,
+    format: crate::render::Format,
+    size: crate::render::ChartSize,
+) -> Result<Made, Error> {
+    let sources = answer.intensity_sources.clone();
+    let region = Some(answer.intensity_region.clone());
+    let bytes = WorkLimit::renders()
+        .run(move || render_period(&answer, format, size))
+        .await??;
+    Ok(Made {
+        bytes,
+        sources,
+        region,
+    })
+}
+
+/// A fleet's answer rendered, with its sources and every area it used.
+async fn fleet_made(
+    answer: crate::footprint::FleetAnswer,
+    format: crate::render::Format,
+    size: crate::render::ChartSize,
+) -> Result<Made, Error> {
+    let sources = answer.intensity_sources.clone();
+    let region = Some(
+        answer
+            .intensity_regions
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    let bytes = WorkLimit::renders()
+        .run(move || render_fleet(&answer, format, size))
+        .await??;
+    Ok(Made {
+        bytes,
+        sources,
+        region,
+    })
 }

@@ -652,8 +652,6 @@ where
     Ok(plot)
 }
 
-/// A shaded band, labelled "no data" where it is wide enough, behind each
-/// run of half-hours whose power is unknown: never drawn as a zero bar.
 /// A dashed line where the clocks change, labelled at its top.
 fn draw_clock_change<DB: DrawingBackend>(
     plot: &mut Plot<'_, DB>,
@@ -692,6 +690,8 @@ where
     Ok(())
 }
 
+/// A shaded band, labelled "no data" where it is wide enough, behind each
+/// run of half-hours whose power is unknown: never drawn as a zero bar.
 fn draw_unknown_bands<DB: DrawingBackend>(
     plot: &mut Plot<'_, DB>,
     report: &ChartInput<'_>,

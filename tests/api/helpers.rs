@@ -105,20 +105,22 @@ impl TestSchema {
 
 impl Drop for TestSchema {
     fn drop(&mut self) {
-        let (admin, sql) = (
-            self.admin.clone(),
-            format!("DROP SCHEMA {} CASCADE", self.name),
-        );
-        // A runtime of its own: drop may run inside the test's.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime")
-                .block_on(postgres_execute(&admin, &sql));
-        })
-        .join();
+        postgres_execute_from_drop(&self.admin, &format!("DROP SCHEMA {} CASCADE", self.name));
     }
+}
+
+/// [`postgres_execute`] from a `Drop`, which may run inside a test's
+/// runtime: on a thread and a runtime of its own.
+pub fn postgres_execute_from_drop(url: &str, sql: &str) {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    let _ = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(postgres_execute(&url, &sql));
+    })
+    .join();
 }
 
 pub async fn postgres_execute(url: &str, sql: &str) {

@@ -81,6 +81,33 @@ async fn counter(port: u16, name: &str) -> f64 {
         .sum()
 }
 
+/// Whether `count` (a `SELECT COUNT(*)`) on `url` finds a row within
+/// 60 s, asked from a thread of its own while the test's runtime waits.
+async fn some_rows_within(url: &str, count: &'static str) -> bool {
+    eventually(Duration::from_secs(60), || {
+        let url = url.to_owned();
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?
+                .block_on(async {
+                    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                        .await
+                        .ok()?;
+                    tokio::spawn(connection);
+                    let row = client.query_one(count, &[]).await.ok()?;
+                    Some(row.get::<_, i64>(0))
+                })
+        })
+        .join()
+        .ok()
+        .flatten()
+        .is_some_and(|n| n > 0)
+    })
+    .await
+}
+
 pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
@@ -178,31 +205,7 @@ async fn a_replica_killed_mid_computation_leaves_whole_asset_days_and_the_other_
     // Act: the first replica starts the day; the second, asked while the
     // first writes, waits for it; the first is killed with SIGKILL.
     let to_first = tokio::spawn(client().get(url_on(port_a)).send());
-    let started = eventually(Duration::from_secs(60), || {
-        let url = schema.url.clone();
-        std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                        .await
-                        .ok()?;
-                    tokio::spawn(connection);
-                    let row = client
-                        .query_one("SELECT COUNT(*) FROM asset_days", &[])
-                        .await
-                        .ok()?;
-                    Some(row.get::<_, i64>(0))
-                })
-        })
-        .join()
-        .ok()
-        .flatten()
-        .is_some_and(|n| n > 0)
-    })
-    .await;
+    let started = some_rows_within(&schema.url, "SELECT COUNT(*) FROM asset_days").await;
     assert!(started, "the first replica never started writing the day");
     let to_second = tokio::spawn(client().get(url_on(port_b)).send());
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -364,30 +367,10 @@ async fn a_frozen_replica_holds_a_day_no_longer_than_its_lease() {
     wait_for_port(port_b).await;
     let url_on = |port: u16| format!("http://127.0.0.1:{port}/fleet/2019-11-25?format=json");
     let _to_first = tokio::spawn(client().get(url_on(port_a)).send());
-    let claimed = eventually(Duration::from_secs(60), || {
-        let url = schema.url.clone();
-        std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                        .await
-                        .ok()?;
-                    tokio::spawn(connection);
-                    let row = client
-                        .query_one("SELECT COUNT(*) FROM claims WHERE key LIKE 'day %'", &[])
-                        .await
-                        .ok()?;
-                    Some(row.get::<_, i64>(0))
-                })
-        })
-        .join()
-        .ok()
-        .flatten()
-        .is_some_and(|n| n > 0)
-    })
+    let claimed = some_rows_within(
+        &schema.url,
+        "SELECT COUNT(*) FROM claims WHERE key LIKE 'day %'",
+    )
     .await;
     assert!(claimed, "the first replica never claimed the day");
 

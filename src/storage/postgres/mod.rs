@@ -277,50 +277,25 @@ impl Postgres {
         }
     }
 
-    /// A pooled connection, counting the calls that had to wait for one.
-    /// When the server refuses a new connection (its `max_connections`
-    /// taken by other clients) the call waits, up to [`POOL_WAIT`], for
-    /// one of the pool's own to be given back (or the server to take one
-    /// more) instead of failing at once.
+    /// A pooled connection, counting the calls that had to wait for one
+    /// (see [`patiently`]); a call that gets none makes readiness fail for
+    /// a while.
     async fn client(&self) -> Result<Pooled, StorageError> {
         let status = self.pool.status();
         if status.available == 0 && status.size >= status.max_size {
             metrics::counter!("db_pool_waits_total").increment(1);
         }
-        let deadline = tokio::time::Instant::now() + POOL_WAIT;
-        let mut pause = Duration::from_millis(5);
-        let client = loop {
-            match self.pool.get().await {
-                Ok(client) => break client,
-                Err(deadpool_postgres::PoolError::Backend(err))
-                    if tokio::time::Instant::now() + pause < deadline
-                        && matches!(
-                            err.code(),
-                            Some(&SqlState::TOO_MANY_CONNECTIONS | &SqlState::CANNOT_CONNECT_NOW)
-                        ) =>
-                {
-                    metrics::counter!("db_pool_waits_total").increment(1);
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(100));
-                }
-                Err(deadpool_postgres::PoolError::Backend(err)) => {
-                    *self
-                        .starved_at
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = Some(std::time::Instant::now());
-                    return Err(err.into());
-                }
-                Err(err) => {
-                    *self
-                        .starved_at
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = Some(std::time::Instant::now());
-                    return Err(StorageError::Unreachable(Box::new(err)));
-                }
+        match patiently(&self.pool).await {
+            Ok(client) => {
+                metrics::gauge!("db_pool_connections_in_use").increment(1.0);
+                Ok(Pooled(client))
             }
-        };
-        metrics::gauge!("db_pool_connections_in_use").increment(1.0);
-        Ok(Pooled(client))
+            Err(err) => {
+                *self.starved_at.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(std::time::Instant::now());
+                Err(err)
+            }
+        }
     }
 
     /// Applies the migrations not yet applied. What is applied is read
@@ -477,7 +452,7 @@ impl Postgres {
             renew_until_released(&pool, &key, &holder, stopped).await;
             // Released: the next waiter may take it at once.
             let released = async {
-                pool.get()
+                patiently(&pool)
                     .await
                     .map_err(|e| e.to_string())?
                     .execute(
@@ -1014,6 +989,34 @@ async fn pending(
         .collect())
 }
 
+/// A connection of `pool`. When the server refuses a new one (its
+/// `max_connections`, or the role's connection limit, taken by other
+/// clients) this waits, up to [`POOL_WAIT`], for one of the pool's own to
+/// be given back, or for the server to take one more, instead of failing
+/// at once.
+async fn patiently(pool: &Pool) -> Result<Object, StorageError> {
+    let deadline = tokio::time::Instant::now() + POOL_WAIT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match pool.get().await {
+            Ok(client) => return Ok(client),
+            Err(deadpool_postgres::PoolError::Backend(err))
+                if tokio::time::Instant::now() + pause < deadline
+                    && matches!(
+                        err.code(),
+                        Some(&SqlState::TOO_MANY_CONNECTIONS | &SqlState::CANNOT_CONNECT_NOW)
+                    ) =>
+            {
+                metrics::counter!("db_pool_waits_total").increment(1);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Err(deadpool_postgres::PoolError::Backend(err)) => return Err(err.into()),
+            Err(err) => return Err(StorageError::Unreachable(Box::new(err))),
+        }
+    }
+}
+
 /// Claims taken by this process, to tell its holders apart.
 static CLAIMS_TAKEN: AtomicU64 = AtomicU64::new(0);
 
@@ -1041,7 +1044,7 @@ async fn renew_until_released(
             () = tokio::time::sleep(CLAIM_RENEW_EVERY) => {}
         }
         let renewed = async {
-            pool.get()
+            patiently(pool)
                 .await
                 .map_err(|e| e.to_string())?
                 .execute(
