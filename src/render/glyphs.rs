@@ -154,11 +154,11 @@ impl<'a> DrawingBackend for GlyphBackend<'a> {
                 continue;
             };
             let bounds = outline.px_bounds();
-            let mut pixels = Vec::new();
-            outline.draw(|x, y, coverage| pixels.push((x, y, coverage)));
-            for (x, y, coverage) in pixels {
-                if coverage <= 0.0 {
-                    continue;
+            let inner = &mut self.0;
+            let mut failed = None;
+            outline.draw(|x, y, coverage| {
+                if coverage <= 0.0 || failed.is_some() {
+                    return;
                 }
                 let gx = bounds.min.x as i32 + x as i32;
                 let gy = bounds.min.y as i32 + y as i32;
@@ -169,8 +169,13 @@ impl<'a> DrawingBackend for GlyphBackend<'a> {
                         alpha: color.alpha * f64::from(coverage.min(1.0)),
                         rgb: color.rgb,
                     };
-                    self.0.draw_pixel((px, py), shade)?;
+                    if let Err(e) = inner.draw_pixel((px, py), shade) {
+                        failed = Some(e);
+                    }
                 }
+            });
+            if let Some(e) = failed {
+                return Err(e);
             }
         }
         Ok(())
