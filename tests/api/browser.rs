@@ -350,5 +350,26 @@ async fn on_a_phone_every_view_leads_with_its_answer_and_a_chart_drawn_for_the_w
         let shown = smallest * seen[5].as_f64().unwrap_or(0.0) / 360.0;
         assert!(shown >= 11.0, "{path}: text shown at {shown:.1} px");
     }
+    // A 46-period settlement day's choosers, as the browser shows them.
+    app.write_power_file("2019-03-31", &["2019-03-31 00:00:00,power,flat,100"]);
+    app.write_flat_intensity("2019-03-31", 200);
+    client
+        .goto(&format!(
+            "{base}/?asset=flat&date=2019-03-31&from=1&to=46&day=uk"
+        ))
+        .await
+        .unwrap();
+    let choosers = client
+        .execute(
+            "const f = document.getElementById('from'), t = document.getElementById('to');
+             return [f.options.length, t.options.length, f.options[4].text, t.value];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(choosers[0], 46);
+    assert_eq!(choosers[1], 46);
+    assert_eq!(choosers[2], "03:00 BST (period 5)");
+    assert_eq!(choosers[3], "46");
     client.close().await.unwrap();
 }

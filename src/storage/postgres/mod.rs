@@ -291,8 +291,10 @@ impl Postgres {
                 Ok(Pooled(client))
             }
             Err(err) => {
-                *self.starved_at.lock().unwrap_or_else(PoisonError::into_inner) =
-                    Some(std::time::Instant::now());
+                *self
+                    .starved_at
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(std::time::Instant::now());
                 Err(err)
             }
         }
