@@ -67,11 +67,23 @@ async fn browser(
     }
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("goog:chromeOptions".into(), options);
-    ClientBuilder::new(HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{driver_port}"))
-        .await
-        .expect("a WebDriver session")
+    // Several browsers starting at once on a loaded machine: Chromium may
+    // not come up in chromedriver's own time the first time.
+    let mut last_error = None;
+    for attempt in 0..3 {
+        match ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities.clone())
+            .connect(&format!("http://127.0.0.1:{driver_port}"))
+            .await
+        {
+            Ok(client) => return client,
+            Err(err) => {
+                last_error = Some(err.to_string());
+                tokio::time::sleep(Duration::from_millis(500 * (attempt + 1))).await;
+            }
+        }
+    }
+    panic!("no WebDriver session: {}", last_error.unwrap_or_default())
 }
 
 fn screenshot_dir() -> Option<PathBuf> {
