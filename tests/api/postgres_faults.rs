@@ -129,10 +129,21 @@ async fn a_statement_timeout_is_a_503_saying_so_not_a_500() {
     fleet_day(&data, 300);
     migrated_with_a_stored_day(&schema, &dir.path().join("writer.log")).await;
 
-    // Act: a role whose statements may run 1 ms, on a cold fleet day.
-    let limited = with_setting(&schema.url, "statement_timeout%3D1");
+    // Act: a role whose statements may run 300 ms, on a cold fleet day,
+    // while another session holds the day files' table (as a long
+    // maintenance job would): the first statement that needs it runs out
+    // of time.
+    let limited = with_setting(&schema.url, "statement_timeout%3D300");
     let (_replica, port) = replica(&data, &limited, &dir.path().join("r.log"));
-    wait_for_port(port).await;
+    assert!(ready_within(port, Duration::from_secs(30)).await);
+    let (holder, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    holder
+        .batch_execute("BEGIN; LOCK TABLE day_files IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
     let answer = client()
         .get(format!(
             "http://127.0.0.1:{port}/fleet/2019-11-25?format=json"
@@ -141,10 +152,14 @@ async fn a_statement_timeout_is_a_503_saying_so_not_a_500() {
         .await
         .unwrap();
 
+    holder.batch_execute("ROLLBACK").await.unwrap();
+
     // Assert
-    assert_eq!(answer.status(), 503);
-    assert_eq!(answer.headers()["retry-after"], "1");
+    let status = answer.status();
+    let retry_after = answer.headers().get("retry-after").cloned();
     let problem: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(status, 503, "{problem}");
+    assert_eq!(retry_after.unwrap(), "1");
     assert_eq!(problem["type"], "/problems/store-unavailable", "{problem}");
     assert!(
         problem["detail"]
