@@ -28,8 +28,11 @@ async fn schemathesis_finds_no_undeclared_status_header_content_type_or_body() {
     let work = tempfile::tempdir().unwrap();
     let (_server, port) = serve_binary(&fixtures_dir(), &work.path().join("db.sqlite3")).await;
 
+    // Schemathesis keeps a cache where it runs: in the test's own folder.
+    let cwd = work.path().to_owned();
     let output = tokio::task::spawn_blocking(move || {
         Command::new("schemathesis")
+            .current_dir(cwd)
             .args(["run", &format!("http://127.0.0.1:{port}/openapi.json")])
             .args(["--checks", "all"])
             .args([
