@@ -93,7 +93,12 @@ pub struct FootprintRow {
     /// the half-hour is known: unknown is never shown as zero.
     pub mean_power_kw: Option<f64>,
     /// Energy over the known part, kWh; `None` when nothing is known.
+    /// Import minus export.
     pub energy_kwh: Option<f64>,
+    /// Energy drawn from the grid over the known part, kWh.
+    pub import_kwh: Option<f64>,
+    /// Energy sent to the grid over the known part, kWh (positive).
+    pub export_kwh: Option<f64>,
     pub intensity_g_per_kwh: f64,
     pub intensity_kind: IntensityKind,
     /// energy_kwh x intensity_g_per_kwh, gCO2eq; `None` when the energy is.
@@ -143,6 +148,8 @@ impl FootprintRow {
             carried_forward: energy.carried_forward,
             mean_power_kw: known.then_some(energy.mean_power_kw),
             energy_kwh: known.then_some(energy.energy_kwh),
+            import_kwh: known.then_some(energy.import_kwh),
+            export_kwh: known.then_some(energy.export_kwh),
             intensity_g_per_kwh,
             intensity_kind,
             footprint_g: known.then_some(energy.energy_kwh * intensity_g_per_kwh),
@@ -170,6 +177,12 @@ impl FootprintRow {
 pub struct Totals {
     /// `None` when no part of the range is known.
     pub energy_kwh: Option<f64>,
+    /// Energy drawn from the grid; `None` when no part is known.
+    #[serde(default)]
+    pub import_kwh: Option<f64>,
+    /// Energy sent to the grid (positive); `None` when no part is known.
+    #[serde(default)]
+    pub export_kwh: Option<f64>,
     /// `None` when no part of the range is known.
     pub footprint_g: Option<f64>,
     /// Fraction of the range with a known power value (the mean of the
@@ -186,6 +199,8 @@ impl Totals {
         };
         Totals {
             energy_kwh: sum(|r| r.energy_kwh),
+            import_kwh: sum(|r| r.import_kwh),
+            export_kwh: sum(|r| r.export_kwh),
             footprint_g: sum(|r| r.footprint_g),
             coverage: rows.iter().map(|r| r.coverage).sum::<f64>() / n,
         }
@@ -377,6 +392,8 @@ mod tests {
             "carried_forward",
             "mean_power_kw",
             "energy_kwh",
+            "import_kwh",
+            "export_kwh",
             "intensity_g_per_kwh",
             "intensity_kind",
             "footprint_g",

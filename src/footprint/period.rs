@@ -210,6 +210,8 @@ pub struct DatedRow {
 pub struct PeriodTotals {
     /// `None` when no part of the period is known.
     pub energy_kwh: Option<f64>,
+    pub import_kwh: Option<f64>,
+    pub export_kwh: Option<f64>,
     pub footprint_g: Option<f64>,
     /// Fraction of the whole period with a known power value: days
     /// without data count as unknown.
@@ -222,6 +224,8 @@ impl PeriodTotals {
     pub fn of(days: impl IntoIterator<Item = Totals>, period_days: u32) -> PeriodTotals {
         let mut totals = PeriodTotals {
             energy_kwh: None,
+            import_kwh: None,
+            export_kwh: None,
             footprint_g: None,
             coverage: 0.0,
             days_with_data: 0,
@@ -233,6 +237,8 @@ impl PeriodTotals {
         };
         for day in days {
             add(&mut totals.energy_kwh, day.energy_kwh);
+            add(&mut totals.import_kwh, day.import_kwh);
+            add(&mut totals.export_kwh, day.export_kwh);
             add(&mut totals.footprint_g, day.footprint_g);
             totals.coverage += day.coverage;
             if day.energy_kwh.is_some() {
@@ -276,6 +282,8 @@ pub struct AssetPeriod {
 pub struct FleetAsset {
     pub asset: AssetId,
     pub energy_kwh: Option<f64>,
+    pub import_kwh: Option<f64>,
+    pub export_kwh: Option<f64>,
     pub footprint_g: Option<f64>,
     /// Fraction of the day (or period) with a known power value.
     pub coverage: f64,
@@ -332,6 +340,8 @@ pub struct FleetAssetDay {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct FleetTotals {
     pub energy_kwh: Option<f64>,
+    pub import_kwh: Option<f64>,
+    pub export_kwh: Option<f64>,
     pub footprint_g: Option<f64>,
     pub assets: u32,
 }
@@ -390,6 +400,8 @@ impl FleetAnswer {
         };
         let totals = FleetTotals {
             energy_kwh: sum(|a| a.energy_kwh),
+            import_kwh: sum(|a| a.import_kwh),
+            export_kwh: sum(|a| a.export_kwh),
             footprint_g: sum(|a| a.footprint_g),
             assets: assets.len() as u32,
         };
@@ -404,6 +416,8 @@ mod tests {
     fn totals(energy: Option<f64>, coverage: f64) -> Totals {
         Totals {
             energy_kwh: energy,
+            import_kwh: energy,
+            export_kwh: energy.map(|_| 0.0),
             footprint_g: energy.map(|e| e * 100.0),
             coverage,
         }
@@ -425,6 +439,8 @@ mod tests {
         let asset = |id: &str, g: Option<f64>| FleetAsset {
             asset: AssetId::parse(id).unwrap(),
             energy_kwh: g.map(|g| g / 100.0),
+            import_kwh: g.map(|g| g / 100.0),
+            export_kwh: g.map(|_| 0.0),
             footprint_g: g,
             coverage: 1.0,
             intensity_region: "national".to_owned(),

@@ -17,6 +17,7 @@ use std::sync::atomic::Ordering;
 use super::{Pipeline, PipelineError, READ_ATTEMPTS, compute_asset_day, with_intensity};
 use crate::asset::AssetId;
 use crate::blocking::{WorkLimit, run_blocking};
+use crate::footprint::FootprintRow;
 use crate::half_hour::Day;
 use crate::intensity::Area;
 use crate::message::chain;
@@ -26,7 +27,7 @@ use crate::power::{
 };
 use crate::register::Register;
 use crate::storage::{
-    AssetDayRecord, ComputedDay, DayFileRecord, IntensityVersions, StoredIntensity,
+    AssetDayRecord, ComputedDay, DayFileRecord, IntensityVersions, NewResults, StoredIntensity,
 };
 
 /// Files larger than this are read for one asset alone when that asset is
@@ -511,7 +512,7 @@ fn recompute_footprints_of(
             }
         }
     }
-    let mut updated: Vec<(AssetId, AssetDayRecord, _)> = Vec::new();
+    let mut updated: Vec<(AssetId, AssetDayRecord, Vec<FootprintRow>)> = Vec::new();
     for (asset, intensity) in targets {
         let (Some(record), Some(energies)) = (
             storage.asset_day(&asset, day)?,
@@ -519,15 +520,20 @@ fn recompute_footprints_of(
         ) else {
             continue;
         };
-        let (record, footprints) = with_intensity(record, &energies, intensity);
-        updated.push((asset, record, footprints));
+        let (record, results) = with_intensity(record, &energies, intensity);
+        updated.push((asset, record, results));
     }
     for chunk in updated.chunks(BATCH) {
-        let days: Vec<_> = chunk
+        let days: Vec<NewResults<'_>> = chunk
             .iter()
-            .map(|(asset, record, footprints)| (asset, day, record, &footprints[..]))
+            .map(|(asset, record, results)| NewResults {
+                asset,
+                day,
+                record,
+                results,
+            })
             .collect();
-        storage.save_footprints_of_many(&days)?;
+        storage.save_results(&days)?;
     }
     Ok(())
 }

@@ -31,18 +31,20 @@ use crate::footprint::{
     FootprintQuery, FootprintReport, FootprintRow, KindUnavailable, Totals, check_complete,
     footprint_rows,
 };
-use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourRange};
 use crate::intensity::{
     Area, AreaChoice, IntensityDay, IntensityKind, IntensitySource, IntensityUnavailable,
     KindPreference, Provenance,
 };
 use crate::message::chain;
 use crate::power::{
-    CarryOver, CsvError, FileStamp, HalfHourEnergy, PowerSeries, SourceStamp, kept_for_next_day,
-    open_regular, power_file_path, read_power_csv, resample_day_with_gaps,
+    CarryOver, CsvError, FileStamp, HalfHourEnergy, PowerSeries, SourceStamp, open_regular,
+    power_file_path, read_power_csv, resample_day_with_gaps,
 };
 use crate::register::{AssetRegister, REGISTER_FILE};
-use crate::storage::{AssetDayRecord, Claim, ComputedDay, Storage, StorageError, StoredIntensity};
+use crate::storage::{
+    AssetDayRecord, Claim, ComputedDay, NewResults, Storage, StorageError, StoredIntensity,
+};
 
 /// How long forecast-only intensity is trusted before it is fetched again.
 pub const FORECAST_REFRESH: Duration = Duration::minutes(30);
@@ -58,13 +60,6 @@ const STAMP_REUSE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Day files whose assets are remembered (to answer unknown assets).
 const MAX_REMEMBERED_FILES: usize = 64;
-
-/// Every preference is computed when a day is.
-const PREFERENCES: [KindPreference; 3] = [
-    KindPreference::Auto,
-    KindPreference::Only(IntensityKind::Actual),
-    KindPreference::Only(IntensityKind::Forecast),
-];
 
 /// Why a footprint could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -473,26 +468,21 @@ impl Pipeline {
             }
         };
 
+        if chosen != own_area {
+            intensity = self.intensity(&chosen, day).await?;
+        }
         let storage = self.storage.clone();
         let asset = query.asset.clone();
-        let mut rows = if chosen == own_area {
-            run_blocking(move || storage.footprint_range(&asset, day, preference, range)).await??
+        let of = intensity.clone();
+        let results = if chosen == own_area {
+            Results::Stored
         } else {
-            intensity = self.intensity(&chosen, day).await?;
-            let energies = run_blocking(move || storage.energies(&asset, day)).await??;
-            let Some(energies) = energies else {
-                return Err(PipelineError::Storage(
-                    crate::storage::StorageError::Corrupt(format!(
-                        "the half-hours of `{}` on {day} are not all stored",
-                        query.asset
-                    )),
-                ));
-            };
-            footprint_rows(&energies, &intensity.day, preference)
-                .into_iter()
-                .filter(|r| range.contains(r.half_hour_id))
-                .collect()
+            Results::Other
         };
+        let mut rows = run_blocking(move || {
+            stored_rows(&storage, &asset, day, (preference, results), range, &of.day)
+        })
+        .await??;
         check_complete(day, range, preference, &rows)?;
         if !intensity.mix.is_empty() {
             for row in &mut rows {
@@ -616,7 +606,7 @@ impl Pipeline {
     }
 
     /// The power is unchanged but the intensity was refreshed: recompute
-    /// the footprint from the stored half-hours, without the CSV.
+    /// the stored results from the stored half-hours, without the CSV.
     async fn recompute_footprints(
         &self,
         asset: AssetId,
@@ -635,8 +625,13 @@ impl Pipeline {
             return self.compute_day(asset, day, stamp, intensity).await;
         };
         run_blocking(move || {
-            let (record, footprints) = with_intensity(record, &energies, &intensity);
-            storage.save_footprints(&asset, day, &record, &footprints)?;
+            let (record, results) = with_intensity(record, &energies, &intensity);
+            storage.save_results(&[NewResults {
+                asset: &asset,
+                day,
+                record: &record,
+                results: &results,
+            }])?;
             // The day's other assets may still use the old figures.
             storage.mark_day_file_intensity(day, None, None)?;
             Ok(record)
@@ -655,42 +650,81 @@ impl Drop for WholeDayAfter<'_> {
     }
 }
 
-/// The day's footprint rows under each preference, so that any later
-/// request is a read.
-fn every_preference(
-    energies: &[HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
+/// Which footprints a range is read with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Results {
+    /// The asset's own area's: under `auto`, the stored results.
+    Stored,
+    /// Another area's figures: the stored half-hours times them.
+    Other,
+}
+
+/// The footprint rows of `range` of a stored asset-day. Under `auto` with
+/// the asset's own figures (`intensity`, the version its record names),
+/// the stored results read back, each with the figure of the kind it used;
+/// under a forced kind or another area's figures, the stored half-hours
+/// times `intensity`.
+fn stored_rows(
+    storage: &Storage,
+    asset: &AssetId,
+    day: Day,
+    (preference, results): (KindPreference, Results),
+    range: HalfHourRange,
     intensity: &IntensityDay,
-) -> Vec<(KindPreference, Vec<FootprintRow>)> {
-    PREFERENCES
+) -> Result<Vec<FootprintRow>, PipelineError> {
+    let missing = || {
+        PipelineError::Storage(StorageError::Corrupt(format!(
+            "the asset-day `{asset}` {day} is not stored"
+        )))
+    };
+    if preference != KindPreference::Auto || results == Results::Other {
+        let energies = storage.energies(asset, day)?.ok_or_else(missing)?;
+        return Ok(footprint_rows(&energies, intensity, preference)
+            .into_iter()
+            .filter(|r| range.contains(r.half_hour_id))
+            .collect());
+    }
+    let stored = storage.results(asset, day)?.ok_or_else(missing)?;
+    range
         .iter()
-        .map(|&p| (p, footprint_rows(energies, intensity, p)))
+        .map(|id| {
+            let (energy, result) = (&stored.energies[id.index()], stored.results[id.index()]);
+            let figures = intensity.get(id);
+            let figure = match result.kind {
+                IntensityKind::Actual => figures.actual,
+                IntensityKind::Forecast => figures.forecast,
+            }
+            .ok_or_else(|| {
+                PipelineError::Storage(StorageError::Corrupt(format!(
+                    "no {} intensity for half-hour {id} of {day}, which `{asset}` used",
+                    result.kind
+                )))
+            })?;
+            let mut row = FootprintRow::from_energy(energy, figure, result.kind);
+            if row.footprint_g.is_some() {
+                row.footprint_g = result.footprint_g;
+            }
+            Ok(row)
+        })
         .collect()
 }
 
-/// An asset-day's footprints under `intensity`, from its stored
+/// An asset-day's results under `intensity`, from its stored
 /// half-hours, and its record saying so: the power is unchanged.
 fn with_intensity(
     record: AssetDayRecord,
     energies: &[HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
     intensity: &StoredIntensity,
-) -> (AssetDayRecord, Vec<(KindPreference, Vec<FootprintRow>)>) {
-    let footprints = every_preference(energies, &intensity.day);
+) -> (AssetDayRecord, Vec<FootprintRow>) {
+    let results = footprint_rows(energies, &intensity.day, KindPreference::Auto);
     let record = AssetDayRecord {
         intensity_fetched_at: intensity.fetched_at,
         intensity_area: intensity.area.clone(),
         computed_at: crate::storage::now(),
-        totals: totals_of(&footprints),
+        totals: Totals::of(&results),
         ..record
     };
-    (record, footprints)
-}
-
-/// The whole day's totals under the default preference.
-fn totals_of(footprints: &[(KindPreference, Vec<FootprintRow>)]) -> Totals {
-    footprints
-        .iter()
-        .find(|(p, _)| *p == KindPreference::Auto)
-        .map_or(Totals::of(&[]), |(_, rows)| Totals::of(rows))
+    (record, results)
 }
 
 /// One asset-day computed and ready to be stored.
@@ -698,10 +732,10 @@ struct AssetDayParts {
     asset: AssetId,
     record: AssetDayRecord,
     /// What the next day needs of the readings and gaps.
-    readings: Vec<crate::power::PowerReading>,
-    gaps: Vec<DateTime<Utc>>,
+    carry: CarryOver,
     energies: [HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
-    footprints: Vec<(KindPreference, Vec<FootprintRow>)>,
+    /// Under the asset's own intensity (`auto`).
+    results: Vec<FootprintRow>,
 }
 
 impl AssetDayParts {
@@ -710,16 +744,15 @@ impl AssetDayParts {
             asset: &self.asset,
             day,
             record: &self.record,
-            readings: &self.readings,
-            gaps: &self.gaps,
+            carry: &self.carry,
             energies: &self.energies,
-            footprints: &self.footprints,
+            results: &self.results,
         }
     }
 }
 
 /// Resamples one asset's series (with what the previous day carries in)
-/// and computes its footprint under every preference: the same for one
+/// and computes its footprint under its own intensity: the same for one
 /// asset read alone and for a whole file.
 fn compute_asset_day(
     asset: AssetId,
@@ -732,24 +765,23 @@ fn compute_asset_day(
     let (readings, gaps) = carry.merge_into(&own.readings, &own.gaps);
     let energies = resample_day_with_gaps(day, &readings, &gaps, carry.held);
     // Only this much is stored of a series that may hold millions.
-    let (readings, gaps) = kept_for_next_day(&readings, &gaps, day.end());
-    let footprints = every_preference(&energies, &intensity.day);
+    let next = CarryOver::split(&readings, &gaps, day.end());
+    let results = footprint_rows(&energies, &intensity.day, KindPreference::Auto);
     let record = AssetDayRecord {
         stamp,
         intensity_fetched_at: intensity.fetched_at,
         readings: own.readings.len() as u64,
         skipped: own.skipped.clone(),
         computed_at: crate::storage::now(),
-        totals: totals_of(&footprints),
+        totals: Totals::of(&results),
         intensity_area: intensity.area.clone(),
     };
     AssetDayParts {
         asset,
         record,
-        readings,
-        gaps,
+        carry: next,
         energies,
-        footprints,
+        results,
     }
 }
 

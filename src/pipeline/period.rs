@@ -221,23 +221,34 @@ impl Pipeline {
             PeriodStep::HalfHour => {
                 let storage = self.storage.clone();
                 let asset = asset.clone();
-                // Each day's generation mix, as the day's own rows carry it.
-                let mixes: HashMap<Day, Vec<crate::intensity::GenerationMix>> = days
+                // Each day's own intensity: its figures and generation mix,
+                // as the day's own rows carry them.
+                let own: HashMap<Day, StoredIntensity> = days
                     .iter()
                     .filter_map(|(day, outcome)| {
                         let ingested = outcome.as_ref().ok()?;
                         let own = ingested.intensities.iter().find(|i| i.area == own_area)?;
-                        (!own.mix.is_empty()).then(|| (*day, own.mix.clone()))
+                        Some((*day, own.clone()))
                     })
+                    .collect();
+                let mixes: HashMap<Day, Vec<crate::intensity::GenerationMix>> = own
+                    .iter()
+                    .filter(|(_, i)| !i.mix.is_empty())
+                    .map(|(day, i)| (*day, i.mix.clone()))
                     .collect();
                 let mut rows = run_blocking(move || {
                     let mut rows = Vec::with_capacity(with_data.len() * 48);
                     for day in with_data {
-                        let day_rows = storage.footprint_range(
+                        let Some(intensity) = own.get(&day) else {
+                            continue;
+                        };
+                        let day_rows = super::stored_rows(
+                            &storage,
                             &asset,
                             day,
-                            KindPreference::Auto,
+                            (KindPreference::Auto, super::Results::Stored),
                             HalfHourRange::FULL_DAY,
+                            &intensity.day,
                         )?;
                         rows.extend(day_rows.into_iter().map(|row| DatedRow { date: day, row }));
                     }
@@ -367,6 +378,8 @@ impl Pipeline {
                 FleetAsset {
                     asset,
                     energy_kwh: t.energy_kwh,
+                    import_kwh: t.import_kwh,
+                    export_kwh: t.export_kwh,
                     footprint_g: t.footprint_g,
                     coverage: t.coverage,
                     intensity_region: String::new(),

@@ -17,6 +17,7 @@ use crate::intensity::{AreaChoice, KindPreference, Provenance};
 use crate::power::csv::MAX_REPORTED_SKIPS;
 use crate::power::{SkippedRow, SkippedRows};
 use crate::settlement::{PeriodRange, SettlementDay, TIME_ZONE};
+use crate::storage::StorageError;
 
 impl Pipeline {
     /// Settlement periods `range` of `day` for `asset`, with the version
@@ -196,11 +197,23 @@ impl Pipeline {
                     let totals = if range == HalfHourRange::FULL_DAY {
                         t.totals
                     } else {
-                        let rows = storage.footprint_range(
+                        let intensity = ingested
+                            .intensities
+                            .iter()
+                            .find(|i| i.area == t.intensity_area)
+                            .ok_or_else(|| {
+                                StorageError::Corrupt(format!(
+                                    "`{}` on {utc_day} uses intensity nobody fetched",
+                                    t.asset
+                                ))
+                            })?;
+                        let rows = super::stored_rows(
+                            &storage,
                             &t.asset,
                             utc_day,
-                            KindPreference::Auto,
+                            (KindPreference::Auto, super::Results::Stored),
                             range,
+                            &intensity.day,
                         )?;
                         Totals::of(&rows)
                     };
@@ -227,6 +240,8 @@ impl Pipeline {
                 FleetAsset {
                     asset,
                     energy_kwh: sum(|t| t.energy_kwh),
+                    import_kwh: sum(|t| t.import_kwh),
+                    export_kwh: sum(|t| t.export_kwh),
                     footprint_g: sum(|t| t.footprint_g),
                     coverage: known / periods as f64,
                     intensity_region: String::new(),

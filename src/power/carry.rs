@@ -78,23 +78,6 @@ impl CarryOver {
     }
 }
 
-/// What the next day needs of a day's sorted readings and gaps: the last
-/// reading before `boundary` (the day's end) and everything after it.
-/// The file keeps the rest.
-pub fn kept_for_next_day(
-    readings: &[PowerReading],
-    gaps: &[DateTime<Utc>],
-    boundary: DateTime<Utc>,
-) -> (Vec<PowerReading>, Vec<DateTime<Utc>>) {
-    let held_from = readings
-        .partition_point(|r| r.at < boundary)
-        .saturating_sub(1);
-    let tail = &readings[held_from..];
-    let gaps_from = tail.first().map_or(boundary, |r| r.at);
-    let gaps = gaps.iter().copied().filter(|g| *g >= gaps_from).collect();
-    (tail.to_vec(), gaps)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,24 +132,6 @@ mod tests {
         let (readings, gaps) = carry.merge_into(&own, &[]);
         assert_eq!(*readings, [r("2020-04-11T00:00:00Z", 8.0), own[0]]);
         assert!(gaps.is_empty());
-    }
-
-    #[test]
-    fn what_the_next_day_needs_is_the_last_reading_before_midnight_and_after() {
-        let readings = [
-            r("2020-04-11T22:00:00Z", 1.0),
-            r("2020-04-11T23:00:00Z", 2.0),
-            r("2020-04-12T00:10:00Z", 3.0),
-        ];
-        let gaps = [at("2020-04-11T22:30:00Z"), at("2020-04-11T23:30:00Z")];
-
-        let (kept, kept_gaps) = kept_for_next_day(&readings, &gaps, at("2020-04-12T00:00:00Z"));
-
-        assert_eq!(kept, readings[1..]);
-        assert_eq!(kept_gaps, [at("2020-04-11T23:30:00Z")]);
-        // Taken again, it is the same: engines may apply it once more.
-        let (again, again_gaps) = kept_for_next_day(&kept, &kept_gaps, at("2020-04-12T00:00:00Z"));
-        assert_eq!((again, again_gaps), (kept, kept_gaps));
     }
 
     #[test]

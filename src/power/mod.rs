@@ -9,10 +9,10 @@ pub mod day_file;
 pub mod file;
 pub mod resample;
 
-pub use self::carry::{CarryOver, kept_for_next_day};
+pub use self::carry::CarryOver;
 pub use self::csv::{
     CsvError, PowerReading, PowerSeries, SkippedRow, SkippedRows, read_asset_ids, read_power_csv,
 };
 pub use self::day_file::{DayFile, read_day_file};
 pub use self::file::{FileStamp, SourceStamp, open_regular, power_file_path};
-pub use self::resample::{HalfHourEnergy, resample_day, resample_day_with_gaps};
+pub use self::resample::{HalfHourEnergy, Integrals, resample_day, resample_day_with_gaps};

@@ -16,6 +16,30 @@ use crate::half_hour::{DAY_NS, Day, HALF_HOUR_NS, HALF_HOURS_PER_DAY, HalfHourId
 /// Nanoseconds in an hour: kW x ns / NS_PER_HOUR = kWh.
 const NS_PER_HOUR: f64 = 3_600_000_000_000.0;
 
+/// What is measured of one half-hour, from which every other figure of
+/// [`HalfHourEnergy`] is derived: the integrals themselves, so that a
+/// stored half-hour gives back the same figures bit for bit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Integrals {
+    /// Readings whose timestamp falls inside the half-hour.
+    pub samples: u32,
+    /// How long the power was known, ns (at most [`HALF_HOUR_NS`]).
+    pub known_ns: i64,
+    /// Integral of the positive part of the power (drawn from the grid),
+    /// kW x ns.
+    pub import_kw_ns: f64,
+    /// Integral of the negative part, as a positive number (sent to the
+    /// grid), kW x ns.
+    pub export_kw_ns: f64,
+}
+
+impl Integrals {
+    /// Net integral, kW x ns: import minus export.
+    pub fn net_kw_ns(&self) -> f64 {
+        self.import_kw_ns - self.export_kw_ns
+    }
+}
+
 /// The resampled power of one half-hour.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct HalfHourEnergy {
@@ -33,15 +57,40 @@ pub struct HalfHourEnergy {
     pub carried_forward: bool,
     /// Mean power over the covered part, kW (0 when coverage is 0).
     pub mean_power_kw: f64,
-    /// Exact integral of the held power over the half-hour, kWh.
+    /// Exact integral of the held power over the half-hour, kWh: import
+    /// minus export.
     pub energy_kwh: f64,
+    /// Integral of the power's positive part, kWh.
+    pub import_kwh: f64,
+    /// Integral of the power's negative part, kWh, as a positive number.
+    pub export_kwh: f64,
+    /// What the figures above are derived from.
+    pub integrals: Integrals,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Accumulator {
-    known_ns: i64,
-    kw_ns: f64,
-    samples: u32,
+impl HalfHourEnergy {
+    /// Every figure of half-hour `id` of `day` from its integrals; the one
+    /// place they are derived, for a day just read and one read back.
+    pub fn from_integrals(day: Day, id: HalfHourId, integrals: Integrals) -> HalfHourEnergy {
+        let a = integrals;
+        HalfHourEnergy {
+            half_hour_id: id,
+            from: id.start(day),
+            to: id.end(day),
+            samples: a.samples,
+            coverage: a.known_ns as f64 / HALF_HOUR_NS as f64,
+            carried_forward: a.samples == 0 && a.known_ns > 0,
+            mean_power_kw: if a.known_ns > 0 {
+                a.net_kw_ns() / a.known_ns as f64
+            } else {
+                0.0
+            },
+            energy_kwh: a.net_kw_ns() / NS_PER_HOUR,
+            import_kwh: a.import_kw_ns / NS_PER_HOUR,
+            export_kwh: a.export_kw_ns / NS_PER_HOUR,
+            integrals,
+        }
+    }
 }
 
 /// Integrates the held power over each of the 48 half-hours of `day`.
@@ -71,7 +120,7 @@ pub fn resample_day_with_gaps(
     debug_assert!(readings.windows(2).all(|w| w[0].at <= w[1].at));
     debug_assert!(gaps.windows(2).all(|w| w[0] <= w[1]));
     let day_start_ns = unix_ns(day.start());
-    let mut acc = [Accumulator::default(); HALF_HOURS_PER_DAY as usize];
+    let mut acc = [Integrals::default(); HALF_HOURS_PER_DAY as usize];
 
     let first_in_day = readings.partition_point(|r| unix_ns(r.at) < day_start_ns);
     let first_gap_in_day = gaps.partition_point(|g| unix_ns(*g) < day_start_ns);
@@ -109,21 +158,7 @@ pub fn resample_day_with_gaps(
 
     std::array::from_fn(|i| {
         let id = HalfHourId::from_index(i).unwrap_or(HalfHourId::LAST);
-        let a = acc[i];
-        HalfHourEnergy {
-            half_hour_id: id,
-            from: id.start(day),
-            to: id.end(day),
-            samples: a.samples,
-            coverage: a.known_ns as f64 / HALF_HOUR_NS as f64,
-            carried_forward: a.samples == 0 && a.known_ns > 0,
-            mean_power_kw: if a.known_ns > 0 {
-                a.kw_ns / a.known_ns as f64
-            } else {
-                0.0
-            },
-            energy_kwh: a.kw_ns / NS_PER_HOUR,
-        }
+        HalfHourEnergy::from_integrals(day, id, acc[i])
     })
 }
 
@@ -145,14 +180,20 @@ fn merge_events<'a>(
 
 /// Adds `kw` held over `[from_ns, to_ns)` (offsets from 00:00), split at
 /// every half-hour boundary it crosses.
-fn integrate(acc: &mut [Accumulator], kw: f64, mut from_ns: i64, to_ns: i64) {
+fn integrate(acc: &mut [Integrals], kw: f64, mut from_ns: i64, to_ns: i64) {
     while from_ns < to_ns {
         let index = (from_ns / HALF_HOUR_NS) as usize;
         let boundary = (index as i64 + 1) * HALF_HOUR_NS;
         let until = boundary.min(to_ns);
         let span = until - from_ns;
         acc[index].known_ns += span;
-        acc[index].kw_ns += kw * span as f64;
+        // Apart, so that a battery that charges then discharges inside one
+        // half-hour shows both; a zero value adds to neither.
+        if kw > 0.0 {
+            acc[index].import_kw_ns += kw * span as f64;
+        } else if kw < 0.0 {
+            acc[index].export_kw_ns += -kw * span as f64;
+        }
         from_ns = until;
     }
 }
@@ -384,5 +425,118 @@ mod tests {
         let e = resample_day_with_gaps(day(), &readings, &gaps, None);
         assert_eq!(e[0].coverage, 0.0);
         assert!((e[12].coverage - 1.0).abs() < EPS);
+    }
+
+    /// The step function's positive and negative parts integrated over
+    /// each half-hour in whole milli-kW x seconds (exact integers), by
+    /// walking the events of each half-hour on their own.
+    fn exact_parts(events: &[(i64, Option<i64>)], day_start: i64) -> Vec<(i64, i64, i64)> {
+        (0..48)
+            .map(|i| {
+                let (from, to) = (day_start + i * 1800, day_start + (i + 1) * 1800);
+                let mut value = events
+                    .iter()
+                    .take_while(|(at, _)| *at <= from)
+                    .last()
+                    .and_then(|(_, v)| *v);
+                let mut since = from;
+                let (mut import, mut export, mut known) = (0, 0, 0);
+                let inside = events.iter().filter(|(at, _)| *at > from && *at < to);
+                for &(at, v) in inside.chain(std::iter::once(&(to, None))) {
+                    if let Some(milli_kw) = value {
+                        let span = at - since;
+                        known += span;
+                        import += milli_kw.max(0) * span;
+                        export += (-milli_kw).max(0) * span;
+                    }
+                    value = v;
+                    since = at;
+                }
+                (import, export, known)
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn import_and_export_are_the_exact_integrals_of_their_parts(
+            readings in proptest::collection::vec((-1800i64..88_200, -200_000i64..200_000), 0..80),
+            gaps in proptest::collection::vec(-1800i64..88_200, 0..6),
+            zeros in proptest::collection::vec(-1800i64..88_200, 0..6),
+        ) {
+            // Readings on even seconds, gaps on odd ones: a reading and a
+            // gap never share an instant (the reader drops such gaps).
+            let start = day().start().timestamp();
+            let mut events: Vec<(i64, Option<i64>)> = readings
+                .iter()
+                .map(|&(t, milli_kw)| (start + t / 2 * 2, Some(milli_kw)))
+                .chain(zeros.iter().map(|&t| (start + t / 2 * 2, Some(0))))
+                .chain(gaps.iter().map(|&t| (start + t / 2 * 2 + 1, None)))
+                .collect();
+            events.sort_by_key(|(at, _)| *at);
+            events.dedup_by_key(|(at, _)| *at);
+            let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap();
+            let power: Vec<PowerReading> = events
+                .iter()
+                .filter_map(|&(t, v)| v.map(|mw| PowerReading { at: at(t), power_kw: mw as f64 / 1000.0 }))
+                .collect();
+            let gap_times: Vec<DateTime<Utc>> =
+                events.iter().filter(|(_, v)| v.is_none()).map(|&(t, _)| at(t)).collect();
+
+            let out = resample_day_with_gaps(day(), &power, &gap_times, None);
+
+            let milli_kws_to_kwh = |x: i64| x as f64 / 1000.0 / 3600.0;
+            for (h, (import, export, known)) in out.iter().zip(exact_parts(&events, start)) {
+                proptest::prop_assert!((h.import_kwh - milli_kws_to_kwh(import)).abs() < 1e-9);
+                proptest::prop_assert!((h.export_kwh - milli_kws_to_kwh(export)).abs() < 1e-9);
+                proptest::prop_assert!(h.import_kwh >= 0.0 && h.export_kwh >= 0.0);
+                proptest::prop_assert!(
+                    (h.energy_kwh - milli_kws_to_kwh(import - export)).abs() < 1e-9
+                );
+                proptest::prop_assert_eq!(h.integrals.known_ns, known * 1_000_000_000);
+            }
+        }
+    }
+
+    /// The net figure as the resampler computed it before import and
+    /// export were kept apart: one signed sum per half-hour.
+    fn signed_sum_energies(readings: &[PowerReading]) -> Vec<f64> {
+        let start = day().start();
+        let mut sums = vec![0.0f64; 48];
+        for (i, r) in readings.iter().enumerate() {
+            let end = readings.get(i + 1).map_or(day().end(), |n| n.at);
+            let mut from = (r.at - start).num_nanoseconds().unwrap().max(0);
+            let to = (end - start).num_nanoseconds().unwrap().min(DAY_NS);
+            while from < to {
+                let index = (from / HALF_HOUR_NS) as usize;
+                let until = ((index as i64 + 1) * HALF_HOUR_NS).min(to);
+                sums[index] += r.power_kw * (until - from) as f64;
+                from = until;
+            }
+        }
+        sums.iter().map(|s| s / NS_PER_HOUR).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn import_minus_export_is_the_signed_net(
+            readings in proptest::collection::vec((0i64..86_400, -50_000i64..50_000), 1..60),
+        ) {
+            let start = day().start().timestamp();
+            let mut readings: Vec<PowerReading> = readings
+                .iter()
+                .map(|&(t, mw)| PowerReading {
+                    at: DateTime::from_timestamp(start + t, 0).unwrap(),
+                    power_kw: mw as f64 / 1000.0,
+                })
+                .collect();
+            readings.sort_by_key(|r| r.at);
+            readings.dedup_by_key(|r| r.at);
+            let out = resample_day(day(), &readings, None);
+            for (h, net) in out.iter().zip(signed_sum_energies(&readings)) {
+                proptest::prop_assert!((h.import_kwh - h.export_kwh - net).abs() < 1e-9);
+                proptest::prop_assert!((h.energy_kwh - net).abs() < 1e-9);
+            }
+        }
     }
 }

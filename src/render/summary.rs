@@ -278,6 +278,8 @@ mod tests {
             .map(|i| FleetAsset {
                 asset: AssetId::parse(&format!("site-{i:04}")).unwrap(),
                 energy_kwh: Some(i as f64 - n as f64 / 3.0),
+                import_kwh: Some((i as f64 - n as f64 / 3.0).max(0.0)),
+                export_kwh: Some((n as f64 / 3.0 - i as f64).max(0.0)),
                 footprint_g: Some((i as f64 - n as f64 / 3.0) * 200.0),
                 coverage: 1.0,
                 intensity_region: "national".to_owned(),
@@ -342,6 +344,8 @@ mod tests {
         let to = *all.last().unwrap();
         let totals = Totals {
             energy_kwh: Some(1.0),
+            import_kwh: Some(1.0),
+            export_kwh: Some(0.0),
             footprint_g: Some(100.0),
             coverage: 1.0,
         };
@@ -359,6 +363,8 @@ mod tests {
                             carried_forward: false,
                             mean_power_kw: Some(2.0),
                             energy_kwh: Some(1.0),
+                            import_kwh: Some(1.0),
+                            export_kwh: Some(0.0),
                             intensity_g_per_kwh: 100.0,
                             intensity_kind: crate::intensity::IntensityKind::Actual,
                             footprint_g: Some(100.0),

@@ -12,7 +12,7 @@ use crate::footprint::FootprintRow;
 use crate::half_hour::Day;
 
 /// The columns every row has, in order.
-const COLUMNS: [&str; 11] = [
+const COLUMNS: [&str; 13] = [
     "half_hour_id",
     "from",
     "to",
@@ -21,6 +21,8 @@ const COLUMNS: [&str; 11] = [
     "carried_forward",
     "mean_power_kw",
     "energy_kwh",
+    "import_kwh",
+    "export_kwh",
     "intensity_g_per_kwh",
     "intensity_kind",
     "footprint_g",
@@ -64,6 +66,8 @@ pub(super) fn footprint_csv<'a>(
             row.carried_forward.to_string(),
             number(row.mean_power_kw),
             number(row.energy_kwh),
+            number(row.import_kwh),
+            number(row.export_kwh),
             number(Some(row.intensity_g_per_kwh)),
             row.intensity_kind.as_str().to_owned(),
             number(row.footprint_g),
@@ -115,6 +119,8 @@ mod tests {
             carried_forward: false,
             mean_power_kw: Some(10.0),
             energy_kwh: Some(5.0),
+            import_kwh: Some(5.0),
+            export_kwh: Some(0.0),
             intensity_g_per_kwh: 300.0,
             intensity_kind: IntensityKind::Forecast,
             footprint_g: Some(1500.0),

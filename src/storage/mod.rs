@@ -8,6 +8,7 @@
 //! [`postgres`]). Nothing above this module knows which. Every call blocks;
 //! async callers run them on the blocking pool.
 
+mod asset_day;
 mod postgres;
 mod sqlite;
 #[cfg(test)]
@@ -22,11 +23,11 @@ use rusqlite::ErrorCode;
 
 use crate::asset::AssetId;
 use crate::footprint::{FootprintRow, Totals};
-use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange};
-use crate::intensity::{
-    Area, GenerationMix, IntensityDay, IntensityKind, KindPreference, Provenance,
-};
-use crate::power::{CarryOver, FileStamp, HalfHourEnergy, PowerReading, SkippedRows, SourceStamp};
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId};
+use crate::intensity::{Area, GenerationMix, IntensityDay, Provenance};
+use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SkippedRows, SourceStamp};
+
+pub use self::asset_day::StoredResult;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -132,15 +133,6 @@ impl StorageError {
     }
 }
 
-/// Every table keyed by asset and date.
-const ASSET_DAY_TABLES: [&str; 5] = [
-    "asset_days",
-    "footprint_half_hours",
-    "power_half_hours",
-    "power_readings",
-    "power_gaps",
-];
-
 /// A day of intensity as stored, with where and when it was fetched.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredIntensity {
@@ -192,19 +184,25 @@ pub struct AssetDayRecord {
     pub intensity_area: Area,
 }
 
-/// The footprint rows of a day under each preference that was computed.
-pub type FootprintSets = [(KindPreference, Vec<FootprintRow>)];
-
 /// Everything computed for one asset-day, written in one transaction.
 pub struct ComputedDay<'a> {
     pub asset: &'a AssetId,
     pub day: Day,
     pub record: &'a AssetDayRecord,
-    pub readings: &'a [PowerReading],
-    /// Instants from which the power is unknown (rejected rows).
-    pub gaps: &'a [DateTime<Utc>],
+    /// What the next day needs of this day's readings and gaps.
+    pub carry: &'a CarryOver,
     pub energies: &'a [HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
-    pub footprints: &'a FootprintSets,
+    /// All 48 footprint rows under the asset's own intensity (`auto`).
+    pub results: &'a [FootprintRow],
+}
+
+/// An asset-day's footprint results rewritten after its intensity changed.
+pub struct NewResults<'a> {
+    pub asset: &'a AssetId,
+    pub day: Day,
+    pub record: &'a AssetDayRecord,
+    /// All 48 footprint rows under the new intensity (`auto`).
+    pub results: &'a [FootprintRow],
 }
 
 /// A day file read for every asset it holds.
@@ -233,6 +231,8 @@ pub struct AssetDayTotals {
     pub asset: AssetId,
     pub day: Day,
     pub totals: Totals,
+    /// Whose intensity the totals use.
+    pub intensity_area: Area,
 }
 
 /// Where the data is kept: a SQLite file (the default) or a PostgreSQL
@@ -270,20 +270,175 @@ impl std::fmt::Debug for Database {
     }
 }
 
-enum Engine {
-    Sqlite(sqlite::Sqlite),
-    /// Boxed: the pool and runtime make it several times larger.
-    Postgres(Box<postgres::Postgres>),
+/// The storage contract: what every engine promises, whatever it keeps
+/// its rows in. Every method blocks; async callers run them on the
+/// blocking pool. Every write is one transaction: after a crash a reader
+/// finds the old rows or the new ones, never a mix. Every write is
+/// idempotent: writing the same rows twice leaves what writing them once
+/// does, so a replica that repeats another's work (after its claim ran out)
+/// does no harm. A read never waits behind a write in progress.
+///
+/// A new engine is a folder under `storage/` implementing this trait, and
+/// one arm in [`Storage::open`].
+pub trait Store: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn engine_name(&self) -> &'static str;
+
+    /// Waits until no other process holds `key`, then holds it until the
+    /// claim is dropped. A claim held by a process that died or froze is
+    /// taken over once its lease runs out. An engine that one process owns
+    /// (a file) has nothing to contend with: the claim is immediate, and
+    /// the in-process locks above storage suffice.
+    fn claim(&self, key: &str) -> Result<Claim, StorageError> {
+        let _ = key;
+        Ok(Claim::uncontended())
+    }
+
+    /// A real write (one row rewritten): fails when the database cannot be
+    /// written (a full or read-only disk, a file removed under the server,
+    /// a server gone).
+    fn check_writable(&self) -> Result<(), StorageError>;
+
+    /// A trivial query that fails when the database is unusable.
+    fn check(&self) -> Result<(), StorageError>;
+
+    /// The engine's own consistency check: `Ok(())` when it finds nothing.
+    fn integrity_check(&self) -> Result<(), StorageError>;
+
+    // Intensity: not derivable from any file, kept across schema versions.
+
+    /// The region id a postcode area's stored figures named, if any: the
+    /// region of its fallback file when the API cannot be reached.
+    fn region_of(&self, area: &Area) -> Result<Option<u8>, StorageError>;
+
+    /// The stored intensity of every day from `from` to `to` that has all
+    /// 48 half-hours.
+    fn intensities(
+        &self,
+        area: &Area,
+        from: Day,
+        to: Day,
+    ) -> Result<HashMap<Day, StoredIntensity>, StorageError>;
+
+    /// The stored intensity of one day.
+    fn intensity(&self, area: &Area, day: Day) -> Result<Option<StoredIntensity>, StorageError> {
+        Ok(self.intensities(area, day, day)?.remove(&day))
+    }
+
+    /// Records that a day's intensity was checked at `at` and found as
+    /// stored; its `fetched_at` (its version) is unchanged.
+    fn mark_intensity_checked(
+        &self,
+        area: &Area,
+        day: Day,
+        at: DateTime<Utc>,
+    ) -> Result<(), StorageError>;
+
+    /// Replaces the stored intensity of a day, all 48 half-hours at once.
+    fn save_intensity(&self, stored: &StoredIntensity) -> Result<(), StorageError>;
+
+    // Asset-days: one row each, a cache of what the files say.
+
+    /// An asset-day's record, without its half-hours.
+    fn asset_day(&self, asset: &AssetId, day: Day) -> Result<Option<AssetDayRecord>, StorageError>;
+
+    /// An asset-day's 48 half-hours, every figure as when it was measured,
+    /// bit for bit.
+    fn energies(
+        &self,
+        asset: &AssetId,
+        day: Day,
+    ) -> Result<Option<[HalfHourEnergy; HALF_HOURS_PER_DAY as usize]>, StorageError>;
+
+    /// An asset-day's 48 half-hours with their stored footprint results,
+    /// read from its one row. The results belong to the intensity version
+    /// its record names.
+    fn results(&self, asset: &AssetId, day: Day) -> Result<Option<StoredDay>, StorageError>;
+
+    /// What a stored asset-day carries into the next day: the value held at
+    /// its midnight and its rows past it. `None` when the day is not stored.
+    fn carry_over(&self, asset: &AssetId, day: Day) -> Result<Option<CarryOver>, StorageError>;
+
+    /// What each asset stored for `day` from the file version `file`
+    /// carries into the next day.
+    fn carry_overs(
+        &self,
+        day: Day,
+        file: FileStamp,
+    ) -> Result<HashMap<AssetId, CarryOver>, StorageError>;
+
+    /// Writes whole asset-days (record, half-hours, results, carry),
+    /// replacing what was there, in one transaction.
+    fn save_asset_days(&self, days: &[ComputedDay<'_>]) -> Result<(), StorageError>;
+
+    /// [`Store::save_asset_days`] for one.
+    fn save_asset_day(&self, computed: &ComputedDay<'_>) -> Result<(), StorageError> {
+        self.save_asset_days(std::slice::from_ref(computed))
+    }
+
+    /// Rewrites stored asset-days' results and records after their
+    /// intensity changed, one update each, in one transaction; the measured
+    /// half-hours are untouched. An asset-day no longer stored is skipped.
+    fn save_results(&self, days: &[NewResults<'_>]) -> Result<(), StorageError>;
+
+    /// Deletes an asset-day, and the record of its day's file (which is no
+    /// longer whole), so that both are computed again.
+    fn forget_asset_day(&self, asset: &AssetId, day: Day) -> Result<(), StorageError>;
+
+    /// The area each stored asset-day of `day` took its intensity from.
+    fn asset_areas(&self, day: Day) -> Result<Vec<(AssetId, Area)>, StorageError>;
+
+    /// The assets of `day` in `area` whose results were computed from
+    /// another intensity version than `fetched_at`.
+    fn assets_with_other_intensity(
+        &self,
+        day: Day,
+        area: &Area,
+        fetched_at: DateTime<Utc>,
+    ) -> Result<Vec<AssetId>, StorageError>;
+
+    /// Every stored asset-day's totals from `from` to `to`, both included,
+    /// of one asset or of all, by date then asset; read from the records
+    /// alone.
+    fn day_totals(
+        &self,
+        asset: Option<&AssetId>,
+        from: Day,
+        to: Day,
+    ) -> Result<Vec<AssetDayTotals>, StorageError>;
+
+    // Day files: which version of a day's file was read for every asset.
+
+    /// The records of the days from `from` to `to` read whole.
+    fn day_files(&self, from: Day, to: Day) -> Result<HashMap<Day, DayFileRecord>, StorageError>;
+
+    /// The record of `day`'s last whole-file read, if any.
+    fn day_file(&self, day: Day) -> Result<Option<DayFileRecord>, StorageError> {
+        Ok(self.day_files(day, day)?.remove(&day))
+    }
+
+    /// Records that `day`'s file was read for every asset, after all its
+    /// asset-days were written; asset-days of the day computed from another
+    /// version of the file (an asset since removed from it) are deleted in
+    /// the same transaction.
+    fn save_day_file(&self, day: Day, record: &DayFileRecord) -> Result<(), StorageError>;
+
+    /// Records that every asset-day of `day` now uses the intensity
+    /// versions `versions`, with areas from the register `register` (or,
+    /// with `None` versions, that they may differ).
+    fn mark_day_file_intensity(
+        &self,
+        day: Day,
+        versions: Option<&IntensityVersions>,
+        register: Option<FileStamp>,
+    ) -> Result<(), StorageError>;
 }
 
-/// Calls the same method on whichever engine the storage has.
-macro_rules! on_engine {
-    ($self:ident . $method:ident ( $($arg:expr),* )) => {
-        match &*$self.engine {
-            Engine::Sqlite(db) => db.$method($($arg),*),
-            Engine::Postgres(db) => db.$method($($arg),*),
-        }
-    };
+/// An asset-day's half-hours and stored results, as [`Store::results`]
+/// reads them.
+pub struct StoredDay {
+    pub energies: [HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
+    pub results: [StoredResult; HALF_HOURS_PER_DAY as usize],
 }
 
 /// Held while this process computes something other replicas must not
@@ -309,17 +464,26 @@ impl Drop for Claim {
     }
 }
 
-/// A cheap-to-clone handle on the database.
+/// A cheap-to-clone handle on the database; every method of [`Store`] is
+/// called through it.
 #[derive(Clone)]
 pub struct Storage {
-    engine: Arc<Engine>,
+    engine: Arc<dyn Store>,
 }
 
 impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Storage")
-            .field("engine", &self.engine_name())
+            .field("engine", &self.engine.engine_name())
             .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for Storage {
+    type Target = dyn Store;
+
+    fn deref(&self) -> &(dyn Store + 'static) {
+        &*self.engine
     }
 }
 
@@ -328,246 +492,11 @@ impl Storage {
     /// PostgreSQL, and brings its schema up to date (in PostgreSQL, one
     /// replica at a time).
     pub fn open(database: &Database) -> Result<Storage, StorageError> {
-        let engine = match database {
-            Database::Sqlite(path) => Engine::Sqlite(sqlite::Sqlite::open(path)?),
-            Database::Postgres(url) => Engine::Postgres(Box::new(postgres::Postgres::open(url)?)),
+        let engine: Arc<dyn Store> = match database {
+            Database::Sqlite(path) => Arc::new(sqlite::Sqlite::open(path)?),
+            Database::Postgres(url) => Arc::new(postgres::Postgres::open(url)?),
         };
-        Ok(Storage {
-            engine: Arc::new(engine),
-        })
-    }
-
-    /// `sqlite` or `postgres`.
-    pub fn engine_name(&self) -> &'static str {
-        match &*self.engine {
-            Engine::Sqlite(_) => "sqlite",
-            Engine::Postgres(_) => "postgres",
-        }
-    }
-
-    /// Waits until no other process holds `key`, then holds it until the
-    /// claim is dropped. With SQLite one process owns the file, and the
-    /// in-process locks above suffice: the claim is immediate.
-    pub fn claim(&self, key: &str) -> Result<Claim, StorageError> {
-        match &*self.engine {
-            Engine::Sqlite(_) => Ok(Claim::uncontended()),
-            Engine::Postgres(db) => db.claim(key),
-        }
-    }
-
-    /// A real write (one row rewritten): fails when the database cannot be
-    /// written (a full or read-only disk, a file removed under the server,
-    /// a PostgreSQL server gone).
-    pub fn check_writable(&self) -> Result<(), StorageError> {
-        on_engine!(self.check_writable())
-    }
-
-    /// A trivial query that fails when the database is unusable.
-    pub fn check(&self) -> Result<(), StorageError> {
-        on_engine!(self.check())
-    }
-
-    /// The engine's own consistency check: `Ok(())` when it finds nothing.
-    #[cfg(test)]
-    pub fn integrity_check(&self) -> Result<(), StorageError> {
-        on_engine!(self.integrity_check())
-    }
-
-    pub fn intensity(
-        &self,
-        area: &Area,
-        day: Day,
-    ) -> Result<Option<StoredIntensity>, StorageError> {
-        Ok(self.intensities(area, day, day)?.remove(&day))
-    }
-
-    /// The region id a postcode area's stored figures named, if any: the
-    /// region of its fallback file when the API cannot be reached.
-    pub fn region_of(&self, area: &Area) -> Result<Option<u8>, StorageError> {
-        on_engine!(self.region_of(area))
-    }
-
-    /// The stored intensity of every day from `from` to `to` that has one.
-    pub fn intensities(
-        &self,
-        area: &Area,
-        from: Day,
-        to: Day,
-    ) -> Result<HashMap<Day, StoredIntensity>, StorageError> {
-        on_engine!(self.intensities(area, from, to))
-    }
-
-    /// Records that a day's intensity was checked at `at` and found as
-    /// stored.
-    pub fn mark_intensity_checked(
-        &self,
-        area: &Area,
-        day: Day,
-        at: DateTime<Utc>,
-    ) -> Result<(), StorageError> {
-        on_engine!(self.mark_intensity_checked(area, day, at))
-    }
-
-    /// Replaces the stored intensity of a day, all 48 rows at once.
-    pub fn save_intensity(&self, stored: &StoredIntensity) -> Result<(), StorageError> {
-        on_engine!(self.save_intensity(stored))
-    }
-
-    pub fn asset_day(
-        &self,
-        asset: &AssetId,
-        day: Day,
-    ) -> Result<Option<AssetDayRecord>, StorageError> {
-        on_engine!(self.asset_day(asset, day))
-    }
-
-    /// What a stored asset-day's readings say about the next day: the value
-    /// held at its midnight and its rows past it. `None` when the day is not
-    /// stored.
-    pub fn carry_over(&self, asset: &AssetId, day: Day) -> Result<Option<CarryOver>, StorageError> {
-        on_engine!(self.carry_over(asset, day))
-    }
-
-    /// Deletes everything stored for an asset-day, so that it is computed
-    /// again (after its rows were found damaged); the day's file is then
-    /// no longer read whole.
-    pub fn forget_asset_day(&self, asset: &AssetId, day: Day) -> Result<(), StorageError> {
-        on_engine!(self.forget_asset_day(asset, day))
-    }
-
-    /// Writes a whole asset-day (what carries into the next day, half-hours,
-    /// footprint rows and its record) replacing what was there, in one
-    /// transaction: a crash leaves the old day or the new one, never half
-    /// of either.
-    pub fn save_asset_day(&self, computed: &ComputedDay<'_>) -> Result<(), StorageError> {
-        self.save_asset_days(std::slice::from_ref(computed))
-    }
-
-    /// Writes several whole asset-days in one transaction, as
-    /// [`Storage::save_asset_day`] writes one.
-    pub fn save_asset_days(&self, days: &[ComputedDay<'_>]) -> Result<(), StorageError> {
-        on_engine!(self.save_asset_days(days))
-    }
-
-    /// The stored half-hours of an asset-day, if all 48 are there.
-    pub fn energies(
-        &self,
-        asset: &AssetId,
-        day: Day,
-    ) -> Result<Option<[HalfHourEnergy; HALF_HOURS_PER_DAY as usize]>, StorageError> {
-        on_engine!(self.energies(asset, day))
-    }
-
-    /// Replaces an asset-day's footprint rows after its intensity changed,
-    /// with the record, in one transaction.
-    pub fn save_footprints(
-        &self,
-        asset: &AssetId,
-        day: Day,
-        record: &AssetDayRecord,
-        footprints: &FootprintSets,
-    ) -> Result<(), StorageError> {
-        self.save_footprints_of_many(&[(asset, day, record, footprints)])
-    }
-
-    /// [`Storage::save_footprints`] for many asset-days in one transaction.
-    pub fn save_footprints_of_many(
-        &self,
-        days: &[(&AssetId, Day, &AssetDayRecord, &FootprintSets)],
-    ) -> Result<(), StorageError> {
-        on_engine!(self.save_footprints_of_many(days))
-    }
-
-    /// The footprint rows of `range`, in order.
-    pub fn footprint_range(
-        &self,
-        asset: &AssetId,
-        day: Day,
-        preference: KindPreference,
-        range: HalfHourRange,
-    ) -> Result<Vec<FootprintRow>, StorageError> {
-        on_engine!(self.footprint_range(asset, day, preference, range))
-    }
-
-    /// How many footprint rows an asset-day has under `preference`.
-    pub fn footprint_row_count(
-        &self,
-        asset: &AssetId,
-        day: Day,
-        preference: KindPreference,
-    ) -> Result<u32, StorageError> {
-        on_engine!(self.footprint_row_count(asset, day, preference))
-    }
-
-    /// The record of `day`'s last whole-file read, if any.
-    pub fn day_file(&self, day: Day) -> Result<Option<DayFileRecord>, StorageError> {
-        Ok(self.day_files(day, day)?.remove(&day))
-    }
-
-    /// The records of the days from `from` to `to` read whole.
-    pub fn day_files(
-        &self,
-        from: Day,
-        to: Day,
-    ) -> Result<HashMap<Day, DayFileRecord>, StorageError> {
-        on_engine!(self.day_files(from, to))
-    }
-
-    /// Records that `day`'s file was read for every asset, after all its
-    /// asset-days were written; asset-days of the day computed from another
-    /// version of the file (an asset since removed from it) are deleted in
-    /// the same transaction.
-    pub fn save_day_file(&self, day: Day, record: &DayFileRecord) -> Result<(), StorageError> {
-        on_engine!(self.save_day_file(day, record))
-    }
-
-    /// Records that every asset-day of `day` now uses the intensity
-    /// versions `versions`, with areas from the register `register` (or,
-    /// with `None` versions, that they may differ).
-    pub fn mark_day_file_intensity(
-        &self,
-        day: Day,
-        versions: Option<&IntensityVersions>,
-        register: Option<FileStamp>,
-    ) -> Result<(), StorageError> {
-        on_engine!(self.mark_day_file_intensity(day, versions, register))
-    }
-
-    /// The area each stored asset-day of `day` took its intensity from.
-    pub fn asset_areas(&self, day: Day) -> Result<Vec<(AssetId, Area)>, StorageError> {
-        on_engine!(self.asset_areas(day))
-    }
-
-    /// What each asset stored for `day` from the file version `file`
-    /// carries into the next day.
-    pub fn carry_overs(
-        &self,
-        day: Day,
-        file: FileStamp,
-    ) -> Result<HashMap<AssetId, CarryOver>, StorageError> {
-        on_engine!(self.carry_overs(day, file))
-    }
-
-    /// The assets of `day` in `area` whose footprint rows were computed
-    /// from another intensity version than `fetched_at`.
-    pub fn assets_with_other_intensity(
-        &self,
-        day: Day,
-        area: &Area,
-        fetched_at: DateTime<Utc>,
-    ) -> Result<Vec<AssetId>, StorageError> {
-        on_engine!(self.assets_with_other_intensity(day, area, fetched_at))
-    }
-
-    /// Every stored asset-day's totals from `from` to `to`, both included,
-    /// of one asset or of all, by date then asset.
-    pub fn day_totals(
-        &self,
-        asset: Option<&AssetId>,
-        from: Day,
-        to: Day,
-    ) -> Result<Vec<AssetDayTotals>, StorageError> {
-        on_engine!(self.day_totals(asset, from, to))
+        Ok(Storage { engine })
     }
 }
 
@@ -595,28 +524,6 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, StorageError> {
 /// The area a stored `intensity_area` key names.
 fn area(key: &str) -> Result<Area, StorageError> {
     Area::from_key(key).ok_or_else(|| StorageError::Corrupt(format!("intensity area `{key}`")))
-}
-
-/// A footprint row read back: from its stored half-hour, intensity and
-/// kind, with the footprint as stored, so that an answer never differs
-/// from its stored row; unknown time (coverage 0) stays unknown, not the
-/// stored 0.
-fn stored_footprint(
-    energy: &HalfHourEnergy,
-    intensity_g_per_kwh: f64,
-    kind: &str,
-    footprint_g: f64,
-) -> Result<FootprintRow, StorageError> {
-    let kind = match kind {
-        "actual" => IntensityKind::Actual,
-        "forecast" => IntensityKind::Forecast,
-        other => return Err(StorageError::Corrupt(format!("intensity kind `{other}`"))),
-    };
-    let mut row = FootprintRow::from_energy(energy, intensity_g_per_kwh, kind);
-    if let Some(stored) = row.footprint_g.as_mut() {
-        *stored = footprint_g;
-    }
-    Ok(row)
 }
 
 fn asset_id(id: &str) -> Result<AssetId, StorageError> {

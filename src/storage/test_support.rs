@@ -12,6 +12,43 @@ pub struct TestStore {
     pub engine: &'static str,
     _dir: Option<tempfile::TempDir>,
     schema: Option<(String, String)>,
+    /// The SQLite file, or the URL scoped to the schema.
+    place: String,
+}
+
+impl TestStore {
+    /// Runs `sql` with a client of the engine's own (`sqlite3`, `psql`
+    /// would do the same), every column read as a float or NULL: what a
+    /// person or a dashboard reading the tables sees.
+    pub fn select_floats(&self, sql: &str) -> Vec<Vec<Option<f64>>> {
+        if self.engine == "sqlite" {
+            let conn = rusqlite::Connection::open(&self.place).expect("open the SQLite file");
+            let mut stmt = conn.prepare(sql).expect("prepare");
+            let n = stmt.column_count();
+            stmt.query_map([], |r| (0..n).map(|i| r.get::<_, Option<f64>>(i)).collect())
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        } else {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let (client, connection) =
+                    tokio_postgres::connect(&self.place, tokio_postgres::NoTls)
+                        .await
+                        .expect("connect");
+                let connection = tokio::spawn(connection);
+                let rows = client.query(sql, &[]).await.expect("query");
+                drop(client);
+                let _ = connection.await;
+                rows.iter()
+                    .map(|r| (0..r.len()).map(|i| r.get::<_, Option<f64>>(i)).collect())
+                    .collect()
+            })
+        }
+    }
 }
 
 impl Drop for TestStore {
@@ -68,13 +105,14 @@ pub fn fresh_schema(url: &str) -> (String, String) {
 /// A SQLite store in a temporary directory.
 pub fn sqlite() -> TestStore {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let storage =
-        Storage::open(&Database::Sqlite(dir.path().join("test.sqlite3"))).expect("open SQLite");
+    let path = dir.path().join("test.sqlite3");
+    let storage = Storage::open(&Database::Sqlite(path.clone())).expect("open SQLite");
     TestStore {
         storage,
         engine: "sqlite",
         _dir: Some(dir),
         schema: None,
+        place: path.display().to_string(),
     }
 }
 
@@ -82,12 +120,13 @@ pub fn sqlite() -> TestStore {
 pub fn postgres() -> Option<TestStore> {
     let url = postgres_url()?;
     let (schema, scoped) = fresh_schema(&url);
-    let storage = Storage::open(&Database::Postgres(scoped)).expect("open PostgreSQL");
+    let storage = Storage::open(&Database::Postgres(scoped.clone())).expect("open PostgreSQL");
     Some(TestStore {
         storage,
         engine: "postgres",
         _dir: None,
         schema: Some((url, schema)),
+        place: scoped,
     })
 }
 

@@ -5,8 +5,8 @@
 use super::test_support::every_engine;
 use super::*;
 use crate::footprint::footprint_rows;
-use crate::intensity::{HalfHourIntensity, IntensityKind};
-use crate::power::resample_day;
+use crate::intensity::{HalfHourIntensity, IntensityKind, KindPreference};
+use crate::power::{PowerReading, resample_day};
 
 fn day() -> Day {
     Day::parse("2019-11-25").unwrap()
@@ -47,6 +47,8 @@ fn record(fetched_at: DateTime<Utc>) -> AssetDayRecord {
         computed_at: fetched_at,
         totals: Totals {
             energy_kwh: Some(1.5),
+            import_kwh: Some(2.5),
+            export_kwh: Some(1.0),
             footprint_g: None,
             coverage: 0.75,
         },
@@ -54,34 +56,57 @@ fn record(fetched_at: DateTime<Utc>) -> AssetDayRecord {
     }
 }
 
-fn save_day(storage: &Storage, fetched_at: DateTime<Utc>) {
-    let readings = [
+/// A battery's day: charging, then exporting from noon, with a half-hour
+/// (37, 18:00-18:30) that both imports and exports.
+fn readings() -> Vec<PowerReading> {
+    let at = |h: i64, m: i64| day().start() + chrono::Duration::minutes(h * 60 + m);
+    vec![
         PowerReading {
-            at: day().start(),
+            at: at(0, 0),
             power_kw: 10.0,
         },
         PowerReading {
-            at: day().start() + chrono::Duration::hours(12),
+            at: at(12, 0),
             power_kw: -4.0,
         },
-    ];
-    let energies = resample_day(day(), &readings, None);
-    let footprints: Vec<(KindPreference, Vec<FootprintRow>)> = [
-        KindPreference::Auto,
-        KindPreference::Only(IntensityKind::Actual),
+        PowerReading {
+            at: at(18, 10),
+            power_kw: 6.0,
+        },
+        PowerReading {
+            at: at(18, 20),
+            power_kw: -2.0,
+        },
+        PowerReading {
+            at: at(23, 0),
+            power_kw: 0.1,
+        },
     ]
-    .into_iter()
-    .map(|p| (p, footprint_rows(&energies, &intensity(), p)))
-    .collect();
+}
+
+fn computed_day(
+    asset: &AssetId,
+    day: Day,
+    readings: &[PowerReading],
+    intensity: &IntensityDay,
+) -> ([HalfHourEnergy; 48], CarryOver, Vec<FootprintRow>) {
+    let energies = resample_day(day, readings, None);
+    let carry = CarryOver::split(readings, &[], day.end());
+    let results = footprint_rows(&energies, intensity, KindPreference::Auto);
+    let _ = asset;
+    (energies, carry, results)
+}
+
+fn save_day(storage: &Storage, fetched_at: DateTime<Utc>) {
+    let (energies, carry, results) = computed_day(&asset(), day(), &readings(), &intensity());
     storage
         .save_asset_day(&ComputedDay {
             asset: &asset(),
             day: day(),
             record: &record(fetched_at),
-            readings: &readings,
-            gaps: &[],
+            carry: &carry,
             energies: &energies,
-            footprints: &footprints,
+            results: &results,
         })
         .unwrap();
 }
@@ -95,54 +120,88 @@ fn an_asset_day_reads_back_as_written() {
 
         // Act
         save_day(storage, fetched_at);
-        let rows = storage
-            .footprint_range(
-                &asset(),
-                day(),
-                KindPreference::Auto,
-                HalfHourRange::parse("14-20").unwrap(),
-            )
-            .unwrap();
-        let stored = storage.asset_day(&asset(), day()).unwrap().unwrap();
+        let stored = storage.results(&asset(), day()).unwrap().unwrap();
+        let record_back = storage.asset_day(&asset(), day()).unwrap().unwrap();
 
         // Assert
-        assert_eq!(rows.len(), 7, "{}", store.engine);
-        assert_eq!(rows[0].half_hour_id.get(), 14);
-        assert_eq!(rows[0].energy_kwh, Some(5.0));
-        assert_eq!(rows[0].intensity_g_per_kwh, 113.0);
-        assert_eq!(rows[0].footprint_g, Some(565.0));
-        assert_eq!(stored, record(fetched_at), "{}", store.engine);
+        let h14 = &stored.energies[13];
+        assert_eq!(h14.energy_kwh, 5.0, "{}", store.engine);
+        assert_eq!(stored.results[13].footprint_g, Some(565.0));
+        assert_eq!(stored.results[13].kind, IntensityKind::Actual);
+        assert_eq!(stored.results[45].kind, IntensityKind::Forecast);
+        assert_eq!(record_back, record(fetched_at), "{}", store.engine);
+        let h25 = storage.energies(&asset(), day()).unwrap().unwrap()[24];
         assert_eq!(
-            storage.energies(&asset(), day()).unwrap().unwrap()[24].energy_kwh,
-            -2.0
+            (h25.energy_kwh, h25.export_kwh, h25.import_kwh),
+            (-2.0, 2.0, 0.0)
         );
         storage.integrity_check().unwrap();
     }
 }
 
 #[test]
-fn a_forced_kind_has_rows_only_where_that_figure_exists() {
+fn measured_half_hours_come_back_bit_for_bit_with_import_and_export_apart() {
     for store in every_engine() {
         let storage = &store.storage;
         save_day(storage, now());
-        let actual = KindPreference::Only(IntensityKind::Actual);
-        assert_eq!(
-            storage
-                .footprint_row_count(&asset(), day(), actual)
-                .unwrap(),
-            40,
-            "{}",
-            store.engine
-        );
-        let rows = storage
-            .footprint_range(
-                &asset(),
-                day(),
-                actual,
-                HalfHourRange::parse("38-45").unwrap(),
-            )
+        let (energies, _, _) = computed_day(&asset(), day(), &readings(), &intensity());
+        let back = storage.energies(&asset(), day()).unwrap().unwrap();
+        assert_eq!(back, energies, "{}", store.engine);
+        // 18:00-18:30: 10 min at -4, 10 at 6, 10 at -2 kW.
+        let mixed = back[36];
+        assert_eq!(mixed.import_kwh, 1.0, "{}", store.engine);
+        assert_eq!(mixed.export_kwh, 1.0, "{}", store.engine);
+        assert_eq!(mixed.energy_kwh, 0.0, "{}", store.engine);
+    }
+}
+
+#[test]
+fn new_results_are_written_over_the_old_and_leave_the_half_hours_alone() {
+    for store in every_engine() {
+        // Arrange
+        let storage = &store.storage;
+        save_day(storage, now());
+        let before = storage.energies(&asset(), day()).unwrap().unwrap();
+        let doubled = IntensityDay::from_half_hours(
+            day(),
+            std::array::from_fn(|i| HalfHourIntensity {
+                forecast: Some(2.0 * (200.0 + i as f64)),
+                actual: None,
+            }),
+        )
+        .unwrap();
+        let results = footprint_rows(&before, &doubled, KindPreference::Auto);
+        let later = now() + chrono::Duration::minutes(5);
+        let mut record = record(later);
+        record.totals = Totals::of(&results);
+
+        // Act
+        storage
+            .save_results(&[
+                NewResults {
+                    asset: &asset(),
+                    day: day(),
+                    record: &record,
+                    results: &results,
+                },
+                // Not stored: skipped, not made.
+                NewResults {
+                    asset: &AssetId::parse("nobody").unwrap(),
+                    day: day(),
+                    record: &record,
+                    results: &results,
+                },
+            ])
             .unwrap();
-        assert_eq!(rows.len(), 3, "{}", store.engine);
+
+        // Assert
+        let stored = storage.results(&asset(), day()).unwrap().unwrap();
+        assert_eq!(stored.energies, before, "{}", store.engine);
+        assert_eq!(stored.results[13].footprint_g, Some(5.0 * 426.0));
+        assert_eq!(stored.results[13].kind, IntensityKind::Forecast);
+        assert_eq!(storage.asset_day(&asset(), day()).unwrap(), Some(record));
+        let nobody = AssetId::parse("nobody").unwrap();
+        assert_eq!(storage.asset_day(&nobody, day()).unwrap(), None);
     }
 }
 
@@ -151,12 +210,104 @@ fn saving_a_day_again_replaces_it_whole() {
     for store in every_engine() {
         let storage = &store.storage;
         save_day(storage, now());
-        save_day(storage, now());
+        let fetched_at = now() + chrono::Duration::minutes(1);
+        save_day(storage, fetched_at);
+        let all = storage.day_totals(None, day(), day()).unwrap();
+        assert_eq!(all.len(), 1, "{}", store.engine);
         assert_eq!(
-            storage
-                .footprint_row_count(&asset(), day(), KindPreference::Auto)
-                .unwrap(),
-            48,
+            storage.asset_day(&asset(), day()).unwrap(),
+            Some(record(fetched_at))
+        );
+    }
+}
+
+#[test]
+fn the_half_hour_views_show_the_figures_the_service_answers() {
+    for store in every_engine() {
+        // Arrange: the asset-day, and its area's intensity, stored.
+        let storage = &store.storage;
+        save_day(storage, now());
+        storage
+            .save_intensity(&StoredIntensity {
+                area: Area::Regional(crate::register::Region::Id(13)),
+                region: Some((13, "London".into())),
+                day: intensity(),
+                mix: Vec::new(),
+                source: Provenance::Api,
+                fetched_at: now(),
+                checked_at: now(),
+            })
+            .unwrap();
+        let (energies, _, results) = computed_day(&asset(), day(), &readings(), &intensity());
+
+        // Act
+        let rows = store.select_floats(
+            "SELECT CAST(half_hour_id AS float8), energy_kwh, import_kwh, export_kwh,
+                intensity_g_per_kwh, footprint_g, coverage
+             FROM footprint_half_hours
+             WHERE asset_id = 'abc123xyz' AND date = '2019-11-25'
+               AND half_hour_id BETWEEN 14 AND 40
+             ORDER BY half_hour_id",
+        );
+        let power = store.select_floats(
+            "SELECT mean_power_kw, energy_kwh FROM power_half_hours
+             WHERE asset_id = 'abc123xyz' AND date = '2019-11-25' ORDER BY half_hour_id",
+        );
+
+        // Assert: the same figures, bit for bit.
+        assert_eq!(rows.len(), 27, "{}", store.engine);
+        for row in &rows {
+            let i = row[0].unwrap() as usize - 1;
+            let (e, r) = (&energies[i], &results[i]);
+            let want = [
+                Some(e.energy_kwh),
+                Some(e.import_kwh),
+                Some(e.export_kwh),
+                Some(r.intensity_g_per_kwh),
+                r.footprint_g,
+                Some(e.coverage),
+            ];
+            assert_eq!(row[1..], want, "{} half-hour {}", store.engine, i + 1);
+        }
+        assert_eq!(power.len(), 48, "{}", store.engine);
+        for (row, e) in power.iter().zip(&energies) {
+            assert_eq!(
+                row[..],
+                [Some(e.mean_power_kw), Some(e.energy_kwh)],
+                "{}",
+                store.engine
+            );
+        }
+    }
+}
+
+#[test]
+fn unknown_half_hours_are_null_in_the_views_not_zero() {
+    for store in every_engine() {
+        let storage = &store.storage;
+        let late = [PowerReading {
+            at: day().start() + chrono::Duration::hours(6),
+            power_kw: 3.0,
+        }];
+        let (energies, carry, results) = computed_day(&asset(), day(), &late, &intensity());
+        storage
+            .save_asset_day(&ComputedDay {
+                asset: &asset(),
+                day: day(),
+                record: &record(now()),
+                carry: &carry,
+                energies: &energies,
+                results: &results,
+            })
+            .unwrap();
+        let rows = store.select_floats(
+            "SELECT energy_kwh, mean_power_kw, coverage FROM power_half_hours
+             WHERE asset_id = 'abc123xyz' AND half_hour_id IN (1, 13) ORDER BY half_hour_id",
+        );
+        assert_eq!(rows[0], [None, None, Some(0.0)], "{}", store.engine);
+        assert_eq!(
+            rows[1],
+            [Some(1.5), Some(3.0), Some(1.0)],
             "{}",
             store.engine
         );
@@ -240,10 +391,9 @@ fn day_totals_are_listed_by_date_then_asset() {
                     asset: id,
                     day: day(),
                     record: &record(now()),
-                    readings: &[],
-                    gaps: &[],
+                    carry: &CarryOver::default(),
                     energies: &energies,
-                    footprints: &[],
+                    results: &footprint_rows(&energies, &intensity(), KindPreference::Auto),
                 })
                 .unwrap();
         }
@@ -391,6 +541,12 @@ fn writers_of_many_new_months_at_once_all_succeed() {
                     )
                     .unwrap();
                     let energies = resample_day(day, &[], None);
+                    let half_hours = std::array::from_fn(|_| HalfHourIntensity {
+                        forecast: Some(100.0),
+                        actual: None,
+                    });
+                    let intensity = IntensityDay::from_half_hours(day, half_hours).unwrap();
+                    let results = footprint_rows(&energies, &intensity, KindPreference::Auto);
                     for n in 0..4 {
                         let id = AssetId::parse(&format!("site-{month}-{n}")).unwrap();
                         storage
@@ -398,10 +554,9 @@ fn writers_of_many_new_months_at_once_all_succeed() {
                                 asset: &id,
                                 day,
                                 record: &record(now()),
-                                readings: &[],
-                                gaps: &[],
+                                carry: &CarryOver::default(),
                                 energies: &energies,
-                                footprints: &[],
+                                results: &results,
                             })
                             .map_err(|e| crate::message::chain(&e))?;
                         storage

@@ -49,6 +49,8 @@ fn report(start: u8, footprints_g: &[f64], estimated: impl Fn(usize) -> bool) ->
                 carried_forward: estimated(i) && known.is_some(),
                 mean_power_kw: known.map(|g| g / intensity * 2.0),
                 energy_kwh: known.map(|g| g / intensity),
+                import_kwh: known.map(|g| (g / intensity).max(0.0)),
+                export_kwh: known.map(|g| (-g / intensity).max(0.0)),
                 intensity_g_per_kwh: intensity,
                 intensity_kind: if i % 5 == 4 {
                     IntensityKind::Forecast

@@ -79,7 +79,7 @@ async fn footprint_csv_has_a_header_and_one_line_per_half_hour() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "half_hour_id,from,to,samples,coverage,carried_forward,mean_power_kw,energy_kwh,intensity_g_per_kwh,intensity_kind,footprint_g"
+        "half_hour_id,from,to,samples,coverage,carried_forward,mean_power_kw,energy_kwh,import_kwh,export_kwh,intensity_g_per_kwh,intensity_kind,footprint_g"
     );
     assert_eq!(lines.len(), 5);
     assert!(lines[1].starts_with("1,2019-11-25T00:00:00Z,2019-11-25T00:30:00Z,"));

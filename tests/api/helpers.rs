@@ -191,6 +191,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(setup: Setup) -> TestApp {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("error")
+        .with_test_writer()
+        .try_init();
     let mock = MockServer::start().await;
     let data_dir = tempfile::tempdir().expect("a temp data dir");
     if setup.fixtures {

@@ -1,316 +1,668 @@
-//! Whole days in PostgreSQL: day files read for every asset, what stored
-//! days carry into the next, and the per-asset-day totals.
+//! Asset-days and day files in PostgreSQL: one row per asset-day (see
+//! [`crate::storage::asset_day`] for its columns), day files read for
+//! every asset, and the per-asset-day totals.
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Postgres, day_of, exec, partition_writer, source_stamp, stamp_columns};
 use crate::asset::AssetId;
 use crate::footprint::Totals;
-use crate::half_hour::Day;
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
 use crate::intensity::Area;
-use crate::power::{CarryOver, FileStamp, PowerReading};
+use crate::power::{CarryOver, FileStamp, HalfHourEnergy};
+use crate::storage::asset_day::{AssetDayColumns, Measured, Results, carry_of};
 use crate::storage::{
-    ASSET_DAY_TABLES, AssetDayTotals, DayFileRecord, IntensityVersions, StorageError, asset_id,
+    AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, NewResults,
+    StorageError, StoredDay, asset_id,
 };
 
-impl Postgres {
-    pub(in crate::storage) fn day_files(
-        &self,
-        from: Day,
-        to: Day,
-    ) -> Result<HashMap<Day, DayFileRecord>, StorageError> {
-        let rows = self.run(async {
-            let client = self.client().await?;
-            let stmt = client
-                .prepare_cached(
-                    "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
-                        power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
-                        previous_file_inode, previous_file_ctime_ns, assets, rejected,
-                        ingested_at, intensity_versions, register_stamp, date
-                     FROM day_files WHERE date BETWEEN $1 AND $2",
-                )
-                .await?;
-            Ok(client.query(&stmt, &[&from.naive(), &to.naive()]).await?)
-        })?;
-        rows.iter()
-            .map(|r| {
-                let record = DayFileRecord {
-                    stamp: source_stamp(r, 0)?,
-                    assets: r.get::<_, i64>(8).max(0) as u64,
-                    rejected: from_json(r.get(9))?,
-                    ingested_at: r.get(10),
-                    intensity_versions: r
-                        .get::<_, Option<serde_json::Value>>(11)
-                        .map(from_json)
-                        .transpose()?,
-                    register_stamp: r
-                        .get::<_, Option<serde_json::Value>>(12)
-                        .map(from_json)
-                        .transpose()?,
-                };
-                Ok((day_of(r.get(13))?, record))
-            })
-            .collect()
+/// The record columns of `asset_days`, in the order [`record_of`] reads.
+const RECORD_COLUMNS: &str = "power_file_size, power_file_mtime_ns, power_file_inode,
+    power_file_ctime_ns, previous_file_size, previous_file_mtime_ns, previous_file_inode,
+    previous_file_ctime_ns, intensity_fetched_at, readings, skipped_rows, computed_at,
+    energy_kwh, import_kwh, export_kwh, footprint_g, coverage, intensity_area";
+
+/// The half-hour columns, in the order [`measured_of`] reads.
+const MEASURED_COLUMNS: &str = "samples, known_ns, import_kw_ns, export_kw_ns";
+
+/// The one row of an asset-day, with `columns`.
+fn one_row(
+    db: &Postgres,
+    columns: &str,
+    asset: &AssetId,
+    day: Day,
+) -> Result<Option<tokio_postgres::Row>, StorageError> {
+    db.run(async {
+        let client = db.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {columns} FROM asset_days WHERE date = $1 AND asset_id = $2"
+            ))
+            .await?;
+        Ok(client
+            .query_opt(&stmt, &[&day.naive(), &asset.as_str()])
+            .await?)
+    })
+}
+
+pub(super) fn asset_day(
+    db: &Postgres,
+    asset: &AssetId,
+    day: Day,
+) -> Result<Option<AssetDayRecord>, StorageError> {
+    one_row(db, RECORD_COLUMNS, asset, day)?
+        .map(|r| record_of(&r, 0))
+        .transpose()
+}
+
+pub(super) fn energies(
+    db: &Postgres,
+    asset: &AssetId,
+    day: Day,
+) -> Result<Option<[HalfHourEnergy; HALF_HOURS_PER_DAY as usize]>, StorageError> {
+    one_row(db, MEASURED_COLUMNS, asset, day)?
+        .map(|r| measured_of(&r, 0).energies(day))
+        .transpose()
+}
+
+pub(super) fn results(
+    db: &Postgres,
+    asset: &AssetId,
+    day: Day,
+) -> Result<Option<StoredDay>, StorageError> {
+    let columns = format!("{MEASURED_COLUMNS}, half_hour_footprint_g, intensity_kinds");
+    let Some(r) = one_row(db, &columns, asset, day)? else {
+        return Ok(None);
+    };
+    let results = Results {
+        footprint_g: r.get(4),
+        kinds: r.get(5),
+    };
+    Ok(Some(StoredDay {
+        energies: measured_of(&r, 0).energies(day)?,
+        results: results.read()?,
+    }))
+}
+
+pub(super) fn carry_over(
+    db: &Postgres,
+    asset: &AssetId,
+    day: Day,
+) -> Result<Option<CarryOver>, StorageError> {
+    one_row(db, "carry", asset, day)?
+        .map(|r| carry_of(r.get(0)))
+        .transpose()
+}
+
+pub(super) fn carry_overs(
+    db: &Postgres,
+    day: Day,
+    file: FileStamp,
+) -> Result<HashMap<AssetId, CarryOver>, StorageError> {
+    let own = stamp_columns(file);
+    let rows = db.run(async {
+        Ok(db
+            .client()
+            .await?
+            .query(
+                "SELECT asset_id, carry FROM asset_days WHERE date = $1
+                   AND power_file_size = $2 AND power_file_mtime_ns = $3
+                   AND power_file_inode = $4 AND power_file_ctime_ns = $5",
+                &[&day.naive(), &own[0], &own[1], &own[2], &own[3]],
+            )
+            .await?)
+    })?;
+    rows.iter()
+        .map(|r| Ok((asset_id(r.get(0))?, carry_of(r.get(1))?)))
+        .collect()
+}
+
+/// Stores `days` in one transaction; a batch cancelled by the server's
+/// `statement_timeout` is stored again as two halves, down to one
+/// asset-day, so writes fit whatever limit the server sets.
+pub(super) fn save_asset_days(db: &Postgres, days: &[ComputedDay<'_>]) -> Result<(), StorageError> {
+    match save_asset_days_at_once(db, days) {
+        Err(err) if days.len() > 1 && super::is_statement_timeout(&err) => {
+            metrics::counter!("db_batches_split_total").increment(1);
+            tracing::warn!(
+                asset_days = days.len(),
+                "a write ran past the statement timeout; writing it in halves"
+            );
+            let (first, second) = days.split_at(days.len() / 2);
+            save_asset_days(db, first)?;
+            save_asset_days(db, second)
+        }
+        other => other,
+    }
+}
+
+/// The slice of a flat parameter array holding row `k.n`'s 48 values.
+macro_rules! row_slice {
+    ($param:literal, $type:literal) => {
+        concat!(
+            "($",
+            $param,
+            "::",
+            $type,
+            "[])[(k.n - 1) * 48 + 1 : k.n * 48]"
+        )
+    };
+}
+
+fn save_asset_days_at_once(db: &Postgres, days: &[ComputedDay<'_>]) -> Result<(), StorageError> {
+    let mut records = RecordColumns::default();
+    let mut m = MeasuredColumns::default();
+    for computed in days {
+        records.add(computed.asset, computed.day, computed.record)?;
+        m.add(AssetDayColumns::of(computed));
+    }
+    let (records, m) = (&records, &m);
+    db.write(|| async move {
+        let mut client = db.client().await?;
+        db.ensure_months(&client, days.iter().map(|d| d.day))
+            .await?;
+        let tx = partition_writer(&mut client).await?;
+        // A conflict can only be another replica writing the same
+        // asset-day from the same sources: its row is replaced by an
+        // equal one.
+        let sql = format!(
+            "INSERT INTO asset_days (asset_id, date, {RECORD_COLUMNS}, {MEASURED_COLUMNS},
+                half_hour_footprint_g, intensity_kinds, carry)
+             SELECT k.asset_id, k.date, k.c0, k.c1, k.c2, k.c3, k.c4, k.c5, k.c6, k.c7, k.c8,
+                k.c9, k.c10, k.c11, k.c12, k.c13, k.c14, k.c15, k.c16, k.c17,
+                {samples}, CASE WHEN k.has_known THEN {known} END, {import},
+                CASE WHEN k.has_export THEN {export} END, {footprint}, k.kinds, k.carry
+             FROM UNNEST($1::text[], $2::date[], $3::int8[], $4::int8[], $5::int8[],
+                $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::timestamptz[],
+                $12::int8[], $13::jsonb[], $14::timestamptz[], $15::float8[], $16::float8[],
+                $17::float8[], $18::float8[], $19::float8[], $20::text[], $21::bool[],
+                $22::bool[], $23::text[], $24::text[])
+                WITH ORDINALITY AS k(asset_id, date, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9,
+                    c10, c11, c12, c13, c14, c15, c16, c17, has_known, has_export, kinds, carry,
+                    n)
+             ON CONFLICT (date, asset_id) DO UPDATE SET {updates}",
+            samples = row_slice!("25", "int4"),
+            known = row_slice!("26", "int8"),
+            import = row_slice!("27", "float8"),
+            export = row_slice!("28", "float8"),
+            footprint = row_slice!("29", "float8"),
+            updates = every_column_from_excluded(),
+        );
+        let mut params = records.params();
+        params.extend([
+            &m.has_known as super::Param<'_>,
+            &m.has_export,
+            &m.kinds,
+            &m.carry,
+            &m.samples,
+            &m.known_ns,
+            &m.import,
+            &m.export,
+            &m.footprint,
+        ]);
+        exec(&tx, &sql, &params).await?;
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+/// `column = excluded.column` for every column but the keys.
+fn every_column_from_excluded() -> String {
+    format!("{RECORD_COLUMNS}, {MEASURED_COLUMNS}, half_hour_footprint_g, intensity_kinds, carry")
+        .split(',')
+        .map(|c| {
+            let c = c.trim();
+            format!("{c} = excluded.{c}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn save_results(db: &Postgres, days: &[NewResults<'_>]) -> Result<(), StorageError> {
+    let mut records = RecordColumns::default();
+    let mut footprint: Vec<Option<f64>> = Vec::new();
+    let mut kinds: Vec<String> = Vec::new();
+    for new in days {
+        records.add(new.asset, new.day, new.record)?;
+        let results = Results::of(new.results);
+        footprint.extend(results.footprint_g);
+        kinds.push(results.kinds);
+    }
+    let (records, footprint, kinds) = (&records, &footprint, &kinds);
+    db.write(|| async move {
+        let mut client = db.client().await?;
+        let tx = partition_writer(&mut client).await?;
+        let sql = format!(
+            "UPDATE asset_days d SET power_file_size = k.c0, power_file_mtime_ns = k.c1,
+                power_file_inode = k.c2, power_file_ctime_ns = k.c3, previous_file_size = k.c4,
+                previous_file_mtime_ns = k.c5, previous_file_inode = k.c6,
+                previous_file_ctime_ns = k.c7, intensity_fetched_at = k.c8, readings = k.c9,
+                skipped_rows = k.c10, computed_at = k.c11, energy_kwh = k.c12,
+                import_kwh = k.c13, export_kwh = k.c14, footprint_g = k.c15, coverage = k.c16,
+                intensity_area = k.c17, half_hour_footprint_g = {footprint},
+                intensity_kinds = k.kinds
+             FROM UNNEST($1::text[], $2::date[], $3::int8[], $4::int8[], $5::int8[],
+                $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::timestamptz[],
+                $12::int8[], $13::jsonb[], $14::timestamptz[], $15::float8[], $16::float8[],
+                $17::float8[], $18::float8[], $19::float8[], $20::text[], $21::text[])
+                WITH ORDINALITY AS k(asset_id, date, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9,
+                    c10, c11, c12, c13, c14, c15, c16, c17, kinds, n)
+             WHERE d.asset_id = k.asset_id AND d.date = k.date",
+            footprint = row_slice!("22", "float8"),
+        );
+        let mut params = records.params();
+        params.extend([kinds as super::Param<'_>, footprint]);
+        exec(&tx, &sql, &params).await?;
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+pub(super) fn forget_asset_day(
+    db: &Postgres,
+    asset: &AssetId,
+    day: Day,
+) -> Result<(), StorageError> {
+    db.write(|| async move {
+        let mut client = db.client().await?;
+        let tx = partition_writer(&mut client).await?;
+        // The day is no longer whole: its file is read again.
+        exec(
+            &tx,
+            "DELETE FROM day_files WHERE date = $1",
+            &[&day.naive()],
+        )
+        .await?;
+        exec(
+            &tx,
+            "DELETE FROM asset_days WHERE date = $1 AND asset_id = $2",
+            &[&day.naive(), &asset.as_str()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+/// Keys and records of many asset-days, column by column (`$1` to `$20`).
+#[derive(Default)]
+struct RecordColumns {
+    asset: Vec<String>,
+    date: Vec<NaiveDate>,
+    file: [Vec<i64>; 4],
+    previous: [Vec<Option<i64>>; 4],
+    intensity_fetched_at: Vec<DateTime<Utc>>,
+    readings: Vec<i64>,
+    skipped: Vec<serde_json::Value>,
+    computed_at: Vec<DateTime<Utc>>,
+    energy_kwh: Vec<Option<f64>>,
+    import_kwh: Vec<Option<f64>>,
+    export_kwh: Vec<Option<f64>>,
+    footprint_g: Vec<Option<f64>>,
+    coverage: Vec<f64>,
+    intensity_area: Vec<String>,
+}
+
+impl RecordColumns {
+    fn add(
+        &mut self,
+        asset: &AssetId,
+        day: Day,
+        record: &AssetDayRecord,
+    ) -> Result<(), StorageError> {
+        self.asset.push(asset.as_str().to_owned());
+        self.date.push(day.naive());
+        for (column, value) in self.file.iter_mut().zip(stamp_columns(record.stamp.day)) {
+            column.push(value);
+        }
+        let previous = record.stamp.previous.map(stamp_columns);
+        for (i, column) in self.previous.iter_mut().enumerate() {
+            column.push(previous.map(|p| p[i]));
+        }
+        self.intensity_fetched_at.push(record.intensity_fetched_at);
+        self.readings
+            .push(i64::try_from(record.readings).unwrap_or(i64::MAX));
+        self.skipped.push(json_of(&record.skipped)?);
+        self.computed_at.push(record.computed_at);
+        let t = &record.totals;
+        self.energy_kwh.push(t.energy_kwh);
+        self.import_kwh.push(t.import_kwh);
+        self.export_kwh.push(t.export_kwh);
+        self.footprint_g.push(t.footprint_g);
+        self.coverage.push(t.coverage);
+        self.intensity_area.push(record.intensity_area.key());
+        Ok(())
     }
 
-    pub(in crate::storage) fn save_day_file(
-        &self,
-        day: Day,
-        record: &DayFileRecord,
-    ) -> Result<(), StorageError> {
-        let rejected = json_of(&record.rejected)?;
-        let versions = record
-            .intensity_versions
-            .as_ref()
-            .map(json_of)
-            .transpose()?;
-        let register = record.register_stamp.as_ref().map(json_of).transpose()?;
-        let own = stamp_columns(record.stamp.day);
-        let previous = record.stamp.previous.map(stamp_columns);
-        let previous: [Option<i64>; 4] = std::array::from_fn(|i| previous.map(|p| p[i]));
-        let assets = i64::try_from(record.assets).unwrap_or(i64::MAX);
-        let (rejected, versions, register) = (&rejected, &versions, &register);
-        let (own, previous, assets) = (&own, &previous, &assets);
-        self.write(|| async move {
-            let mut client = self.client().await?;
-            self.ensure_months(&client, [day]).await?;
-            let tx = partition_writer(&mut client).await?;
-            // Asset-days of another version of the file (an asset since
-            // removed from it); the other tables first, as they are found
-            // through asset_days.
-            for table in ASSET_DAY_TABLES.iter().rev() {
-                exec(
-                    &tx,
-                    &format!(
-                        "DELETE FROM {table} WHERE date = $1 AND asset_id IN (
-                            SELECT asset_id FROM asset_days WHERE date = $1 AND NOT (
-                                power_file_size = $2 AND power_file_mtime_ns = $3
-                                AND power_file_inode = $4 AND power_file_ctime_ns = $5))"
-                    ),
-                    &[&day.naive(), &own[0], &own[1], &own[2], &own[3]],
-                )
-                .await?;
-            }
-            exec(
-                &tx,
-                "INSERT INTO day_files (date, power_file_size, power_file_mtime_ns,
-                    power_file_inode, power_file_ctime_ns, previous_file_size,
-                    previous_file_mtime_ns, previous_file_inode, previous_file_ctime_ns, assets,
-                    rejected, ingested_at, intensity_versions, register_stamp)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                 ON CONFLICT (date) DO UPDATE SET
-                    power_file_size = excluded.power_file_size,
-                    power_file_mtime_ns = excluded.power_file_mtime_ns,
-                    power_file_inode = excluded.power_file_inode,
-                    power_file_ctime_ns = excluded.power_file_ctime_ns,
-                    previous_file_size = excluded.previous_file_size,
-                    previous_file_mtime_ns = excluded.previous_file_mtime_ns,
-                    previous_file_inode = excluded.previous_file_inode,
-                    previous_file_ctime_ns = excluded.previous_file_ctime_ns,
-                    assets = excluded.assets, rejected = excluded.rejected,
-                    ingested_at = excluded.ingested_at,
-                    intensity_versions = excluded.intensity_versions,
-                    register_stamp = excluded.register_stamp",
-                &[
-                    &day.naive(),
-                    &own[0],
-                    &own[1],
-                    &own[2],
-                    &own[3],
-                    &previous[0],
-                    &previous[1],
-                    &previous[2],
-                    &previous[3],
-                    assets,
-                    rejected,
-                    &record.ingested_at,
-                    versions,
-                    register,
-                ],
+    fn params(&self) -> Vec<super::Param<'_>> {
+        vec![
+            &self.asset,
+            &self.date,
+            &self.file[0],
+            &self.file[1],
+            &self.file[2],
+            &self.file[3],
+            &self.previous[0],
+            &self.previous[1],
+            &self.previous[2],
+            &self.previous[3],
+            &self.intensity_fetched_at,
+            &self.readings,
+            &self.skipped,
+            &self.computed_at,
+            &self.energy_kwh,
+            &self.import_kwh,
+            &self.export_kwh,
+            &self.footprint_g,
+            &self.coverage,
+            &self.intensity_area,
+        ]
+    }
+}
+
+/// The half-hour columns of many asset-days: one flat array per column,
+/// 48 values a row (an absent array's place filled, and flagged).
+#[derive(Default)]
+struct MeasuredColumns {
+    has_known: Vec<bool>,
+    has_export: Vec<bool>,
+    kinds: Vec<String>,
+    carry: Vec<String>,
+    samples: Vec<i32>,
+    known_ns: Vec<i64>,
+    import: Vec<f64>,
+    export: Vec<f64>,
+    footprint: Vec<Option<f64>>,
+}
+
+impl MeasuredColumns {
+    fn add(&mut self, columns: AssetDayColumns) {
+        let AssetDayColumns {
+            measured,
+            results,
+            carry,
+        } = columns;
+        const N: usize = HALF_HOURS_PER_DAY as usize;
+        self.has_known.push(measured.known_ns.is_some());
+        self.known_ns
+            .extend(measured.known_ns.unwrap_or_else(|| vec![0; N]));
+        self.has_export.push(measured.export_kw_ns.is_some());
+        self.export
+            .extend(measured.export_kw_ns.unwrap_or_else(|| vec![0.0; N]));
+        self.samples.extend(measured.samples);
+        self.import.extend(measured.import_kw_ns);
+        self.footprint.extend(results.footprint_g);
+        self.kinds.push(results.kinds);
+        self.carry.push(carry);
+    }
+}
+
+/// [`RECORD_COLUMNS`] from column `first` on.
+fn record_of(r: &tokio_postgres::Row, first: usize) -> Result<AssetDayRecord, StorageError> {
+    let c = |i: usize| first + i;
+    Ok(AssetDayRecord {
+        stamp: source_stamp(r, first)?,
+        intensity_fetched_at: r.get(c(8)),
+        readings: r.get::<_, i64>(c(9)).max(0) as u64,
+        skipped: from_json(r.get(c(10)))?,
+        computed_at: r.get(c(11)),
+        totals: Totals {
+            energy_kwh: r.get(c(12)),
+            import_kwh: r.get(c(13)),
+            export_kwh: r.get(c(14)),
+            footprint_g: r.get(c(15)),
+            coverage: r.get(c(16)),
+        },
+        intensity_area: crate::storage::area(r.get(c(17)))?,
+    })
+}
+
+/// [`MEASURED_COLUMNS`] from column `first` on.
+fn measured_of(r: &tokio_postgres::Row, first: usize) -> Measured {
+    Measured {
+        samples: r.get(first),
+        known_ns: r.get(first + 1),
+        import_kw_ns: r.get(first + 2),
+        export_kw_ns: r.get(first + 3),
+    }
+}
+
+pub(super) fn day_files(
+    db: &Postgres,
+    from: Day,
+    to: Day,
+) -> Result<HashMap<Day, DayFileRecord>, StorageError> {
+    let rows = db.run(async {
+        let client = db.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
+                    power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
+                    previous_file_inode, previous_file_ctime_ns, assets, rejected,
+                    ingested_at, intensity_versions, register_stamp, date
+                 FROM day_files WHERE date BETWEEN $1 AND $2",
             )
             .await?;
-            tx.commit().await?;
-            Ok(())
+        Ok(client.query(&stmt, &[&from.naive(), &to.naive()]).await?)
+    })?;
+    rows.iter()
+        .map(|r| {
+            let record = DayFileRecord {
+                stamp: source_stamp(r, 0)?,
+                assets: r.get::<_, i64>(8).max(0) as u64,
+                rejected: from_json(r.get(9))?,
+                ingested_at: r.get(10),
+                intensity_versions: r
+                    .get::<_, Option<serde_json::Value>>(11)
+                    .map(from_json)
+                    .transpose()?,
+                register_stamp: r
+                    .get::<_, Option<serde_json::Value>>(12)
+                    .map(from_json)
+                    .transpose()?,
+            };
+            Ok((day_of(r.get(13))?, record))
         })
-    }
+        .collect()
+}
 
-    pub(in crate::storage) fn mark_day_file_intensity(
-        &self,
-        day: Day,
-        versions: Option<&IntensityVersions>,
-        register: Option<FileStamp>,
-    ) -> Result<(), StorageError> {
-        let versions = versions.map(json_of).transpose()?;
-        let register = register.as_ref().map(json_of).transpose()?;
-        self.run(async {
-            self.client()
-                .await?
-                .execute(
-                    "UPDATE day_files SET intensity_versions = $2, register_stamp = $3
-                     WHERE date = $1",
-                    &[&day.naive(), &versions, &register],
-                )
-                .await?;
-            Ok(())
+pub(super) fn save_day_file(
+    db: &Postgres,
+    day: Day,
+    record: &DayFileRecord,
+) -> Result<(), StorageError> {
+    let rejected = json_of(&record.rejected)?;
+    let versions = record
+        .intensity_versions
+        .as_ref()
+        .map(json_of)
+        .transpose()?;
+    let register = record.register_stamp.as_ref().map(json_of).transpose()?;
+    let own = stamp_columns(record.stamp.day);
+    let previous = record.stamp.previous.map(stamp_columns);
+    let previous: [Option<i64>; 4] = std::array::from_fn(|i| previous.map(|p| p[i]));
+    let assets = i64::try_from(record.assets).unwrap_or(i64::MAX);
+    let (rejected, versions, register) = (&rejected, &versions, &register);
+    let (own, previous, assets) = (&own, &previous, &assets);
+    db.write(|| async move {
+        let mut client = db.client().await?;
+        db.ensure_months(&client, [day]).await?;
+        let tx = partition_writer(&mut client).await?;
+        // Asset-days of another version of the file (an asset since
+        // removed from it).
+        exec(
+            &tx,
+            "DELETE FROM asset_days WHERE date = $1 AND NOT (
+                power_file_size = $2 AND power_file_mtime_ns = $3
+                AND power_file_inode = $4 AND power_file_ctime_ns = $5)",
+            &[&day.naive(), &own[0], &own[1], &own[2], &own[3]],
+        )
+        .await?;
+        exec(
+            &tx,
+            "INSERT INTO day_files (date, power_file_size, power_file_mtime_ns,
+                power_file_inode, power_file_ctime_ns, previous_file_size,
+                previous_file_mtime_ns, previous_file_inode, previous_file_ctime_ns, assets,
+                rejected, ingested_at, intensity_versions, register_stamp)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (date) DO UPDATE SET
+                power_file_size = excluded.power_file_size,
+                power_file_mtime_ns = excluded.power_file_mtime_ns,
+                power_file_inode = excluded.power_file_inode,
+                power_file_ctime_ns = excluded.power_file_ctime_ns,
+                previous_file_size = excluded.previous_file_size,
+                previous_file_mtime_ns = excluded.previous_file_mtime_ns,
+                previous_file_inode = excluded.previous_file_inode,
+                previous_file_ctime_ns = excluded.previous_file_ctime_ns,
+                assets = excluded.assets, rejected = excluded.rejected,
+                ingested_at = excluded.ingested_at,
+                intensity_versions = excluded.intensity_versions,
+                register_stamp = excluded.register_stamp",
+            &[
+                &day.naive(),
+                &own[0],
+                &own[1],
+                &own[2],
+                &own[3],
+                &previous[0],
+                &previous[1],
+                &previous[2],
+                &previous[3],
+                assets,
+                rejected,
+                &record.ingested_at,
+                versions,
+                register,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+pub(super) fn mark_day_file_intensity(
+    db: &Postgres,
+    day: Day,
+    versions: Option<&IntensityVersions>,
+    register: Option<FileStamp>,
+) -> Result<(), StorageError> {
+    let versions = versions.map(json_of).transpose()?;
+    let register = register.as_ref().map(json_of).transpose()?;
+    db.run(async {
+        db.client()
+            .await?
+            .execute(
+                "UPDATE day_files SET intensity_versions = $2, register_stamp = $3
+                 WHERE date = $1",
+                &[&day.naive(), &versions, &register],
+            )
+            .await?;
+        Ok(())
+    })
+}
+
+pub(super) fn asset_areas(db: &Postgres, day: Day) -> Result<Vec<(AssetId, Area)>, StorageError> {
+    let rows = db.run(async {
+        Ok(db
+            .client()
+            .await?
+            .query(
+                "SELECT asset_id, intensity_area FROM asset_days WHERE date = $1",
+                &[&day.naive()],
+            )
+            .await?)
+    })?;
+    rows.iter()
+        .map(|r| {
+            let area: &str = r.get(1);
+            Ok((asset_id(r.get(0))?, crate::storage::area(area)?))
         })
-    }
+        .collect()
+}
 
-    pub(in crate::storage) fn asset_areas(
-        &self,
-        day: Day,
-    ) -> Result<Vec<(AssetId, Area)>, StorageError> {
-        let rows = self.run(async {
-            Ok(self
-                .client()
-                .await?
-                .query(
-                    "SELECT asset_id, intensity_area FROM asset_days WHERE date = $1",
-                    &[&day.naive()],
-                )
-                .await?)
-        })?;
-        rows.iter()
-            .map(|r| {
-                let area: &str = r.get(1);
-                Ok((asset_id(r.get(0))?, crate::storage::area(area)?))
-            })
-            .collect()
-    }
+pub(super) fn assets_with_other_intensity(
+    db: &Postgres,
+    day: Day,
+    area: &Area,
+    fetched_at: DateTime<Utc>,
+) -> Result<Vec<AssetId>, StorageError> {
+    let rows = db.run(async {
+        Ok(db
+            .client()
+            .await?
+            .query(
+                "SELECT asset_id FROM asset_days
+                 WHERE date = $1 AND intensity_area = $2 AND intensity_fetched_at <> $3",
+                &[&day.naive(), &area.key(), &fetched_at],
+            )
+            .await?)
+    })?;
+    rows.iter().map(|r| asset_id(r.get(0))).collect()
+}
 
-    pub(in crate::storage) fn carry_overs(
-        &self,
-        day: Day,
-        file: FileStamp,
-    ) -> Result<HashMap<AssetId, CarryOver>, StorageError> {
-        let own = stamp_columns(file);
-        let (assets, readings, gaps) = self.run(async {
-            let client = self.client().await?;
-            let assets = client
-                .query(
-                    "SELECT asset_id FROM asset_days WHERE date = $1
-                       AND power_file_size = $2 AND power_file_mtime_ns = $3
-                       AND power_file_inode = $4 AND power_file_ctime_ns = $5",
-                    &[&day.naive(), &own[0], &own[1], &own[2], &own[3]],
-                )
-                .await?;
-            let readings = client
-                .query(
-                    "SELECT asset_id, at_unix_ns, power_kw FROM power_readings
-                     WHERE date = $1 ORDER BY asset_id, at_unix_ns",
-                    &[&day.naive()],
-                )
-                .await?;
-            let gaps = client
-                .query(
-                    "SELECT asset_id, at_unix_ns FROM power_gaps
-                     WHERE date = $1 ORDER BY asset_id, at_unix_ns",
-                    &[&day.naive()],
-                )
-                .await?;
-            Ok((assets, readings, gaps))
-        })?;
-        let mut found: HashMap<&str, (Vec<PowerReading>, Vec<DateTime<Utc>>)> = assets
-            .iter()
-            .map(|r| (r.get(0), Default::default()))
-            .collect();
-        for r in &readings {
-            if let Some((list, _)) = found.get_mut(r.get::<_, &str>(0)) {
-                list.push(PowerReading {
-                    at: DateTime::from_timestamp_nanos(r.get(1)),
-                    power_kw: r.get(2),
-                });
+pub(super) fn day_totals(
+    db: &Postgres,
+    asset: Option<&AssetId>,
+    from: Day,
+    to: Day,
+) -> Result<Vec<AssetDayTotals>, StorageError> {
+    let rows = db.run(async {
+        let client = db.client().await?;
+        // Two statements, not `$3 IS NULL OR asset_id = $3`: a plan
+        // made for both cases could not use the index by asset.
+        Ok(match asset {
+            Some(asset) => {
+                let stmt = client
+                    .prepare_cached(
+                        "SELECT asset_id, date, energy_kwh, footprint_g, coverage, import_kwh, export_kwh,
+                            intensity_area
+                         FROM asset_days
+                         WHERE asset_id = $3 AND date BETWEEN $1 AND $2
+                         ORDER BY date",
+                    )
+                    .await?;
+                client
+                    .query(&stmt, &[&from.naive(), &to.naive(), &asset.as_str()])
+                    .await?
             }
-        }
-        for r in &gaps {
-            if let Some((_, list)) = found.get_mut(r.get::<_, &str>(0)) {
-                list.push(DateTime::from_timestamp_nanos(r.get(1)));
+            None => {
+                let stmt = client
+                    .prepare_cached(
+                        "SELECT asset_id, date, energy_kwh, footprint_g, coverage, import_kwh, export_kwh,
+                            intensity_area
+                         FROM asset_days WHERE date BETWEEN $1 AND $2
+                         ORDER BY date, asset_id",
+                    )
+                    .await?;
+                client.query(&stmt, &[&from.naive(), &to.naive()]).await?
             }
-        }
-        let boundary = day.end();
-        found
-            .into_iter()
-            .map(|(id, (list, gaps))| Ok((asset_id(id)?, CarryOver::split(&list, &gaps, boundary))))
-            .collect()
-    }
-
-    pub(in crate::storage) fn assets_with_other_intensity(
-        &self,
-        day: Day,
-        area: &Area,
-        fetched_at: DateTime<Utc>,
-    ) -> Result<Vec<AssetId>, StorageError> {
-        let rows = self.run(async {
-            Ok(self
-                .client()
-                .await?
-                .query(
-                    "SELECT asset_id FROM asset_days
-                     WHERE date = $1 AND intensity_area = $2 AND intensity_fetched_at <> $3",
-                    &[&day.naive(), &area.key(), &fetched_at],
-                )
-                .await?)
-        })?;
-        rows.iter().map(|r| asset_id(r.get(0))).collect()
-    }
-
-    pub(in crate::storage) fn day_totals(
-        &self,
-        asset: Option<&AssetId>,
-        from: Day,
-        to: Day,
-    ) -> Result<Vec<AssetDayTotals>, StorageError> {
-        let rows = self.run(async {
-            let client = self.client().await?;
-            // Two statements, not `$3 IS NULL OR asset_id = $3`: a plan
-            // made for both cases could not use the index by asset.
-            Ok(match asset {
-                Some(asset) => {
-                    let stmt = client
-                        .prepare_cached(
-                            "SELECT asset_id, date, energy_kwh, footprint_g, coverage
-                             FROM asset_days
-                             WHERE asset_id = $3 AND date BETWEEN $1 AND $2
-                             ORDER BY date",
-                        )
-                        .await?;
-                    client
-                        .query(&stmt, &[&from.naive(), &to.naive(), &asset.as_str()])
-                        .await?
-                }
-                None => {
-                    let stmt = client
-                        .prepare_cached(
-                            "SELECT asset_id, date, energy_kwh, footprint_g, coverage
-                             FROM asset_days WHERE date BETWEEN $1 AND $2
-                             ORDER BY date, asset_id",
-                        )
-                        .await?;
-                    client.query(&stmt, &[&from.naive(), &to.naive()]).await?
-                }
+        })
+    })?;
+    rows.iter()
+        .map(|r| {
+            Ok(AssetDayTotals {
+                asset: asset_id(r.get(0))?,
+                day: day_of(r.get(1))?,
+                totals: Totals {
+                    energy_kwh: r.get(2),
+                    import_kwh: r.get(5),
+                    export_kwh: r.get(6),
+                    footprint_g: r.get(3),
+                    coverage: r.get(4),
+                },
+                intensity_area: crate::storage::area(r.get(7))?,
             })
-        })?;
-        rows.iter()
-            .map(|r| {
-                Ok(AssetDayTotals {
-                    asset: asset_id(r.get(0))?,
-                    day: day_of(r.get(1))?,
-                    totals: Totals {
-                        energy_kwh: r.get(2),
-                        footprint_g: r.get(3),
-                        coverage: r.get(4),
-                    },
-                })
-            })
-            .collect()
-    }
+        })
+        .collect()
 }
 
 fn json_of<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, StorageError> {
-    serde_json::to_value(value).map_err(|e| StorageError::Corrupt(format!("day_files: {e}")))
+    serde_json::to_value(value).map_err(|e| StorageError::Corrupt(format!("JSON column: {e}")))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, StorageError> {
-    serde_json::from_value(value).map_err(|e| StorageError::Corrupt(format!("day_files: {e}")))
+    serde_json::from_value(value).map_err(|e| StorageError::Corrupt(format!("JSON column: {e}")))
 }

@@ -25,17 +25,16 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::{
-    AssetDayRecord, Claim, ComputedDay, FootprintSets, StorageError, StoredIntensity, half_hour_id,
-    stamp, stored_footprint,
+    AssetDayRecord, AssetDayTotals, Claim, ComputedDay, DayFileRecord, IntensityVersions,
+    NewResults, StorageError, Store, StoredDay, StoredIntensity, half_hour_id, stamp,
 };
 use crate::asset::AssetId;
-use crate::footprint::FootprintRow;
-use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange};
-use crate::intensity::{Area, GenerationMix, HalfHourIntensity, IntensityDay, KindPreference};
-use crate::power::{CarryOver, HalfHourEnergy, PowerReading, SourceStamp};
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId};
+use crate::intensity::{Area, GenerationMix, HalfHourIntensity, IntensityDay};
+use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SourceStamp};
 
 /// Each migration's version, name and SQL, in order.
-const MIGRATIONS: [(i32, &str, &str); 4] = [
+const MIGRATIONS: [(i32, &str, &str); 5] = [
     (
         1,
         "0001_schema",
@@ -55,6 +54,11 @@ const MIGRATIONS: [(i32, &str, &str); 4] = [
         4,
         "0004_claims_as_leases",
         include_str!("../../../migrations/postgres/0004_claims_as_leases.sql"),
+    ),
+    (
+        5,
+        "0005_one_row_per_asset_day",
+        include_str!("../../../migrations/postgres/0005_one_row_per_asset_day.sql"),
     ),
 ];
 
@@ -409,7 +413,7 @@ impl Postgres {
     /// lease runs, and renews it in the background until the claim is
     /// dropped. A holder that stops renewing (killed, frozen) loses the
     /// claim once its lease runs out.
-    pub(super) fn claim(&self, key: &str) -> Result<Claim, StorageError> {
+    fn claim_lease(&self, key: &str) -> Result<Claim, StorageError> {
         let holder = format!(
             "{} {}",
             self.holder,
@@ -475,74 +479,6 @@ impl Postgres {
         })
     }
 
-    pub(super) fn check_writable(&self) -> Result<(), StorageError> {
-        let starved = *self
-            .starved_at
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(at) = starved
-            && at.elapsed() < STARVED_FOR
-        {
-            return Err(StorageError::Unavailable {
-                reason: "requests could not get a database connection in the last seconds",
-                source: "the pool could not get a connection".into(),
-            });
-        }
-        self.run(async {
-            self.client()
-                .await?
-                .execute(
-                    "INSERT INTO readiness_probe (id, written_at) VALUES (1, now())
-                     ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
-                    &[],
-                )
-                .await?;
-            Ok(())
-        })
-    }
-
-    pub(super) fn check(&self) -> Result<(), StorageError> {
-        let one: i32 = self.run(async {
-            Ok(self
-                .client()
-                .await?
-                .query_one("SELECT 1", &[])
-                .await?
-                .get(0))
-        })?;
-        if one == 1 {
-            Ok(())
-        } else {
-            Err(StorageError::Corrupt("SELECT 1 did not return 1".into()))
-        }
-    }
-
-    /// Every migration recorded as applied, exactly once.
-    #[cfg(test)]
-    pub(super) fn integrity_check(&self) -> Result<(), StorageError> {
-        let versions: Vec<i32> = self.run(async {
-            Ok(self
-                .client()
-                .await?
-                .query(
-                    "SELECT version FROM schema_migrations ORDER BY version",
-                    &[],
-                )
-                .await?
-                .iter()
-                .map(|r| r.get(0))
-                .collect())
-        })?;
-        let expected: Vec<i32> = MIGRATIONS.iter().map(|m| m.0).collect();
-        if versions == expected {
-            Ok(())
-        } else {
-            Err(StorageError::Corrupt(format!(
-                "migrations {versions:?}, expected {expected:?}"
-            )))
-        }
-    }
-
     /// Makes the partitions of every month among `days`, once per process.
     async fn ensure_months(
         &self,
@@ -573,73 +509,14 @@ impl Postgres {
         }
         Ok(())
     }
+}
 
-    pub(super) fn region_of(&self, area: &Area) -> Result<Option<u8>, StorageError> {
-        let id: Option<i16> = self.run(async {
-            Ok(self
-                .client()
-                .await?
-                .query_opt(
-                    "SELECT region_id FROM intensity_half_hours
-                     WHERE area = $1 AND region_id IS NOT NULL LIMIT 1",
-                    &[&area.key()],
-                )
-                .await?
-                .map(|r| r.get(0)))
-        })?;
-        id.map(|id| u8::try_from(id).map_err(|_| StorageError::Corrupt(format!("region {id}"))))
-            .transpose()
+impl Store for Postgres {
+    fn engine_name(&self) -> &'static str {
+        "postgres"
     }
 
-    pub(super) fn intensities(
-        &self,
-        area: &Area,
-        from: Day,
-        to: Day,
-    ) -> Result<HashMap<Day, StoredIntensity>, StorageError> {
-        let rows = self.run(async {
-            let client = self.client().await?;
-            let stmt = client
-                .prepare_cached(
-                    "SELECT date, half_hour_id, forecast, actual, source, fetched_at, checked_at,
-                        region_id, region_name, generation_mix
-                     FROM intensity_half_hours WHERE area = $1 AND date BETWEEN $2 AND $3
-                     ORDER BY date, half_hour_id",
-                )
-                .await?;
-            Ok(client
-                .query(&stmt, &[&area.key(), &from.naive(), &to.naive()])
-                .await?)
-        })?;
-        let mut gathered: HashMap<Day, Vec<&tokio_postgres::Row>> = HashMap::new();
-        for row in &rows {
-            gathered.entry(day_of(row.get(0))?).or_default().push(row);
-        }
-        gathered
-            .into_iter()
-            .map(|(day, rows)| Ok((day, intensity_of(area, day, &rows)?)))
-            .collect()
-    }
-
-    pub(super) fn mark_intensity_checked(
-        &self,
-        area: &Area,
-        day: Day,
-        at: DateTime<Utc>,
-    ) -> Result<(), StorageError> {
-        self.run(async {
-            self.client()
-                .await?
-                .execute(
-                    "UPDATE intensity_half_hours SET checked_at = $3 WHERE area = $1 AND date = $2",
-                    &[&area.key(), &day.naive(), &at],
-                )
-                .await?;
-            Ok(())
-        })
-    }
-
-    pub(super) fn save_intensity(&self, stored: &StoredIntensity) -> Result<(), StorageError> {
+    fn save_intensity(&self, stored: &StoredIntensity) -> Result<(), StorageError> {
         let day = stored.day.day();
         let ids: Vec<i16> = HalfHourId::all().map(|id| i16::from(id.get())).collect();
         let starts: Vec<DateTime<Utc>> = HalfHourId::all().map(|id| id.start(day)).collect();
@@ -709,261 +586,219 @@ impl Postgres {
         })
     }
 
-    pub(super) fn asset_day(
+    fn mark_intensity_checked(
         &self,
-        asset: &AssetId,
+        area: &Area,
         day: Day,
-    ) -> Result<Option<AssetDayRecord>, StorageError> {
-        let row = self.run(async {
+        at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        self.run(async {
+            self.client()
+                .await?
+                .execute(
+                    "UPDATE intensity_half_hours SET checked_at = $3 WHERE area = $1 AND date = $2",
+                    &[&area.key(), &day.naive(), &at],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn intensities(
+        &self,
+        area: &Area,
+        from: Day,
+        to: Day,
+    ) -> Result<HashMap<Day, StoredIntensity>, StorageError> {
+        let rows = self.run(async {
             let client = self.client().await?;
             let stmt = client
                 .prepare_cached(
-                    "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
-                        power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
-                        previous_file_inode, previous_file_ctime_ns, intensity_fetched_at,
-                        readings, skipped_rows, computed_at, energy_kwh, footprint_g, coverage,
-                        intensity_area
-                     FROM asset_days WHERE date = $1 AND asset_id = $2",
+                    "SELECT date, half_hour_id, forecast, actual, source, fetched_at, checked_at,
+                        region_id, region_name, generation_mix
+                     FROM intensity_half_hours WHERE area = $1 AND date BETWEEN $2 AND $3
+                     ORDER BY date, half_hour_id",
                 )
                 .await?;
             Ok(client
-                .query_opt(&stmt, &[&day.naive(), &asset.as_str()])
+                .query(&stmt, &[&area.key(), &from.naive(), &to.naive()])
                 .await?)
         })?;
-        let Some(r) = row else {
-            return Ok(None);
-        };
-        let area: String = r.get(15);
-        Ok(Some(AssetDayRecord {
-            stamp: source_stamp(&r, 0)?,
-            intensity_fetched_at: r.get(8),
-            readings: r.get::<_, i64>(9).max(0) as u64,
-            skipped: serde_json::from_value(r.get(10))
-                .map_err(|e| StorageError::Corrupt(format!("skipped_rows: {e}")))?,
-            computed_at: r.get(11),
-            totals: crate::footprint::Totals {
-                energy_kwh: r.get(12),
-                footprint_g: r.get(13),
-                coverage: r.get(14),
-            },
-            intensity_area: super::area(&area)?,
-        }))
+        let mut gathered: HashMap<Day, Vec<&tokio_postgres::Row>> = HashMap::new();
+        for row in &rows {
+            gathered.entry(day_of(row.get(0))?).or_default().push(row);
+        }
+        gathered
+            .into_iter()
+            .map(|(day, rows)| Ok((day, intensity_of(area, day, &rows)?)))
+            .collect()
     }
 
-    pub(super) fn carry_over(
-        &self,
-        asset: &AssetId,
-        day: Day,
-    ) -> Result<Option<CarryOver>, StorageError> {
-        let (readings, gaps) = self.run(async {
-            let client = self.client().await?;
-            let readings = client
-                .query(
-                    "SELECT at_unix_ns, power_kw FROM power_readings
-                     WHERE date = $1 AND asset_id = $2 ORDER BY at_unix_ns",
-                    &[&day.naive(), &asset.as_str()],
+    fn region_of(&self, area: &Area) -> Result<Option<u8>, StorageError> {
+        let id: Option<i16> = self.run(async {
+            Ok(self
+                .client()
+                .await?
+                .query_opt(
+                    "SELECT region_id FROM intensity_half_hours
+                     WHERE area = $1 AND region_id IS NOT NULL LIMIT 1",
+                    &[&area.key()],
                 )
-                .await?;
-            let gaps = client
-                .query(
-                    "SELECT at_unix_ns FROM power_gaps
-                     WHERE date = $1 AND asset_id = $2 ORDER BY at_unix_ns",
-                    &[&day.naive(), &asset.as_str()],
-                )
-                .await?;
-            Ok((readings, gaps))
+                .await?
+                .map(|r| r.get(0)))
         })?;
-        if readings.is_empty() {
-            return Ok(None);
-        }
-        let readings: Vec<PowerReading> = readings
-            .iter()
-            .map(|r| PowerReading {
-                at: DateTime::from_timestamp_nanos(r.get(0)),
-                power_kw: r.get(1),
-            })
-            .collect();
-        let gaps: Vec<DateTime<Utc>> = gaps
-            .iter()
-            .map(|r| DateTime::from_timestamp_nanos(r.get(0)))
-            .collect();
-        Ok(Some(CarryOver::split(&readings, &gaps, day.end())))
+        id.map(|id| u8::try_from(id).map_err(|_| StorageError::Corrupt(format!("region {id}"))))
+            .transpose()
     }
 
-    pub(super) fn forget_asset_day(&self, asset: &AssetId, day: Day) -> Result<(), StorageError> {
-        self.write(|| async move {
-            let mut client = self.client().await?;
-            let tx = partition_writer(&mut client).await?;
-            // The day is no longer whole: its file is read again.
-            exec(
-                &tx,
-                "DELETE FROM day_files WHERE date = $1",
-                &[&day.naive()],
-            )
-            .await?;
-            for table in super::ASSET_DAY_TABLES {
-                exec(
-                    &tx,
-                    &format!("DELETE FROM {table} WHERE date = $1 AND asset_id = $2"),
-                    &[&day.naive(), &asset.as_str()],
+    /// Every migration recorded as applied, exactly once.
+    fn integrity_check(&self) -> Result<(), StorageError> {
+        let versions: Vec<i32> = self.run(async {
+            Ok(self
+                .client()
+                .await?
+                .query(
+                    "SELECT version FROM schema_migrations ORDER BY version",
+                    &[],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+        })?;
+        let expected: Vec<i32> = MIGRATIONS.iter().map(|m| m.0).collect();
+        if versions == expected {
+            Ok(())
+        } else {
+            Err(StorageError::Corrupt(format!(
+                "migrations {versions:?}, expected {expected:?}"
+            )))
+        }
+    }
+
+    fn check(&self) -> Result<(), StorageError> {
+        let one: i32 = self.run(async {
+            Ok(self
+                .client()
+                .await?
+                .query_one("SELECT 1", &[])
+                .await?
+                .get(0))
+        })?;
+        if one == 1 {
+            Ok(())
+        } else {
+            Err(StorageError::Corrupt("SELECT 1 did not return 1".into()))
+        }
+    }
+
+    fn check_writable(&self) -> Result<(), StorageError> {
+        let starved = *self
+            .starved_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = starved
+            && at.elapsed() < STARVED_FOR
+        {
+            return Err(StorageError::Unavailable {
+                reason: "requests could not get a database connection in the last seconds",
+                source: "the pool could not get a connection".into(),
+            });
+        }
+        self.run(async {
+            self.client()
+                .await?
+                .execute(
+                    "INSERT INTO readiness_probe (id, written_at) VALUES (1, now())
+                     ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
+                    &[],
                 )
                 .await?;
-            }
-            tx.commit().await?;
             Ok(())
         })
     }
 
-    /// Stores `days` in one transaction; a batch cancelled by the
-    /// server's `statement_timeout` is stored again as two halves, down to
-    /// one asset-day, so writes fit whatever limit the server sets.
-    pub(super) fn save_asset_days(&self, days: &[ComputedDay<'_>]) -> Result<(), StorageError> {
-        match self.save_asset_days_at_once(days) {
-            Err(err) if days.len() > 1 && is_statement_timeout(&err) => {
-                metrics::counter!("db_batches_split_total").increment(1);
-                tracing::warn!(
-                    asset_days = days.len(),
-                    "a write ran past the statement timeout; writing it in halves"
-                );
-                let (first, second) = days.split_at(days.len() / 2);
-                self.save_asset_days(first)?;
-                self.save_asset_days(second)
-            }
-            other => other,
-        }
+    fn claim(&self, key: &str) -> Result<Claim, StorageError> {
+        Postgres::claim_lease(self, key)
     }
 
-    fn save_asset_days_at_once(&self, days: &[ComputedDay<'_>]) -> Result<(), StorageError> {
-        let mut batch = Batch::default();
-        for computed in days {
-            batch.add(computed)?;
-        }
-        let batch = &batch;
-        self.write(|| async move {
-            let mut client = self.client().await?;
-            self.ensure_months(&client, days.iter().map(|d| d.day))
-                .await?;
-            let tx = partition_writer(&mut client).await?;
-            batch
-                .delete(&tx, super::ASSET_DAY_TABLES.as_slice())
-                .await?;
-            batch.insert(&tx).await?;
-            tx.commit().await?;
-            Ok(())
-        })
+    fn asset_day(&self, asset: &AssetId, day: Day) -> Result<Option<AssetDayRecord>, StorageError> {
+        days::asset_day(self, asset, day)
     }
 
-    pub(super) fn energies(
+    fn energies(
         &self,
         asset: &AssetId,
         day: Day,
     ) -> Result<Option<[HalfHourEnergy; HALF_HOURS_PER_DAY as usize]>, StorageError> {
-        let rows = self.run(async {
-            let client = self.client().await?;
-            let stmt = client
-                .prepare_cached(
-                    "SELECT half_hour_id, samples, coverage, carried_forward, mean_power_kw,
-                        energy_kwh
-                     FROM power_half_hours WHERE asset_id = $1 AND date = $2
-                     ORDER BY half_hour_id",
-                )
-                .await?;
-            Ok(client
-                .query(&stmt, &[&asset.as_str(), &day.naive()])
-                .await?)
-        })?;
-        let energies = rows
-            .iter()
-            .map(|r| energy_of(r, day))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(energies.try_into().ok())
+        days::energies(self, asset, day)
     }
 
-    pub(super) fn save_footprints_of_many(
+    fn results(&self, asset: &AssetId, day: Day) -> Result<Option<StoredDay>, StorageError> {
+        days::results(self, asset, day)
+    }
+
+    fn carry_over(&self, asset: &AssetId, day: Day) -> Result<Option<CarryOver>, StorageError> {
+        days::carry_over(self, asset, day)
+    }
+
+    fn carry_overs(
         &self,
-        days: &[(&AssetId, Day, &AssetDayRecord, &FootprintSets)],
+        day: Day,
+        file: FileStamp,
+    ) -> Result<HashMap<AssetId, CarryOver>, StorageError> {
+        days::carry_overs(self, day, file)
+    }
+
+    fn save_asset_days(&self, computed: &[ComputedDay<'_>]) -> Result<(), StorageError> {
+        days::save_asset_days(self, computed)
+    }
+
+    fn save_results(&self, new: &[NewResults<'_>]) -> Result<(), StorageError> {
+        days::save_results(self, new)
+    }
+
+    fn forget_asset_day(&self, asset: &AssetId, day: Day) -> Result<(), StorageError> {
+        days::forget_asset_day(self, asset, day)
+    }
+
+    fn asset_areas(&self, day: Day) -> Result<Vec<(AssetId, Area)>, StorageError> {
+        days::asset_areas(self, day)
+    }
+
+    fn assets_with_other_intensity(
+        &self,
+        day: Day,
+        area: &Area,
+        fetched_at: DateTime<Utc>,
+    ) -> Result<Vec<AssetId>, StorageError> {
+        days::assets_with_other_intensity(self, day, area, fetched_at)
+    }
+
+    fn day_totals(
+        &self,
+        asset: Option<&AssetId>,
+        from: Day,
+        to: Day,
+    ) -> Result<Vec<AssetDayTotals>, StorageError> {
+        days::day_totals(self, asset, from, to)
+    }
+
+    fn day_files(&self, from: Day, to: Day) -> Result<HashMap<Day, DayFileRecord>, StorageError> {
+        days::day_files(self, from, to)
+    }
+
+    fn save_day_file(&self, day: Day, record: &DayFileRecord) -> Result<(), StorageError> {
+        days::save_day_file(self, day, record)
+    }
+
+    fn mark_day_file_intensity(
+        &self,
+        day: Day,
+        versions: Option<&IntensityVersions>,
+        register: Option<FileStamp>,
     ) -> Result<(), StorageError> {
-        let mut batch = Batch::default();
-        for (asset, day, record, footprints) in days {
-            batch.keys(asset, *day);
-            batch.add_footprints(asset, *day, footprints);
-            batch.add_record(asset, *day, record)?;
-        }
-        let batch = &batch;
-        self.write(|| async move {
-            let mut client = self.client().await?;
-            let tx = partition_writer(&mut client).await?;
-            batch
-                .delete(&tx, &["footprint_half_hours", "asset_days"])
-                .await?;
-            batch.insert(&tx).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-    }
-
-    pub(super) fn footprint_range(
-        &self,
-        asset: &AssetId,
-        day: Day,
-        preference: KindPreference,
-        range: HalfHourRange,
-    ) -> Result<Vec<FootprintRow>, StorageError> {
-        let rows = self.run(async {
-            let client = self.client().await?;
-            let stmt = client
-                .prepare_cached(
-                    "SELECT f.half_hour_id, p.samples, p.coverage, p.carried_forward,
-                        p.mean_power_kw, p.energy_kwh,
-                        f.intensity_g_per_kwh, f.intensity_kind, f.footprint_g
-                     FROM footprint_half_hours f
-                     JOIN power_half_hours p USING (asset_id, date, half_hour_id)
-                     WHERE f.asset_id = $1 AND f.date = $2 AND f.preference = $3
-                       AND f.half_hour_id BETWEEN $4 AND $5
-                     ORDER BY f.half_hour_id",
-                )
-                .await?;
-            Ok(client
-                .query(
-                    &stmt,
-                    &[
-                        &asset.as_str(),
-                        &day.naive(),
-                        &preference.as_str(),
-                        &i16::from(range.start().get()),
-                        &i16::from(range.end().get()),
-                    ],
-                )
-                .await?)
-        })?;
-        rows.iter()
-            .map(|r| {
-                let energy = energy_of(r, day)?;
-                let footprint = stored_footprint(&energy, r.get(6), r.get(7), r.get(8))?;
-                Ok(footprint)
-            })
-            .collect()
-    }
-
-    pub(super) fn footprint_row_count(
-        &self,
-        asset: &AssetId,
-        day: Day,
-        preference: KindPreference,
-    ) -> Result<u32, StorageError> {
-        let count: i64 = self.run(async {
-            Ok(self
-                .client()
-                .await?
-                .query_one(
-                    "SELECT COUNT(*) FROM footprint_half_hours
-                     WHERE asset_id = $1 AND date = $2 AND preference = $3",
-                    &[&asset.as_str(), &day.naive(), &preference.as_str()],
-                )
-                .await?
-                .get(0))
-        })?;
-        u32::try_from(count).map_err(|_| StorageError::Corrupt(format!("{count} rows")))
+        days::mark_day_file_intensity(self, day, versions, register)
     }
 }
 
@@ -1099,306 +934,6 @@ async fn partition_writer(
     Ok(tx)
 }
 
-/// Rows of many asset-days gathered column by column, written with one
-/// `INSERT ... SELECT FROM UNNEST` per table.
-#[derive(Default)]
-struct Batch {
-    keys: (Vec<String>, Vec<NaiveDate>),
-    readings: (Vec<String>, Vec<NaiveDate>, Vec<i64>, Vec<f64>),
-    gaps: (Vec<String>, Vec<NaiveDate>, Vec<i64>),
-    energies: EnergyColumns,
-    footprints: FootprintColumns,
-    records: RecordColumns,
-}
-
-#[derive(Default)]
-struct EnergyColumns {
-    asset: Vec<String>,
-    date: Vec<NaiveDate>,
-    id: Vec<i16>,
-    samples: Vec<i32>,
-    coverage: Vec<f64>,
-    carried_forward: Vec<bool>,
-    mean_power_kw: Vec<f64>,
-    energy_kwh: Vec<f64>,
-}
-
-#[derive(Default)]
-struct FootprintColumns {
-    asset: Vec<String>,
-    date: Vec<NaiveDate>,
-    preference: Vec<&'static str>,
-    id: Vec<i16>,
-    intensity: Vec<f64>,
-    kind: Vec<&'static str>,
-    footprint_g: Vec<f64>,
-}
-
-#[derive(Default)]
-struct RecordColumns {
-    asset: Vec<String>,
-    date: Vec<NaiveDate>,
-    file: [Vec<i64>; 4],
-    previous: [Vec<Option<i64>>; 4],
-    intensity_fetched_at: Vec<DateTime<Utc>>,
-    intensity_area: Vec<String>,
-    readings: Vec<i64>,
-    skipped: Vec<serde_json::Value>,
-    computed_at: Vec<DateTime<Utc>>,
-    energy_kwh: Vec<Option<f64>>,
-    footprint_g: Vec<Option<f64>>,
-    coverage: Vec<f64>,
-}
-
-impl Batch {
-    fn keys(&mut self, asset: &AssetId, day: Day) {
-        self.keys.0.push(asset.as_str().to_owned());
-        self.keys.1.push(day.naive());
-    }
-
-    fn add(&mut self, computed: &ComputedDay<'_>) -> Result<(), StorageError> {
-        let asset = computed.asset;
-        let day = computed.day;
-        self.keys(asset, day);
-        // Only what the next day needs of the readings: the last one
-        // before midnight and anything after it. The file keeps them all.
-        let boundary = day.end();
-        let held_from = computed
-            .readings
-            .partition_point(|r| r.at < boundary)
-            .saturating_sub(1);
-        let tail = &computed.readings[held_from..];
-        let gaps_from = tail.first().map_or(boundary, |r| r.at);
-        for reading in tail {
-            let at_ns = reading.at.timestamp_nanos_opt().ok_or_else(|| {
-                StorageError::Corrupt(format!("reading at {} is out of range", reading.at))
-            })?;
-            self.readings.0.push(asset.as_str().to_owned());
-            self.readings.1.push(day.naive());
-            self.readings.2.push(at_ns);
-            self.readings.3.push(reading.power_kw);
-        }
-        for gap in computed.gaps.iter().filter(|g| **g >= gaps_from) {
-            let at_ns = gap
-                .timestamp_nanos_opt()
-                .ok_or_else(|| StorageError::Corrupt(format!("a gap at {gap} is out of range")))?;
-            self.gaps.0.push(asset.as_str().to_owned());
-            self.gaps.1.push(day.naive());
-            self.gaps.2.push(at_ns);
-        }
-        let e = &mut self.energies;
-        for h in computed.energies {
-            e.asset.push(asset.as_str().to_owned());
-            e.date.push(day.naive());
-            e.id.push(i16::from(h.half_hour_id.get()));
-            e.samples.push(i32::try_from(h.samples).unwrap_or(i32::MAX));
-            e.coverage.push(h.coverage);
-            e.carried_forward.push(h.carried_forward);
-            e.mean_power_kw.push(h.mean_power_kw);
-            e.energy_kwh.push(h.energy_kwh);
-        }
-        self.add_footprints(asset, day, computed.footprints);
-        self.add_record(asset, day, computed.record)
-    }
-
-    fn add_footprints(&mut self, asset: &AssetId, day: Day, footprints: &FootprintSets) {
-        let f = &mut self.footprints;
-        for (preference, rows) in footprints {
-            for row in rows {
-                f.asset.push(asset.as_str().to_owned());
-                f.date.push(day.naive());
-                f.preference.push(preference.as_str());
-                f.id.push(i16::from(row.half_hour_id.get()));
-                f.intensity.push(row.intensity_g_per_kwh);
-                f.kind.push(row.intensity_kind.as_str());
-                // NOT NULL: unknown time (coverage 0) is read back as
-                // unknown from the coverage, never as this zero.
-                f.footprint_g.push(row.footprint_g.unwrap_or(0.0));
-            }
-        }
-    }
-
-    fn add_record(
-        &mut self,
-        asset: &AssetId,
-        day: Day,
-        record: &AssetDayRecord,
-    ) -> Result<(), StorageError> {
-        let r = &mut self.records;
-        r.asset.push(asset.as_str().to_owned());
-        r.date.push(day.naive());
-        let own = record.stamp.day;
-        for (column, value) in r.file.iter_mut().zip(stamp_columns(own)) {
-            column.push(value);
-        }
-        let previous = record.stamp.previous.map(stamp_columns);
-        for (i, column) in r.previous.iter_mut().enumerate() {
-            column.push(previous.map(|p| p[i]));
-        }
-        r.intensity_fetched_at.push(record.intensity_fetched_at);
-        r.intensity_area.push(record.intensity_area.key());
-        r.readings
-            .push(i64::try_from(record.readings).unwrap_or(i64::MAX));
-        r.skipped.push(
-            serde_json::to_value(&record.skipped)
-                .map_err(|e| StorageError::Corrupt(format!("skipped_rows: {e}")))?,
-        );
-        r.computed_at.push(record.computed_at);
-        r.energy_kwh.push(record.totals.energy_kwh);
-        r.footprint_g.push(record.totals.footprint_g);
-        r.coverage.push(record.totals.coverage);
-        Ok(())
-    }
-
-    /// Deletes the batch's asset-days from `tables`.
-    async fn delete(
-        &self,
-        tx: &deadpool_postgres::Transaction<'_>,
-        tables: &[&str],
-    ) -> Result<(), StorageError> {
-        for table in tables {
-            exec(
-                tx,
-                &format!(
-                    "DELETE FROM {table} t USING UNNEST($1::text[], $2::date[]) AS k(asset_id, date)
-                     WHERE t.asset_id = k.asset_id AND t.date = k.date"
-                ),
-                &[&self.keys.0, &self.keys.1],
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Inserts every row gathered. A conflict can only be another replica
-    /// writing the same asset-day from the same sources: its row is
-    /// replaced by an equal one.
-    async fn insert(&self, tx: &deadpool_postgres::Transaction<'_>) -> Result<(), StorageError> {
-        if !self.readings.0.is_empty() {
-            exec(tx,
-                "INSERT INTO power_readings (asset_id, date, at_unix_ns, power_kw)
-                 SELECT * FROM UNNEST($1::text[], $2::date[], $3::int8[], $4::float8[])
-                 ON CONFLICT (date, asset_id, at_unix_ns) DO UPDATE SET power_kw = excluded.power_kw",
-                &[&self.readings.0, &self.readings.1, &self.readings.2, &self.readings.3],
-            )
-            .await?;
-        }
-        if !self.gaps.0.is_empty() {
-            exec(
-                tx,
-                "INSERT INTO power_gaps (asset_id, date, at_unix_ns)
-                 SELECT * FROM UNNEST($1::text[], $2::date[], $3::int8[])
-                 ON CONFLICT DO NOTHING",
-                &[&self.gaps.0, &self.gaps.1, &self.gaps.2],
-            )
-            .await?;
-        }
-        let e = &self.energies;
-        if !e.asset.is_empty() {
-            exec(
-                tx,
-                "INSERT INTO power_half_hours
-                 (asset_id, date, half_hour_id, samples, coverage, carried_forward, mean_power_kw,
-                  energy_kwh)
-                 SELECT * FROM UNNEST($1::text[], $2::date[], $3::int2[], $4::int4[],
-                                      $5::float8[], $6::bool[], $7::float8[], $8::float8[])
-                 ON CONFLICT (asset_id, date, half_hour_id) DO UPDATE SET
-                    samples = excluded.samples, coverage = excluded.coverage,
-                    carried_forward = excluded.carried_forward,
-                    mean_power_kw = excluded.mean_power_kw, energy_kwh = excluded.energy_kwh",
-                &[
-                    &e.asset,
-                    &e.date,
-                    &e.id,
-                    &e.samples,
-                    &e.coverage,
-                    &e.carried_forward,
-                    &e.mean_power_kw,
-                    &e.energy_kwh,
-                ],
-            )
-            .await?;
-        }
-        let f = &self.footprints;
-        if !f.asset.is_empty() {
-            exec(
-                tx,
-                "INSERT INTO footprint_half_hours
-                 (asset_id, date, preference, half_hour_id, intensity_g_per_kwh, intensity_kind,
-                  footprint_g)
-                 SELECT * FROM UNNEST($1::text[], $2::date[], $3::text[], $4::int2[],
-                                      $5::float8[], $6::text[], $7::float8[])
-                 ON CONFLICT (asset_id, date, preference, half_hour_id) DO UPDATE SET
-                    intensity_g_per_kwh = excluded.intensity_g_per_kwh,
-                    intensity_kind = excluded.intensity_kind, footprint_g = excluded.footprint_g",
-                &[
-                    &f.asset,
-                    &f.date,
-                    &f.preference,
-                    &f.id,
-                    &f.intensity,
-                    &f.kind,
-                    &f.footprint_g,
-                ],
-            )
-            .await?;
-        }
-        let r = &self.records;
-        if !r.asset.is_empty() {
-            exec(
-                tx,
-                "INSERT INTO asset_days
-                 (asset_id, date, power_file_size, power_file_mtime_ns, power_file_inode,
-                  power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
-                  previous_file_inode, previous_file_ctime_ns, intensity_fetched_at,
-                  intensity_area, readings, skipped_rows, computed_at, energy_kwh, footprint_g,
-                  coverage)
-                 SELECT * FROM UNNEST($1::text[], $2::date[], $3::int8[], $4::int8[], $5::int8[],
-                                      $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[],
-                                      $11::timestamptz[], $12::text[], $13::int8[], $14::jsonb[],
-                                      $15::timestamptz[], $16::float8[], $17::float8[],
-                                      $18::float8[])
-                 ON CONFLICT (date, asset_id) DO UPDATE SET
-                    power_file_size = excluded.power_file_size,
-                    power_file_mtime_ns = excluded.power_file_mtime_ns,
-                    power_file_inode = excluded.power_file_inode,
-                    power_file_ctime_ns = excluded.power_file_ctime_ns,
-                    previous_file_size = excluded.previous_file_size,
-                    previous_file_mtime_ns = excluded.previous_file_mtime_ns,
-                    previous_file_inode = excluded.previous_file_inode,
-                    previous_file_ctime_ns = excluded.previous_file_ctime_ns,
-                    intensity_fetched_at = excluded.intensity_fetched_at,
-                    intensity_area = excluded.intensity_area, readings = excluded.readings,
-                    skipped_rows = excluded.skipped_rows, computed_at = excluded.computed_at,
-                    energy_kwh = excluded.energy_kwh, footprint_g = excluded.footprint_g,
-                    coverage = excluded.coverage",
-                &[
-                    &r.asset,
-                    &r.date,
-                    &r.file[0],
-                    &r.file[1],
-                    &r.file[2],
-                    &r.file[3],
-                    &r.previous[0],
-                    &r.previous[1],
-                    &r.previous[2],
-                    &r.previous[3],
-                    &r.intensity_fetched_at,
-                    &r.intensity_area,
-                    &r.readings,
-                    &r.skipped,
-                    &r.computed_at,
-                    &r.energy_kwh,
-                    &r.footprint_g,
-                    &r.coverage,
-                ],
-            )
-            .await?;
-        }
-        Ok(())
-    }
-}
-
 /// A file stamp as four stored integers (sizes and inodes as i64).
 fn stamp_columns(s: crate::power::FileStamp) -> [i64; 4] {
     [s.size as i64, s.mtime_ns, s.inode as i64, s.ctime_ns]
@@ -1419,23 +954,6 @@ fn source_stamp(r: &tokio_postgres::Row, first: usize) -> Result<SourceStamp, St
 
 fn day_of(date: NaiveDate) -> Result<Day, StorageError> {
     Day::from_naive(date).map_err(|e| StorageError::Corrupt(format!("date {date}: {e}")))
-}
-
-/// Columns 0-5 (id, samples, coverage, carried_forward, mean_power_kw,
-/// energy_kwh) as a [`HalfHourEnergy`].
-fn energy_of(r: &tokio_postgres::Row, day: Day) -> Result<HalfHourEnergy, StorageError> {
-    let id = half_hour_id(u32::try_from(r.get::<_, i16>(0)).unwrap_or(0))?;
-    Ok(HalfHourEnergy {
-        half_hour_id: id,
-        from: id.start(day),
-        to: id.end(day),
-        samples: u32::try_from(r.get::<_, i32>(1))
-            .map_err(|_| StorageError::Corrupt("negative samples".into()))?,
-        coverage: r.get(2),
-        carried_forward: r.get(3),
-        mean_power_kw: r.get(4),
-        energy_kwh: r.get(5),
-    })
 }
 
 /// One day's 48 intensity rows as a [`StoredIntensity`].

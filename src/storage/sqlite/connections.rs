@@ -47,6 +47,9 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../../../migrations/sqlite/0010_intensity_by_area.sql"
         )),
+        M::up(include_str!(
+            "../../../migrations/sqlite/0011_one_row_per_asset_day.sql"
+        )),
     ])
 });
 

@@ -1,310 +1,519 @@
-//! Whole days in SQLite: which version of a day file was read for every
-//! asset, what each stored day carries into the next, and the per-asset-day
-//! totals that fleet and period answers are summed from.
+//! Asset-days and day files in SQLite: one row per asset-day (see
+//! [`crate::storage::asset_day`] for its columns), which version of a day
+//! file was read for every asset, and the per-asset-day totals that fleet
+//! and period answers are summed from.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::types::Value;
+use rusqlite::{TransactionBehavior, params, params_from_iter};
 
-use super::Sqlite;
+use super::connections::Connections;
 use crate::asset::AssetId;
 use crate::footprint::Totals;
-use crate::half_hour::Day;
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
 use crate::intensity::Area;
-use crate::power::{CarryOver, FileStamp, PowerReading, SourceStamp};
+use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SourceStamp};
+use crate::storage::asset_day::{AssetDayColumns, Measured, Results, carry_of};
 use crate::storage::{
-    ASSET_DAY_TABLES, AssetDayTotals, DayFileRecord, IntensityVersions, StorageError, asset_id,
-    format_time, parse_time, stamp,
+    AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, NewResults,
+    StorageError, StoredDay, asset_id, format_time, parse_time, stamp,
 };
 
-impl Sqlite {
-    /// The records of the days from `from` to `to` read whole.
-    pub(in crate::storage) fn day_files(
-        &self,
-        from: Day,
-        to: Day,
-    ) -> Result<HashMap<Day, DayFileRecord>, StorageError> {
-        self.conns.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
-                    power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
-                    previous_file_inode, previous_file_ctime_ns, assets, rejected,
-                    ingested_at, intensity_versions, register_stamp, date
-                 FROM day_files WHERE date BETWEEN ?1 AND ?2",
-            )?;
-            let mut rows = stmt.query(params![from.to_string(), to.to_string()])?;
-            let mut out = HashMap::new();
-            while let Some(r) = rows.next()? {
-                let raw = (
-                    [r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?],
-                    [r.get::<_, Option<i64>>(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
-                    r.get::<_, i64>(8)?,
-                    r.get::<_, String>(9)?,
-                    r.get::<_, String>(10)?,
-                    r.get::<_, Option<String>>(11)?,
-                    r.get::<_, Option<String>>(12)?,
-                );
-                let date: String = r.get(13)?;
-                let day = Day::parse(&date)
-                    .map_err(|e| StorageError::Corrupt(format!("date `{date}`: {e}")))?;
-                out.insert(day, day_file_record(raw)?);
-            }
-            Ok(out)
-        })
-    }
+/// The record columns of `asset_days`, in the order [`record_of`] reads.
+const RECORD_COLUMNS: &str = "power_file_size, power_file_mtime_ns, power_file_inode,
+    power_file_ctime_ns, previous_file_size, previous_file_mtime_ns, previous_file_inode,
+    previous_file_ctime_ns, intensity_fetched_at, readings, skipped_rows, computed_at,
+    energy_kwh, import_kwh, export_kwh, footprint_g, coverage, intensity_area";
 
-    /// Records that `day`'s file was read for every asset, after all its
-    /// asset-days were written; asset-days of the day computed from another
-    /// version of the file (an asset since removed from it) are deleted in
-    /// the same transaction.
-    pub(in crate::storage) fn save_day_file(
-        &self,
-        day: Day,
-        record: &DayFileRecord,
-    ) -> Result<(), StorageError> {
-        let rejected = serde_json::to_string(&record.rejected)
-            .map_err(|e| StorageError::Corrupt(format!("day_files.rejected: {e}")))?;
-        let date = day.to_string();
-        let own = record.stamp.day;
-        let mut conn = self.conns.write();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // The other tables first: their rows are found through asset_days.
-        for table in ASSET_DAY_TABLES.iter().rev() {
-            tx.execute(
-                &format!(
-                    "DELETE FROM {table} WHERE date = ?1 AND asset_id IN (
-                        SELECT asset_id FROM asset_days WHERE date = ?1 AND NOT (
-                            power_file_size = ?2 AND power_file_mtime_ns = ?3
-                            AND power_file_inode = ?4 AND power_file_ctime_ns = ?5))"
-                ),
-                params![
-                    date,
-                    own.size as i64,
-                    own.mtime_ns,
-                    own.inode as i64,
-                    own.ctime_ns
-                ],
-            )?;
+/// The half-hour columns, in the order [`measured_of`] reads.
+const MEASURED_COLUMNS: &str = "samples, known_ns, import_kw_ns, export_kw_ns";
+
+pub(super) fn asset_day(
+    conns: &Connections,
+    asset: &AssetId,
+    day: Day,
+) -> Result<Option<AssetDayRecord>, StorageError> {
+    conns.read(|conn| {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM asset_days WHERE asset_id = ?1 AND date = ?2"
+        ))?;
+        let mut rows = stmt.query(params![asset.as_str(), day.to_string()])?;
+        rows.next()?.map(|r| record_of(r, 0)).transpose()
+    })
+}
+
+pub(super) fn energies(
+    conns: &Connections,
+    asset: &AssetId,
+    day: Day,
+) -> Result<Option<[HalfHourEnergy; HALF_HOURS_PER_DAY as usize]>, StorageError> {
+    conns.read(|conn| {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {MEASURED_COLUMNS} FROM asset_days WHERE asset_id = ?1 AND date = ?2"
+        ))?;
+        let mut rows = stmt.query(params![asset.as_str(), day.to_string()])?;
+        rows.next()?
+            .map(|r| measured_of(r, 0)?.energies(day))
+            .transpose()
+    })
+}
+
+pub(super) fn results(
+    conns: &Connections,
+    asset: &AssetId,
+    day: Day,
+) -> Result<Option<StoredDay>, StorageError> {
+    conns.read(|conn| {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {MEASURED_COLUMNS}, half_hour_footprint_g, intensity_kinds
+             FROM asset_days WHERE asset_id = ?1 AND date = ?2"
+        ))?;
+        let mut rows = stmt.query(params![asset.as_str(), day.to_string()])?;
+        let Some(r) = rows.next()? else {
+            return Ok(None);
+        };
+        let results = Results {
+            footprint_g: from_json(&r.get::<_, String>(4)?)?,
+            kinds: r.get(5)?,
+        };
+        Ok(Some(StoredDay {
+            energies: measured_of(r, 0)?.energies(day)?,
+            results: results.read()?,
+        }))
+    })
+}
+
+pub(super) fn carry_over(
+    conns: &Connections,
+    asset: &AssetId,
+    day: Day,
+) -> Result<Option<CarryOver>, StorageError> {
+    conns.read(|conn| {
+        let mut stmt =
+            conn.prepare_cached("SELECT carry FROM asset_days WHERE asset_id = ?1 AND date = ?2")?;
+        let mut rows = stmt.query(params![asset.as_str(), day.to_string()])?;
+        rows.next()?
+            .map(|r| carry_of(&r.get::<_, String>(0)?))
+            .transpose()
+    })
+}
+
+pub(super) fn carry_overs(
+    conns: &Connections,
+    day: Day,
+    file: FileStamp,
+) -> Result<HashMap<AssetId, CarryOver>, StorageError> {
+    conns.read(|conn| {
+        let mut stmt = conn.prepare_cached(
+            "SELECT asset_id, carry FROM asset_days WHERE date = ?1
+               AND power_file_size = ?2 AND power_file_mtime_ns = ?3
+               AND power_file_inode = ?4 AND power_file_ctime_ns = ?5",
+        )?;
+        let mut rows = stmt.query(params![
+            day.to_string(),
+            file.size as i64,
+            file.mtime_ns,
+            file.inode as i64,
+            file.ctime_ns
+        ])?;
+        let mut out = HashMap::new();
+        while let Some(r) = rows.next()? {
+            out.insert(
+                asset_id(&r.get::<_, String>(0)?)?,
+                carry_of(&r.get::<_, String>(1)?)?,
+            );
         }
-        let previous = record.stamp.previous;
-        tx.execute(
-            "INSERT INTO day_files (date, power_file_size, power_file_mtime_ns, power_file_inode,
+        Ok(out)
+    })
+}
+
+pub(super) fn save_asset_days(
+    conns: &Connections,
+    days: &[ComputedDay<'_>],
+) -> Result<(), StorageError> {
+    let mut conn = conns.write();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut insert = tx.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO asset_days (asset_id, date, {RECORD_COLUMNS},
+                {MEASURED_COLUMNS}, half_hour_footprint_g, intensity_kinds, carry)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
+        ))?;
+        for computed in days {
+            let columns = AssetDayColumns::of(computed);
+            let m = &columns.measured;
+            let mut values = record_values(computed.asset, computed.day, computed.record)?;
+            values.extend([
+                Value::Text(json_of(&m.samples)?),
+                m.known_ns.as_ref().map(json_of).transpose()?.into(),
+                Value::Text(json_of(&m.import_kw_ns)?),
+                m.export_kw_ns.as_ref().map(json_of).transpose()?.into(),
+                Value::Text(json_of(&columns.results.footprint_g)?),
+                Value::Text(columns.results.kinds),
+                Value::Text(columns.carry),
+            ]);
+            insert.execute(params_from_iter(values))?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn save_results(
+    conns: &Connections,
+    days: &[NewResults<'_>],
+) -> Result<(), StorageError> {
+    let mut conn = conns.write();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut update = tx.prepare_cached(
+            "UPDATE asset_days SET power_file_size = ?3, power_file_mtime_ns = ?4,
+                power_file_inode = ?5, power_file_ctime_ns = ?6, previous_file_size = ?7,
+                previous_file_mtime_ns = ?8, previous_file_inode = ?9,
+                previous_file_ctime_ns = ?10, intensity_fetched_at = ?11, readings = ?12,
+                skipped_rows = ?13, computed_at = ?14, energy_kwh = ?15, import_kwh = ?16,
+                export_kwh = ?17, footprint_g = ?18, coverage = ?19, intensity_area = ?20,
+                half_hour_footprint_g = ?21, intensity_kinds = ?22
+             WHERE asset_id = ?1 AND date = ?2",
+        )?;
+        for new in days {
+            let results = Results::of(new.results);
+            let mut values = record_values(new.asset, new.day, new.record)?;
+            values.extend([
+                Value::Text(json_of(&results.footprint_g)?),
+                Value::Text(results.kinds),
+            ]);
+            update.execute(params_from_iter(values))?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn forget_asset_day(
+    conns: &Connections,
+    asset: &AssetId,
+    day: Day,
+) -> Result<(), StorageError> {
+    let mut conn = conns.write();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // The day is no longer whole: its file is read again.
+    tx.execute(
+        "DELETE FROM day_files WHERE date = ?1",
+        params![day.to_string()],
+    )?;
+    tx.execute(
+        "DELETE FROM asset_days WHERE asset_id = ?1 AND date = ?2",
+        params![asset.as_str(), day.to_string()],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The keys and record columns of an asset-day, as `?1` to `?20`.
+fn record_values(
+    asset: &AssetId,
+    day: Day,
+    record: &AssetDayRecord,
+) -> Result<Vec<Value>, StorageError> {
+    let own = record.stamp.day;
+    let previous = record.stamp.previous;
+    let t = &record.totals;
+    Ok(vec![
+        Value::Text(asset.as_str().to_owned()),
+        Value::Text(day.to_string()),
+        Value::Integer(own.size as i64),
+        Value::Integer(own.mtime_ns),
+        Value::Integer(own.inode as i64),
+        Value::Integer(own.ctime_ns),
+        previous.map(|s| s.size as i64).into(),
+        previous.map(|s| s.mtime_ns).into(),
+        previous.map(|s| s.inode as i64).into(),
+        previous.map(|s| s.ctime_ns).into(),
+        Value::Text(format_time(record.intensity_fetched_at)),
+        Value::Integer(i64::try_from(record.readings).unwrap_or(i64::MAX)),
+        Value::Text(json_of(&record.skipped)?),
+        Value::Text(format_time(record.computed_at)),
+        t.energy_kwh.into(),
+        t.import_kwh.into(),
+        t.export_kwh.into(),
+        t.footprint_g.into(),
+        Value::Real(t.coverage),
+        Value::Text(record.intensity_area.key()),
+    ])
+}
+
+/// [`RECORD_COLUMNS`] from column `first` on.
+fn record_of(r: &rusqlite::Row<'_>, first: usize) -> Result<AssetDayRecord, StorageError> {
+    let c = |i: usize| first + i;
+    let previous = [
+        r.get::<_, Option<i64>>(c(4))?,
+        r.get(c(5))?,
+        r.get(c(6))?,
+        r.get(c(7))?,
+    ];
+    Ok(AssetDayRecord {
+        stamp: SourceStamp {
+            day: stamp([r.get(c(0))?, r.get(c(1))?, r.get(c(2))?, r.get(c(3))?]),
+            previous: match previous {
+                [Some(a), Some(b), Some(c), Some(d)] => Some(stamp([a, b, c, d])),
+                _ => None,
+            },
+        },
+        intensity_fetched_at: parse_time(&r.get::<_, String>(c(8))?)?,
+        readings: r.get::<_, i64>(c(9))?.max(0) as u64,
+        skipped: from_json(&r.get::<_, String>(c(10))?)?,
+        computed_at: parse_time(&r.get::<_, String>(c(11))?)?,
+        totals: Totals {
+            energy_kwh: r.get(c(12))?,
+            import_kwh: r.get(c(13))?,
+            export_kwh: r.get(c(14))?,
+            footprint_g: r.get(c(15))?,
+            coverage: r.get(c(16))?,
+        },
+        intensity_area: crate::storage::area(&r.get::<_, String>(c(17))?)?,
+    })
+}
+
+/// [`MEASURED_COLUMNS`] from column `first` on.
+fn measured_of(r: &rusqlite::Row<'_>, first: usize) -> Result<Measured, StorageError> {
+    let json = |i: usize| r.get::<_, Option<String>>(first + i);
+    let required = |i: usize| {
+        json(i)?.ok_or_else(|| StorageError::Corrupt(format!("asset_days column {} is NULL", i)))
+    };
+    Ok(Measured {
+        samples: from_json(&required(0)?)?,
+        known_ns: json(1)?.as_deref().map(from_json).transpose()?,
+        import_kw_ns: from_json(&required(2)?)?,
+        export_kw_ns: json(3)?.as_deref().map(from_json).transpose()?,
+    })
+}
+
+/// The records of the days from `from` to `to` read whole.
+pub(super) fn day_files(
+    conns: &Connections,
+    from: Day,
+    to: Day,
+) -> Result<HashMap<Day, DayFileRecord>, StorageError> {
+    conns.read(|conn| {
+        let mut stmt = conn.prepare_cached(
+            "SELECT power_file_size, power_file_mtime_ns, power_file_inode,
                 power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
-                previous_file_inode, previous_file_ctime_ns, assets, rejected, ingested_at,
-                intensity_versions, register_stamp)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-             ON CONFLICT (date) DO UPDATE SET
-                power_file_size = excluded.power_file_size,
-                power_file_mtime_ns = excluded.power_file_mtime_ns,
-                power_file_inode = excluded.power_file_inode,
-                power_file_ctime_ns = excluded.power_file_ctime_ns,
-                previous_file_size = excluded.previous_file_size,
-                previous_file_mtime_ns = excluded.previous_file_mtime_ns,
-                previous_file_inode = excluded.previous_file_inode,
-                previous_file_ctime_ns = excluded.previous_file_ctime_ns,
-                assets = excluded.assets,
-                rejected = excluded.rejected,
-                ingested_at = excluded.ingested_at,
-                intensity_versions = excluded.intensity_versions,
-                register_stamp = excluded.register_stamp",
-            params![
-                date,
-                own.size as i64,
-                own.mtime_ns,
-                own.inode as i64,
-                own.ctime_ns,
-                previous.map(|s| s.size as i64),
-                previous.map(|s| s.mtime_ns),
-                previous.map(|s| s.inode as i64),
-                previous.map(|s| s.ctime_ns),
-                record.assets as i64,
-                rejected,
-                format_time(record.ingested_at),
-                record
-                    .intensity_versions
-                    .as_ref()
-                    .map(json_of)
-                    .transpose()?,
-                record.register_stamp.as_ref().map(json_of).transpose()?,
-            ],
+                previous_file_inode, previous_file_ctime_ns, assets, rejected,
+                ingested_at, intensity_versions, register_stamp, date
+             FROM day_files WHERE date BETWEEN ?1 AND ?2",
         )?;
-        tx.commit()?;
-        Ok(())
-    }
+        let mut rows = stmt.query(params![from.to_string(), to.to_string()])?;
+        let mut out = HashMap::new();
+        while let Some(r) = rows.next()? {
+            let raw = (
+                [r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?],
+                [r.get::<_, Option<i64>>(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
+                r.get::<_, i64>(8)?,
+                r.get::<_, String>(9)?,
+                r.get::<_, String>(10)?,
+                r.get::<_, Option<String>>(11)?,
+                r.get::<_, Option<String>>(12)?,
+            );
+            let date: String = r.get(13)?;
+            let day = Day::parse(&date)
+                .map_err(|e| StorageError::Corrupt(format!("date `{date}`: {e}")))?;
+            out.insert(day, day_file_record(raw)?);
+        }
+        Ok(out)
+    })
+}
 
-    /// Records that every asset-day of `day` now uses the intensity
-    /// versions `versions`, with areas from the register `register` (or,
-    /// with `None` versions, that they may differ).
-    pub(in crate::storage) fn mark_day_file_intensity(
-        &self,
-        day: Day,
-        versions: Option<&IntensityVersions>,
-        register: Option<FileStamp>,
-    ) -> Result<(), StorageError> {
-        self.conns.write().execute(
-            "UPDATE day_files SET intensity_versions = ?2, register_stamp = ?3 WHERE date = ?1",
-            params![
-                day.to_string(),
-                versions.map(json_of).transpose()?,
-                register.as_ref().map(json_of).transpose()?
-            ],
+/// Records that `day`'s file was read for every asset, after all its
+/// asset-days were written; asset-days of the day computed from another
+/// version of the file (an asset since removed from it) are deleted in
+/// the same transaction.
+pub(super) fn save_day_file(
+    conns: &Connections,
+    day: Day,
+    record: &DayFileRecord,
+) -> Result<(), StorageError> {
+    let rejected = serde_json::to_string(&record.rejected)
+        .map_err(|e| StorageError::Corrupt(format!("day_files.rejected: {e}")))?;
+    let date = day.to_string();
+    let own = record.stamp.day;
+    let mut conn = conns.write();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(
+        "DELETE FROM asset_days WHERE date = ?1 AND NOT (
+            power_file_size = ?2 AND power_file_mtime_ns = ?3
+            AND power_file_inode = ?4 AND power_file_ctime_ns = ?5)",
+        params![
+            date,
+            own.size as i64,
+            own.mtime_ns,
+            own.inode as i64,
+            own.ctime_ns
+        ],
+    )?;
+    let previous = record.stamp.previous;
+    tx.execute(
+        "INSERT INTO day_files (date, power_file_size, power_file_mtime_ns, power_file_inode,
+            power_file_ctime_ns, previous_file_size, previous_file_mtime_ns,
+            previous_file_inode, previous_file_ctime_ns, assets, rejected, ingested_at,
+            intensity_versions, register_stamp)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT (date) DO UPDATE SET
+            power_file_size = excluded.power_file_size,
+            power_file_mtime_ns = excluded.power_file_mtime_ns,
+            power_file_inode = excluded.power_file_inode,
+            power_file_ctime_ns = excluded.power_file_ctime_ns,
+            previous_file_size = excluded.previous_file_size,
+            previous_file_mtime_ns = excluded.previous_file_mtime_ns,
+            previous_file_inode = excluded.previous_file_inode,
+            previous_file_ctime_ns = excluded.previous_file_ctime_ns,
+            assets = excluded.assets,
+            rejected = excluded.rejected,
+            ingested_at = excluded.ingested_at,
+            intensity_versions = excluded.intensity_versions,
+            register_stamp = excluded.register_stamp",
+        params![
+            date,
+            own.size as i64,
+            own.mtime_ns,
+            own.inode as i64,
+            own.ctime_ns,
+            previous.map(|s| s.size as i64),
+            previous.map(|s| s.mtime_ns),
+            previous.map(|s| s.inode as i64),
+            previous.map(|s| s.ctime_ns),
+            record.assets as i64,
+            rejected,
+            format_time(record.ingested_at),
+            record
+                .intensity_versions
+                .as_ref()
+                .map(json_of)
+                .transpose()?,
+            record.register_stamp.as_ref().map(json_of).transpose()?,
+        ],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Records that every asset-day of `day` now uses the intensity
+/// versions `versions`, with areas from the register `register` (or,
+/// with `None` versions, that they may differ).
+pub(super) fn mark_day_file_intensity(
+    conns: &Connections,
+    day: Day,
+    versions: Option<&IntensityVersions>,
+    register: Option<FileStamp>,
+) -> Result<(), StorageError> {
+    conns.write().execute(
+        "UPDATE day_files SET intensity_versions = ?2, register_stamp = ?3 WHERE date = ?1",
+        params![
+            day.to_string(),
+            versions.map(json_of).transpose()?,
+            register.as_ref().map(json_of).transpose()?
+        ],
+    )?;
+    Ok(())
+}
+
+/// The area each stored asset-day of `day` took its intensity from.
+pub(super) fn asset_areas(
+    conns: &Connections,
+    day: Day,
+) -> Result<Vec<(AssetId, Area)>, StorageError> {
+    conns.read(|conn| {
+        let mut stmt =
+            conn.prepare_cached("SELECT asset_id, intensity_area FROM asset_days WHERE date = ?1")?;
+        let rows = stmt
+            .query_map(params![day.to_string()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, area)| Ok((asset_id(&id)?, crate::storage::area(&area)?)))
+            .collect()
+    })
+}
+
+/// The assets of `day` whose footprint rows were computed from another
+/// intensity version than `fetched_at`.
+pub(super) fn assets_with_other_intensity(
+    conns: &Connections,
+    day: Day,
+    area: &Area,
+    fetched_at: DateTime<Utc>,
+) -> Result<Vec<AssetId>, StorageError> {
+    conns.read(|conn| {
+        let mut stmt = conn.prepare_cached(
+            "SELECT asset_id FROM asset_days
+             WHERE date = ?1 AND intensity_area = ?3 AND intensity_fetched_at <> ?2",
         )?;
-        Ok(())
-    }
+        let ids = stmt
+            .query_map(
+                params![day.to_string(), format_time(fetched_at), area.key()],
+                |r| r.get::<_, String>(0),
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.iter().map(|id| asset_id(id)).collect()
+    })
+}
 
-    /// The area each stored asset-day of `day` took its intensity from.
-    pub(in crate::storage) fn asset_areas(
-        &self,
-        day: Day,
-    ) -> Result<Vec<(AssetId, Area)>, StorageError> {
-        self.conns.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT asset_id, intensity_area FROM asset_days WHERE date = ?1",
-            )?;
-            let rows = stmt
-                .query_map(params![day.to_string()], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter()
-                .map(|(id, area)| Ok((asset_id(&id)?, crate::storage::area(&area)?)))
-                .collect()
-        })
-    }
-
-    /// What each asset stored for `day` from the file version `file`
-    /// carries into the next day.
-    pub(in crate::storage) fn carry_overs(
-        &self,
-        day: Day,
-        file: FileStamp,
-    ) -> Result<HashMap<AssetId, CarryOver>, StorageError> {
-        self.conns.read(|conn| {
-            let date = day.to_string();
-            let mut readings: HashMap<String, (Vec<PowerReading>, Vec<DateTime<Utc>>)> =
-                HashMap::new();
-            let mut stmt = conn.prepare_cached(
-                "SELECT asset_id FROM asset_days WHERE date = ?1
-                   AND power_file_size = ?2 AND power_file_mtime_ns = ?3
-                   AND power_file_inode = ?4 AND power_file_ctime_ns = ?5",
-            )?;
-            let mut rows = stmt.query(params![
-                date,
-                file.size as i64,
-                file.mtime_ns,
-                file.inode as i64,
-                file.ctime_ns
-            ])?;
-            while let Some(row) = rows.next()? {
-                readings.insert(row.get(0)?, Default::default());
+/// Every stored asset-day's totals from `from` to `to`, both included,
+/// of one asset or of all.
+pub(super) fn day_totals(
+    conns: &Connections,
+    asset: Option<&AssetId>,
+    from: Day,
+    to: Day,
+) -> Result<Vec<AssetDayTotals>, StorageError> {
+    conns.read(|conn| {
+        // Two statements, not `?3 IS NULL OR asset_id = ?3`, which the
+        // planner answered from the index by date for one asset too:
+        // every asset's rows of the period read (188 ms for a year of
+        // one asset among 6,500), where the key by asset reads its own.
+        let (from, to) = (from.to_string(), to.to_string());
+        let mut stmt;
+        let mut rows = match asset {
+            Some(asset) => {
+                stmt = conn.prepare_cached(
+                    "SELECT asset_id, date, energy_kwh, footprint_g, coverage, import_kwh, export_kwh,
+                        intensity_area FROM asset_days
+                     WHERE asset_id = ?3 AND date BETWEEN ?1 AND ?2 ORDER BY date",
+                )?;
+                stmt.query(params![from, to, asset.as_str()])?
             }
-            let mut stmt = conn.prepare_cached(
-                "SELECT asset_id, at_unix_ns, power_kw FROM power_readings
-                 WHERE date = ?1 ORDER BY asset_id, at_unix_ns",
-            )?;
-            let mut rows = stmt.query(params![date])?;
-            while let Some(row) = rows.next()? {
-                if let Some((list, _)) = readings.get_mut(&row.get::<_, String>(0)?) {
-                    list.push(PowerReading {
-                        at: DateTime::from_timestamp_nanos(row.get(1)?),
-                        power_kw: row.get(2)?,
-                    });
-                }
+            None => {
+                stmt = conn.prepare_cached(
+                    "SELECT asset_id, date, energy_kwh, footprint_g, coverage, import_kwh, export_kwh,
+                        intensity_area FROM asset_days
+                     WHERE date BETWEEN ?1 AND ?2 ORDER BY date, asset_id",
+                )?;
+                stmt.query(params![from, to])?
             }
-            let mut stmt = conn.prepare_cached(
-                "SELECT asset_id, at_unix_ns FROM power_gaps
-                 WHERE date = ?1 ORDER BY asset_id, at_unix_ns",
-            )?;
-            let mut rows = stmt.query(params![date])?;
-            while let Some(row) = rows.next()? {
-                if let Some((_, gaps)) = readings.get_mut(&row.get::<_, String>(0)?) {
-                    gaps.push(DateTime::from_timestamp_nanos(row.get(1)?));
-                }
-            }
-            let boundary = day.end();
-            readings
-                .into_iter()
-                .map(|(id, (list, gaps))| {
-                    let asset = AssetId::parse(&id)
-                        .map_err(|e| StorageError::Corrupt(format!("asset id `{id}`: {e}")))?;
-                    Ok((asset, CarryOver::split(&list, &gaps, boundary)))
-                })
-                .collect()
-        })
-    }
-
-    /// The assets of `day` whose footprint rows were computed from another
-    /// intensity version than `fetched_at`.
-    pub(in crate::storage) fn assets_with_other_intensity(
-        &self,
-        day: Day,
-        area: &Area,
-        fetched_at: DateTime<Utc>,
-    ) -> Result<Vec<AssetId>, StorageError> {
-        self.conns.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT asset_id FROM asset_days
-                 WHERE date = ?1 AND intensity_area = ?3 AND intensity_fetched_at <> ?2",
-            )?;
-            let ids = stmt
-                .query_map(
-                    params![day.to_string(), format_time(fetched_at), area.key()],
-                    |r| r.get::<_, String>(0),
-                )?
-                .collect::<Result<Vec<_>, _>>()?;
-            ids.iter().map(|id| asset_id(id)).collect()
-        })
-    }
-
-    /// Every stored asset-day's totals from `from` to `to`, both included,
-    /// of one asset or of all.
-    pub(in crate::storage) fn day_totals(
-        &self,
-        asset: Option<&AssetId>,
-        from: Day,
-        to: Day,
-    ) -> Result<Vec<AssetDayTotals>, StorageError> {
-        self.conns.read(|conn| {
-            // Two statements, not `?3 IS NULL OR asset_id = ?3`, which the
-            // planner answered from the index by date for one asset too:
-            // every asset's rows of the period read (188 ms for a year of
-            // one asset among 6,500), where the key by asset reads its own.
-            let (from, to) = (from.to_string(), to.to_string());
-            let mut stmt;
-            let mut rows = match asset {
-                Some(asset) => {
-                    stmt = conn.prepare_cached(
-                        "SELECT asset_id, date, energy_kwh, footprint_g, coverage FROM asset_days
-                         WHERE asset_id = ?3 AND date BETWEEN ?1 AND ?2 ORDER BY date",
-                    )?;
-                    stmt.query(params![from, to, asset.as_str()])?
-                }
-                None => {
-                    stmt = conn.prepare_cached(
-                        "SELECT asset_id, date, energy_kwh, footprint_g, coverage FROM asset_days
-                         WHERE date BETWEEN ?1 AND ?2 ORDER BY date, asset_id",
-                    )?;
-                    stmt.query(params![from, to])?
-                }
-            };
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                let date: String = row.get(1)?;
-                out.push(AssetDayTotals {
-                    asset: asset_id(&row.get::<_, String>(0)?)?,
-                    day: Day::parse(&date)
-                        .map_err(|e| StorageError::Corrupt(format!("date `{date}`: {e}")))?,
-                    totals: Totals {
-                        energy_kwh: row.get(2)?,
-                        footprint_g: row.get(3)?,
-                        coverage: row.get(4)?,
-                    },
-                });
-            }
-            Ok(out)
-        })
-    }
+        };
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let date: String = row.get(1)?;
+            out.push(AssetDayTotals {
+                asset: asset_id(&row.get::<_, String>(0)?)?,
+                day: Day::parse(&date)
+                    .map_err(|e| StorageError::Corrupt(format!("date `{date}`: {e}")))?,
+                totals: Totals {
+                    energy_kwh: row.get(2)?,
+                    import_kwh: row.get(5)?,
+                    export_kwh: row.get(6)?,
+                    footprint_g: row.get(3)?,
+                    coverage: row.get(4)?,
+                },
+                intensity_area: crate::storage::area(&row.get::<_, String>(7)?)?,
+            });
+        }
+        Ok(out)
+    })
 }
 
 /// A `day_files` row's columns as read.
@@ -318,12 +527,12 @@ type DayFileRow = (
     Option<String>,
 );
 
-fn json_of<T: serde::Serialize>(value: &T) -> Result<String, StorageError> {
-    serde_json::to_string(value).map_err(|e| StorageError::Corrupt(format!("day_files: {e}")))
+fn json_of<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StorageError> {
+    serde_json::to_string(value).map_err(|e| StorageError::Corrupt(format!("JSON column: {e}")))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StorageError> {
-    serde_json::from_str(text).map_err(|e| StorageError::Corrupt(format!("day_files: {e}")))
+    serde_json::from_str(text).map_err(|e| StorageError::Corrupt(format!("JSON column: {e}")))
 }
 
 fn day_file_record(

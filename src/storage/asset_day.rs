@@ -1,0 +1,330 @@
+//! One asset-day as both engines store it: a single row with the day's
+//! record, what was measured in each of its 48 half-hours (the integrals
+//! every other figure is derived from), the footprint results under the
+//! asset's own intensity, and what carries into the next day.
+//!
+//! The columns are built and read back here, once: an engine only moves
+//! them in and out of its tables. Arrays hold 48 values, half-hour 1
+//! first; SQLite keeps them as JSON text, PostgreSQL as arrays.
+
+use chrono::DateTime;
+use serde_json::{Value, json};
+
+use super::{ComputedDay, StorageError};
+use crate::footprint::FootprintRow;
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId};
+use crate::intensity::IntensityKind;
+use crate::power::{CarryOver, HalfHourEnergy, Integrals, PowerReading};
+
+const N: usize = HALF_HOURS_PER_DAY as usize;
+
+/// A half-hour known throughout, ns.
+const FULL_NS: i64 = crate::half_hour::HALF_HOUR_NS;
+
+/// What was measured in each half-hour: the integrals of
+/// [`crate::power::Integrals`], as columns.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Measured {
+    pub samples: Vec<i32>,
+    /// `None` when every half-hour was known throughout (most days).
+    pub known_ns: Option<Vec<i64>>,
+    /// kW x ns: kWh x 3.6e12.
+    pub import_kw_ns: Vec<f64>,
+    /// `None` when nothing was exported all day (most assets).
+    pub export_kw_ns: Option<Vec<f64>>,
+}
+
+/// The stored footprint of each half-hour under the asset's own
+/// intensity, and which of the intensity's figures it used.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Results {
+    /// `None` where the power is unknown all half-hour.
+    pub footprint_g: Vec<Option<f64>>,
+    /// One letter a half-hour: `a` (actual) or `f` (forecast).
+    pub kinds: String,
+}
+
+/// One half-hour's stored footprint result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoredResult {
+    pub footprint_g: Option<f64>,
+    pub kind: IntensityKind,
+}
+
+impl Measured {
+    pub(super) fn of(energies: &[HalfHourEnergy; N]) -> Measured {
+        let integrals = energies.iter().map(|e| e.integrals);
+        let known_ns: Vec<i64> = integrals.clone().map(|i| i.known_ns).collect();
+        let export: Vec<f64> = integrals.clone().map(|i| i.export_kw_ns).collect();
+        Measured {
+            samples: integrals
+                .clone()
+                .map(|i| i32::try_from(i.samples).unwrap_or(i32::MAX))
+                .collect(),
+            known_ns: known_ns.iter().any(|&k| k != FULL_NS).then_some(known_ns),
+            import_kw_ns: integrals.map(|i| i.import_kw_ns).collect(),
+            export_kw_ns: export.iter().any(|&x| x != 0.0).then_some(export),
+        }
+    }
+
+    /// The 48 half-hours of `day` back, every figure derived as when they
+    /// were measured.
+    pub(super) fn energies(&self, day: Day) -> Result<[HalfHourEnergy; N], StorageError> {
+        let wrong = |what: &str, len: usize| {
+            StorageError::Corrupt(format!("{what} of {day} has {len} half-hours, not {N}"))
+        };
+        let length = |what: &str, len: usize| {
+            if len == N {
+                Ok(())
+            } else {
+                Err(wrong(what, len))
+            }
+        };
+        length("samples", self.samples.len())?;
+        length("import_kw_ns", self.import_kw_ns.len())?;
+        if let Some(known) = &self.known_ns {
+            length("known_ns", known.len())?;
+        }
+        if let Some(export) = &self.export_kw_ns {
+            length("export_kw_ns", export.len())?;
+        }
+        let mut out = Vec::with_capacity(N);
+        for i in 0..N {
+            let id = HalfHourId::from_index(i)
+                .ok_or_else(|| StorageError::Corrupt(format!("half-hour index {i}")))?;
+            let integrals = Integrals {
+                samples: u32::try_from(self.samples[i])
+                    .map_err(|_| StorageError::Corrupt(format!("samples {}", self.samples[i])))?,
+                known_ns: self.known_ns.as_ref().map_or(FULL_NS, |k| k[i]),
+                import_kw_ns: self.import_kw_ns[i],
+                export_kw_ns: self.export_kw_ns.as_ref().map_or(0.0, |x| x[i]),
+            };
+            if !(0..=FULL_NS).contains(&integrals.known_ns) {
+                return Err(StorageError::Corrupt(format!(
+                    "known_ns {} on {day}",
+                    integrals.known_ns
+                )));
+            }
+            out.push(HalfHourEnergy::from_integrals(day, id, integrals));
+        }
+        out.try_into()
+            .map_err(|v: Vec<_>| wrong("energies", v.len()))
+    }
+}
+
+impl Results {
+    /// The footprint rows under the asset's own intensity (`auto`), all 48.
+    pub(super) fn of(rows: &[FootprintRow]) -> Results {
+        Results {
+            footprint_g: rows.iter().map(|r| r.footprint_g).collect(),
+            kinds: rows
+                .iter()
+                .map(|r| match r.intensity_kind {
+                    IntensityKind::Actual => 'a',
+                    IntensityKind::Forecast => 'f',
+                })
+                .collect(),
+        }
+    }
+
+    pub(super) fn read(&self) -> Result<[StoredResult; N], StorageError> {
+        if self.footprint_g.len() != N || self.kinds.len() != N {
+            return Err(StorageError::Corrupt(format!(
+                "{} footprint results and {} kinds, not {N}",
+                self.footprint_g.len(),
+                self.kinds.len()
+            )));
+        }
+        let mut out = [StoredResult {
+            footprint_g: None,
+            kind: IntensityKind::Actual,
+        }; N];
+        for (i, (letter, footprint_g)) in self.kinds.chars().zip(&self.footprint_g).enumerate() {
+            let kind = match letter {
+                'a' => IntensityKind::Actual,
+                'f' => IntensityKind::Forecast,
+                other => return Err(StorageError::Corrupt(format!("intensity kind `{other}`"))),
+            };
+            out[i] = StoredResult {
+                footprint_g: *footprint_g,
+                kind,
+            };
+        }
+        Ok(out)
+    }
+}
+
+/// Everything but the keys and record of an asset-day's row.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct AssetDayColumns {
+    pub measured: Measured,
+    pub results: Results,
+    /// JSON: what the next day needs of this day's readings.
+    pub carry: String,
+}
+
+impl AssetDayColumns {
+    pub(super) fn of(computed: &ComputedDay<'_>) -> AssetDayColumns {
+        AssetDayColumns {
+            measured: Measured::of(computed.energies),
+            results: Results::of(computed.results),
+            carry: carry_json(computed.carry),
+        }
+    }
+}
+
+/// `{"held": [ns, kW] | null, "readings": [[ns, kW], ...], "gaps": [ns, ...]}`:
+/// integers and shortest round-trip decimals, so that a reading comes back
+/// bit for bit.
+pub(super) fn carry_json(carry: &CarryOver) -> String {
+    let reading = |r: &PowerReading| json!([nanos(r.at), r.power_kw]);
+    json!({
+        "held": carry.held.as_ref().map(reading),
+        "readings": carry.readings.iter().map(reading).collect::<Vec<_>>(),
+        "gaps": carry.gaps.iter().map(|&g| nanos(g)).collect::<Vec<_>>(),
+    })
+    .to_string()
+}
+
+/// Instants are kept within 1677..2262 by the reader; outside, saturated.
+fn nanos(at: DateTime<chrono::Utc>) -> i64 {
+    at.timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+pub(super) fn carry_of(text: &str) -> Result<CarryOver, StorageError> {
+    let corrupt = || StorageError::Corrupt(format!("carry `{text}`"));
+    let value: Value = serde_json::from_str(text).map_err(|_| corrupt())?;
+    let reading = |v: &Value| -> Option<PowerReading> {
+        let pair = v.as_array()?;
+        Some(PowerReading {
+            at: DateTime::from_timestamp_nanos(pair.first()?.as_i64()?),
+            power_kw: pair.get(1)?.as_f64()?,
+        })
+    };
+    let held = match &value["held"] {
+        Value::Null => None,
+        v => Some(reading(v).ok_or_else(corrupt)?),
+    };
+    let readings = value["readings"]
+        .as_array()
+        .ok_or_else(corrupt)?
+        .iter()
+        .map(|v| reading(v).ok_or_else(corrupt))
+        .collect::<Result<Vec<_>, _>>()?;
+    let gaps = value["gaps"]
+        .as_array()
+        .ok_or_else(corrupt)?
+        .iter()
+        .map(|v| {
+            v.as_i64()
+                .map(DateTime::from_timestamp_nanos)
+                .ok_or_else(corrupt)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CarryOver {
+        held,
+        readings,
+        gaps,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::power::resample_day_with_gaps;
+
+    fn day() -> Day {
+        Day::parse("2019-11-25").unwrap()
+    }
+
+    fn at(s: &str) -> DateTime<chrono::Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    #[test]
+    fn measured_half_hours_come_back_bit_for_bit() {
+        // Arrange: charging then discharging inside one half-hour, a gap,
+        // a value held, awkward decimals.
+        let readings = [
+            PowerReading {
+                at: at("2019-11-25T00:10:00.123456789Z"),
+                power_kw: 0.1,
+            },
+            PowerReading {
+                at: at("2019-11-25T00:20:00Z"),
+                power_kw: -3.3333333333333335,
+            },
+            PowerReading {
+                at: at("2019-11-25T05:00:00Z"),
+                power_kw: 7.0e-7,
+            },
+            PowerReading {
+                at: at("2019-11-25T09:00:00Z"),
+                power_kw: 0.0,
+            },
+        ];
+        let gaps = [at("2019-11-25T07:15:00Z")];
+        let energies = resample_day_with_gaps(day(), &readings, &gaps, None);
+
+        // Act
+        let measured = Measured::of(&energies);
+        let back = measured.energies(day()).unwrap();
+
+        // Assert
+        for (a, b) in energies.iter().zip(&back) {
+            assert_eq!(a.energy_kwh.to_bits(), b.energy_kwh.to_bits());
+            assert_eq!(a.mean_power_kw.to_bits(), b.mean_power_kw.to_bits());
+            assert_eq!(a.coverage.to_bits(), b.coverage.to_bits());
+            assert_eq!(a, b);
+        }
+        assert!(measured.known_ns.is_some() && measured.export_kw_ns.is_some());
+    }
+
+    #[test]
+    fn a_day_known_throughout_without_exports_stores_neither_array() {
+        let readings = [PowerReading {
+            at: at("2019-11-24T23:00:00Z"),
+            power_kw: 2.5,
+        }];
+        let measured = Measured::of(&resample_day_with_gaps(day(), &readings, &[], None));
+        assert_eq!(measured.known_ns, None);
+        assert_eq!(measured.export_kw_ns, None);
+    }
+
+    #[test]
+    fn a_carry_comes_back_bit_for_bit() {
+        let carry = CarryOver {
+            held: Some(PowerReading {
+                at: at("2019-11-25T23:59:59.999999999Z"),
+                power_kw: 0.1 + 0.2,
+            }),
+            readings: vec![PowerReading {
+                at: at("2019-11-26T00:00:00Z"),
+                power_kw: -1e-300,
+            }],
+            gaps: vec![at("2019-11-26T00:00:01Z")],
+        };
+        assert_eq!(carry_of(&carry_json(&carry)).unwrap(), carry);
+        assert_eq!(
+            carry_of(&carry_json(&CarryOver::default())).unwrap(),
+            CarryOver::default()
+        );
+        assert!(carry_of("{}").is_err());
+    }
+
+    #[test]
+    fn rows_of_the_wrong_length_are_damage_not_a_panic() {
+        let measured = Measured {
+            samples: vec![1; 3],
+            known_ns: None,
+            import_kw_ns: vec![0.0; 3],
+            export_kw_ns: None,
+        };
+        assert!(measured.energies(day()).is_err_and(|e| e.is_damage()));
+        let results = Results {
+            footprint_g: vec![None; 48],
+            kinds: "x".repeat(48),
+        };
+        assert!(results.read().is_err_and(|e| e.is_damage()));
+    }
+}
