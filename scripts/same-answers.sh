@@ -35,18 +35,22 @@ free_port() {
 data="$work/data"
 mkdir -p "$data"
 cp fixtures/*.csv fixtures/*.json "$data/"
+# The real day, as an asset of its own beside the fixtures' two.
 if [ -f ../shared/data/power_measurements_2019-11-25.csv ]; then
-  cp ../shared/data/power_measurements_2019-11-25.csv "$data/"
-  cp ../shared/data/carbon_intensity_2019-11-25.json "$data/"
+  tail -n +2 ../shared/data/power_measurements_2019-11-25.csv | sed 's/,abc123xyz,/,real-abc123xyz,/' \
+    >>"$data/power_measurements_2019-11-25.csv"
 fi
 "$new" fleet --out "$work/fleet" --assets 6 --days 2 --first 2019-11-24 >/dev/null
 for f in "$work"/fleet/power_measurements_*.csv; do
   tail -n +2 "$f" >>"$data/$(basename "$f")"
 done
-printf 'AssetId,Name,RegionId,Postcode\nheatpump-07,Heat pump,13,\nsite-0001,Site one,10,\n' \
+printf 'AssetId,Name,RegionId,Postcode\nheatpump-07,Heat pump,13,\nsite-001,Site one,10,\n' \
   >"$data/assets.csv"
 
 urls=(
+  "/footprint/real-abc123xyz/2019-11-25/14-20?format=json"
+  "/footprint/real-abc123xyz/2019-11-25?format=csv"
+  "/footprint/real-abc123xyz/2019-11-25?format=png"
   "/footprint/abc123xyz/2019-11-25/14-20?format=json"
   "/footprint/abc123xyz/2019-11-25/14-20?format=csv"
   "/footprint/abc123xyz/2019-11-25/14-20?format=png"
@@ -57,7 +61,9 @@ urls=(
   "/footprint/heatpump-07/2019-11-25?format=json"
   "/footprint/heatpump-07/2019-11-25?format=csv&intensity=national"
   "/footprint/heatpump-07/2019-11-25/3-9?format=png&intensity=national"
-  "/footprint/site-0001/2019-11-25?format=json&intensity=regional"
+  "/footprint/site-001/2019-11-25?format=json&intensity=regional"
+  "/footprint/site-001/2019-11-25?format=json&intensity=national"
+  "/footprint/site-003/2019-11-24/40-48?format=csv&kind=actual"
   "/footprint/abc123xyz/2019-11-25?format=json&day=uk"
   "/footprint/abc123xyz?from=2019-11-24&to=2019-11-25&format=json"
   "/footprint/abc123xyz?from=2019-11-24&to=2019-11-25&format=csv&step=half-hour"
