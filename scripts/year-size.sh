@@ -4,10 +4,10 @@
 # (GET /fleet/<date>) once on SQLite and once on a throwaway PostgreSQL
 # (scripts/postgres.sh), measures the store (the SQLite file after a
 # checkpoint; the PostgreSQL database after VACUUM), and scales the bytes per
-# asset-day to 365 days of YEAR_ASSETS assets. Every asset-day stores the
-# same rows (48 half-hours, 48 footprints per preference, the record), so
-# the size grows with asset-days; the figure is a linear extrapolation of
-# what was measured, and says so.
+# asset-day to 365 days of YEAR_ASSETS assets. Every asset-day is one row
+# of the same shape (its record and 48 half-hours), so the size grows with
+# asset-days; the figure is a linear extrapolation of what was measured,
+# and says so.
 #
 #   scripts/year-size.sh
 #   ASSETS=6500 DAYS=3 scripts/year-size.sh

@@ -673,7 +673,7 @@ fn stored_rows(
     intensity: &IntensityDay,
 ) -> Result<Vec<FootprintRow>, PipelineError> {
     let missing = || {
-        PipelineError::Storage(StorageError::Corrupt(format!(
+        PipelineError::Storage(StorageError::Damaged(format!(
             "the asset-day `{asset}` {day} is not stored"
         )))
     };
@@ -695,7 +695,7 @@ fn stored_rows(
                 IntensityKind::Forecast => figures.forecast,
             }
             .ok_or_else(|| {
-                PipelineError::Storage(StorageError::Corrupt(format!(
+                PipelineError::Storage(StorageError::Damaged(format!(
                     "no {} intensity for half-hour {id} of {day}, which `{asset}` used",
                     result.kind
                 )))

@@ -202,7 +202,7 @@ impl Pipeline {
                             .iter()
                             .find(|i| i.area == t.intensity_area)
                             .ok_or_else(|| {
-                                StorageError::Corrupt(format!(
+                                StorageError::Damaged(format!(
                                     "`{}` on {utc_day} uses intensity nobody fetched",
                                     t.asset
                                 ))

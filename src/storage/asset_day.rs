@@ -71,7 +71,7 @@ impl Measured {
     /// were measured.
     pub(super) fn energies(&self, day: Day) -> Result<[HalfHourEnergy; N], StorageError> {
         let wrong = |what: &str, len: usize| {
-            StorageError::Corrupt(format!("{what} of {day} has {len} half-hours, not {N}"))
+            StorageError::Damaged(format!("{what} of {day} has {len} half-hours, not {N}"))
         };
         let length = |what: &str, len: usize| {
             if len == N {
@@ -91,16 +91,16 @@ impl Measured {
         let mut out = Vec::with_capacity(N);
         for i in 0..N {
             let id = HalfHourId::from_index(i)
-                .ok_or_else(|| StorageError::Corrupt(format!("half-hour index {i}")))?;
+                .ok_or_else(|| StorageError::Damaged(format!("half-hour index {i}")))?;
             let integrals = Integrals {
                 samples: u32::try_from(self.samples[i])
-                    .map_err(|_| StorageError::Corrupt(format!("samples {}", self.samples[i])))?,
+                    .map_err(|_| StorageError::Damaged(format!("samples {}", self.samples[i])))?,
                 known_ns: self.known_ns.as_ref().map_or(FULL_NS, |k| k[i]),
                 import_kw_ns: self.import_kw_ns[i],
                 export_kw_ns: self.export_kw_ns.as_ref().map_or(0.0, |x| x[i]),
             };
             if !(0..=FULL_NS).contains(&integrals.known_ns) {
-                return Err(StorageError::Corrupt(format!(
+                return Err(StorageError::Damaged(format!(
                     "known_ns {} on {day}",
                     integrals.known_ns
                 )));
@@ -129,7 +129,7 @@ impl Results {
 
     pub(super) fn read(&self) -> Result<[StoredResult; N], StorageError> {
         if self.footprint_g.len() != N || self.kinds.len() != N {
-            return Err(StorageError::Corrupt(format!(
+            return Err(StorageError::Damaged(format!(
                 "{} footprint results and {} kinds, not {N}",
                 self.footprint_g.len(),
                 self.kinds.len()
@@ -143,7 +143,7 @@ impl Results {
             let kind = match letter {
                 'a' => IntensityKind::Actual,
                 'f' => IntensityKind::Forecast,
-                other => return Err(StorageError::Corrupt(format!("intensity kind `{other}`"))),
+                other => return Err(StorageError::Damaged(format!("intensity kind `{other}`"))),
             };
             out[i] = StoredResult {
                 footprint_g: *footprint_g,
@@ -173,6 +173,41 @@ impl AssetDayColumns {
     }
 }
 
+/// 48 doubles as 384 bytes, each big-endian: its bits in order, as `hex()`
+/// in SQL shows them. `None` is written as a NaN, which no figure can be.
+pub(super) fn doubles_to_bytes(values: impl IntoIterator<Item = Option<f64>>) -> Vec<u8> {
+    values
+        .into_iter()
+        .flat_map(|v| v.unwrap_or(f64::NAN).to_be_bytes())
+        .collect()
+}
+
+/// [`doubles_to_bytes`] read back; a NaN is `None`.
+pub(super) fn doubles_of(bytes: &[u8]) -> Result<Vec<Option<f64>>, StorageError> {
+    if !bytes.len().is_multiple_of(8) {
+        return Err(StorageError::Damaged(format!(
+            "{} bytes of doubles",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|chunk| {
+            let mut eight = [0; 8];
+            eight.copy_from_slice(chunk);
+            Some(f64::from_be_bytes(eight)).filter(|v| !v.is_nan())
+        })
+        .collect())
+}
+
+/// [`doubles_of`] where every value must be there.
+pub(super) fn known_doubles_of(bytes: &[u8]) -> Result<Vec<f64>, StorageError> {
+    doubles_of(bytes)?
+        .into_iter()
+        .map(|v| v.ok_or_else(|| StorageError::Damaged("a measured value is NaN".into())))
+        .collect()
+}
+
 /// `{"held": [ns, kW] | null, "readings": [[ns, kW], ...], "gaps": [ns, ...]}`:
 /// integers and shortest round-trip decimals, so that a reading comes back
 /// bit for bit.
@@ -192,7 +227,7 @@ fn nanos(at: DateTime<chrono::Utc>) -> i64 {
 }
 
 pub(super) fn carry_of(text: &str) -> Result<CarryOver, StorageError> {
-    let corrupt = || StorageError::Corrupt(format!("carry `{text}`"));
+    let corrupt = || StorageError::Damaged(format!("carry `{text}`"));
     let value: Value = serde_json::from_str(text).map_err(|_| corrupt())?;
     let reading = |v: &Value| -> Option<PowerReading> {
         let pair = v.as_array()?;
@@ -310,6 +345,25 @@ mod tests {
             CarryOver::default()
         );
         assert!(carry_of("{}").is_err());
+    }
+
+    #[test]
+    fn doubles_come_back_bit_for_bit_and_unknown_as_unknown() {
+        let values = [
+            Some(0.1 + 0.2),
+            None,
+            Some(-0.0),
+            Some(f64::MIN_POSITIVE / 3.0),
+            Some(1e300),
+        ];
+        let bytes = doubles_to_bytes(values);
+        assert_eq!(bytes.len(), 40);
+        let back = doubles_of(&bytes).unwrap();
+        for (a, b) in values.iter().zip(&back) {
+            assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits));
+        }
+        assert!(doubles_of(&bytes[..7]).is_err_and(|e| e.is_damage()));
+        assert!(known_doubles_of(&bytes).is_err());
     }
 
     #[test]

@@ -19,7 +19,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
-use rusqlite::ErrorCode;
 
 use crate::asset::AssetId;
 use crate::footprint::{FootprintRow, Totals};
@@ -29,16 +28,31 @@ use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SkippedRows, SourceStam
 
 pub use self::asset_day::StoredResult;
 
+/// What an engine's own error was caused by, kept for the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// What went wrong in storage, whichever engine: each engine maps its own
+/// errors into these, and nothing above this module sees an engine's
+/// error type.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("cannot open the database {path}")]
+    /// The database (a file, a server) cannot be opened.
+    #[error("cannot open the database {place}")]
     Open {
-        path: String,
+        place: String,
         #[source]
-        source: rusqlite::Error,
+        source: Cause,
     },
-    #[error("cannot bring the database schema up to date")]
-    Migrate(#[from] rusqlite_migration::Error),
+    /// The database address does not parse (the message never repeats it:
+    /// it may hold a password).
+    #[error("the database URL is not valid")]
+    BadAddress(#[source] Cause),
+    #[error("cannot bring the database schema up to date ({step})")]
+    Migrate {
+        step: String,
+        #[source]
+        source: Cause,
+    },
     #[error("cannot move the damaged database {path} aside")]
     MoveAside {
         path: String,
@@ -47,27 +61,13 @@ pub enum StorageError {
     },
     /// The disk is full or read-only, or the file was removed or moved.
     #[error("the database cannot be written")]
-    Unwritable(#[source] rusqlite::Error),
+    Unwritable(#[source] Cause),
     #[error("the database file was removed or replaced while the server ran")]
     Removed,
-    #[error("database error")]
-    Sqlite(#[source] rusqlite::Error),
-    /// The PostgreSQL URL does not parse (the message never repeats it: it
-    /// may hold a password).
-    #[error("the PostgreSQL URL is not valid")]
-    BadUrl(#[source] tokio_postgres::Error),
-    /// No connection to PostgreSQL can be had now: the server is down,
+    /// No connection to the database server can be had now: it is down,
     /// unreachable or refuses us.
-    #[error("the PostgreSQL server cannot be reached")]
-    Unreachable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("cannot bring the PostgreSQL schema up to date (migration {version})")]
-    PostgresMigrate {
-        version: u32,
-        #[source]
-        source: tokio_postgres::Error,
-    },
-    #[error("database error")]
-    Postgres(#[source] tokio_postgres::Error),
+    #[error("the database server cannot be reached")]
+    Unreachable(#[source] Cause),
     /// A pooler between us and PostgreSQL hands each transaction another
     /// server connection and does not keep prepared statements.
     #[error(
@@ -86,10 +86,19 @@ pub enum StorageError {
     Unavailable {
         reason: &'static str,
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: Cause,
     },
+    /// A write ran into another one (a deadlock, a serialization failure)
+    /// and was undone whole; writing it again may work.
+    #[error("a write conflicted with another and was undone")]
+    Conflict(#[source] Cause),
+    /// The database holds what it cannot have written, or its file is
+    /// damaged: what is stored is computed again.
     #[error("the database holds a value it cannot have written: {0}")]
-    Corrupt(String),
+    Damaged(String),
+    /// Any other failure of the engine.
+    #[error("database error")]
+    Failed(#[source] Cause),
 }
 
 impl StorageError {
@@ -114,22 +123,25 @@ impl StorageError {
         }
     }
 
-    /// The file is not a database, or pages of it are damaged.
+    /// The file is not a database, or what it holds is damaged.
     pub fn is_damage(&self) -> bool {
-        let code = match self {
+        matches!(self, StorageError::Damaged(_))
+    }
+
+    /// The engine's own error behind this one, if it is of type `E`.
+    fn cause<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        let source: &(dyn std::error::Error + Send + Sync) = match self {
             StorageError::Open { source, .. }
-            | StorageError::Sqlite(source)
-            | StorageError::Unwritable(source) => source.sqlite_error_code(),
-            StorageError::Migrate(rusqlite_migration::Error::RusqliteError { err, .. }) => {
-                err.sqlite_error_code()
-            }
-            StorageError::Corrupt(_) => return true,
-            _ => None,
+            | StorageError::BadAddress(source)
+            | StorageError::Migrate { source, .. }
+            | StorageError::Unwritable(source)
+            | StorageError::Unreachable(source)
+            | StorageError::Unavailable { source, .. }
+            | StorageError::Conflict(source)
+            | StorageError::Failed(source) => source.as_ref(),
+            _ => return None,
         };
-        matches!(
-            code,
-            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
-        )
+        source.downcast_ref::<E>()
     }
 }
 
@@ -508,7 +520,7 @@ pub fn now() -> DateTime<Utc> {
 }
 
 fn half_hour_id(n: u32) -> Result<HalfHourId, StorageError> {
-    HalfHourId::new(n).map_err(|e| StorageError::Corrupt(e.to_string()))
+    HalfHourId::new(n).map_err(|e| StorageError::Damaged(e.to_string()))
 }
 
 fn format_time(at: DateTime<Utc>) -> String {
@@ -518,16 +530,16 @@ fn format_time(at: DateTime<Utc>) -> String {
 fn parse_time(s: &str) -> Result<DateTime<Utc>, StorageError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.to_utc())
-        .map_err(|e| StorageError::Corrupt(format!("time `{s}`: {e}")))
+        .map_err(|e| StorageError::Damaged(format!("time `{s}`: {e}")))
 }
 
 /// The area a stored `intensity_area` key names.
 fn area(key: &str) -> Result<Area, StorageError> {
-    Area::from_key(key).ok_or_else(|| StorageError::Corrupt(format!("intensity area `{key}`")))
+    Area::from_key(key).ok_or_else(|| StorageError::Damaged(format!("intensity area `{key}`")))
 }
 
 fn asset_id(id: &str) -> Result<AssetId, StorageError> {
-    AssetId::parse(id).map_err(|e| StorageError::Corrupt(format!("asset id `{id}`: {e}")))
+    AssetId::parse(id).map_err(|e| StorageError::Damaged(format!("asset id `{id}`: {e}")))
 }
 
 /// A file stamp from its four stored integers (sizes and inodes as i64).

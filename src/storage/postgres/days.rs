@@ -660,9 +660,9 @@ pub(super) fn day_totals(
 }
 
 fn json_of<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, StorageError> {
-    serde_json::to_value(value).map_err(|e| StorageError::Corrupt(format!("JSON column: {e}")))
+    serde_json::to_value(value).map_err(|e| StorageError::Damaged(format!("JSON column: {e}")))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, StorageError> {
-    serde_json::from_value(value).map_err(|e| StorageError::Corrupt(format!("JSON column: {e}")))
+    serde_json::from_value(value).map_err(|e| StorageError::Damaged(format!("JSON column: {e}")))
 }

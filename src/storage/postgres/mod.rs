@@ -101,7 +101,14 @@ impl From<tokio_postgres::Error> for StorageError {
                 reason,
                 source: Box::new(err),
             },
-            None if err.as_db_error().is_some() => StorageError::Postgres(err),
+            None if matches!(
+                err.code(),
+                Some(&SqlState::T_R_DEADLOCK_DETECTED | &SqlState::T_R_SERIALIZATION_FAILURE)
+            ) =>
+            {
+                StorageError::Conflict(Box::new(err))
+            }
+            None if err.as_db_error().is_some() => StorageError::Failed(Box::new(err)),
             None => StorageError::Unreachable(Box::new(err)),
         }
     }
@@ -198,7 +205,9 @@ impl Drop for Postgres {
 impl Postgres {
     /// Connects to `url` and brings the schema up to date.
     pub(super) fn open(url: &str) -> Result<Postgres, StorageError> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(StorageError::BadUrl)?;
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StorageError::BadAddress(Box::new(e)))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -262,16 +271,7 @@ impl Postgres {
         let mut attempt = 1;
         loop {
             match self.run(work()) {
-                Err(StorageError::Postgres(err))
-                    if attempt < WRITE_ATTEMPTS
-                        && matches!(
-                            err.code(),
-                            Some(
-                                &SqlState::T_R_DEADLOCK_DETECTED
-                                    | &SqlState::T_R_SERIALIZATION_FAILURE
-                            )
-                        ) =>
-                {
+                Err(StorageError::Conflict(_)) if attempt < WRITE_ATTEMPTS => {
                     metrics::counter!("db_write_retries_total").increment(1);
                     std::thread::sleep(Duration::from_millis(10 * u64::from(attempt)));
                     attempt += 1;
@@ -345,9 +345,9 @@ impl Postgres {
         .await?;
         let applying = pending(&*tx).await?;
         for &(version, name, sql) in &applying {
-            let failed = |source| StorageError::PostgresMigrate {
-                version: version as u32,
-                source,
+            let failed = |source: tokio_postgres::Error| StorageError::Migrate {
+                step: format!("PostgreSQL migration {version}"),
+                source: Box::new(source),
             };
             tx.batch_execute(sql).await.map_err(failed)?;
             tx.execute(
@@ -498,7 +498,7 @@ impl Postgres {
         };
         for (year, month) in wanted {
             let first = NaiveDate::from_ymd_opt(year, month, 1)
-                .ok_or_else(|| StorageError::Corrupt(format!("month {year}-{month}")))?;
+                .ok_or_else(|| StorageError::Damaged(format!("month {year}-{month}")))?;
             client
                 .execute("SELECT footprint_ensure_month($1)", &[&first])
                 .await?;
@@ -533,7 +533,7 @@ impl Store for Postgres {
                     .get(id.index())
                     .map(|m| {
                         serde_json::to_value(m)
-                            .map_err(|e| StorageError::Corrupt(format!("generation_mix: {e}")))
+                            .map_err(|e| StorageError::Damaged(format!("generation_mix: {e}")))
                     })
                     .transpose()
             })
@@ -647,7 +647,7 @@ impl Store for Postgres {
                 .await?
                 .map(|r| r.get(0)))
         })?;
-        id.map(|id| u8::try_from(id).map_err(|_| StorageError::Corrupt(format!("region {id}"))))
+        id.map(|id| u8::try_from(id).map_err(|_| StorageError::Damaged(format!("region {id}"))))
             .transpose()
     }
 
@@ -670,7 +670,7 @@ impl Store for Postgres {
         if versions == expected {
             Ok(())
         } else {
-            Err(StorageError::Corrupt(format!(
+            Err(StorageError::Damaged(format!(
                 "migrations {versions:?}, expected {expected:?}"
             )))
         }
@@ -688,7 +688,7 @@ impl Store for Postgres {
         if one == 1 {
             Ok(())
         } else {
-            Err(StorageError::Corrupt("SELECT 1 did not return 1".into()))
+            Err(StorageError::Damaged("SELECT 1 did not return 1".into()))
         }
     }
 
@@ -953,7 +953,7 @@ fn source_stamp(r: &tokio_postgres::Row, first: usize) -> Result<SourceStamp, St
 }
 
 fn day_of(date: NaiveDate) -> Result<Day, StorageError> {
-    Day::from_naive(date).map_err(|e| StorageError::Corrupt(format!("date {date}: {e}")))
+    Day::from_naive(date).map_err(|e| StorageError::Damaged(format!("date {date}: {e}")))
 }
 
 /// One day's 48 intensity rows as a [`StoredIntensity`].
@@ -963,7 +963,7 @@ fn intensity_of(
     rows: &[&tokio_postgres::Row],
 ) -> Result<StoredIntensity, StorageError> {
     if rows.len() != usize::from(HALF_HOURS_PER_DAY) {
-        return Err(StorageError::Corrupt(format!(
+        return Err(StorageError::Damaged(format!(
             "{} intensity rows for {day}",
             rows.len()
         )));
@@ -978,7 +978,7 @@ fn intensity_of(
         };
         if let Some(m) = r.get::<_, Option<serde_json::Value>>(9) {
             mix[id.index()] = serde_json::from_value(m)
-                .map_err(|e| StorageError::Corrupt(format!("generation_mix: {e}")))?;
+                .map_err(|e| StorageError::Damaged(format!("generation_mix: {e}")))?;
         }
     }
     let first = rows[0];
@@ -987,7 +987,7 @@ fn intensity_of(
         first.get::<_, Option<String>>(8),
     ) {
         (Some(id), name) => Some((
-            u8::try_from(id).map_err(|_| StorageError::Corrupt(format!("region {id}")))?,
+            u8::try_from(id).map_err(|_| StorageError::Damaged(format!("region {id}")))?,
             name.unwrap_or_default(),
         )),
         _ => None,
@@ -996,7 +996,7 @@ fn intensity_of(
         area: area.clone(),
         region,
         day: IntensityDay::from_half_hours(day, half_hours)
-            .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+            .map_err(|e| StorageError::Damaged(e.to_string()))?,
         mix: if mix.iter().all(|m| m.is_empty()) {
             Vec::new()
         } else {
@@ -1005,7 +1005,7 @@ fn intensity_of(
         source: first
             .get::<_, &str>(4)
             .parse()
-            .map_err(StorageError::Corrupt)?,
+            .map_err(StorageError::Damaged)?,
         fetched_at: first.get(5),
         checked_at: first.get(6),
     })

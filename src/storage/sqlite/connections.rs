@@ -164,21 +164,20 @@ fn open_writer_patiently(path: &Path) -> Result<Connection, StorageError> {
 
 /// Another connection holds a lock the open needs.
 fn is_locked(err: &StorageError) -> bool {
-    let source = match err {
-        StorageError::Open { source, .. } | StorageError::Sqlite(source) => source,
-        StorageError::Migrate(rusqlite_migration::Error::RusqliteError { err, .. }) => err,
-        _ => return false,
-    };
     matches!(
-        source.sqlite_error_code(),
+        super::sqlite_code(err),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     )
 }
 
 fn open_writer(path: &Path) -> Result<Connection, StorageError> {
-    let open_err = |source| StorageError::Open {
-        path: path.display().to_string(),
-        source,
+    // Damage is said as such, so that the file is moved aside.
+    let open_err = |err: rusqlite::Error| match StorageError::from(err) {
+        StorageError::Failed(source) | StorageError::Unwritable(source) => StorageError::Open {
+            place: path.display().to_string(),
+            source,
+        },
+        other => other,
     };
     let mut conn = Connection::open(path).map_err(open_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
@@ -187,7 +186,7 @@ fn open_writer(path: &Path) -> Result<Connection, StorageError> {
         .query_row("PRAGMA quick_check", [], |r| r.get(0))
         .map_err(open_err)?;
     if checked != "ok" {
-        return Err(StorageError::Corrupt(format!("quick_check: {checked}")));
+        return Err(StorageError::Damaged(format!("quick_check: {checked}")));
     }
     // WAL: readers never block the writer; NORMAL is durable at each
     // checkpoint and never corrupts, which suits a recomputable cache.

@@ -15,7 +15,9 @@ use crate::footprint::Totals;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
 use crate::intensity::Area;
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SourceStamp};
-use crate::storage::asset_day::{AssetDayColumns, Measured, Results, carry_of};
+use crate::storage::asset_day::{
+    AssetDayColumns, Measured, Results, carry_of, doubles_of, doubles_to_bytes, known_doubles_of,
+};
 use crate::storage::{
     AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, NewResults,
     StorageError, StoredDay, asset_id, format_time, parse_time, stamp,
@@ -75,7 +77,7 @@ pub(super) fn results(
             return Ok(None);
         };
         let results = Results {
-            footprint_g: from_json(&r.get::<_, String>(4)?)?,
+            footprint_g: doubles_of(&r.get::<_, Vec<u8>>(4)?)?,
             kinds: r.get(5)?,
         };
         Ok(Some(StoredDay {
@@ -146,12 +148,13 @@ pub(super) fn save_asset_days(
             let columns = AssetDayColumns::of(computed);
             let m = &columns.measured;
             let mut values = record_values(computed.asset, computed.day, computed.record)?;
+            let doubles = |v: &[f64]| Value::Blob(doubles_to_bytes(v.iter().copied().map(Some)));
             values.extend([
                 Value::Text(json_of(&m.samples)?),
                 m.known_ns.as_ref().map(json_of).transpose()?.into(),
-                Value::Text(json_of(&m.import_kw_ns)?),
-                m.export_kw_ns.as_ref().map(json_of).transpose()?.into(),
-                Value::Text(json_of(&columns.results.footprint_g)?),
+                doubles(&m.import_kw_ns),
+                m.export_kw_ns.as_deref().map_or(Value::Null, doubles),
+                Value::Blob(doubles_to_bytes(columns.results.footprint_g)),
                 Value::Text(columns.results.kinds),
                 Value::Text(columns.carry),
             ]);
@@ -183,7 +186,7 @@ pub(super) fn save_results(
             let results = Results::of(new.results);
             let mut values = record_values(new.asset, new.day, new.record)?;
             values.extend([
-                Value::Text(json_of(&results.footprint_g)?),
+                Value::Blob(doubles_to_bytes(results.footprint_g)),
                 Value::Text(results.kinds),
             ]);
             update.execute(params_from_iter(values))?;
@@ -281,14 +284,12 @@ fn record_of(r: &rusqlite::Row<'_>, first: usize) -> Result<AssetDayRecord, Stor
 /// [`MEASURED_COLUMNS`] from column `first` on.
 fn measured_of(r: &rusqlite::Row<'_>, first: usize) -> Result<Measured, StorageError> {
     let json = |i: usize| r.get::<_, Option<String>>(first + i);
-    let required = |i: usize| {
-        json(i)?.ok_or_else(|| StorageError::Corrupt(format!("asset_days column {} is NULL", i)))
-    };
+    let blob = |i: usize| r.get::<_, Option<Vec<u8>>>(first + i);
     Ok(Measured {
-        samples: from_json(&required(0)?)?,
+        samples: from_json(&r.get::<_, String>(first)?)?,
         known_ns: json(1)?.as_deref().map(from_json).transpose()?,
-        import_kw_ns: from_json(&required(2)?)?,
-        export_kw_ns: json(3)?.as_deref().map(from_json).transpose()?,
+        import_kw_ns: known_doubles_of(&r.get::<_, Vec<u8>>(first + 2)?)?,
+        export_kw_ns: blob(3)?.as_deref().map(known_doubles_of).transpose()?,
     })
 }
 
@@ -320,7 +321,7 @@ pub(super) fn day_files(
             );
             let date: String = r.get(13)?;
             let day = Day::parse(&date)
-                .map_err(|e| StorageError::Corrupt(format!("date `{date}`: {e}")))?;
+                .map_err(|e| StorageError::Damaged(format!("date `{date}`: {e}")))?;
             out.insert(day, day_file_record(raw)?);
         }
         Ok(out)
@@ -337,7 +338,7 @@ pub(super) fn save_day_file(
     record: &DayFileRecord,
 ) -> Result<(), StorageError> {
     let rejected = serde_json::to_string(&record.rejected)
-        .map_err(|e| StorageError::Corrupt(format!("day_files.rejected: {e}")))?;
+        .map_err(|e| StorageError::Damaged(format!("day_files.rejected: {e}")))?;
     let date = day.to_string();
     let own = record.stamp.day;
     let mut conn = conns.write();
@@ -501,7 +502,7 @@ pub(super) fn day_totals(
             out.push(AssetDayTotals {
                 asset: asset_id(&row.get::<_, String>(0)?)?,
                 day: Day::parse(&date)
-                    .map_err(|e| StorageError::Corrupt(format!("date `{date}`: {e}")))?,
+                    .map_err(|e| StorageError::Damaged(format!("date `{date}`: {e}")))?,
                 totals: Totals {
                     energy_kwh: row.get(2)?,
                     import_kwh: row.get(5)?,
@@ -528,11 +529,11 @@ type DayFileRow = (
 );
 
 fn json_of<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StorageError> {
-    serde_json::to_string(value).map_err(|e| StorageError::Corrupt(format!("JSON column: {e}")))
+    serde_json::to_string(value).map_err(|e| StorageError::Damaged(format!("JSON column: {e}")))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StorageError> {
-    serde_json::from_str(text).map_err(|e| StorageError::Corrupt(format!("JSON column: {e}")))
+    serde_json::from_str(text).map_err(|e| StorageError::Damaged(format!("JSON column: {e}")))
 }
 
 fn day_file_record(
@@ -548,7 +549,7 @@ fn day_file_record(
         },
         assets: assets.max(0) as u64,
         rejected: serde_json::from_str(&rejected)
-            .map_err(|e| StorageError::Corrupt(format!("day_files.rejected: {e}")))?,
+            .map_err(|e| StorageError::Damaged(format!("day_files.rejected: {e}")))?,
         ingested_at: parse_time(&ingested_at)?,
         intensity_versions: versions.as_deref().map(from_json).transpose()?,
         register_stamp: register.as_deref().map(from_json).transpose()?,

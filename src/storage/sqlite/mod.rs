@@ -31,9 +31,43 @@ impl From<rusqlite::Error> for StorageError {
                 | ErrorCode::ReadOnly
                 | ErrorCode::CannotOpen
                 | ErrorCode::SystemIoFailure,
-            ) => StorageError::Unwritable(err),
-            _ => StorageError::Sqlite(err),
+            ) => StorageError::Unwritable(Box::new(err)),
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+                StorageError::Damaged(err.to_string())
+            }
+            _ => StorageError::Failed(Box::new(err)),
         }
+    }
+}
+
+impl From<rusqlite_migration::Error> for StorageError {
+    fn from(err: rusqlite_migration::Error) -> Self {
+        match err {
+            rusqlite_migration::Error::RusqliteError { err, .. }
+                if matches!(
+                    err.sqlite_error_code(),
+                    Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+                ) =>
+            {
+                StorageError::Damaged(err.to_string())
+            }
+            other => StorageError::Migrate {
+                step: "SQLite migrations".to_owned(),
+                source: Box::new(other),
+            },
+        }
+    }
+}
+
+/// The SQLite error behind `err`, if any: a busy or locked file is waited
+/// for at open.
+fn sqlite_code(err: &StorageError) -> Option<ErrorCode> {
+    if let Some(e) = err.cause::<rusqlite::Error>() {
+        return e.sqlite_error_code();
+    }
+    match err.cause::<rusqlite_migration::Error>() {
+        Some(rusqlite_migration::Error::RusqliteError { err, .. }) => err.sqlite_error_code(),
+        _ => None,
     }
 }
 
@@ -82,7 +116,7 @@ impl Store for Sqlite {
         if one == 1 {
             Ok(())
         } else {
-            Err(StorageError::Corrupt("SELECT 1 did not return 1".into()))
+            Err(StorageError::Damaged("SELECT 1 did not return 1".into()))
         }
     }
 
@@ -94,7 +128,7 @@ impl Store for Sqlite {
         if result == "ok" {
             Ok(())
         } else {
-            Err(StorageError::Corrupt(result))
+            Err(StorageError::Damaged(result))
         }
     }
 
@@ -150,12 +184,12 @@ impl Store for Sqlite {
             ): Gathering|
              -> Result<(Day, StoredIntensity), StorageError> {
                 if found != usize::from(HALF_HOURS_PER_DAY) {
-                    return Err(StorageError::Corrupt(format!(
+                    return Err(StorageError::Damaged(format!(
                         "{found} intensity rows for {day}"
                     )));
                 }
                 let day_intensity = IntensityDay::from_half_hours(day, half_hours)
-                    .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+                    .map_err(|e| StorageError::Damaged(e.to_string()))?;
                 Ok((
                     day,
                     StoredIntensity {
@@ -167,7 +201,7 @@ impl Store for Sqlite {
                         } else {
                             mix
                         },
-                        source: source.parse().map_err(StorageError::Corrupt)?,
+                        source: source.parse().map_err(StorageError::Damaged)?,
                         fetched_at: parse_time(&fetched_at)?,
                         checked_at: parse_time(&checked_at)?,
                     },
@@ -176,7 +210,7 @@ impl Store for Sqlite {
             while let Some(row) = rows.next()? {
                 let date: String = row.get(0)?;
                 let day = Day::parse(&date)
-                    .map_err(|e| StorageError::Corrupt(format!("date `{date}`: {e}")))?;
+                    .map_err(|e| StorageError::Damaged(format!("date `{date}`: {e}")))?;
                 if let Some(done) = current.take_if(|c| c.0 != day) {
                     let (d, stored) = finish(done)?;
                     out.insert(d, stored);
@@ -208,7 +242,7 @@ impl Store for Sqlite {
                 }
                 if let Some(mix) = row.get::<_, Option<String>>(9)? {
                     entry.5[id.index()] = serde_json::from_str(&mix)
-                        .map_err(|e| StorageError::Corrupt(format!("generation_mix: {e}")))?;
+                        .map_err(|e| StorageError::Damaged(format!("generation_mix: {e}")))?;
                 }
                 entry.2 += 1;
             }
@@ -261,7 +295,7 @@ impl Store for Sqlite {
                     .get(id.index())
                     .map(|m| {
                         serde_json::to_string(m)
-                            .map_err(|e| StorageError::Corrupt(format!("generation_mix: {e}")))
+                            .map_err(|e| StorageError::Damaged(format!("generation_mix: {e}")))
                     })
                     .transpose()?;
                 insert.execute(params![
