@@ -12,7 +12,9 @@
 DROP TABLE footprint_half_hours, power_half_hours, power_readings, power_gaps, asset_days;
 DELETE FROM day_files;
 
--- Arrays hold 48 values, half-hour 1 first.
+-- Per half-hour, 48 values, half-hour 1 first. Counts are JSON arrays of
+-- integers; doubles are 384 bytes, 8 a value, big-endian, so that they come
+-- back bit for bit (the encoding SQLite uses too).
 CREATE TABLE asset_days (
     asset_id                text COLLATE "C" NOT NULL,
     date                    date             NOT NULL,
@@ -27,7 +29,7 @@ CREATE TABLE asset_days (
     intensity_area          text             NOT NULL, -- whose intensity the results use
     intensity_fetched_at    timestamptz      NOT NULL, -- the intensity_half_hours version they use
     readings                bigint           NOT NULL,
-    skipped_rows            jsonb            NOT NULL, -- {"count", "first": [{"line", "reason"}]}
+    skipped_rows            jsonb,                     -- {"count", "first": [...]}; NULL: none skipped
     computed_at             timestamptz      NOT NULL,
     -- The day's totals under the asset's own intensity; NULL: nothing known.
     energy_kwh              float8,
@@ -36,22 +38,22 @@ CREATE TABLE asset_days (
     footprint_g             float8,
     coverage                float8           NOT NULL,
     -- What was measured in each half-hour.
-    samples                 int4[]           NOT NULL, -- readings inside it
-    known_ns                int8[],                    -- ns the power was known; NULL: all 1.8e12
-    import_kw_ns            float8[]         NOT NULL, -- integral of the positive part, kW x ns
-    export_kw_ns            float8[],                  -- of the negative part, positive; NULL: all 0
+    samples                 text             NOT NULL, -- JSON: readings inside it
+    known_ns                text,                      -- JSON: ns the power was known; NULL: all 1.8e12
+    import_kw_ns            bytea            NOT NULL, -- integral of the positive part, kW x ns
+    export_kw_ns            bytea,                     -- of the negative part, positive; NULL: all 0
     -- The results under the asset's own intensity.
-    half_hour_footprint_g   float8[]         NOT NULL, -- gCO2eq; NULL where nothing is known
+    half_hour_footprint_g   bytea            NOT NULL, -- gCO2eq; NaN where nothing is known
     intensity_kinds         text             NOT NULL, -- a letter a half-hour: a(ctual) or f(orecast)
     -- {"held": [ns, kW] | null, "readings": [[ns, kW]...], "gaps": [ns...]}:
     -- the value held at midnight and the rows past it, for the next day.
     carry                   text             NOT NULL,
     PRIMARY KEY (date, asset_id),
-    CHECK (cardinality(samples) = 48 AND cardinality(import_kw_ns) = 48
-           AND cardinality(half_hour_footprint_g) = 48 AND length(intensity_kinds) = 48)
+    CHECK (octet_length(import_kw_ns) = 384 AND octet_length(half_hour_footprint_g) = 384
+           AND octet_length(export_kw_ns) = 384 AND length(intensity_kinds) = 48)
 ) PARTITION BY RANGE (date);
-CREATE INDEX asset_days_by_asset ON asset_days (asset_id, date)
-    INCLUDE (energy_kwh, footprint_g, coverage, import_kwh, export_kwh);
+-- A period of one asset reads its asset-days by asset, then date.
+CREATE INDEX asset_days_by_asset ON asset_days (asset_id, date);
 
 -- Only asset_days is partitioned now.
 CREATE OR REPLACE FUNCTION footprint_ensure_month(d date) RETURNS void
@@ -73,6 +75,21 @@ BEGIN
 END
 $$;
 
+-- Double `i` (1-48) of 384 stored bytes, bit for bit: its sign, exponent
+-- and mantissa taken from its 64 bits and put back together as
+-- mantissa x 2^exponent, which is exact. NaN (nothing known) is NULL.
+CREATE FUNCTION footprint_double(b bytea, i int) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT CASE
+            WHEN e = 2047 THEN NULL
+            WHEN e = 0 THEN m * power(2::float8, -1074)
+            ELSE (m + 4503599627370496) * power(2::float8, e - 1075)
+        END * CASE WHEN bits < 0 THEN -1 ELSE 1 END
+    FROM (SELECT bits, ((bits >> 52) & 2047)::int AS e, bits & 4503599627370495 AS m
+          FROM (SELECT ('x' || encode(substring(b FROM 8 * i - 7 FOR 8), 'hex'))::bit(64)::int8
+                    AS bits) AS raw) AS parts
+$$;
+
 -- The per-half-hour tables as views, for people and tools (psql, a
 -- dashboard's SQL data source): every figure derived as the service
 -- derives it, so they show the API's figures.
@@ -86,10 +103,11 @@ SELECT asset_id, date, half_hour_id, samples,
     CASE WHEN known_ns > 0 THEN import_kw_ns / 3600000000000::float8 END AS import_kwh,
     CASE WHEN known_ns > 0 THEN export_kw_ns / 3600000000000::float8 END AS export_kwh
 FROM (
-    SELECT d.asset_id, d.date, h.id::smallint AS half_hour_id, d.samples[h.id] AS samples,
-        COALESCE(d.known_ns[h.id], 1800000000000) AS known_ns,
-        d.import_kw_ns[h.id] AS import_kw_ns,
-        COALESCE(d.export_kw_ns[h.id], 0) AS export_kw_ns
+    SELECT d.asset_id, d.date, h.id::smallint AS half_hour_id,
+        (d.samples::jsonb ->> (h.id - 1))::int AS samples,
+        COALESCE((d.known_ns::jsonb ->> (h.id - 1))::int8, 1800000000000) AS known_ns,
+        footprint_double(d.import_kw_ns, h.id) AS import_kw_ns,
+        COALESCE(footprint_double(d.export_kw_ns, h.id), 0) AS export_kw_ns
     FROM asset_days d CROSS JOIN generate_series(1, 48) AS h(id)
 ) m;
 
@@ -101,7 +119,7 @@ SELECT d.asset_id, d.date, 'auto'::text AS preference, h.id::smallint AS half_ho
         AS intensity_g_per_kwh,
     CASE substr(d.intensity_kinds, h.id, 1) WHEN 'a' THEN 'actual' ELSE 'forecast' END
         AS intensity_kind,
-    d.half_hour_footprint_g[h.id] AS footprint_g,
+    footprint_double(d.half_hour_footprint_g, h.id) AS footprint_g,
     p.energy_kwh, p.import_kwh, p.export_kwh, p.coverage
 FROM asset_days d CROSS JOIN generate_series(1, 48) AS h(id)
 JOIN power_half_hours p

@@ -34,7 +34,7 @@ CREATE TABLE asset_days (
     intensity_area          TEXT    NOT NULL,   -- whose intensity the results use
     intensity_fetched_at    TEXT    NOT NULL,   -- the intensity_half_hours version they use
     readings                INTEGER NOT NULL,   -- rows kept for the asset
-    skipped_rows            TEXT    NOT NULL,   -- JSON {"count", "first": [{"line", "reason"}]}
+    skipped_rows            TEXT,               -- JSON {"count", "first": [...]}; NULL: none skipped
     computed_at             TEXT    NOT NULL,
     -- The day's totals under the asset's own intensity; NULL: nothing known.
     energy_kwh              REAL,

@@ -3,9 +3,12 @@
 //! every other figure is derived from), the footprint results under the
 //! asset's own intensity, and what carries into the next day.
 //!
-//! The columns are built and read back here, once: an engine only moves
-//! them in and out of its tables. Arrays hold 48 values, half-hour 1
-//! first; SQLite keeps them as JSON text, PostgreSQL as arrays.
+//! The columns are encoded and decoded here, once, the same for every
+//! engine: an engine only moves them in and out of its tables. Per
+//! half-hour columns hold 48 values, half-hour 1 first: counts as JSON
+//! arrays of integers, doubles as 384 bytes (8 a value, big-endian, so
+//! that SQL can take them apart from their hex digits and they come back
+//! bit for bit).
 
 use chrono::DateTime;
 use serde_json::{Value, json};
@@ -154,11 +157,89 @@ impl Results {
     }
 }
 
-/// Everything but the keys and record of an asset-day's row.
+/// [`Measured`] as both engines store it.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct MeasuredColumns {
+    /// JSON array of 48 integers.
+    pub samples: String,
+    /// JSON array of 48 integers; `None`: known throughout.
+    pub known_ns: Option<String>,
+    /// 48 doubles.
+    pub import_kw_ns: Vec<u8>,
+    /// 48 doubles; `None`: nothing exported.
+    pub export_kw_ns: Option<Vec<u8>>,
+}
+
+impl Measured {
+    pub(super) fn encode(&self) -> MeasuredColumns {
+        let doubles = |v: &[f64]| doubles_to_bytes(v.iter().copied().map(Some));
+        MeasuredColumns {
+            samples: integers_json(&self.samples),
+            known_ns: self.known_ns.as_deref().map(integers_json),
+            import_kw_ns: doubles(&self.import_kw_ns),
+            export_kw_ns: self.export_kw_ns.as_deref().map(doubles),
+        }
+    }
+}
+
+impl MeasuredColumns {
+    pub(super) fn decode(&self) -> Result<Measured, StorageError> {
+        Ok(Measured {
+            samples: integers_of(&self.samples)?,
+            known_ns: self.known_ns.as_deref().map(integers_of).transpose()?,
+            import_kw_ns: known_doubles_of(&self.import_kw_ns)?,
+            export_kw_ns: self
+                .export_kw_ns
+                .as_deref()
+                .map(known_doubles_of)
+                .transpose()?,
+        })
+    }
+
+    /// The 48 half-hours of `day`, every figure as when it was measured.
+    pub(super) fn energies(&self, day: Day) -> Result<[HalfHourEnergy; N], StorageError> {
+        self.decode()?.energies(day)
+    }
+}
+
+/// [`Results`] as both engines store them.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct ResultColumns {
+    /// 48 doubles, NaN where nothing is known.
+    pub footprint_g: Vec<u8>,
+    /// 48 letters, `a` or `f`.
+    pub kinds: String,
+}
+
+impl Results {
+    pub(super) fn encode(&self) -> ResultColumns {
+        ResultColumns {
+            footprint_g: doubles_to_bytes(self.footprint_g.iter().copied()),
+            kinds: self.kinds.clone(),
+        }
+    }
+}
+
+impl ResultColumns {
+    /// The results of `rows`, all 48 under the asset's own intensity.
+    pub(super) fn of(rows: &[FootprintRow]) -> ResultColumns {
+        Results::of(rows).encode()
+    }
+
+    pub(super) fn read(&self) -> Result<[StoredResult; N], StorageError> {
+        Results {
+            footprint_g: doubles_of(&self.footprint_g)?,
+            kinds: self.kinds.clone(),
+        }
+        .read()
+    }
+}
+
+/// Everything but the keys and record of an asset-day's row, encoded.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct AssetDayColumns {
-    pub measured: Measured,
-    pub results: Results,
+    pub measured: MeasuredColumns,
+    pub results: ResultColumns,
     /// JSON: what the next day needs of this day's readings.
     pub carry: String,
 }
@@ -166,16 +247,26 @@ pub(super) struct AssetDayColumns {
 impl AssetDayColumns {
     pub(super) fn of(computed: &ComputedDay<'_>) -> AssetDayColumns {
         AssetDayColumns {
-            measured: Measured::of(computed.energies),
-            results: Results::of(computed.results),
+            measured: Measured::of(computed.energies).encode(),
+            results: ResultColumns::of(computed.results),
             carry: carry_json(computed.carry),
         }
     }
 }
 
+/// Integers as a JSON array.
+fn integers_json<T: std::fmt::Display>(values: &[T]) -> String {
+    let items: Vec<String> = values.iter().map(T::to_string).collect();
+    format!("[{}]", items.join(","))
+}
+
+fn integers_of<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>, StorageError> {
+    serde_json::from_str(text).map_err(|e| StorageError::Damaged(format!("integers `{text}`: {e}")))
+}
+
 /// 48 doubles as 384 bytes, each big-endian: its bits in order, as `hex()`
 /// in SQL shows them. `None` is written as a NaN, which no figure can be.
-pub(super) fn doubles_to_bytes(values: impl IntoIterator<Item = Option<f64>>) -> Vec<u8> {
+fn doubles_to_bytes(values: impl IntoIterator<Item = Option<f64>>) -> Vec<u8> {
     values
         .into_iter()
         .flat_map(|v| v.unwrap_or(f64::NAN).to_be_bytes())
@@ -183,7 +274,7 @@ pub(super) fn doubles_to_bytes(values: impl IntoIterator<Item = Option<f64>>) ->
 }
 
 /// [`doubles_to_bytes`] read back; a NaN is `None`.
-pub(super) fn doubles_of(bytes: &[u8]) -> Result<Vec<Option<f64>>, StorageError> {
+fn doubles_of(bytes: &[u8]) -> Result<Vec<Option<f64>>, StorageError> {
     if !bytes.len().is_multiple_of(8) {
         return Err(StorageError::Damaged(format!(
             "{} bytes of doubles",
@@ -201,7 +292,7 @@ pub(super) fn doubles_of(bytes: &[u8]) -> Result<Vec<Option<f64>>, StorageError>
 }
 
 /// [`doubles_of`] where every value must be there.
-pub(super) fn known_doubles_of(bytes: &[u8]) -> Result<Vec<f64>, StorageError> {
+fn known_doubles_of(bytes: &[u8]) -> Result<Vec<f64>, StorageError> {
     doubles_of(bytes)?
         .into_iter()
         .map(|v| v.ok_or_else(|| StorageError::Damaged("a measured value is NaN".into())))
@@ -303,7 +394,7 @@ mod tests {
 
         // Act
         let measured = Measured::of(&energies);
-        let back = measured.energies(day()).unwrap();
+        let back = measured.encode().energies(day()).unwrap();
 
         // Assert
         for (a, b) in energies.iter().zip(&back) {

@@ -11,8 +11,8 @@ use crate::asset::AssetId;
 use crate::footprint::Totals;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
 use crate::intensity::Area;
-use crate::power::{CarryOver, FileStamp, HalfHourEnergy};
-use crate::storage::asset_day::{AssetDayColumns, Measured, Results, carry_of};
+use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SkippedRows};
+use crate::storage::asset_day::{AssetDayColumns, MeasuredColumns, ResultColumns, carry_of};
 use crate::storage::{
     AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, NewResults,
     StorageError, StoredDay, asset_id,
@@ -76,7 +76,7 @@ pub(super) fn results(
     let Some(r) = one_row(db, &columns, asset, day)? else {
         return Ok(None);
     };
-    let results = Results {
+    let results = ResultColumns {
         footprint_g: r.get(4),
         kinds: r.get(5),
     };
@@ -138,22 +138,9 @@ pub(super) fn save_asset_days(db: &Postgres, days: &[ComputedDay<'_>]) -> Result
     }
 }
 
-/// The slice of a flat parameter array holding row `k.n`'s 48 values.
-macro_rules! row_slice {
-    ($param:literal, $type:literal) => {
-        concat!(
-            "($",
-            $param,
-            "::",
-            $type,
-            "[])[(k.n - 1) * 48 + 1 : k.n * 48]"
-        )
-    };
-}
-
 fn save_asset_days_at_once(db: &Postgres, days: &[ComputedDay<'_>]) -> Result<(), StorageError> {
     let mut records = RecordColumns::default();
-    let mut m = MeasuredColumns::default();
+    let mut m = MeasuredBatch::default();
     for computed in days {
         records.add(computed.asset, computed.day, computed.record)?;
         m.add(AssetDayColumns::of(computed));
@@ -170,37 +157,23 @@ fn save_asset_days_at_once(db: &Postgres, days: &[ComputedDay<'_>]) -> Result<()
         let sql = format!(
             "INSERT INTO asset_days (asset_id, date, {RECORD_COLUMNS}, {MEASURED_COLUMNS},
                 half_hour_footprint_g, intensity_kinds, carry)
-             SELECT k.asset_id, k.date, k.c0, k.c1, k.c2, k.c3, k.c4, k.c5, k.c6, k.c7, k.c8,
-                k.c9, k.c10, k.c11, k.c12, k.c13, k.c14, k.c15, k.c16, k.c17,
-                {samples}, CASE WHEN k.has_known THEN {known} END, {import},
-                CASE WHEN k.has_export THEN {export} END, {footprint}, k.kinds, k.carry
-             FROM UNNEST($1::text[], $2::date[], $3::int8[], $4::int8[], $5::int8[],
+             SELECT * FROM UNNEST($1::text[], $2::date[], $3::int8[], $4::int8[], $5::int8[],
                 $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::timestamptz[],
                 $12::int8[], $13::jsonb[], $14::timestamptz[], $15::float8[], $16::float8[],
-                $17::float8[], $18::float8[], $19::float8[], $20::text[], $21::bool[],
-                $22::bool[], $23::text[], $24::text[])
-                WITH ORDINALITY AS k(asset_id, date, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9,
-                    c10, c11, c12, c13, c14, c15, c16, c17, has_known, has_export, kinds, carry,
-                    n)
+                $17::float8[], $18::float8[], $19::float8[], $20::text[], $21::text[],
+                $22::text[], $23::bytea[], $24::bytea[], $25::bytea[], $26::text[], $27::text[])
              ON CONFLICT (date, asset_id) DO UPDATE SET {updates}",
-            samples = row_slice!("25", "int4"),
-            known = row_slice!("26", "int8"),
-            import = row_slice!("27", "float8"),
-            export = row_slice!("28", "float8"),
-            footprint = row_slice!("29", "float8"),
             updates = every_column_from_excluded(),
         );
         let mut params = records.params();
         params.extend([
-            &m.has_known as super::Param<'_>,
-            &m.has_export,
-            &m.kinds,
-            &m.carry,
-            &m.samples,
+            &m.samples as super::Param<'_>,
             &m.known_ns,
             &m.import,
             &m.export,
             &m.footprint,
+            &m.kinds,
+            &m.carry,
         ]);
         exec(&tx, &sql, &params).await?;
         tx.commit().await?;
@@ -222,39 +195,37 @@ fn every_column_from_excluded() -> String {
 
 pub(super) fn save_results(db: &Postgres, days: &[NewResults<'_>]) -> Result<(), StorageError> {
     let mut records = RecordColumns::default();
-    let mut footprint: Vec<Option<f64>> = Vec::new();
+    let mut footprint: Vec<Vec<u8>> = Vec::new();
     let mut kinds: Vec<String> = Vec::new();
     for new in days {
         records.add(new.asset, new.day, new.record)?;
-        let results = Results::of(new.results);
-        footprint.extend(results.footprint_g);
+        let results = ResultColumns::of(new.results);
+        footprint.push(results.footprint_g);
         kinds.push(results.kinds);
     }
     let (records, footprint, kinds) = (&records, &footprint, &kinds);
     db.write(|| async move {
         let mut client = db.client().await?;
         let tx = partition_writer(&mut client).await?;
-        let sql = format!(
-            "UPDATE asset_days d SET power_file_size = k.c0, power_file_mtime_ns = k.c1,
+        let sql = "UPDATE asset_days d SET power_file_size = k.c0, power_file_mtime_ns = k.c1,
                 power_file_inode = k.c2, power_file_ctime_ns = k.c3, previous_file_size = k.c4,
                 previous_file_mtime_ns = k.c5, previous_file_inode = k.c6,
                 previous_file_ctime_ns = k.c7, intensity_fetched_at = k.c8, readings = k.c9,
                 skipped_rows = k.c10, computed_at = k.c11, energy_kwh = k.c12,
                 import_kwh = k.c13, export_kwh = k.c14, footprint_g = k.c15, coverage = k.c16,
-                intensity_area = k.c17, half_hour_footprint_g = {footprint},
+                intensity_area = k.c17, half_hour_footprint_g = k.footprint,
                 intensity_kinds = k.kinds
              FROM UNNEST($1::text[], $2::date[], $3::int8[], $4::int8[], $5::int8[],
                 $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::timestamptz[],
                 $12::int8[], $13::jsonb[], $14::timestamptz[], $15::float8[], $16::float8[],
-                $17::float8[], $18::float8[], $19::float8[], $20::text[], $21::text[])
-                WITH ORDINALITY AS k(asset_id, date, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9,
-                    c10, c11, c12, c13, c14, c15, c16, c17, kinds, n)
-             WHERE d.asset_id = k.asset_id AND d.date = k.date",
-            footprint = row_slice!("22", "float8"),
-        );
+                $17::float8[], $18::float8[], $19::float8[], $20::text[], $21::bytea[],
+                $22::text[])
+                AS k(asset_id, date, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12,
+                    c13, c14, c15, c16, c17, footprint, kinds)
+             WHERE d.asset_id = k.asset_id AND d.date = k.date";
         let mut params = records.params();
-        params.extend([kinds as super::Param<'_>, footprint]);
-        exec(&tx, &sql, &params).await?;
+        params.extend([footprint as super::Param<'_>, kinds]);
+        exec(&tx, sql, &params).await?;
         tx.commit().await?;
         Ok(())
     })
@@ -295,7 +266,8 @@ struct RecordColumns {
     previous: [Vec<Option<i64>>; 4],
     intensity_fetched_at: Vec<DateTime<Utc>>,
     readings: Vec<i64>,
-    skipped: Vec<serde_json::Value>,
+    /// NULL: no row skipped, as most days.
+    skipped: Vec<Option<serde_json::Value>>,
     computed_at: Vec<DateTime<Utc>>,
     energy_kwh: Vec<Option<f64>>,
     import_kwh: Vec<Option<f64>>,
@@ -324,7 +296,11 @@ impl RecordColumns {
         self.intensity_fetched_at.push(record.intensity_fetched_at);
         self.readings
             .push(i64::try_from(record.readings).unwrap_or(i64::MAX));
-        self.skipped.push(json_of(&record.skipped)?);
+        self.skipped.push(
+            (record.skipped.count > 0)
+                .then(|| json_of(&record.skipped))
+                .transpose()?,
+        );
         self.computed_at.push(record.computed_at);
         let t = &record.totals;
         self.energy_kwh.push(t.energy_kwh);
@@ -362,38 +338,30 @@ impl RecordColumns {
     }
 }
 
-/// The half-hour columns of many asset-days: one flat array per column,
-/// 48 values a row (an absent array's place filled, and flagged).
+/// The encoded half-hour columns of many asset-days, column by column.
 #[derive(Default)]
-struct MeasuredColumns {
-    has_known: Vec<bool>,
-    has_export: Vec<bool>,
+struct MeasuredBatch {
+    samples: Vec<String>,
+    known_ns: Vec<Option<String>>,
+    import: Vec<Vec<u8>>,
+    export: Vec<Option<Vec<u8>>>,
+    footprint: Vec<Vec<u8>>,
     kinds: Vec<String>,
     carry: Vec<String>,
-    samples: Vec<i32>,
-    known_ns: Vec<i64>,
-    import: Vec<f64>,
-    export: Vec<f64>,
-    footprint: Vec<Option<f64>>,
 }
 
-impl MeasuredColumns {
+impl MeasuredBatch {
     fn add(&mut self, columns: AssetDayColumns) {
         let AssetDayColumns {
             measured,
             results,
             carry,
         } = columns;
-        const N: usize = HALF_HOURS_PER_DAY as usize;
-        self.has_known.push(measured.known_ns.is_some());
-        self.known_ns
-            .extend(measured.known_ns.unwrap_or_else(|| vec![0; N]));
-        self.has_export.push(measured.export_kw_ns.is_some());
-        self.export
-            .extend(measured.export_kw_ns.unwrap_or_else(|| vec![0.0; N]));
-        self.samples.extend(measured.samples);
-        self.import.extend(measured.import_kw_ns);
-        self.footprint.extend(results.footprint_g);
+        self.samples.push(measured.samples);
+        self.known_ns.push(measured.known_ns);
+        self.import.push(measured.import_kw_ns);
+        self.export.push(measured.export_kw_ns);
+        self.footprint.push(results.footprint_g);
         self.kinds.push(results.kinds);
         self.carry.push(carry);
     }
@@ -406,7 +374,9 @@ fn record_of(r: &tokio_postgres::Row, first: usize) -> Result<AssetDayRecord, St
         stamp: source_stamp(r, first)?,
         intensity_fetched_at: r.get(c(8)),
         readings: r.get::<_, i64>(c(9)).max(0) as u64,
-        skipped: from_json(r.get(c(10)))?,
+        skipped: r
+            .get::<_, Option<serde_json::Value>>(c(10))
+            .map_or(Ok(SkippedRows::default()), from_json)?,
         computed_at: r.get(c(11)),
         totals: Totals {
             energy_kwh: r.get(c(12)),
@@ -420,8 +390,8 @@ fn record_of(r: &tokio_postgres::Row, first: usize) -> Result<AssetDayRecord, St
 }
 
 /// [`MEASURED_COLUMNS`] from column `first` on.
-fn measured_of(r: &tokio_postgres::Row, first: usize) -> Measured {
-    Measured {
+fn measured_of(r: &tokio_postgres::Row, first: usize) -> MeasuredColumns {
+    MeasuredColumns {
         samples: r.get(first),
         known_ns: r.get(first + 1),
         import_kw_ns: r.get(first + 2),

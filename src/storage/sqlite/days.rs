@@ -14,10 +14,8 @@ use crate::asset::AssetId;
 use crate::footprint::Totals;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
 use crate::intensity::Area;
-use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SourceStamp};
-use crate::storage::asset_day::{
-    AssetDayColumns, Measured, Results, carry_of, doubles_of, doubles_to_bytes, known_doubles_of,
-};
+use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SkippedRows, SourceStamp};
+use crate::storage::asset_day::{AssetDayColumns, MeasuredColumns, ResultColumns, carry_of};
 use crate::storage::{
     AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, NewResults,
     StorageError, StoredDay, asset_id, format_time, parse_time, stamp,
@@ -76,8 +74,8 @@ pub(super) fn results(
         let Some(r) = rows.next()? else {
             return Ok(None);
         };
-        let results = Results {
-            footprint_g: doubles_of(&r.get::<_, Vec<u8>>(4)?)?,
+        let results = ResultColumns {
+            footprint_g: r.get(4)?,
             kinds: r.get(5)?,
         };
         Ok(Some(StoredDay {
@@ -145,18 +143,20 @@ pub(super) fn save_asset_days(
                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
         ))?;
         for computed in days {
-            let columns = AssetDayColumns::of(computed);
-            let m = &columns.measured;
+            let AssetDayColumns {
+                measured: m,
+                results,
+                carry,
+            } = AssetDayColumns::of(computed);
             let mut values = record_values(computed.asset, computed.day, computed.record)?;
-            let doubles = |v: &[f64]| Value::Blob(doubles_to_bytes(v.iter().copied().map(Some)));
             values.extend([
-                Value::Text(json_of(&m.samples)?),
-                m.known_ns.as_ref().map(json_of).transpose()?.into(),
-                doubles(&m.import_kw_ns),
-                m.export_kw_ns.as_deref().map_or(Value::Null, doubles),
-                Value::Blob(doubles_to_bytes(columns.results.footprint_g)),
-                Value::Text(columns.results.kinds),
-                Value::Text(columns.carry),
+                Value::Text(m.samples),
+                m.known_ns.into(),
+                Value::Blob(m.import_kw_ns),
+                m.export_kw_ns.into(),
+                Value::Blob(results.footprint_g),
+                Value::Text(results.kinds),
+                Value::Text(carry),
             ]);
             insert.execute(params_from_iter(values))?;
         }
@@ -183,12 +183,9 @@ pub(super) fn save_results(
              WHERE asset_id = ?1 AND date = ?2",
         )?;
         for new in days {
-            let results = Results::of(new.results);
+            let results = ResultColumns::of(new.results);
             let mut values = record_values(new.asset, new.day, new.record)?;
-            values.extend([
-                Value::Blob(doubles_to_bytes(results.footprint_g)),
-                Value::Text(results.kinds),
-            ]);
+            values.extend([Value::Blob(results.footprint_g), Value::Text(results.kinds)]);
             update.execute(params_from_iter(values))?;
         }
     }
@@ -238,7 +235,11 @@ fn record_values(
         previous.map(|s| s.ctime_ns).into(),
         Value::Text(format_time(record.intensity_fetched_at)),
         Value::Integer(i64::try_from(record.readings).unwrap_or(i64::MAX)),
-        Value::Text(json_of(&record.skipped)?),
+        // NULL: no row skipped, as most days.
+        (record.skipped.count > 0)
+            .then(|| json_of(&record.skipped))
+            .transpose()?
+            .into(),
         Value::Text(format_time(record.computed_at)),
         t.energy_kwh.into(),
         t.import_kwh.into(),
@@ -268,7 +269,9 @@ fn record_of(r: &rusqlite::Row<'_>, first: usize) -> Result<AssetDayRecord, Stor
         },
         intensity_fetched_at: parse_time(&r.get::<_, String>(c(8))?)?,
         readings: r.get::<_, i64>(c(9))?.max(0) as u64,
-        skipped: from_json(&r.get::<_, String>(c(10))?)?,
+        skipped: r
+            .get::<_, Option<String>>(c(10))?
+            .map_or(Ok(SkippedRows::default()), |text| from_json(&text))?,
         computed_at: parse_time(&r.get::<_, String>(c(11))?)?,
         totals: Totals {
             energy_kwh: r.get(c(12))?,
@@ -282,14 +285,12 @@ fn record_of(r: &rusqlite::Row<'_>, first: usize) -> Result<AssetDayRecord, Stor
 }
 
 /// [`MEASURED_COLUMNS`] from column `first` on.
-fn measured_of(r: &rusqlite::Row<'_>, first: usize) -> Result<Measured, StorageError> {
-    let json = |i: usize| r.get::<_, Option<String>>(first + i);
-    let blob = |i: usize| r.get::<_, Option<Vec<u8>>>(first + i);
-    Ok(Measured {
-        samples: from_json(&r.get::<_, String>(first)?)?,
-        known_ns: json(1)?.as_deref().map(from_json).transpose()?,
-        import_kw_ns: known_doubles_of(&r.get::<_, Vec<u8>>(first + 2)?)?,
-        export_kw_ns: blob(3)?.as_deref().map(known_doubles_of).transpose()?,
+fn measured_of(r: &rusqlite::Row<'_>, first: usize) -> Result<MeasuredColumns, StorageError> {
+    Ok(MeasuredColumns {
+        samples: r.get(first)?,
+        known_ns: r.get(first + 1)?,
+        import_kw_ns: r.get(first + 2)?,
+        export_kw_ns: r.get(first + 3)?,
     })
 }
 
