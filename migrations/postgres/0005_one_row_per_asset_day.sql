@@ -44,13 +44,13 @@ CREATE TABLE asset_days (
     export_kw_ns            bytea,                     -- of the negative part, positive; NULL: all 0
     -- The results under the asset's own intensity.
     half_hour_footprint_g   bytea            NOT NULL, -- gCO2eq; NaN where nothing is known
-    intensity_kinds         text             NOT NULL, -- a letter a half-hour: a(ctual) or f(orecast)
+    intensity_kinds         text             NOT NULL, -- a(ctual) or f(orecast), a letter a half-hour; one: all 48
     -- {"held": [ns, kW] | null, "readings": [[ns, kW]...], "gaps": [ns...]}:
     -- the value held at midnight and the rows past it, for the next day.
     carry                   text             NOT NULL,
     PRIMARY KEY (date, asset_id),
     CHECK (octet_length(import_kw_ns) = 384 AND octet_length(half_hour_footprint_g) = 384
-           AND octet_length(export_kw_ns) = 384 AND length(intensity_kinds) = 48)
+           AND octet_length(export_kw_ns) = 384 AND length(intensity_kinds) IN (1, 48))
 ) PARTITION BY RANGE (date);
 -- A period of one asset reads its asset-days by asset, then date.
 CREATE INDEX asset_days_by_asset ON asset_days (asset_id, date);
@@ -114,15 +114,18 @@ FROM (
 -- The stored results (the asset's own intensity, preference 'auto') with
 -- the intensity figure of the kind each used.
 CREATE VIEW footprint_half_hours AS
-SELECT d.asset_id, d.date, 'auto'::text AS preference, h.id::smallint AS half_hour_id,
-    CASE substr(d.intensity_kinds, h.id, 1) WHEN 'a' THEN i.actual ELSE i.forecast END
-        AS intensity_g_per_kwh,
-    CASE substr(d.intensity_kinds, h.id, 1) WHEN 'a' THEN 'actual' ELSE 'forecast' END
-        AS intensity_kind,
-    footprint_double(d.half_hour_footprint_g, h.id) AS footprint_g,
-    p.energy_kwh, p.import_kwh, p.export_kwh, p.coverage
-FROM asset_days d CROSS JOIN generate_series(1, 48) AS h(id)
+SELECT d.asset_id, d.date, 'auto'::text AS preference, d.half_hour_id,
+    CASE d.kind WHEN 'a' THEN i.actual ELSE i.forecast END AS intensity_g_per_kwh,
+    CASE d.kind WHEN 'a' THEN 'actual' ELSE 'forecast' END AS intensity_kind,
+    d.footprint_g, p.energy_kwh, p.import_kwh, p.export_kwh, p.coverage
+FROM (
+    SELECT a.asset_id, a.date, a.intensity_area, h.id::smallint AS half_hour_id,
+        substr(a.intensity_kinds, CASE WHEN length(a.intensity_kinds) = 1 THEN 1 ELSE h.id END, 1)
+            AS kind,
+        footprint_double(a.half_hour_footprint_g, h.id) AS footprint_g
+    FROM asset_days a CROSS JOIN generate_series(1, 48) AS h(id)
+) d
 JOIN power_half_hours p
-    ON p.asset_id = d.asset_id AND p.date = d.date AND p.half_hour_id = h.id
+    ON p.asset_id = d.asset_id AND p.date = d.date AND p.half_hour_id = d.half_hour_id
 LEFT JOIN intensity_half_hours i
-    ON i.area = d.intensity_area AND i.date = d.date AND i.half_hour_id = h.id;
+    ON i.area = d.intensity_area AND i.date = d.date AND i.half_hour_id = d.half_hour_id;

@@ -49,7 +49,7 @@ CREATE TABLE asset_days (
     export_kw_ns            BLOB,               -- of the negative part, positive; NULL: all 0
     -- The results under the asset's own intensity.
     half_hour_footprint_g   BLOB    NOT NULL,   -- gCO2eq; NaN where nothing is known
-    intensity_kinds         TEXT    NOT NULL,   -- a letter a half-hour: a(ctual) or f(orecast)
+    intensity_kinds         TEXT    NOT NULL,   -- a(ctual) or f(orecast), a letter a half-hour; one: all 48
     -- JSON {"held": [ns, kW] | null, "readings": [[ns, kW]...], "gaps": [ns...]}:
     -- the value held at midnight and the rows past it, for the next day.
     carry                   TEXT    NOT NULL,
@@ -139,7 +139,8 @@ FROM (
         ((((((((((((instr('0123456789ABCDEF', substr(footprint_hex, 4, 1)) - 1) * 16 + (instr('0123456789ABCDEF', substr(footprint_hex, 5, 1)) - 1)) * 16 + (instr('0123456789ABCDEF', substr(footprint_hex, 6, 1)) - 1)) * 16 + (instr('0123456789ABCDEF', substr(footprint_hex, 7, 1)) - 1)) * 16 + (instr('0123456789ABCDEF', substr(footprint_hex, 8, 1)) - 1)) * 16 + (instr('0123456789ABCDEF', substr(footprint_hex, 9, 1)) - 1)) * 16 + (instr('0123456789ABCDEF', substr(footprint_hex, 10, 1)) - 1)) * 16 + (instr('0123456789ABCDEF', substr(footprint_hex, 11, 1)) - 1)) * 16 + (instr('0123456789ABCDEF', substr(footprint_hex, 12, 1)) - 1)) * 16 + (instr('0123456789ABCDEF', substr(footprint_hex, 13, 1)) - 1)) * 16 + (instr('0123456789ABCDEF', substr(footprint_hex, 14, 1)) - 1)) * 16 + (instr('0123456789ABCDEF', substr(footprint_hex, 15, 1)) - 1)) * 16 + (instr('0123456789ABCDEF', substr(footprint_hex, 16, 1)) - 1) AS footprint_mantissa
         FROM (
             SELECT d.asset_id, d.date, h.id AS half_hour_id, d.intensity_area AS area,
-                substr(d.intensity_kinds, h.id, 1) AS kind,
+                substr(d.intensity_kinds,
+                    CASE WHEN length(d.intensity_kinds) = 1 THEN 1 ELSE h.id END, 1) AS kind,
                 hex(substr(d.half_hour_footprint_g, 8 * h.id - 7, 8)) AS footprint_hex
             FROM asset_days d
             CROSS JOIN (WITH RECURSIVE h(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM h WHERE id < 48)

@@ -207,15 +207,22 @@ impl MeasuredColumns {
 pub(super) struct ResultColumns {
     /// 48 doubles, NaN where nothing is known.
     pub footprint_g: Vec<u8>,
-    /// 48 letters, `a` or `f`.
+    /// 48 letters, `a` or `f`; one letter when all 48 are the same (a
+    /// day measured throughout, or forecast throughout).
     pub kinds: String,
 }
 
 impl Results {
     pub(super) fn encode(&self) -> ResultColumns {
+        let uniform =
+            self.kinds.len() == N && self.kinds.chars().all(|c| self.kinds.starts_with(c));
         ResultColumns {
             footprint_g: doubles_to_bytes(self.footprint_g.iter().copied()),
-            kinds: self.kinds.clone(),
+            kinds: if uniform {
+                self.kinds[..1].to_owned()
+            } else {
+                self.kinds.clone()
+            },
         }
     }
 }
@@ -229,7 +236,11 @@ impl ResultColumns {
     pub(super) fn read(&self) -> Result<[StoredResult; N], StorageError> {
         Results {
             footprint_g: doubles_of(&self.footprint_g)?,
-            kinds: self.kinds.clone(),
+            kinds: if self.kinds.len() == 1 {
+                self.kinds.repeat(N)
+            } else {
+                self.kinds.clone()
+            },
         }
         .read()
     }
@@ -455,6 +466,28 @@ mod tests {
         }
         assert!(doubles_of(&bytes[..7]).is_err_and(|e| e.is_damage()));
         assert!(known_doubles_of(&bytes).is_err());
+    }
+
+    #[test]
+    fn kinds_the_same_all_day_are_kept_as_one_letter_and_read_back_whole() {
+        let actual = Results {
+            footprint_g: vec![Some(1.0); 48],
+            kinds: "a".repeat(48),
+        };
+        let mixed = Results {
+            footprint_g: vec![None; 48],
+            kinds: format!("{}f", "a".repeat(47)),
+        };
+        assert_eq!(actual.encode().kinds, "a");
+        assert_eq!(mixed.encode().kinds.len(), 48);
+        let back = actual.encode().read().unwrap();
+        assert!(
+            back.iter()
+                .all(|r| r.kind == IntensityKind::Actual && r.footprint_g == Some(1.0))
+        );
+        let back = mixed.encode().read().unwrap();
+        assert_eq!(back[47].kind, IntensityKind::Forecast);
+        assert_eq!(back[0].footprint_g, None);
     }
 
     #[test]
