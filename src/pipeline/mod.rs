@@ -342,6 +342,9 @@ impl Pipeline {
         }
     }
 
+    /// A cold request top to bottom: the areas and their intensity, the
+    /// stored asset-day (computed first if missing or stale), then its
+    /// rows of the range.
     async fn answer(
         &self,
         query: &FootprintQuery,
@@ -354,76 +357,127 @@ impl Pipeline {
             area: choice,
         } = query.clone();
         let _computing = self.day_locks.lock((asset.clone(), day)).await;
-
-        let mut stamp = self.source_stamp(day).await?;
+        let stamp = self.source_stamp(day).await?;
         if self.known_absent(&asset, day, stamp.day) {
             return Err(PipelineError::NoAssetRows { asset, day });
         }
+        let areas = self.areas_for(&asset, choice).await?;
+        let (own, own_known) = self.own_intensity(&areas, day).await?;
+        let (record, own) = self
+            .stored_asset_day(&asset, day, stamp, (own, own_known), &areas.own)
+            .await?;
+        let intensity = if areas.chosen == areas.own {
+            own
+        } else {
+            self.intensity(&areas.chosen, day).await?
+        };
+        let results = if areas.chosen == areas.own {
+            Results::Stored
+        } else {
+            Results::Other
+        };
+        let rows = self
+            .read_rows(&asset, day, (preference, results), range, &intensity)
+            .await?;
+        // The stamps the rows were computed from: a previous day's file that
+        // could not be read is absent here, so the fast path never takes it
+        // for current and the day is computed again.
+        let freshness = Freshness {
+            version: DataVersion {
+                power: record.stamp,
+                intensity_fetched_at: intensity.fetched_at,
+            },
+            settled: intensity.is_settled(),
+            skipped_rows: record.skipped.count,
+            checked_at: intensity.checked_at,
+            intensity_source: intensity.source,
+        };
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((asset.clone(), day, choice), (freshness, areas.register));
+        let report = FootprintReport {
+            asset,
+            date: day,
+            range,
+            totals: Totals::of(&rows),
+            rows,
+            intensity_source: intensity.source,
+            intensity_region: intensity.region_label(),
+            skipped_rows: record.skipped,
+        };
+        Ok((report, freshness))
+    }
+
+    /// The asset's own area and the one asked for.
+    async fn areas_for(&self, asset: &AssetId, choice: AreaChoice) -> Result<Areas, PipelineError> {
         // The asset-day is stored with its own area's figures; another
         // area asked for is computed from its stored half-hours.
-        let (own_area, register_stamp) = self.area_of(&asset).await?;
-        let chosen = match (choice, &own_area) {
-            (AreaChoice::AssetDefault, _) => own_area.clone(),
+        let (own, register) = self.area_of(asset).await?;
+        let chosen = match (choice, &own) {
+            (AreaChoice::AssetDefault, _) => own.clone(),
             (AreaChoice::National, _) => Area::National,
-            (AreaChoice::Regional, Area::Regional(_)) => own_area.clone(),
+            (AreaChoice::Regional, Area::Regional(_)) => own.clone(),
             (AreaChoice::Regional, Area::National) => {
-                return Err(PipelineError::NoRegion { asset });
+                return Err(PipelineError::NoRegion {
+                    asset: asset.clone(),
+                });
             }
         };
-        // Without its own area's figures the asset is still answered with
-        // another area's when one is asked for: its energy is stored with
-        // whichever figures could be had.
-        let (mut intensity, own_known) = match self.intensity(&own_area, day).await {
-            Ok(own) => (own, true),
-            Err(PipelineError::Intensity(_)) if chosen != own_area => {
-                (self.intensity(&chosen, day).await?, false)
-            }
-            Err(err) => return Err(err),
-        };
+        Ok(Areas {
+            own,
+            chosen,
+            register,
+        })
+    }
 
-        let storage = self.storage.clone();
-        let record = run_blocking(move || storage.asset_day(&asset, day)).await??;
-        let asset = query.asset.clone();
-        let record = match record {
-            Some(r)
-                if r.stamp == stamp
-                    && (!own_known
-                        || (r.intensity_area == own_area
-                            && r.intensity_fetched_at == intensity.fetched_at)) =>
-            {
-                r
+    /// The own area's intensity, and whether it could be had: without it
+    /// the asset is still answered with another area's when one is asked
+    /// for, its energy stored with whichever figures could be had.
+    async fn own_intensity(
+        &self,
+        areas: &Areas,
+        day: Day,
+    ) -> Result<(StoredIntensity, bool), PipelineError> {
+        match self.intensity(&areas.own, day).await {
+            Ok(own) => Ok((own, true)),
+            Err(PipelineError::Intensity(_)) if areas.chosen != areas.own => {
+                Ok((self.intensity(&areas.chosen, day).await?, false))
             }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The asset-day's record as stored from the current files and
+    /// intensity, computing and storing it first when it is missing or
+    /// stale; with the intensity its results use.
+    async fn stored_asset_day(
+        &self,
+        asset: &AssetId,
+        day: Day,
+        stamp: SourceStamp,
+        (intensity, own_known): (StoredIntensity, bool),
+        own_area: &Area,
+    ) -> Result<(AssetDayRecord, StoredIntensity), PipelineError> {
+        let current = |r: &AssetDayRecord, stamp: SourceStamp| {
+            r.stamp == stamp
+                && (!own_known
+                    || (r.intensity_area == *own_area
+                        && r.intensity_fetched_at == intensity.fetched_at))
+        };
+        let storage = self.storage.clone();
+        let of = asset.clone();
+        match run_blocking(move || storage.asset_day(&of, day)).await?? {
+            Some(r) if current(&r, stamp) => Ok((r, intensity)),
             Some(r) if r.stamp == stamp => {
-                self.recompute_footprints(asset, day, r, intensity.clone())
-                    .await?
+                let record = self
+                    .recompute_footprints(asset.clone(), day, r, intensity.clone())
+                    .await?;
+                Ok((record, intensity))
             }
             _ if stamp.day.size <= ingest::SOLO_READ_ABOVE => {
-                // Every asset of the file at once: the next asset asked
-                // for is then a read of storage.
-                let ingested = self
-                    .ensure_day_knowing(day, Some(intensity.clone()))
-                    .await?;
-                if let Some(current) = ingested.intensities.iter().find(|i| i.area == own_area) {
-                    intensity = current.clone();
-                }
-                let storage = self.storage.clone();
-                let found = run_blocking(move || storage.asset_day(&asset, day)).await??;
-                match found {
-                    Some(r) if r.stamp == ingested.record.stamp => r,
-                    _ => {
-                        let asset = query.asset.clone();
-                        return Err(match ingested.record.rejected.get(&asset) {
-                            Some(skipped) => PipelineError::PowerFile {
-                                day,
-                                source: CsvError::NoUsableRows {
-                                    asset,
-                                    skipped: skipped.clone(),
-                                },
-                            },
-                            None => PipelineError::NoAssetRows { asset, day },
-                        });
-                    }
-                }
+                self.through_whole_day(asset, day, intensity, own_area)
+                    .await
             }
             _ => {
                 // A very large file: this asset alone now, every asset in
@@ -435,52 +489,97 @@ impl Pipeline {
                 let storage = self.storage.clone();
                 let of = asset.clone();
                 match run_blocking(move || storage.asset_day(&of, day)).await?? {
-                    Some(r)
-                        if r.stamp == stamp
-                            && (!own_known
-                                || (r.intensity_area == own_area
-                                    && r.intensity_fetched_at == intensity.fetched_at)) =>
-                    {
-                        r
-                    }
+                    Some(r) if current(&r, stamp) => Ok((r, intensity)),
                     _ => {
-                        // A file rewritten in place while it is read gives
-                        // rows of two versions: read again, and refuse if it
-                        // keeps moving.
-                        let mut attempt = 1;
-                        loop {
-                            match self
-                                .compute_day(asset.clone(), day, stamp, intensity.clone())
-                                .await
-                            {
-                                Err(PipelineError::FileChanging { .. })
-                                    if attempt < READ_ATTEMPTS =>
-                                {
-                                    attempt += 1;
-                                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                                    stamp = self.source_stamp(day).await?;
-                                }
-                                other => break other?,
-                            }
-                        }
+                        let record = self
+                            .compute_alone(asset, day, stamp, intensity.clone())
+                            .await?;
+                        Ok((record, intensity))
                     }
                 }
             }
-        };
-
-        if chosen != own_area {
-            intensity = self.intensity(&chosen, day).await?;
         }
+    }
+
+    /// Reads the day's whole file (every asset at once: the next asset
+    /// asked for is then a read of storage) and finds the asset's record.
+    async fn through_whole_day(
+        &self,
+        asset: &AssetId,
+        day: Day,
+        intensity: StoredIntensity,
+        own_area: &Area,
+    ) -> Result<(AssetDayRecord, StoredIntensity), PipelineError> {
+        let ingested = self
+            .ensure_day_knowing(day, Some(intensity.clone()))
+            .await?;
+        let intensity = ingested
+            .intensities
+            .iter()
+            .find(|i| i.area == *own_area)
+            .cloned()
+            .unwrap_or(intensity);
         let storage = self.storage.clone();
-        let asset = query.asset.clone();
-        let of = intensity.clone();
-        let results = if chosen == own_area {
-            Results::Stored
-        } else {
-            Results::Other
-        };
+        let of = asset.clone();
+        match run_blocking(move || storage.asset_day(&of, day)).await?? {
+            Some(r) if r.stamp == ingested.record.stamp => Ok((r, intensity)),
+            _ => Err(match ingested.record.rejected.get(asset) {
+                Some(skipped) => PipelineError::PowerFile {
+                    day,
+                    source: CsvError::NoUsableRows {
+                        asset: asset.clone(),
+                        skipped: skipped.clone(),
+                    },
+                },
+                None => PipelineError::NoAssetRows {
+                    asset: asset.clone(),
+                    day,
+                },
+            }),
+        }
+    }
+
+    /// Computes one asset's day from its file alone. A file rewritten in
+    /// place while it is read gives rows of two versions: it is read
+    /// again, and refused if it keeps moving.
+    async fn compute_alone(
+        &self,
+        asset: &AssetId,
+        day: Day,
+        mut stamp: SourceStamp,
+        intensity: StoredIntensity,
+    ) -> Result<AssetDayRecord, PipelineError> {
+        let mut attempt = 1;
+        loop {
+            match self
+                .compute_day(asset.clone(), day, stamp, intensity.clone())
+                .await
+            {
+                Err(PipelineError::FileChanging { .. }) if attempt < READ_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    stamp = self.source_stamp(day).await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The rows of `range` read back from storage, complete, each with its
+    /// generation mix where the intensity has one.
+    async fn read_rows(
+        &self,
+        asset: &AssetId,
+        day: Day,
+        (preference, results): (KindPreference, Results),
+        range: HalfHourRange,
+        intensity: &StoredIntensity,
+    ) -> Result<Vec<FootprintRow>, PipelineError> {
+        let storage = self.storage.clone();
+        let asset = asset.clone();
+        let of = intensity.day.clone();
         let mut rows = run_blocking(move || {
-            stored_rows(&storage, &asset, day, (preference, results), range, &of.day)
+            stored_rows(&storage, &asset, day, (preference, results), range, &of)
         })
         .await??;
         check_complete(day, range, preference, &rows)?;
@@ -489,38 +588,7 @@ impl Pipeline {
                 row.generation_mix = intensity.mix.get(row.half_hour_id.index()).cloned();
             }
         }
-        // The stamps the rows were computed from: a previous day's file that
-        // could not be read is absent here, so the fast path never takes it
-        // for current and the day is computed again.
-        let version = DataVersion {
-            power: record.stamp,
-            intensity_fetched_at: intensity.fetched_at,
-        };
-        let freshness = Freshness {
-            version,
-            settled: intensity.is_settled(),
-            skipped_rows: record.skipped.count,
-            checked_at: intensity.checked_at,
-            intensity_source: intensity.source,
-        };
-        self.known
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(
-                (query.asset.clone(), day, choice),
-                (freshness, register_stamp),
-            );
-        let report = FootprintReport {
-            asset: query.asset.clone(),
-            date: day,
-            range,
-            totals: Totals::of(&rows),
-            rows,
-            intensity_source: intensity.source,
-            intensity_region: intensity.region_label(),
-            skipped_rows: record.skipped,
-        };
-        Ok((report, freshness))
+        Ok(rows)
     }
 
     /// Stamps of the day's power file (which must exist) and of the
@@ -648,6 +716,16 @@ impl Drop for WholeDayAfter<'_> {
     fn drop(&mut self) {
         self.0.ensure_day_in_background(self.1);
     }
+}
+
+/// Whose intensity an answer is about.
+struct Areas {
+    /// The asset's own: its region's, else the nation's.
+    own: Area,
+    /// The one asked for.
+    chosen: Area,
+    /// The asset register the own area was read from.
+    register: Option<FileStamp>,
 }
 
 /// Which footprints a range is read with.
