@@ -107,6 +107,47 @@ impl Pipeline {
 
     /// [`Pipeline::ensure_day`] with one area's intensity already at hand
     /// (a request's own), so that it is not looked up again.
+    /// Reads the day's file, fetches the intensity of every area its
+    /// assets use, and stores every asset-day, on one thread: the rows are
+    /// then freed where they were allocated, and the allocator reuses that
+    /// memory instead of growing another arena.
+    async fn read_and_store(
+        &self,
+        day: Day,
+        stamp: SourceStamp,
+        known: Option<StoredIntensity>,
+        (register, register_stamp): (std::sync::Arc<Register>, Option<FileStamp>),
+    ) -> Result<(DayFileRecord, BTreeMap<AssetId, Area>, AreaIntensities), PipelineError> {
+        let pipeline = self.clone();
+        let handle = tokio::runtime::Handle::current();
+        WorkLimit::file_reads()
+            .run(move || {
+                let (carries, previous_used, file) = pipeline.read_day(day, stamp)?;
+                let areas: BTreeSet<Area> = file
+                    .asset_ids()
+                    .iter()
+                    .map(|asset| area_in(&register, asset))
+                    .collect();
+                let intensities =
+                    handle.block_on(pipeline.area_intensities(day, areas, known.as_ref()))?;
+                let source = SourceStamp {
+                    day: stamp.day,
+                    previous: previous_used,
+                };
+                let (record, without_intensity) = pipeline.store_day(
+                    day,
+                    source,
+                    carries,
+                    file,
+                    &intensities,
+                    &register,
+                    register_stamp,
+                )?;
+                Ok((record, without_intensity, intensities))
+            })
+            .await?
+    }
+
     pub(super) async fn ensure_day_knowing(
         &self,
         day: Day,
@@ -136,41 +177,9 @@ impl Pipeline {
                 claim = Some(self.claim(format!("day {day}")).await?);
                 continue;
             }
-            // Read, fetch the areas' intensity and store on one thread:
-            // the rows are then freed where they were allocated, and the
-            // allocator reuses that memory instead of growing another arena.
-            let pipeline = self.clone();
-            let handle = tokio::runtime::Handle::current();
-            let known_now = known.clone();
-            let read = WorkLimit::file_reads()
-                .run(move || {
-                    let (carries, previous_used, file) = pipeline.read_day(day, stamp)?;
-                    let areas: BTreeSet<Area> = file
-                        .asset_ids()
-                        .iter()
-                        .map(|asset| area_in(&register, asset))
-                        .collect();
-                    let intensities = handle.block_on(pipeline.area_intensities(
-                        day,
-                        areas,
-                        known_now.as_ref(),
-                    ))?;
-                    let source = SourceStamp {
-                        day: stamp.day,
-                        previous: previous_used,
-                    };
-                    let (record, without_intensity) = pipeline.store_day(
-                        day,
-                        source,
-                        carries,
-                        file,
-                        &intensities,
-                        &register,
-                        register_stamp,
-                    )?;
-                    Ok::<_, PipelineError>((record, without_intensity, intensities))
-                })
-                .await?;
+            let read = self
+                .read_and_store(day, stamp, known.clone(), (register, register_stamp))
+                .await;
             match read {
                 Err(PipelineError::FileChanging { .. }) if attempt < READ_ATTEMPTS => {
                     attempt += 1;

@@ -39,6 +39,15 @@ pub struct OtherArea {
     pub version: PeriodVersion,
 }
 
+/// Stamps of a period's files, its day-file records, its stored intensity
+/// by area key, and the register's stamp.
+type StoredState = (
+    HashMap<Day, SourceStamp>,
+    HashMap<Day, crate::storage::DayFileRecord>,
+    HashMap<String, HashMap<Day, StoredIntensity>>,
+    Option<FileStamp>,
+);
+
 /// Each day of a period: read whole, or why not.
 type DayOutcomes = Vec<(Day, Result<IngestedDay, DayStatus>)>;
 
@@ -140,27 +149,16 @@ impl Pipeline {
                 .await??;
         let mut totals: HashMap<Day, _> = stored.into_iter().map(|t| (t.day, t.totals)).collect();
         // Another area's figures: each stored day's half-hours times them.
-        let mut other_rows: HashMap<Day, Vec<FootprintRow>> = HashMap::new();
-        if let Some(other) = other {
-            let storage = self.storage.clone();
-            let of_asset = asset.clone();
-            let wanted: Vec<Day> = totals.keys().copied().collect();
-            let energies = run_blocking(move || {
-                let mut found = Vec::with_capacity(wanted.len());
-                for day in wanted {
-                    if let Some(e) = storage.energies(&of_asset, day)? {
-                        found.push((day, e));
-                    }
-                }
-                Ok::<_, PipelineError>(found)
-            })
-            .await??;
-            for (day, energies) in energies {
-                if let Some(intensity) = other.by_day.get(&day) {
-                    let rows = footprint_rows(&energies, &intensity.day, KindPreference::Auto);
-                    totals.insert(day, Totals::of(&rows));
-                    other_rows.insert(day, rows);
-                }
+        let mut other_rows: HashMap<Day, Vec<FootprintRow>> = match other {
+            Some(other) => {
+                let wanted: Vec<Day> = totals.keys().copied().collect();
+                self.rows_with_other_area(asset, wanted, other).await?
+            }
+            None => HashMap::new(),
+        };
+        if other.is_some() {
+            for (day, rows) in &other_rows {
+                totals.insert(*day, Totals::of(rows));
             }
             totals.retain(|day, _| other_rows.contains_key(day));
         }
@@ -218,50 +216,7 @@ impl Pipeline {
                     })
                     .collect(),
             ),
-            PeriodStep::HalfHour => {
-                let storage = self.storage.clone();
-                let asset = asset.clone();
-                // Each day's own intensity: its figures and generation mix,
-                // as the day's own rows carry them.
-                let own: HashMap<Day, StoredIntensity> = days
-                    .iter()
-                    .filter_map(|(day, outcome)| {
-                        let ingested = outcome.as_ref().ok()?;
-                        let own = ingested.intensities.iter().find(|i| i.area == own_area)?;
-                        Some((*day, own.clone()))
-                    })
-                    .collect();
-                let mixes: HashMap<Day, Vec<crate::intensity::GenerationMix>> = own
-                    .iter()
-                    .filter(|(_, i)| !i.mix.is_empty())
-                    .map(|(day, i)| (*day, i.mix.clone()))
-                    .collect();
-                let mut rows = run_blocking(move || {
-                    let mut rows = Vec::with_capacity(with_data.len() * 48);
-                    for day in with_data {
-                        let Some(intensity) = own.get(&day) else {
-                            continue;
-                        };
-                        let day_rows = super::stored_rows(
-                            &storage,
-                            &asset,
-                            day,
-                            (KindPreference::Auto, super::Results::Stored),
-                            HalfHourRange::FULL_DAY,
-                            &intensity.day,
-                        )?;
-                        rows.extend(day_rows.into_iter().map(|row| DatedRow { date: day, row }));
-                    }
-                    Ok::<_, PipelineError>(rows)
-                })
-                .await??;
-                for dated in &mut rows {
-                    if let Some(mix) = mixes.get(&dated.date) {
-                        dated.row.generation_mix = mix.get(dated.row.half_hour_id.index()).cloned();
-                    }
-                }
-                Some(rows)
-            }
+            PeriodStep::HalfHour => Some(self.own_rows(asset, days, &own_area, with_data).await?),
         };
         let answer = AssetPeriod {
             asset: asset.clone(),
@@ -283,6 +238,79 @@ impl Pipeline {
             intensity_sources: sources,
         };
         Ok(answer)
+    }
+
+    /// Each day's half-hours of `asset` times another area's figures.
+    async fn rows_with_other_area(
+        &self,
+        asset: &AssetId,
+        wanted: Vec<Day>,
+        other: &OtherArea,
+    ) -> Result<HashMap<Day, Vec<FootprintRow>>, PipelineError> {
+        let storage = self.storage.clone();
+        let of_asset = asset.clone();
+        let energies = run_blocking(move || {
+            let mut found = Vec::with_capacity(wanted.len());
+            for day in wanted {
+                if let Some(e) = storage.energies(&of_asset, day)? {
+                    found.push((day, e));
+                }
+            }
+            Ok::<_, PipelineError>(found)
+        })
+        .await??;
+        Ok(energies
+            .into_iter()
+            .filter_map(|(day, energies)| {
+                let intensity = other.by_day.get(&day)?;
+                let rows = footprint_rows(&energies, &intensity.day, KindPreference::Auto);
+                Some((day, rows))
+            })
+            .collect())
+    }
+
+    /// Every half-hour of the days `with_data` of `asset`, its stored
+    /// results under its own area's intensity, with each day's mix.
+    async fn own_rows(
+        &self,
+        asset: &AssetId,
+        days: &[(Day, Result<IngestedDay, DayStatus>)],
+        own_area: &Area,
+        with_data: Vec<Day>,
+    ) -> Result<Vec<DatedRow>, PipelineError> {
+        let own: HashMap<Day, StoredIntensity> = days
+            .iter()
+            .filter_map(|(day, outcome)| {
+                let ingested = outcome.as_ref().ok()?;
+                let own = ingested.intensities.iter().find(|i| i.area == *own_area)?;
+                Some((*day, own.clone()))
+            })
+            .collect();
+        let storage = self.storage.clone();
+        let asset = asset.clone();
+        run_blocking(move || {
+            let mut rows = Vec::with_capacity(with_data.len() * 48);
+            for day in with_data {
+                let Some(intensity) = own.get(&day) else {
+                    continue;
+                };
+                let day_rows = super::stored_rows(
+                    &storage,
+                    &asset,
+                    day,
+                    (KindPreference::Auto, super::Results::Stored),
+                    HalfHourRange::FULL_DAY,
+                    &intensity.day,
+                )?;
+                rows.extend(day_rows.into_iter().map(|mut row| {
+                    // Each day's generation mix, as the day's own rows carry it.
+                    row.generation_mix = intensity.mix.get(row.half_hour_id.index()).cloned();
+                    DatedRow { date: day, row }
+                }));
+            }
+            Ok::<_, PipelineError>(rows)
+        })
+        .await?
     }
 
     /// For an asset asked with another area than its own: that area's
@@ -510,19 +538,14 @@ impl Pipeline {
         Ok(out)
     }
 
-    /// The days of `period` already read whole at their files' current
-    /// versions, with footprints of their current intensity: found with
-    /// one look at the files and two queries, so an answer over stored
-    /// days costs no per-day round trips. A stored intensity due to be
-    /// asked for again is still used, and refreshed in the background.
-    async fn current_days(
-        &self,
-        period: Period,
-    ) -> Result<HashMap<Day, IngestedDay>, PipelineError> {
+    /// What is known of `period` without reading a file: its files'
+    /// stamps, its day-file records, the stored intensity of every area its
+    /// days use, and the asset register's stamp.
+    async fn stored_state(&self, period: Period) -> Result<StoredState, PipelineError> {
         let storage = self.storage.clone();
         let dir = self.data_dir.clone();
         let register = self.register.clone();
-        let (stamps, records, intensities, register_stamp) = run_blocking(move || {
+        run_blocking(move || {
             let first = period.from.previous().unwrap_or(period.from);
             let files: HashMap<Day, Option<FileStamp>> = first
                 .through(period.to)
@@ -558,7 +581,19 @@ impl Pipeline {
             let (register_stamp, _) = register.current_with_stamp()?;
             Ok::<_, PipelineError>((stamps, records, intensities, register_stamp))
         })
-        .await??;
+        .await?
+    }
+
+    /// The days of `period` already read whole at their files' current
+    /// versions, with footprints of their current intensity: found with
+    /// one look at the files and two queries, so an answer over stored
+    /// days costs no per-day round trips. A stored intensity due to be
+    /// asked for again is still used, and refreshed in the background.
+    async fn current_days(
+        &self,
+        period: Period,
+    ) -> Result<HashMap<Day, IngestedDay>, PipelineError> {
+        let (stamps, records, intensities, register_stamp) = self.stored_state(period).await?;
         let mut current = HashMap::new();
         for (day, stamp) in stamps {
             let Some(record) = records.get(&day) else {

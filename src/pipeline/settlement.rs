@@ -162,32 +162,19 @@ impl Pipeline {
     /// figures over the day's periods, from the UTC asset-days they fall
     /// in (all of one UTC day in winter; in summer the evening before's
     /// last hour and all but the day's last hour), ranked.
-    pub async fn settlement_fleet(
+    /// Each asset's totals over each UTC piece of a settlement day, with
+    /// the piece's length in half-hours: a whole UTC day from its record,
+    /// part of one from its stored results.
+    async fn settlement_parts(
         &self,
-        date: crate::half_hour::Day,
-    ) -> Result<(FleetAnswer, PeriodVersion), PipelineError> {
-        let day = SettlementDay::new(date);
-        let pieces = day.utc_pieces(PeriodRange::whole(&day));
-        let (Some(first), Some(last)) = (pieces.first(), pieces.last()) else {
-            return Err(PipelineError::NoPowerFile { day: date });
-        };
-        let utc = self
-            .period_days(Period {
-                from: first.0,
-                to: last.0,
-            })
-            .await?;
-        let ok: HashMap<crate::half_hour::Day, super::IngestedDay> = utc
-            .days
-            .iter()
-            .filter_map(|(d, o)| o.as_ref().ok().map(|i| (*d, i.clone())))
-            .collect();
+        pieces: Vec<(crate::half_hour::Day, HalfHourRange, u8)>,
+        ingested: HashMap<crate::half_hour::Day, super::IngestedDay>,
+    ) -> Result<BTreeMap<AssetId, Vec<(Totals, usize)>>, PipelineError> {
         let storage = self.storage.clone();
-        let of_day = ok.clone();
-        let parts = run_blocking(move || {
+        run_blocking(move || {
             let mut by_asset: BTreeMap<AssetId, Vec<(Totals, usize)>> = BTreeMap::new();
             for (utc_day, range, _) in pieces {
-                let Some(ingested) = of_day.get(&utc_day) else {
+                let Some(ingested) = ingested.get(&utc_day) else {
                     continue;
                 };
                 for t in storage.day_totals(None, utc_day, utc_day)? {
@@ -225,28 +212,34 @@ impl Pipeline {
             }
             Ok::<_, PipelineError>(by_asset)
         })
-        .await??;
+        .await?
+    }
+
+    pub async fn settlement_fleet(
+        &self,
+        date: crate::half_hour::Day,
+    ) -> Result<(FleetAnswer, PeriodVersion), PipelineError> {
+        let day = SettlementDay::new(date);
+        let pieces = day.utc_pieces(PeriodRange::whole(&day));
+        let (Some(first), Some(last)) = (pieces.first(), pieces.last()) else {
+            return Err(PipelineError::NoPowerFile { day: date });
+        };
+        let utc = self
+            .period_days(Period {
+                from: first.0,
+                to: last.0,
+            })
+            .await?;
+        let ok: HashMap<crate::half_hour::Day, super::IngestedDay> = utc
+            .days
+            .iter()
+            .filter_map(|(d, o)| o.as_ref().ok().map(|i| (*d, i.clone())))
+            .collect();
+        let parts = self.settlement_parts(pieces, ok).await?;
         let periods = usize::from(day.periods());
         let assets: Vec<FleetAsset> = parts
             .into_iter()
-            .map(|(asset, parts)| {
-                let sum = |f: fn(&Totals) -> Option<f64>| {
-                    parts
-                        .iter()
-                        .filter_map(|(t, _)| f(t))
-                        .fold(None, |acc: Option<f64>, v| Some(acc.unwrap_or(0.0) + v))
-                };
-                let known: f64 = parts.iter().map(|(t, n)| t.coverage * *n as f64).sum();
-                FleetAsset {
-                    asset,
-                    energy_kwh: sum(|t| t.energy_kwh),
-                    import_kwh: sum(|t| t.import_kwh),
-                    export_kwh: sum(|t| t.export_kwh),
-                    footprint_g: sum(|t| t.footprint_g),
-                    coverage: known / periods as f64,
-                    intensity_region: String::new(),
-                }
-            })
+            .map(|(asset, parts)| settlement_asset(asset, &parts, periods))
             .collect();
         let mut answer = self.fleet_of(&utc, assets).await?;
         answer.date = Some(date);
@@ -260,5 +253,26 @@ impl Pipeline {
             settled: utc.version.settled,
         };
         Ok((answer, version))
+    }
+}
+
+/// One asset of a settlement day's fleet from its pieces' totals, its
+/// coverage over the day's `periods`.
+fn settlement_asset(asset: AssetId, parts: &[(Totals, usize)], periods: usize) -> FleetAsset {
+    let sum = |f: fn(&Totals) -> Option<f64>| {
+        parts
+            .iter()
+            .filter_map(|(t, _)| f(t))
+            .fold(None, |acc: Option<f64>, v| Some(acc.unwrap_or(0.0) + v))
+    };
+    let known: f64 = parts.iter().map(|(t, n)| t.coverage * *n as f64).sum();
+    FleetAsset {
+        asset,
+        energy_kwh: sum(|t| t.energy_kwh),
+        import_kwh: sum(|t| t.import_kwh),
+        export_kwh: sum(|t| t.export_kwh),
+        footprint_g: sum(|t| t.footprint_g),
+        coverage: known / periods as f64,
+        intensity_region: String::new(),
     }
 }
