@@ -163,9 +163,6 @@ impl Pipeline {
             totals.retain(|day, _| other_rows.contains_key(day));
         }
         let (own_area, _) = self.area_of(asset).await?;
-        let mut sources = BTreeSet::new();
-        let mut regions = BTreeSet::new();
-        let mut with_data = Vec::new();
         if other.is_none() {
             // Stored with another area's figures while its own were unknown.
             for (day, outcome) in days {
@@ -174,31 +171,12 @@ impl Pipeline {
                 }
             }
         }
-        let period_days: Vec<PeriodDay> = days
-            .iter()
-            .map(|(day, outcome)| match outcome {
-                Ok(ingested) if other.is_none() && !ingested.has_intensity_for(asset) => {
-                    PeriodDay::without_data(*day, DayStatus::IntensityUnavailable)
-                }
-                Ok(ingested) => match totals.get(day) {
-                    Some(t) => {
-                        let used = match other {
-                            Some(other) => other.by_day.get(day),
-                            None => ingested.intensities.iter().find(|i| i.area == own_area),
-                        };
-                        sources.extend(used.map(|i| i.source));
-                        regions.extend(used.map(StoredIntensity::region_label));
-                        with_data.push(*day);
-                        PeriodDay::with_totals(*day, *t)
-                    }
-                    None if ingested.record.rejected.contains_key(asset) => {
-                        PeriodDay::without_data(*day, DayStatus::PowerFileUnusable)
-                    }
-                    None => PeriodDay::without_data(*day, DayStatus::UnknownAsset),
-                },
-                Err(status) => PeriodDay::without_data(*day, *status),
-            })
-            .collect();
+        let DaysSaid {
+            period_days,
+            sources,
+            regions,
+            with_data,
+        } = days_said(asset, days, &totals, other, &own_area);
         // No day with data is still an answer: each day says why, and the
         // figures are null (a dashboard shows "no data", not an error).
         let totals = PeriodTotals::of(with_data.iter().map(|d| totals[d]), period.len());
@@ -740,5 +718,57 @@ fn version_of(days: &[(Day, Result<IngestedDay, DayStatus>)]) -> PeriodVersion {
     PeriodVersion {
         hash: hasher.finish(),
         settled,
+    }
+}
+
+/// Each day of an asset's period as its answer says it, with the sources
+/// and regions of the days with data.
+struct DaysSaid {
+    period_days: Vec<PeriodDay>,
+    sources: BTreeSet<crate::intensity::Provenance>,
+    regions: BTreeSet<String>,
+    with_data: Vec<Day>,
+}
+
+fn days_said(
+    asset: &AssetId,
+    days: &[(Day, Result<IngestedDay, DayStatus>)],
+    totals: &HashMap<Day, Totals>,
+    other: Option<&OtherArea>,
+    own_area: &Area,
+) -> DaysSaid {
+    let mut sources = BTreeSet::new();
+    let mut regions = BTreeSet::new();
+    let mut with_data = Vec::new();
+    let period_days = days
+        .iter()
+        .map(|(day, outcome)| match outcome {
+            Ok(ingested) if other.is_none() && !ingested.has_intensity_for(asset) => {
+                PeriodDay::without_data(*day, DayStatus::IntensityUnavailable)
+            }
+            Ok(ingested) => match totals.get(day) {
+                Some(t) => {
+                    let used = match other {
+                        Some(other) => other.by_day.get(day),
+                        None => ingested.intensities.iter().find(|i| i.area == *own_area),
+                    };
+                    sources.extend(used.map(|i| i.source));
+                    regions.extend(used.map(StoredIntensity::region_label));
+                    with_data.push(*day);
+                    PeriodDay::with_totals(*day, *t)
+                }
+                None if ingested.record.rejected.contains_key(asset) => {
+                    PeriodDay::without_data(*day, DayStatus::PowerFileUnusable)
+                }
+                None => PeriodDay::without_data(*day, DayStatus::UnknownAsset),
+            },
+            Err(status) => PeriodDay::without_data(*day, *status),
+        })
+        .collect();
+    DaysSaid {
+        period_days,
+        sources,
+        regions,
+        with_data,
     }
 }
