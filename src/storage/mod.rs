@@ -9,6 +9,7 @@
 //! async callers run them on the blocking pool.
 
 mod asset_day;
+mod intensity_rows;
 mod postgres;
 mod sqlite;
 #[cfg(test)]
@@ -22,7 +23,7 @@ use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 
 use crate::asset::AssetId;
 use crate::footprint::{FootprintRow, Totals};
-use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId};
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
 use crate::intensity::{Area, GenerationMix, IntensityDay, Provenance};
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SkippedRows, SourceStamp};
 
@@ -517,10 +518,6 @@ impl Storage {
 /// in memory.
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
-}
-
-fn half_hour_id(n: u32) -> Result<HalfHourId, StorageError> {
-    HalfHourId::new(n).map_err(|e| StorageError::Damaged(e.to_string()))
 }
 
 fn format_time(at: DateTime<Utc>) -> String {

@@ -24,13 +24,14 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
+use super::intensity_rows::{self, DayHead, IntensityRow};
 use super::{
     AssetDayRecord, AssetDayTotals, Claim, ComputedDay, DayFileRecord, IntensityVersions,
-    NewResults, StorageError, Store, StoredDay, StoredIntensity, half_hour_id, stamp,
+    NewResults, StorageError, Store, StoredDay, StoredIntensity, stamp,
 };
 use crate::asset::AssetId;
-use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId};
-use crate::intensity::{Area, GenerationMix, HalfHourIntensity, IntensityDay};
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
+use crate::intensity::Area;
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SourceStamp};
 
 /// Each migration's version, name and SQL, in order.
@@ -518,26 +519,12 @@ impl Store for Postgres {
 
     fn save_intensity(&self, stored: &StoredIntensity) -> Result<(), StorageError> {
         let day = stored.day.day();
-        let ids: Vec<i16> = HalfHourId::all().map(|id| i16::from(id.get())).collect();
-        let starts: Vec<DateTime<Utc>> = HalfHourId::all().map(|id| id.start(day)).collect();
-        let forecast: Vec<Option<f64>> = HalfHourId::all()
-            .map(|id| stored.day.get(id).forecast)
-            .collect();
-        let actual: Vec<Option<f64>> = HalfHourId::all()
-            .map(|id| stored.day.get(id).actual)
-            .collect();
-        let mix: Vec<Option<serde_json::Value>> = HalfHourId::all()
-            .map(|id| {
-                stored
-                    .mix
-                    .get(id.index())
-                    .map(|m| {
-                        serde_json::to_value(m)
-                            .map_err(|e| StorageError::Damaged(format!("generation_mix: {e}")))
-                    })
-                    .transpose()
-            })
-            .collect::<Result<_, _>>()?;
+        let rows = intensity_rows::rows_of(stored)?;
+        let ids: Vec<i16> = rows.iter().map(|r| i16::from(r.id.get())).collect();
+        let starts: Vec<DateTime<Utc>> = rows.iter().map(|r| r.from).collect();
+        let forecast: Vec<Option<f64>> = rows.iter().map(|r| r.forecast).collect();
+        let actual: Vec<Option<f64>> = rows.iter().map(|r| r.actual).collect();
+        let mix: Vec<Option<String>> = rows.into_iter().map(|r| r.mix).collect();
         let region_id = stored.region.as_ref().map(|(id, _)| i16::from(*id));
         let region_name = stored.region.as_ref().map(|(_, name)| name.as_str());
         let (ids, starts, forecast, actual, mix) = (&ids, &starts, &forecast, &actual, &mix);
@@ -558,7 +545,7 @@ impl Store for Postgres {
                   checked_at, region_id, region_name, generation_mix)
                  SELECT $1, $2, h.id, h.from_utc, h.forecast, h.actual, $3, $4, $5, $6, $7, h.mix
                  FROM UNNEST($8::int2[], $9::timestamptz[], $10::float8[], $11::float8[],
-                             $12::jsonb[]) AS h(id, from_utc, forecast, actual, mix)
+                             $12::text[]::jsonb[]) AS h(id, from_utc, forecast, actual, mix)
                  ON CONFLICT (area, date, half_hour_id) DO UPDATE SET
                     from_utc = excluded.from_utc, forecast = excluded.forecast,
                     actual = excluded.actual, source = excluded.source,
@@ -615,7 +602,7 @@ impl Store for Postgres {
             let stmt = client
                 .prepare_cached(
                     "SELECT date, half_hour_id, forecast, actual, source, fetched_at, checked_at,
-                        region_id, region_name, generation_mix
+                        region_id, region_name, generation_mix::text
                      FROM intensity_half_hours WHERE area = $1 AND date BETWEEN $2 AND $3
                      ORDER BY date, half_hour_id",
                 )
@@ -624,14 +611,38 @@ impl Store for Postgres {
                 .query(&stmt, &[&area.key(), &from.naive(), &to.naive()])
                 .await?)
         })?;
-        let mut gathered: HashMap<Day, Vec<&tokio_postgres::Row>> = HashMap::new();
-        for row in &rows {
-            gathered.entry(day_of(row.get(0))?).or_default().push(row);
-        }
-        gathered
-            .into_iter()
-            .map(|(day, rows)| Ok((day, intensity_of(area, day, &rows)?)))
-            .collect()
+        let read = rows.iter().map(|r| {
+            let half_hour_id = u32::try_from(r.get::<_, i16>(1)).unwrap_or(0);
+            let head = (half_hour_id == 1)
+                .then(|| -> Result<DayHead, StorageError> {
+                    Ok(DayHead {
+                        source: r.get(4),
+                        fetched_at: r.get(5),
+                        checked_at: r.get(6),
+                        region_id: r
+                            .get::<_, Option<i16>>(7)
+                            .map(|id| {
+                                u8::try_from(id)
+                                    .map_err(|_| StorageError::Damaged(format!("region {id}")))
+                            })
+                            .transpose()?,
+                        region_name: r.get(8),
+                    })
+                })
+                .transpose()?;
+            Ok(IntensityRow {
+                day: day_of(r.get(0))?,
+                half_hour_id,
+                forecast: r.get(2),
+                actual: r.get(3),
+                head,
+                mix: r
+                    .get::<_, Option<&str>>(9)
+                    .map(intensity_rows::mix_of)
+                    .transpose()?,
+            })
+        });
+        intensity_rows::assemble(area, read)
     }
 
     fn region_of(&self, area: &Area) -> Result<Option<u8>, StorageError> {
@@ -954,59 +965,4 @@ fn source_stamp(r: &tokio_postgres::Row, first: usize) -> Result<SourceStamp, St
 
 fn day_of(date: NaiveDate) -> Result<Day, StorageError> {
     Day::from_naive(date).map_err(|e| StorageError::Damaged(format!("date {date}: {e}")))
-}
-
-/// One day's 48 intensity rows as a [`StoredIntensity`].
-fn intensity_of(
-    area: &Area,
-    day: Day,
-    rows: &[&tokio_postgres::Row],
-) -> Result<StoredIntensity, StorageError> {
-    if rows.len() != usize::from(HALF_HOURS_PER_DAY) {
-        return Err(StorageError::Damaged(format!(
-            "{} intensity rows for {day}",
-            rows.len()
-        )));
-    }
-    let mut half_hours = [HalfHourIntensity::default(); HALF_HOURS_PER_DAY as usize];
-    let mut mix = vec![GenerationMix::new(); usize::from(HALF_HOURS_PER_DAY)];
-    for r in rows {
-        let id = half_hour_id(u32::try_from(r.get::<_, i16>(1)).unwrap_or(0))?;
-        half_hours[id.index()] = HalfHourIntensity {
-            forecast: r.get(2),
-            actual: r.get(3),
-        };
-        if let Some(m) = r.get::<_, Option<serde_json::Value>>(9) {
-            mix[id.index()] = serde_json::from_value(m)
-                .map_err(|e| StorageError::Damaged(format!("generation_mix: {e}")))?;
-        }
-    }
-    let first = rows[0];
-    let region = match (
-        first.get::<_, Option<i16>>(7),
-        first.get::<_, Option<String>>(8),
-    ) {
-        (Some(id), name) => Some((
-            u8::try_from(id).map_err(|_| StorageError::Damaged(format!("region {id}")))?,
-            name.unwrap_or_default(),
-        )),
-        _ => None,
-    };
-    Ok(StoredIntensity {
-        area: area.clone(),
-        region,
-        day: IntensityDay::from_half_hours(day, half_hours)
-            .map_err(|e| StorageError::Damaged(e.to_string()))?,
-        mix: if mix.iter().all(|m| m.is_empty()) {
-            Vec::new()
-        } else {
-            mix
-        },
-        source: first
-            .get::<_, &str>(4)
-            .parse()
-            .map_err(StorageError::Damaged)?,
-        fetched_at: first.get(5),
-        checked_at: first.get(6),
-    })
 }

@@ -14,13 +14,14 @@ use rusqlite::{ErrorCode, OptionalExtension, TransactionBehavior, params};
 use std::collections::HashMap;
 
 use self::connections::Connections;
+use super::intensity_rows::{self, DayHead, IntensityRow};
 use super::{
     AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, NewResults,
-    StorageError, Store, StoredDay, StoredIntensity, format_time, half_hour_id, parse_time,
+    StorageError, Store, StoredDay, StoredIntensity, format_time, parse_time,
 };
 use crate::asset::AssetId;
-use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId};
-use crate::intensity::{Area, GenerationMix, HalfHourIntensity, IntensityDay};
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
+use crate::intensity::Area;
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy};
 
 impl From<rusqlite::Error> for StorageError {
@@ -157,100 +158,20 @@ impl Store for Sqlite {
             let mut stmt = conn.prepare_cached(
                 "SELECT date, half_hour_id, forecast, actual, source, fetched_at,
                     COALESCE(checked_at, fetched_at), region_id, region_name, generation_mix
-             FROM intensity_half_hours WHERE area = ?3 AND date BETWEEN ?1 AND ?2
-             ORDER BY date, half_hour_id",
+                 FROM intensity_half_hours WHERE area = ?3 AND date BETWEEN ?1 AND ?2
+                 ORDER BY date, half_hour_id",
             )?;
-            let mut out = HashMap::new();
             let mut rows = stmt.query(params![from.to_string(), to.to_string(), area.key()])?;
-            // The day being gathered: its half-hours, how many were found,
-            // its source, fetched_at and checked_at, its region, and the
-            // generation mix of each half-hour.
-            type Gathering = (
-                Day,
-                [HalfHourIntensity; HALF_HOURS_PER_DAY as usize],
-                usize,
-                (String, String, String),
-                Option<(u8, String)>,
-                Vec<GenerationMix>,
-            );
-            let mut current: Option<Gathering> = None;
-            let finish = |(
-                day,
-                half_hours,
-                found,
-                (source, fetched_at, checked_at),
-                region,
-                mix,
-            ): Gathering|
-             -> Result<(Day, StoredIntensity), StorageError> {
-                if found != usize::from(HALF_HOURS_PER_DAY) {
-                    return Err(StorageError::Damaged(format!(
-                        "{found} intensity rows for {day}"
-                    )));
-                }
-                let day_intensity = IntensityDay::from_half_hours(day, half_hours)
-                    .map_err(|e| StorageError::Damaged(e.to_string()))?;
-                Ok((
-                    day,
-                    StoredIntensity {
-                        area: area.clone(),
-                        region,
-                        day: day_intensity,
-                        mix: if mix.iter().all(|m| m.is_empty()) {
-                            Vec::new()
-                        } else {
-                            mix
-                        },
-                        source: source.parse().map_err(StorageError::Damaged)?,
-                        fetched_at: parse_time(&fetched_at)?,
-                        checked_at: parse_time(&checked_at)?,
-                    },
-                ))
-            };
-            while let Some(row) = rows.next()? {
-                let date: String = row.get(0)?;
-                let day = Day::parse(&date)
-                    .map_err(|e| StorageError::Damaged(format!("date `{date}`: {e}")))?;
-                if let Some(done) = current.take_if(|c| c.0 != day) {
-                    let (d, stored) = finish(done)?;
-                    out.insert(d, stored);
-                }
-                let entry = current.get_or_insert_with(|| {
-                    (
-                        day,
-                        [HalfHourIntensity::default(); HALF_HOURS_PER_DAY as usize],
-                        0,
-                        (String::new(), String::new(), String::new()),
-                        None,
-                        vec![GenerationMix::new(); usize::from(HALF_HOURS_PER_DAY)],
-                    )
-                });
-                let id = half_hour_id(row.get(1)?)?;
-                entry.1[id.index()] = HalfHourIntensity {
-                    forecast: row.get(2)?,
-                    actual: row.get(3)?,
+            // The date is parsed once a day, not once a row.
+            let mut last: Option<(String, Day)> = None;
+            let read = std::iter::from_fn(|| {
+                let row = match rows.next() {
+                    Ok(row) => row?,
+                    Err(e) => return Some(Err(e.into())),
                 };
-                if entry.2 == 0 {
-                    entry.3 = (row.get(4)?, row.get(5)?, row.get(6)?);
-                    entry.4 = match (
-                        row.get::<_, Option<u8>>(7)?,
-                        row.get::<_, Option<String>>(8)?,
-                    ) {
-                        (Some(id), name) => Some((id, name.unwrap_or_default())),
-                        _ => None,
-                    };
-                }
-                if let Some(mix) = row.get::<_, Option<String>>(9)? {
-                    entry.5[id.index()] = serde_json::from_str(&mix)
-                        .map_err(|e| StorageError::Damaged(format!("generation_mix: {e}")))?;
-                }
-                entry.2 += 1;
-            }
-            if let Some(last) = current {
-                let (d, stored) = finish(last)?;
-                out.insert(d, stored);
-            }
-            Ok(out)
+                Some(intensity_row(row, &mut last))
+            });
+            intensity_rows::assemble(area, read)
         })
     }
 
@@ -271,11 +192,10 @@ impl Store for Sqlite {
 
     /// Replaces the stored intensity of a day, all 48 rows at once.
     fn save_intensity(&self, stored: &StoredIntensity) -> Result<(), StorageError> {
+        let rows = intensity_rows::rows_of(stored)?;
         let mut conn = self.conns.write();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let day = stored.day.day();
-        let date = day.to_string();
-        let fetched_at = format_time(stored.fetched_at);
+        let date = stored.day.day().to_string();
         let area = stored.area.key();
         tx.execute(
             "DELETE FROM intensity_half_hours WHERE date = ?1 AND area = ?2",
@@ -288,29 +208,24 @@ impl Store for Sqlite {
                   area, region_id, region_name, generation_mix)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
-            for id in HalfHourId::all() {
-                let h = stored.day.get(id);
-                let mix = stored
-                    .mix
-                    .get(id.index())
-                    .map(|m| {
-                        serde_json::to_string(m)
-                            .map_err(|e| StorageError::Damaged(format!("generation_mix: {e}")))
-                    })
-                    .transpose()?;
+            let (fetched_at, checked_at) = (
+                format_time(stored.fetched_at),
+                format_time(stored.checked_at),
+            );
+            for row in rows {
                 insert.execute(params![
                     date,
-                    id.get(),
-                    format_time(id.start(day)),
-                    h.forecast,
-                    h.actual,
+                    row.id.get(),
+                    format_time(row.from),
+                    row.forecast,
+                    row.actual,
                     stored.source.as_str(),
                     fetched_at,
-                    format_time(stored.checked_at),
+                    checked_at,
                     area,
                     stored.region.as_ref().map(|(id, _)| *id),
                     stored.region.as_ref().map(|(_, name)| name.as_str()),
-                    mix,
+                    row.mix,
                 ])?;
             }
         }
@@ -396,6 +311,48 @@ impl Store for Sqlite {
     ) -> Result<(), StorageError> {
         days::mark_day_file_intensity(&self.conns, day, versions, register)
     }
+}
+
+/// One `intensity_half_hours` row; `last` keeps the date last parsed.
+fn intensity_row(
+    row: &rusqlite::Row<'_>,
+    last: &mut Option<(String, Day)>,
+) -> Result<IntensityRow, StorageError> {
+    let date = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+    let day = match last {
+        Some((text, day)) if text == date => *day,
+        _ => {
+            let day = Day::parse(date)
+                .map_err(|e| StorageError::Damaged(format!("date `{date}`: {e}")))?;
+            *last = Some((date.to_owned(), day));
+            day
+        }
+    };
+    let half_hour_id: u32 = row.get(1)?;
+    let head = (half_hour_id == 1)
+        .then(|| -> Result<DayHead, StorageError> {
+            Ok(DayHead {
+                source: row.get(4)?,
+                fetched_at: parse_time(&row.get::<_, String>(5)?)?,
+                checked_at: parse_time(&row.get::<_, String>(6)?)?,
+                region_id: row.get(7)?,
+                region_name: row.get(8)?,
+            })
+        })
+        .transpose()?;
+    Ok(IntensityRow {
+        day,
+        half_hour_id,
+        forecast: row.get(2)?,
+        actual: row.get(3)?,
+        head,
+        mix: row
+            .get_ref(9)?
+            .as_str_or_null()
+            .map_err(rusqlite::Error::from)?
+            .map(intensity_rows::mix_of)
+            .transpose()?,
+    })
 }
 
 #[cfg(test)]
