@@ -508,29 +508,26 @@ fn recompute_footprints_of(
     moved: &[(AssetId, Area)],
     intensities: &HashMap<Area, StoredIntensity>,
 ) -> Result<(), PipelineError> {
-    let mut targets: Vec<(AssetId, &StoredIntensity)> = Vec::new();
+    let mut updated: Vec<(AssetId, AssetDayRecord, Vec<FootprintRow>)> = Vec::new();
     for (asset, area) in moved {
-        if let Some(intensity) = intensities.get(area) {
-            targets.push((asset.clone(), intensity));
+        let Some(intensity) = intensities.get(area) else {
+            continue;
+        };
+        if let (Some(record), Some(energies)) = (
+            storage.asset_day(asset, day)?,
+            storage.energies(asset, day)?,
+        ) {
+            let (record, results) = with_intensity(record, &energies, intensity);
+            updated.push((asset.clone(), record, results));
         }
     }
     for (area, intensity) in intensities {
-        for asset in storage.assets_with_other_intensity(day, area, intensity.fetched_at)? {
-            if !moved.iter().any(|(m, _)| *m == asset) {
-                targets.push((asset, intensity));
+        for stale in storage.with_other_intensity(day, area, intensity.fetched_at)? {
+            if !moved.iter().any(|(m, _)| *m == stale.asset) {
+                let (record, results) = with_intensity(stale.record, &stale.energies, intensity);
+                updated.push((stale.asset, record, results));
             }
         }
-    }
-    let mut updated: Vec<(AssetId, AssetDayRecord, Vec<FootprintRow>)> = Vec::new();
-    for (asset, intensity) in targets {
-        let (Some(record), Some(energies)) = (
-            storage.asset_day(&asset, day)?,
-            storage.energies(&asset, day)?,
-        ) else {
-            continue;
-        };
-        let (record, results) = with_intensity(record, &energies, intensity);
-        updated.push((asset, record, results));
     }
     for chunk in updated.chunks(BATCH) {
         let days: Vec<NewResults<'_>> = chunk

@@ -401,14 +401,16 @@ pub trait Store: Send + Sync {
     /// The area each stored asset-day of `day` took its intensity from.
     fn asset_areas(&self, day: Day) -> Result<Vec<(AssetId, Area)>, StorageError>;
 
-    /// The assets of `day` in `area` whose results were computed from
-    /// another intensity version than `fetched_at`.
-    fn assets_with_other_intensity(
+    /// The asset-days of `day` in `area` whose results were computed from
+    /// another intensity version than `fetched_at`, with their records and
+    /// half-hours: what is rewritten when the area's intensity changes,
+    /// read in one query.
+    fn with_other_intensity(
         &self,
         day: Day,
         area: &Area,
         fetched_at: DateTime<Utc>,
-    ) -> Result<Vec<AssetId>, StorageError>;
+    ) -> Result<Vec<MeasuredDay>, StorageError>;
 
     /// Every stored asset-day's totals from `from` to `to`, both included,
     /// of one asset or of all, by date then asset; read from the records
@@ -445,6 +447,14 @@ pub trait Store: Send + Sync {
         versions: Option<&IntensityVersions>,
         register: Option<FileStamp>,
     ) -> Result<(), StorageError>;
+}
+
+/// An asset-day's record and half-hours, as
+/// [`Store::with_other_intensity`] reads them.
+pub struct MeasuredDay {
+    pub asset: AssetId,
+    pub record: AssetDayRecord,
+    pub energies: [HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
 }
 
 /// An asset-day's half-hours and stored results, as [`Store::results`]

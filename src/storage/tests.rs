@@ -362,11 +362,24 @@ fn a_day_file_record_round_trips_and_drops_asset_days_of_other_versions() {
             vec![(asset(), Area::Regional(crate::register::Region::Id(13)))]
         );
         let area = Area::Regional(crate::register::Region::Id(13));
-        assert_eq!(
+        let stale = storage
+            .with_other_intensity(day(), &area, now() + chrono::Duration::hours(1))
+            .unwrap();
+        assert_eq!(stale.len(), 1, "{}", store.engine);
+        assert_eq!(stale[0].asset, asset());
+        let (energies, _, _) = computed_day(&asset(), day(), &readings(), &intensity());
+        assert_eq!(stale[0].energies, energies);
+        assert_eq!(stale[0].record.stamp, record.stamp);
+        let fetched_at = storage
+            .asset_day(&asset(), day())
+            .unwrap()
+            .unwrap()
+            .intensity_fetched_at;
+        assert!(
             storage
-                .assets_with_other_intensity(day(), &area, now() + chrono::Duration::hours(1))
-                .unwrap(),
-            vec![asset()]
+                .with_other_intensity(day(), &area, fetched_at)
+                .unwrap()
+                .is_empty()
         );
 
         // The file changed: the asset-day read from the old one goes.

@@ -14,8 +14,8 @@ use crate::intensity::Area;
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SkippedRows};
 use crate::storage::asset_day::{AssetDayColumns, MeasuredColumns, ResultColumns, carry_of};
 use crate::storage::{
-    AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, NewResults,
-    StorageError, StoredDay, asset_id,
+    AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, MeasuredDay,
+    NewResults, StorageError, StoredDay, asset_id,
 };
 
 /// The record columns of `asset_days`, in the order [`record_of`] reads.
@@ -553,24 +553,33 @@ pub(super) fn asset_areas(db: &Postgres, day: Day) -> Result<Vec<(AssetId, Area)
         .collect()
 }
 
-pub(super) fn assets_with_other_intensity(
+pub(super) fn with_other_intensity(
     db: &Postgres,
     day: Day,
     area: &Area,
     fetched_at: DateTime<Utc>,
-) -> Result<Vec<AssetId>, StorageError> {
+) -> Result<Vec<MeasuredDay>, StorageError> {
     let rows = db.run(async {
-        Ok(db
-            .client()
-            .await?
-            .query(
-                "SELECT asset_id FROM asset_days
-                 WHERE date = $1 AND intensity_area = $2 AND intensity_fetched_at <> $3",
-                &[&day.naive(), &area.key(), &fetched_at],
-            )
+        let client = db.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT asset_id, {RECORD_COLUMNS}, {MEASURED_COLUMNS} FROM asset_days
+                 WHERE date = $1 AND intensity_area = $2 AND intensity_fetched_at <> $3"
+            ))
+            .await?;
+        Ok(client
+            .query(&stmt, &[&day.naive(), &area.key(), &fetched_at])
             .await?)
     })?;
-    rows.iter().map(|r| asset_id(r.get(0))).collect()
+    rows.iter()
+        .map(|r| {
+            Ok(MeasuredDay {
+                asset: asset_id(r.get(0))?,
+                record: record_of(r, 1)?,
+                energies: measured_of(r, 19).energies(day)?,
+            })
+        })
+        .collect()
 }
 
 pub(super) fn day_totals(

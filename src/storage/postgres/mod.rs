@@ -27,7 +27,7 @@ use tokio_postgres::error::SqlState;
 use super::intensity_rows::{self, DayHead, IntensityRow};
 use super::{
     AssetDayRecord, AssetDayTotals, Claim, ComputedDay, DayFileRecord, IntensityVersions,
-    NewResults, StorageError, Store, StoredDay, StoredIntensity, stamp,
+    MeasuredDay, NewResults, StorageError, Store, StoredDay, StoredIntensity, stamp,
 };
 use crate::asset::AssetId;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
@@ -777,13 +777,13 @@ impl Store for Postgres {
         days::asset_areas(self, day)
     }
 
-    fn assets_with_other_intensity(
+    fn with_other_intensity(
         &self,
         day: Day,
         area: &Area,
         fetched_at: DateTime<Utc>,
-    ) -> Result<Vec<AssetId>, StorageError> {
-        days::assets_with_other_intensity(self, day, area, fetched_at)
+    ) -> Result<Vec<MeasuredDay>, StorageError> {
+        days::with_other_intensity(self, day, area, fetched_at)
     }
 
     fn day_totals(

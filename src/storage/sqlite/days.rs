@@ -17,8 +17,8 @@ use crate::intensity::Area;
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SkippedRows, SourceStamp};
 use crate::storage::asset_day::{AssetDayColumns, MeasuredColumns, ResultColumns, carry_of};
 use crate::storage::{
-    AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, NewResults,
-    StorageError, StoredDay, asset_id, format_time, parse_time, stamp,
+    AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, MeasuredDay,
+    NewResults, StorageError, StoredDay, asset_id, format_time, parse_time, stamp,
 };
 
 /// The record columns of `asset_days`, in the order [`record_of`] reads.
@@ -441,26 +441,31 @@ pub(super) fn asset_areas(
     })
 }
 
-/// The assets of `day` whose footprint rows were computed from another
-/// intensity version than `fetched_at`.
-pub(super) fn assets_with_other_intensity(
+pub(super) fn with_other_intensity(
     conns: &Connections,
     day: Day,
     area: &Area,
     fetched_at: DateTime<Utc>,
-) -> Result<Vec<AssetId>, StorageError> {
+) -> Result<Vec<MeasuredDay>, StorageError> {
     conns.read(|conn| {
-        let mut stmt = conn.prepare_cached(
-            "SELECT asset_id FROM asset_days
-             WHERE date = ?1 AND intensity_area = ?3 AND intensity_fetched_at <> ?2",
-        )?;
-        let ids = stmt
-            .query_map(
-                params![day.to_string(), format_time(fetched_at), area.key()],
-                |r| r.get::<_, String>(0),
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        ids.iter().map(|id| asset_id(id)).collect()
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT asset_id, {RECORD_COLUMNS}, {MEASURED_COLUMNS} FROM asset_days
+             WHERE date = ?1 AND intensity_area = ?3 AND intensity_fetched_at <> ?2"
+        ))?;
+        let mut rows = stmt.query(params![
+            day.to_string(),
+            format_time(fetched_at),
+            area.key()
+        ])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(MeasuredDay {
+                asset: asset_id(&r.get::<_, String>(0)?)?,
+                record: record_of(r, 1)?,
+                energies: measured_of(r, 19)?.energies(day)?,
+            });
+        }
+        Ok(out)
     })
 }
 

@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use self::connections::Connections;
 use super::intensity_rows::{self, DayHead, IntensityRow};
 use super::{
-    AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, NewResults,
-    StorageError, Store, StoredDay, StoredIntensity, format_time, parse_time,
+    AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, MeasuredDay,
+    NewResults, StorageError, Store, StoredDay, StoredIntensity, format_time, parse_time,
 };
 use crate::asset::AssetId;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
@@ -277,13 +277,13 @@ impl Store for Sqlite {
         days::asset_areas(&self.conns, day)
     }
 
-    fn assets_with_other_intensity(
+    fn with_other_intensity(
         &self,
         day: Day,
         area: &Area,
         fetched_at: DateTime<Utc>,
-    ) -> Result<Vec<AssetId>, StorageError> {
-        days::assets_with_other_intensity(&self.conns, day, area, fetched_at)
+    ) -> Result<Vec<MeasuredDay>, StorageError> {
+        days::with_other_intensity(&self.conns, day, area, fetched_at)
     }
 
     fn day_totals(
