@@ -46,13 +46,20 @@ pub(super) fn query_problem(rejection: &QueryRejection) -> String {
     }
 }
 
-/// `bytes` gzipped at the best level: done once per cached body.
+/// Bodies above this are gzipped at zlib's default level rather than its
+/// best: on a 1.1 MB fleet answer the best level took 40 ms for a body
+/// 1.6 % smaller than the default's, which took 17 ms.
+const BEST_GZIP_UP_TO: usize = 64 * 1024;
+
+/// `bytes` gzipped: done once per cached body.
 pub(super) fn gzipped(bytes: &[u8]) -> Result<Vec<u8>, Error> {
     use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 4),
-        flate2::Compression::best(),
-    );
+    let level = if bytes.len() <= BEST_GZIP_UP_TO {
+        flate2::Compression::best()
+    } else {
+        flate2::Compression::default()
+    };
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 4), level);
     encoder
         .write_all(bytes)
         .and_then(|()| encoder.finish())
@@ -183,7 +190,15 @@ where
             } = make(format, size).await?;
             let region = region.as_deref().or(said.region);
             let names: Vec<&str> = sources.iter().map(|p| p.as_str()).collect();
-            let gzip = format.is_text().then(|| gzipped(&bytes)).transpose()?;
+            let bytes = Bytes::from(bytes);
+            // Off the server's threads: a large body takes milliseconds.
+            let gzip = match format.is_text() {
+                true => {
+                    let plain = bytes.clone();
+                    Some(crate::blocking::run_blocking(move || gzipped(&plain)).await??)
+                }
+                false => None,
+            };
             Ok(Rendered {
                 labels: Labels {
                     etag: HeaderValue::try_from(format!("\"{tag:016x}\""))?,
@@ -199,7 +214,7 @@ where
                         names.join(", ")
                     })?),
                 },
-                bytes: Bytes::from(bytes),
+                bytes,
                 gzip: gzip.map(Bytes::from),
                 settled: version.settled,
             })
