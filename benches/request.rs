@@ -88,8 +88,7 @@ fn empty_tables(url: &str) {
                 if exists {
                     client
                         .batch_execute(
-                            "TRUNCATE intensity_half_hours, asset_days, power_readings,
-                             power_gaps, power_half_hours, footprint_half_hours, day_files",
+                            "TRUNCATE intensity_half_hours, asset_days, day_files",
                         )
                         .await
                         .expect("truncate");
