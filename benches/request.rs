@@ -87,9 +87,7 @@ fn empty_tables(url: &str) {
                     .get::<_, bool>(0);
                 if exists {
                     client
-                        .batch_execute(
-                            "TRUNCATE intensity_half_hours, asset_days, day_files",
-                        )
+                        .batch_execute("TRUNCATE intensity_half_hours, asset_days, day_files")
                         .await
                         .expect("truncate");
                 }

@@ -246,6 +246,20 @@ impl ResultColumns {
     }
 }
 
+impl ResultColumns {
+    /// The asset-day `day` whose row holds `measured` and these results.
+    pub(super) fn with(
+        &self,
+        measured: &MeasuredColumns,
+        day: Day,
+    ) -> Result<super::StoredDay, StorageError> {
+        Ok(super::StoredDay {
+            energies: measured.energies(day)?,
+            results: self.read()?,
+        })
+    }
+}
+
 /// Everything but the keys and record of an asset-day's row, encoded.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct AssetDayColumns {

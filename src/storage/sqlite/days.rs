@@ -78,10 +78,7 @@ pub(super) fn results(
             footprint_g: r.get(4)?,
             kinds: r.get(5)?,
         };
-        Ok(Some(StoredDay {
-            energies: measured_of(r, 0)?.energies(day)?,
-            results: results.read()?,
-        }))
+        results.with(&measured_of(r, 0)?, day).map(Some)
     })
 }
 
