@@ -18,11 +18,13 @@ use chrono::{DateTime, Duration, Utc};
 mod ingest;
 mod intensity;
 mod locks;
+mod memo;
 mod period;
 mod settlement;
 
 pub use self::ingest::IngestedDay;
 use self::locks::KeyedLocks;
+use self::memo::Memo;
 pub use self::period::{OtherArea, PeriodDays, PeriodVersion};
 
 use crate::asset::AssetId;
@@ -41,7 +43,7 @@ use crate::power::{
     CarryOver, CsvError, FileStamp, HalfHourEnergy, PowerSeries, SourceStamp, open_regular,
     power_file_path, read_power_csv, resample_day_with_gaps,
 };
-use crate::register::{AssetRegister, REGISTER_FILE};
+use crate::register::AssetRegister;
 use crate::storage::{
     AssetDayRecord, Claim, ComputedDay, NewResults, Storage, StorageError, StoredIntensity,
 };
@@ -54,12 +56,6 @@ const READ_ATTEMPTS: u32 = 3;
 
 /// A failing source is asked at most every 2^5 refresh times.
 const MAX_BACKOFF_DOUBLINGS: u32 = 5;
-
-/// How long a day's file stamps are reused by the fast path.
-const STAMP_REUSE: std::time::Duration = std::time::Duration::from_millis(1);
-
-/// Day files whose assets are remembered (to answer unknown assets).
-const MAX_REMEMBERED_FILES: usize = 64;
 
 /// Why a footprint could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -134,24 +130,6 @@ pub struct Freshness {
     pub intensity_source: Provenance,
 }
 
-/// A day's file stamps and when they were taken.
-type TakenStamps = (std::time::Instant, Option<SourceStamp>);
-
-/// A file's stamp and when it was taken.
-type TakenStamp = (std::time::Instant, Option<FileStamp>);
-
-/// A day read whole and current, with the register it was checked with.
-type KnownDay = (Option<FileStamp>, IngestedDay);
-
-/// One asset-day asked with one area choice.
-type AnswerKey = (AssetId, Day, AreaChoice);
-
-/// An answer's freshness, and the asset register it was computed with.
-type KnownAnswer = (Freshness, Option<FileStamp>);
-
-/// The assets one version of a day's file holds.
-type FileAssets = (FileStamp, Arc<BTreeSet<AssetId>>);
-
 /// The request path through sources, storage and back.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -164,16 +142,9 @@ pub struct Pipeline {
     ingest_locks: KeyedLocks<Day>,
     /// Days whose whole file a background task is reading.
     ingesting: Arc<Mutex<HashSet<Day>>>,
-    /// Days found read whole and current, for the fleet's fast path.
-    known_days: Arc<Mutex<HashMap<Day, KnownDay>>>,
-    /// Versions already checked against storage, for the fast path.
-    known: Arc<Mutex<HashMap<AnswerKey, KnownAnswer>>>,
-    /// The register's stamp, taken at most [`STAMP_REUSE`] ago.
-    recent_register: Arc<Mutex<Option<TakenStamp>>>,
-    /// Stamps of day files recently taken by the fast path.
-    recent_stamps: Arc<Mutex<HashMap<Day, TakenStamps>>>,
-    /// The assets of each day file version read so far.
-    file_assets: Arc<Mutex<HashMap<Day, FileAssets>>>,
+    /// What a warm answer needs without a database: answers and days
+    /// found current, recent file stamps, each file's assets.
+    memo: Arc<Memo>,
     forecast_refresh: Duration,
     /// Areas and days whose intensity a background task is asking for again.
     refreshing: Arc<Mutex<HashSet<(Area, Day)>>>,
@@ -198,12 +169,8 @@ impl Pipeline {
             intensity_locks: KeyedLocks::default(),
             ingest_locks: KeyedLocks::default(),
             ingesting: Arc::default(),
-            known_days: Arc::default(),
             register,
-            known: Arc::default(),
-            recent_register: Arc::default(),
-            recent_stamps: Arc::default(),
-            file_assets: Arc::default(),
+            memo: Arc::default(),
             refreshing: Arc::default(),
             refresh_failures: Arc::default(),
             forecast_refresh: FORECAST_REFRESH,
@@ -253,11 +220,7 @@ impl Pipeline {
         day: Day,
         area: AreaChoice,
     ) -> Option<Freshness> {
-        let (known, register) = *self
-            .known
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&(asset.clone(), day, area))?;
+        let (known, register) = self.memo.answer(&(asset.clone(), day, area))?;
         // A register changed since may have moved the asset to a region.
         if self.recent_register_stamp() != register {
             return None;
@@ -269,50 +232,15 @@ impl Pipeline {
         (current == known.version.power).then_some(known)
     }
 
-    /// The asset register's stamp, taken at most [`STAMP_REUSE`] ago, as
-    /// the day files' are.
+    /// The asset register's stamp, taken within the last millisecond.
     pub(super) fn recent_register_stamp(&self) -> Option<FileStamp> {
-        let now = std::time::Instant::now();
-        let mut recent = self
-            .recent_register
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some((taken, stamp)) = *recent
-            && now.duration_since(taken) < STAMP_REUSE
-        {
-            return stamp;
-        }
-        let stamp = FileStamp::of(&self.data_dir.join(REGISTER_FILE))
-            .unwrap_or(Some(FileStamp::UNREADABLE));
-        *recent = Some((now, stamp));
-        stamp
+        self.memo.register_stamp(&self.data_dir)
     }
 
-    /// The stamps of `day`'s power files, taken at most [`STAMP_REUSE`]
-    /// ago: under load the same two `stat` calls would otherwise be made
-    /// for every request, and a file changed within that millisecond is
-    /// noticed by the next.
+    /// The stamps of `day`'s power files, taken within the last
+    /// millisecond.
     pub(super) fn recent_stamp(&self, day: Day) -> Option<SourceStamp> {
-        let now = std::time::Instant::now();
-        if let Some((taken, stamp)) = self
-            .recent_stamps
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&day)
-            && now.duration_since(*taken) < STAMP_REUSE
-        {
-            return *stamp;
-        }
-        let stamp = SourceStamp::of(&self.data_dir, day).ok().flatten();
-        let mut stamps = self
-            .recent_stamps
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if stamps.len() >= MAX_REMEMBERED_FILES {
-            stamps.retain(|_, (taken, _)| now.duration_since(*taken) < STAMP_REUSE);
-        }
-        stamps.insert(day, (now, stamp));
-        stamp
+        self.memo.stamp(&self.data_dir, day)
     }
 
     /// Holds `key` against other replicas sharing the database until the
@@ -392,10 +320,8 @@ impl Pipeline {
             checked_at: intensity.checked_at,
             intensity_source: intensity.source,
         };
-        self.known
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert((asset.clone(), day, choice), (freshness, areas.register));
+        self.memo
+            .remember_answer((asset.clone(), day, choice), (freshness, areas.register));
         let report = FootprintReport {
             asset,
             date: day,
@@ -606,26 +532,12 @@ impl Pipeline {
         .await?
     }
 
-    /// Whether `asset` is known to have no rows in the version `stamp` of
-    /// `day`'s file, from an earlier read of it.
     fn known_absent(&self, asset: &AssetId, day: Day, stamp: FileStamp) -> bool {
-        self.file_assets
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&day)
-            .is_some_and(|(seen, assets)| *seen == stamp && !assets.contains(asset))
+        self.memo.known_absent(asset, day, stamp)
     }
 
-    /// Remembers which assets the version `stamp` of `day`'s file holds.
     fn remember_assets(&self, day: Day, stamp: FileStamp, assets: BTreeSet<AssetId>) {
-        let mut files = self
-            .file_assets
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if files.len() >= MAX_REMEMBERED_FILES && !files.contains_key(&day) {
-            files.clear();
-        }
-        files.insert(day, (stamp, Arc::new(assets)));
+        self.memo.remember_assets(day, stamp, assets);
     }
 
     /// Reads the power file, resamples it and stores the whole day.

@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::PoisonError;
 
 use super::intensity::fresh;
 use super::{IngestedDay, Pipeline, PipelineError};
@@ -100,12 +99,7 @@ impl Pipeline {
     /// of its intensity is due to be asked for again: a warm fleet answer
     /// then touches no database.
     fn known_day(&self, day: Day) -> Option<IngestedDay> {
-        let (register, known) = self
-            .known_days
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&day)
-            .cloned()?;
+        let (register, known) = self.memo.day(day)?;
         let current = self.recent_stamp(day)?;
         let fresh = current == known.record.stamp
             && self.recent_register_stamp() == register
@@ -118,14 +112,8 @@ impl Pipeline {
         if !ingested.unavailable.is_empty() {
             return;
         }
-        let mut days = self
-            .known_days
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if days.len() >= 64 && !days.contains_key(&day) {
-            days.clear();
-        }
-        days.insert(day, (ingested.record.register_stamp, ingested.clone()));
+        self.memo
+            .remember_day(day, (ingested.record.register_stamp, ingested.clone()));
     }
 
     /// One asset over the period of `days`, by day or by half-hour.
