@@ -285,9 +285,18 @@ impl PgBouncer {
             .arg("-u")
             .output()
             .is_ok_and(|o| o.stdout.starts_with(b"0"));
+        // PgBouncer will not run as root. setpriv becomes postgres and then
+        // is PgBouncer (it execs, where runuser would fork and leave
+        // PgBouncer running once runuser is killed).
         let mut command = if root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", binary]);
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--init-groups",
+                "--",
+                binary,
+            ]);
             c
         } else {
             Command::new(binary)
