@@ -36,7 +36,7 @@ async fn start_driver() -> Option<(Killed, u16)> {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let driver = Killed(child);
+    let driver = Killed::new(child);
     wait_for_port(port).await;
     Some((driver, port))
 }

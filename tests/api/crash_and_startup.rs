@@ -244,7 +244,7 @@ async fn an_unreachable_postgres_server_leaves_the_server_alive_but_not_ready() 
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let _server = crate::helpers::Killed(child);
+    let _server = crate::helpers::Killed::new(child);
     crate::helpers::wait_for_port(port).await;
 
     // Act

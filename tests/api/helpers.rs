@@ -441,11 +441,29 @@ pub async fn requests_received(mock: &MockServer, n: usize, timeout: Duration) -
     count().await
 }
 
-/// A child process killed when the test ends, passed or failed.
-pub struct Killed(pub std::process::Child);
+/// A child process killed when the test ends, passed or failed; with
+/// its whole process group when it leads one (a wrapper such as strace,
+/// whose tracee outlives it when only the wrapper is killed).
+pub struct Killed(pub std::process::Child, bool);
+
+impl Killed {
+    pub fn new(child: std::process::Child) -> Killed {
+        Killed(child, false)
+    }
+
+    /// `child`, spawned as the leader of a process group of its own.
+    pub fn group(child: std::process::Child) -> Killed {
+        Killed(child, true)
+    }
+}
 
 impl Drop for Killed {
     fn drop(&mut self) {
+        if self.1 {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.0.id())])
+                .status();
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -488,7 +506,10 @@ pub async fn serve_binary_under(
         Some((program, rest)) => (*program, [rest, &[binary]].concat()),
         None => (binary, Vec::new()),
     };
-    let child = std::process::Command::new(program)
+    let mut command = std::process::Command::new(program);
+    // A group of its own, so that a wrapper's child is killed with it.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let child = command
         .args(leading)
         .args([
             "--bind",
@@ -505,7 +526,7 @@ pub async fn serve_binary_under(
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("the binary starts");
-    let server = Killed(child);
+    let server = Killed::group(child);
     wait_for_port(port).await;
     (server, port)
 }

@@ -27,7 +27,7 @@ async fn start_and_wait_for_exit(db: &str) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut child = crate::helpers::Killed(child);
+    let mut child = crate::helpers::Killed::new(child);
     let exited = crate::helpers::eventually(Duration::from_secs(30), || {
         child.0.try_wait().is_ok_and(|status| status.is_some())
     })
@@ -307,7 +307,7 @@ impl PgBouncer {
             .stderr(Stdio::null())
             .spawn()
             .expect("pgbouncer starts");
-        let process = crate::helpers::Killed(child);
+        let process = crate::helpers::Killed::new(child);
         wait_for_port(port).await;
         Some(PgBouncer {
             url: format!("postgres://postgres@127.0.0.1:{port}/{database}"),

@@ -35,7 +35,7 @@ pub(crate) fn replica(data: &Path, db: &str, log: &Path) -> (Killed, u16) {
         .stderr(std::fs::File::create(log).expect("a log file"))
         .spawn()
         .expect("the binary starts");
-    (Killed(child), port)
+    (Killed::new(child), port)
 }
 
 /// A day file of `assets` assets, 100 readings each, and the fixtures'
