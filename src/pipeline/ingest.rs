@@ -412,7 +412,7 @@ impl Pipeline {
         self.days_computed.fetch_add(computed, Ordering::Relaxed);
         metrics::counter!("asset_day_computations_total").increment(computed);
         metrics::counter!("day_files_computed_total").increment(1);
-        self.remember_assets(day, source.day, ids);
+        self.memo.remember_assets(day, source.day, ids);
         crate::blocking::release_freed_memory();
         tracing::info!(%day, assets = record.assets, computed, rejected = record.rejected.len(), without_intensity = without_intensity.len(), elapsed_ms = started.elapsed().as_millis() as u64, "read the whole day file");
         Ok((record, without_intensity))

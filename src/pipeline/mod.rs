@@ -222,25 +222,14 @@ impl Pipeline {
     ) -> Option<Freshness> {
         let (known, register) = self.memo.answer(&(asset.clone(), day, area))?;
         // A register changed since may have moved the asset to a region.
-        if self.recent_register_stamp() != register {
+        if self.memo.register_stamp(&self.data_dir) != register {
             return None;
         }
         if !known.settled && Utc::now() - known.checked_at >= self.forecast_refresh {
             return None;
         }
-        let current = self.recent_stamp(day)?;
+        let current = self.memo.stamp(&self.data_dir, day)?;
         (current == known.version.power).then_some(known)
-    }
-
-    /// The asset register's stamp, taken within the last millisecond.
-    pub(super) fn recent_register_stamp(&self) -> Option<FileStamp> {
-        self.memo.register_stamp(&self.data_dir)
-    }
-
-    /// The stamps of `day`'s power files, taken within the last
-    /// millisecond.
-    pub(super) fn recent_stamp(&self, day: Day) -> Option<SourceStamp> {
-        self.memo.stamp(&self.data_dir, day)
     }
 
     /// Holds `key` against other replicas sharing the database until the
@@ -286,7 +275,7 @@ impl Pipeline {
         } = query.clone();
         let _computing = self.day_locks.lock((asset.clone(), day)).await;
         let stamp = self.source_stamp(day).await?;
-        if self.known_absent(&asset, day, stamp.day) {
+        if self.memo.known_absent(&asset, day, stamp.day) {
             return Err(PipelineError::NoAssetRows { asset, day });
         }
         let areas = self.areas_for(&asset, choice).await?;
@@ -532,14 +521,6 @@ impl Pipeline {
         .await?
     }
 
-    fn known_absent(&self, asset: &AssetId, day: Day, stamp: FileStamp) -> bool {
-        self.memo.known_absent(asset, day, stamp)
-    }
-
-    fn remember_assets(&self, day: Day, stamp: FileStamp, assets: BTreeSet<AssetId>) {
-        self.memo.remember_assets(day, stamp, assets);
-    }
-
     /// Reads the power file, resamples it and stores the whole day.
     async fn compute_day(
         &self,
@@ -563,12 +544,12 @@ impl Pipeline {
             let mut own = match read(&asset, day, stamp.day) {
                 Ok(series) => series,
                 Err(ReadFailure::Absent { assets_in_file }) => {
-                    pipeline.remember_assets(day, stamp.day, assets_in_file);
+                    pipeline.memo.remember_assets(day, stamp.day, assets_in_file);
                     return Err(PipelineError::NoAssetRows { asset, day });
                 }
                 Err(ReadFailure::Pipeline(err)) => return Err(err),
             };
-            pipeline.remember_assets(day, stamp.day, std::mem::take(&mut own.assets_in_file));
+            pipeline.memo.remember_assets(day, stamp.day, std::mem::take(&mut own.assets_in_file));
             let (carry, previous_used) = carry_in(&storage, &read, &asset, day, stamp.previous);
             let source = SourceStamp {
                 day: stamp.day,

@@ -100,9 +100,9 @@ impl Pipeline {
     /// then touches no database.
     fn known_day(&self, day: Day) -> Option<IngestedDay> {
         let (register, known) = self.memo.day(day)?;
-        let current = self.recent_stamp(day)?;
+        let current = self.memo.stamp(&self.data_dir, day)?;
         let fresh = current == known.record.stamp
-            && self.recent_register_stamp() == register
+            && self.memo.register_stamp(&self.data_dir) == register
             && known.intensities.iter().all(|i| !self.refresh_due(i));
         fresh.then_some(known)
     }

@@ -85,7 +85,6 @@ fn readings() -> Vec<PowerReading> {
 }
 
 fn computed_day(
-    asset: &AssetId,
     day: Day,
     readings: &[PowerReading],
     intensity: &IntensityDay,
@@ -93,12 +92,11 @@ fn computed_day(
     let energies = resample_day(day, readings, None);
     let carry = CarryOver::split(readings, &[], day.end());
     let results = footprint_rows(&energies, intensity, KindPreference::Auto);
-    let _ = asset;
     (energies, carry, results)
 }
 
 fn save_day(storage: &Storage, fetched_at: DateTime<Utc>) {
-    let (energies, carry, results) = computed_day(&asset(), day(), &readings(), &intensity());
+    let (energies, carry, results) = computed_day(day(), &readings(), &intensity());
     storage
         .save_asset_day(&ComputedDay {
             asset: &asset(),
@@ -144,7 +142,7 @@ fn measured_half_hours_come_back_bit_for_bit_with_import_and_export_apart() {
     for store in every_engine() {
         let storage = &store.storage;
         save_day(storage, now());
-        let (energies, _, _) = computed_day(&asset(), day(), &readings(), &intensity());
+        let (energies, _, _) = computed_day(day(), &readings(), &intensity());
         let back = storage.energies(&asset(), day()).unwrap().unwrap();
         assert_eq!(back, energies, "{}", store.engine);
         // 18:00-18:30: 10 min at -4, 10 at 6, 10 at -2 kW.
@@ -238,7 +236,7 @@ fn the_half_hour_views_show_the_figures_the_service_answers() {
                 checked_at: now(),
             })
             .unwrap();
-        let (energies, _, results) = computed_day(&asset(), day(), &readings(), &intensity());
+        let (energies, _, results) = computed_day(day(), &readings(), &intensity());
 
         // Act
         let rows = store.select_floats(
@@ -289,7 +287,7 @@ fn unknown_half_hours_are_null_in_the_views_not_zero() {
             at: day().start() + chrono::Duration::hours(6),
             power_kw: 3.0,
         }];
-        let (energies, carry, results) = computed_day(&asset(), day(), &late, &intensity());
+        let (energies, carry, results) = computed_day(day(), &late, &intensity());
         storage
             .save_asset_day(&ComputedDay {
                 asset: &asset(),
@@ -367,7 +365,7 @@ fn a_day_file_record_round_trips_and_drops_asset_days_of_other_versions() {
             .unwrap();
         assert_eq!(stale.len(), 1, "{}", store.engine);
         assert_eq!(stale[0].asset, asset());
-        let (energies, _, _) = computed_day(&asset(), day(), &readings(), &intensity());
+        let (energies, _, _) = computed_day(day(), &readings(), &intensity());
         assert_eq!(stale[0].energies, energies);
         assert_eq!(stale[0].record.stamp, record.stamp);
         let fetched_at = storage
