@@ -186,8 +186,9 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
                 (date, None, None) if !date.is_empty() => period(date, date, PeriodStep::Day)?,
                 _ => return Err("give `--fleet DATE` or `--fleet --from DAY --to DAY`".into()),
             };
-            let days = pipeline.period_days(period).await?;
+            let days = pipeline.periods().period_days(period).await?;
             let answer = pipeline
+                .periods()
                 .fleet(&days, carbon_footprint::footprint::FleetSeries::None)
                 .await?;
             WorkLimit::renders()
@@ -196,9 +197,13 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
         }
         (None, Some(asset), Some(from), Some(to)) if args.date.is_none() => {
             let asset = AssetId::parse(asset)?;
-            let days = pipeline.period_days(period(from, to, step)?).await?;
-            let other = pipeline.other_area(&asset, area, &days).await?;
+            let days = pipeline
+                .periods()
+                .period_days(period(from, to, step)?)
+                .await?;
+            let other = pipeline.periods().other_area(&asset, area, &days).await?;
             let answer = pipeline
+                .periods()
                 .asset_period(&asset, &days, step, other.as_ref())
                 .await?;
             WorkLimit::renders()
@@ -213,7 +218,8 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
                 let day = SettlementDay::new(Day::parse(date)?);
                 let range = day.parse_range(args.range.as_deref())?;
                 let (report, _) = pipeline
-                    .settlement_footprint(
+                    .settlement()
+                    .footprint(
                         &AssetId::parse(asset)?,
                         day,
                         range,
@@ -238,7 +244,7 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
                 preference: args.kind.parse()?,
                 area,
             };
-            let (report, _) = pipeline.footprint(&query).await?;
+            let (report, _) = pipeline.footprints().answer(&query).await?;
             WorkLimit::renders()
                 .run(move || render::render(&report, format, size))
                 .await??

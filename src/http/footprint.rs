@@ -112,7 +112,8 @@ pub async fn footprint(
             let range = day.parse_range(path.range.as_deref())?;
             let (report, version) = state
                 .pipeline
-                .settlement_footprint(&path.asset, day, range, preference, area)
+                .settlement()
+                .footprint(&path.asset, day, range, preference, area)
                 .await?;
             let asked = Asked {
                 format,
@@ -183,9 +184,11 @@ pub async fn footprint(
 
     // Fast path: an asset-day checked by an earlier request, unchanged on
     // disk, whose body is cached: no database, no rendering.
-    if let Some(freshness) = state
-        .pipeline
-        .known_freshness(&query.asset, query.day, query.area)
+    if let Some(freshness) =
+        state
+            .pipeline
+            .footprints()
+            .known_freshness(&query.asset, query.day, query.area)
     {
         let key = CacheKey::new(query.clone(), format, size, freshness.version);
         if let Some(hit) = state.cache.get(&key).await {
@@ -212,7 +215,7 @@ pub async fn footprint(
         }
     }
 
-    let (report, freshness) = state.pipeline.footprint(&query).await?;
+    let (report, freshness) = state.pipeline.footprints().answer(&query).await?;
     let key = CacheKey::new(query.clone(), format, size, freshness.version);
     let mut labels = labels_of(&key, &query, freshness)?;
     labels.region = Some(header_text(&report.intensity_region)?);

@@ -138,7 +138,7 @@ async fn answer(state: &AppState, params: &PageParams) -> Result<FootprintReport
         preference: KindPreference::Auto,
         area: area_choice(params)?,
     };
-    let (report, _) = state.pipeline.footprint(&query).await?;
+    let (report, _) = state.pipeline.footprints().answer(&query).await?;
     Ok(report)
 }
 
@@ -167,7 +167,8 @@ async fn settlement_answer(
     let range = day.parse_range(Some(&range))?;
     let (report, _) = state
         .pipeline
-        .settlement_footprint(
+        .settlement()
+        .footprint(
             &asset,
             day,
             range,
@@ -185,10 +186,12 @@ async fn period_answer(state: &AppState, params: &PageParams) -> Result<AssetPer
     let to = Day::parse(params.last_day.as_deref().unwrap_or_default())?;
     let days = state
         .pipeline
+        .periods()
         .period_days(Period::new(from, to, PeriodStep::Day)?)
         .await?;
     Ok(state
         .pipeline
+        .periods()
         .asset_period(&asset, &days, PeriodStep::Day, None)
         .await?)
 }
@@ -198,10 +201,12 @@ async fn fleet_answer(state: &AppState, params: &PageParams) -> Result<FleetAnsw
     let day = Day::parse(params.date.as_deref().unwrap_or_default())?;
     let days = state
         .pipeline
+        .periods()
         .period_days(Period::new(day, day, PeriodStep::Day)?)
         .await?;
     Ok(state
         .pipeline
+        .periods()
         .fleet(&days, crate::footprint::FleetSeries::None)
         .await?)
 }

@@ -103,7 +103,8 @@ pub async fn asset_period(
     if settlement_days(&params)? {
         let (answer, version) = state
             .pipeline
-            .settlement_period(&asset, period, step, choice)
+            .settlement()
+            .period(&asset, period, step, choice)
             .await?;
         let question = Question::SettlementPeriod(asset.clone(), period, step, choice);
         let name = format!("footprint_{asset}_{}_{}_uk_{step}", period.from, period.to);
@@ -118,8 +119,12 @@ pub async fn asset_period(
         )
         .await;
     }
-    let days = state.pipeline.period_days(period).await?;
-    let other = state.pipeline.other_area(&asset, choice, &days).await?;
+    let days = state.pipeline.periods().period_days(period).await?;
+    let other = state
+        .pipeline
+        .periods()
+        .other_area(&asset, choice, &days)
+        .await?;
     let version = other.as_ref().map_or(days.version, |o| o.version);
     let question = Question::Period(asset.clone(), period, step, choice);
     let name = format!("footprint_{asset}_{}_{}_{step}", period.from, period.to);
@@ -133,6 +138,7 @@ pub async fn asset_period(
         Said::default(),
         |format, size| async move {
             let answer = pipeline
+                .periods()
                 .asset_period(&asset, &days, step, other.as_ref())
                 .await?;
             period_made(answer, format, size).await
@@ -216,7 +222,7 @@ async fn fleet(
     headers: &HeaderMap,
 ) -> Result<Response, Error> {
     let asked = fleet_asked(params, headers)?;
-    let days = state.pipeline.period_days(period).await?;
+    let days = state.pipeline.periods().period_days(period).await?;
     let pipeline = state.pipeline.clone();
     respond(
         &state,
@@ -226,7 +232,7 @@ async fn fleet(
         asked,
         Said::default(),
         |format, size| async move {
-            let answer = pipeline.fleet(&days, series).await?;
+            let answer = pipeline.periods().fleet(&days, series).await?;
             fleet_made(answer, format, size).await
         },
     )
@@ -241,7 +247,7 @@ async fn settlement_fleet(
     headers: &HeaderMap,
 ) -> Result<Response, Error> {
     let asked = fleet_asked(params, headers)?;
-    let (answer, version) = state.pipeline.settlement_fleet(day).await?;
+    let (answer, version) = state.pipeline.settlement().fleet(day).await?;
     respond(
         &state,
         Question::SettlementFleet(day),

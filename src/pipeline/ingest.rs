@@ -9,12 +9,16 @@
 //! of that asset alone, while the whole-file read runs in the background:
 //! one person asking for one asset does not wait for the fleet.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
-use std::sync::PoisonError;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{Pipeline, PipelineError, READ_ATTEMPTS, compute_asset_day, with_intensity};
+use super::asset_day::{AssetDayParts, compute_asset_day, with_intensity};
+use super::intensity::{Intensities, area_in};
+use super::locks::KeyedLocks;
+use super::memo::Memo;
+use super::{Counters, PipelineError, READ_ATTEMPTS, claim, source_stamp};
 use crate::asset::AssetId;
 use crate::blocking::{WorkLimit, run_blocking};
 use crate::footprint::FootprintRow;
@@ -25,9 +29,10 @@ use crate::power::{
     CarryOver, CsvError, DayFile, FileStamp, SourceStamp, open_regular, power_file_path,
     read_day_file,
 };
-use crate::register::Register;
+use crate::register::{AssetRegister, Register};
 use crate::storage::{
-    AssetDayRecord, ComputedDay, DayFileRecord, IntensityVersions, NewResults, StoredIntensity,
+    AssetDayRecord, ComputedDay, DayFileRecord, IntensityVersions, NewResults, Storage,
+    StoredIntensity,
 };
 
 /// Files larger than this are read for one asset alone when that asset is
@@ -94,7 +99,41 @@ impl AreaIntensities {
     }
 }
 
-impl Pipeline {
+/// The step that reads a day file once for every asset it holds.
+#[derive(Debug, Clone)]
+pub(super) struct DayFiles {
+    storage: Storage,
+    data_dir: PathBuf,
+    register: AssetRegister,
+    intensities: Intensities,
+    memo: Arc<Memo>,
+    counters: Arc<Counters>,
+    /// One whole-file read per day at a time.
+    locks: KeyedLocks<Day>,
+    /// Days whose whole file a background task is reading.
+    ingesting: Arc<Mutex<HashSet<Day>>>,
+}
+
+impl DayFiles {
+    pub(super) fn new(
+        storage: Storage,
+        data_dir: PathBuf,
+        register: AssetRegister,
+        intensities: Intensities,
+        (memo, counters): (Arc<Memo>, Arc<Counters>),
+    ) -> Self {
+        DayFiles {
+            storage,
+            data_dir,
+            register,
+            intensities,
+            memo,
+            counters,
+            locks: KeyedLocks::default(),
+            ingesting: Arc::default(),
+        }
+    }
+
     /// Makes sure `day`'s file has been read for every asset at its current
     /// version, and that every asset-day's footprint uses the current
     /// intensity of its area (as the asset register now says). Single-
@@ -105,7 +144,7 @@ impl Pipeline {
         self.ensure_day_knowing(day, None).await
     }
 
-    /// [`Pipeline::ensure_day`] with one area's intensity already at hand
+    /// [`DayFiles::ensure_day`] with one area's intensity already at hand
     /// (a request's own), so that it is not looked up again.
     /// Reads the day's file, fetches the intensity of every area its
     /// assets use, and stores every asset-day, on one thread: the rows are
@@ -118,23 +157,23 @@ impl Pipeline {
         known: Option<StoredIntensity>,
         (register, register_stamp): (std::sync::Arc<Register>, Option<FileStamp>),
     ) -> Result<(DayFileRecord, BTreeMap<AssetId, Area>, AreaIntensities), PipelineError> {
-        let pipeline = self.clone();
+        let this = self.clone();
         let handle = tokio::runtime::Handle::current();
         WorkLimit::file_reads()
             .run(move || {
-                let (carries, previous_used, file) = pipeline.read_day(day, stamp)?;
+                let (carries, previous_used, file) = this.read_day(day, stamp)?;
                 let areas: BTreeSet<Area> = file
                     .asset_ids()
                     .iter()
                     .map(|asset| area_in(&register, asset))
                     .collect();
                 let intensities =
-                    handle.block_on(pipeline.area_intensities(day, areas, known.as_ref()))?;
+                    handle.block_on(this.area_intensities(day, areas, known.as_ref()))?;
                 let source = SourceStamp {
                     day: stamp.day,
                     previous: previous_used,
                 };
-                let (record, without_intensity) = pipeline.store_day(
+                let (record, without_intensity) = this.store_day(
                     day,
                     source,
                     carries,
@@ -154,12 +193,12 @@ impl Pipeline {
         known: Option<StoredIntensity>,
     ) -> Result<IngestedDay, PipelineError> {
         // No file, no day: the intensity is not asked for.
-        self.source_stamp(day).await?;
-        let _ingesting = self.ingest_locks.lock(day).await;
-        let mut claim = None;
+        source_stamp(&self.data_dir, day).await?;
+        let _ingesting = self.locks.lock(day).await;
+        let mut claimed = None;
         let mut attempt = 1;
         loop {
-            let stamp = self.source_stamp(day).await?;
+            let stamp = source_stamp(&self.data_dir, day).await?;
             let storage = self.storage.clone();
             let register = self.register.clone();
             let (stored, (register_stamp, register)) = run_blocking(move || {
@@ -173,8 +212,8 @@ impl Pipeline {
             }
             // Replicas sharing the database read a day once between them:
             // the one that waited for the claim looks again first.
-            if claim.is_none() {
-                claim = Some(self.claim(format!("day {day}")).await?);
+            if claimed.is_none() {
+                claimed = Some(claim(&self.storage, format!("day {day}")).await?);
                 continue;
             }
             let read = self
@@ -270,9 +309,9 @@ impl Pipeline {
         {
             return;
         }
-        let pipeline = self.clone();
+        let this = self.clone();
         tokio::spawn(async move {
-            match pipeline.ensure_day(day).await {
+            match this.ensure_day(day).await {
                 Ok(_) => {}
                 // The process is stopping.
                 Err(PipelineError::Blocking(crate::blocking::BlockingError::Failed(join)))
@@ -281,8 +320,7 @@ impl Pipeline {
                     tracing::warn!(%day, error = %chain(&err), "reading the whole day file failed");
                 }
             }
-            pipeline
-                .ingesting
+            this.ingesting
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(&day);
@@ -313,7 +351,7 @@ impl Pipeline {
         let mut out = AreaIntensities::default();
         let mut first_failure = None;
         for area in areas {
-            match self.intensity_knowing(&area, day, known).await {
+            match self.intensities.intensity_knowing(&area, day, known).await {
                 Ok(found) => {
                     out.found.insert(area, found);
                 }
@@ -331,7 +369,11 @@ impl Pipeline {
         if !out.found.contains_key(&Area::National)
             && !out.unavailable.contains_key(&Area::National)
         {
-            match self.intensity_knowing(&Area::National, day, known).await {
+            match self
+                .intensities
+                .intensity_knowing(&Area::National, day, known)
+                .await
+            {
                 Ok(found) => {
                     out.found.insert(Area::National, found);
                 }
@@ -409,7 +451,9 @@ impl Pipeline {
         if all_stored {
             self.storage.save_day_file(day, &record)?;
         }
-        self.days_computed.fetch_add(computed, Ordering::Relaxed);
+        self.counters
+            .days_computed
+            .fetch_add(computed, Ordering::Relaxed);
         metrics::counter!("asset_day_computations_total").increment(computed);
         metrics::counter!("day_files_computed_total").increment(1);
         self.memo.remember_assets(day, source.day, ids);
@@ -418,11 +462,7 @@ impl Pipeline {
         Ok((record, without_intensity))
     }
 
-    fn save_batch(
-        &self,
-        day: Day,
-        batch: &mut Vec<super::AssetDayParts>,
-    ) -> Result<u64, PipelineError> {
+    fn save_batch(&self, day: Day, batch: &mut Vec<AssetDayParts>) -> Result<u64, PipelineError> {
         let days: Vec<ComputedDay<'_>> = batch.iter().map(|parts| parts.as_computed(day)).collect();
         self.storage.save_asset_days(&days)?;
         let saved = batch.len() as u64;
@@ -484,19 +524,10 @@ impl Pipeline {
 
     /// Every asset's rows of the version `expected` of `day`'s file.
     fn read_whole_file(&self, day: Day, expected: FileStamp) -> Result<DayFile, PipelineError> {
-        self.files_read.fetch_add(1, Ordering::Relaxed);
+        self.counters.files_read.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("power_file_reads_total", "read" => "whole").increment(1);
         read_whole_file(&self.data_dir, day, expected)
     }
-}
-
-/// The area whose intensity `asset` uses: its region in the register,
-/// else the nation's.
-pub(super) fn area_in(register: &Register, asset: &AssetId) -> Area {
-    register
-        .get(asset)
-        .and_then(|entry| entry.region())
-        .map_or(Area::National, Area::Regional)
 }
 
 /// Recomputes from their stored half-hours the footprints of `day`'s

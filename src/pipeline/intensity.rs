@@ -5,18 +5,23 @@
 //! task per area and day asks the sources again, backing off after
 //! failures.
 
-use std::sync::PoisonError;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::Utc;
+use chrono::{Duration, Utc};
 
-use super::{MAX_BACKOFF_DOUBLINGS, Pipeline, PipelineError};
+use super::locks::KeyedLocks;
+use super::{MAX_BACKOFF_DOUBLINGS, PipelineError, claim};
 use crate::asset::AssetId;
 use crate::blocking::run_blocking;
 use crate::half_hour::Day;
-use crate::intensity::{Area, GenerationMix, IntensityDay, IntensityUnavailable, Provenance};
+use crate::intensity::{
+    Area, GenerationMix, IntensityDay, IntensitySource, IntensityUnavailable, Provenance,
+};
 use crate::message::chain;
 use crate::power::FileStamp;
-use crate::storage::StoredIntensity;
+use crate::register::{AssetRegister, Register};
+use crate::storage::{Storage, StoredIntensity};
 
 /// What a source gave for an area's day: the figures, the region they are
 /// for, each half-hour's generation mix, and the source.
@@ -27,7 +32,52 @@ type Found = (
     Provenance,
 );
 
-impl Pipeline {
+/// The step that knows each area's intensity of a day: stored, fetched
+/// once per area and day, refreshed in the background while provisional.
+#[derive(Debug, Clone)]
+pub(super) struct Intensities {
+    storage: Storage,
+    source: IntensitySource,
+    register: AssetRegister,
+    locks: KeyedLocks<(Area, Day)>,
+    /// Areas and days whose intensity a background task is asking for again.
+    refreshing: Arc<Mutex<HashSet<(Area, Day)>>>,
+    /// Failed refreshes in a row, per area and day, for the backoff.
+    refresh_failures: Arc<Mutex<HashMap<(Area, Day), u32>>>,
+    forecast_refresh: Duration,
+}
+
+impl Intensities {
+    pub(super) fn new(
+        storage: Storage,
+        source: IntensitySource,
+        register: AssetRegister,
+        forecast_refresh: Duration,
+    ) -> Self {
+        Intensities {
+            storage,
+            source,
+            register,
+            locks: KeyedLocks::default(),
+            refreshing: Arc::default(),
+            refresh_failures: Arc::default(),
+            forecast_refresh,
+        }
+    }
+
+    /// How long forecast-only intensity is trusted.
+    pub(super) fn forecast_refresh(&self) -> Duration {
+        self.forecast_refresh
+    }
+
+    /// How many background refreshes are running.
+    pub(super) fn refreshes_running(&self) -> usize {
+        self.refreshing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     /// The area whose intensity an asset's footprint uses by default: its
     /// region in the asset register, else the nation; with the register's
     /// stamp (`None` without a register).
@@ -39,11 +89,7 @@ impl Pipeline {
         let asset = asset.clone();
         run_blocking(move || {
             let (stamp, read) = register.current_with_stamp()?;
-            let area = read
-                .get(&asset)
-                .and_then(|entry| entry.region())
-                .map_or(Area::National, Area::Regional);
-            Ok::<_, PipelineError>((area, stamp))
+            Ok::<_, PipelineError>((area_in(&read, &asset), stamp))
         })
         .await?
     }
@@ -58,10 +104,8 @@ impl Pipeline {
         if let Some(stored) = self.stored_intensity(area, day).await? {
             return Ok(stored);
         }
-        let _fetching = self.intensity_locks.lock((area.clone(), day)).await;
-        let _claim = self
-            .claim(format!("intensity {} {day}", area.key()))
-            .await?;
+        let _fetching = self.locks.lock((area.clone(), day)).await;
+        let _claim = claim(&self.storage, format!("intensity {} {day}", area.key())).await?;
         // Another request, or replica, may have fetched it meanwhile.
         if let Some(stored) = self.stored_intensity(area, day).await? {
             return Ok(stored);
@@ -73,7 +117,7 @@ impl Pipeline {
         Ok(stored)
     }
 
-    /// [`Pipeline::intensity`], taking `known` when it is that area's.
+    /// [`Intensities::intensity`], taking `known` when it is that area's.
     pub(super) async fn intensity_knowing(
         &self,
         area: &Area,
@@ -86,11 +130,58 @@ impl Pipeline {
         }
     }
 
+    /// Fetches and stores the nation's intensity of the days of `days` not
+    /// stored yet, a run of days per upstream call; returns the days that
+    /// neither the API nor a fallback file could give.
+    pub(super) async fn prefetch_national(
+        &self,
+        days: &[Day],
+    ) -> Result<HashSet<Day>, PipelineError> {
+        let storage = self.storage.clone();
+        let wanted = days.to_vec();
+        let missing = run_blocking(move || {
+            let mut missing = Vec::new();
+            for day in wanted {
+                if storage.intensity(&Area::National, day)?.is_none() {
+                    missing.push(day);
+                }
+            }
+            Ok::<_, PipelineError>(missing)
+        })
+        .await??;
+        if missing.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let found = self.source.days(&missing).await;
+        let mut unavailable = HashSet::new();
+        let mut to_store = Vec::new();
+        for (day, answer) in found {
+            match answer {
+                Ok((found, source)) => {
+                    to_store.push(fresh(&Area::National, (found, None, Vec::new(), source)));
+                }
+                Err(err) => {
+                    tracing::warn!(%day, error = %err, "no intensity for a day of the period");
+                    unavailable.insert(day);
+                }
+            }
+        }
+        let storage = self.storage.clone();
+        run_blocking(move || {
+            for stored in &to_store {
+                storage.save_intensity(stored)?;
+            }
+            Ok::<_, PipelineError>(())
+        })
+        .await??;
+        Ok(unavailable)
+    }
+
     /// Asks the sources for `area`'s `day`.
     async fn fetch(&self, area: &Area, day: Day) -> Result<Found, IntensityUnavailable> {
         match area {
             Area::National => {
-                let (found, source) = self.intensity.day(day).await?;
+                let (found, source) = self.source.day(day).await?;
                 Ok((found, None, Vec::new(), source))
             }
             Area::Regional(region) => {
@@ -103,7 +194,7 @@ impl Pipeline {
                     .ok()
                     .and_then(Result::ok)
                     .flatten();
-                let (found, source) = self.intensity.regional_day(region, day, known_id).await?;
+                let (found, source) = self.source.regional_day(region, day, known_id).await?;
                 Ok((
                     found.day,
                     Some((found.region_id, found.region_name)),
@@ -160,13 +251,12 @@ impl Pipeline {
         {
             return;
         }
-        let pipeline = self.clone();
+        let this = self.clone();
         tokio::spawn(async move {
-            if let Err(err) = pipeline.refresh_intensity(&key.0, key.1).await {
+            if let Err(err) = this.refresh_intensity(&key.0, key.1).await {
                 tracing::warn!(day = %key.1, area = %key.0, error = %chain(&err), "intensity refresh failed");
             }
-            pipeline
-                .refreshing
+            this.refreshing
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(&key);
@@ -181,9 +271,7 @@ impl Pipeline {
     async fn refresh_intensity(&self, area: &Area, day: Day) -> Result<(), PipelineError> {
         // One replica asks the sources at a time; the others then find the
         // copy just checked (or replaced) and ask nothing.
-        let _claim = self
-            .claim(format!("intensity {} {day}", area.key()))
-            .await?;
+        let _claim = claim(&self.storage, format!("intensity {} {day}", area.key())).await?;
         let storage = self.storage.clone();
         let of = area.clone();
         let Some(stored) = run_blocking(move || storage.intensity(&of, day)).await?? else {
@@ -240,8 +328,17 @@ impl Pipeline {
     }
 }
 
+/// The area whose intensity `asset` uses: its region in the register,
+/// else the nation's.
+pub(super) fn area_in(register: &Register, asset: &AssetId) -> Area {
+    register
+        .get(asset)
+        .and_then(|entry| entry.region())
+        .map_or(Area::National, Area::Regional)
+}
+
 /// What a source just gave for `area`, as stored: fetched and checked now.
-pub(super) fn fresh(area: &Area, (day, region, mix, source): Found) -> StoredIntensity {
+fn fresh(area: &Area, (day, region, mix, source): Found) -> StoredIntensity {
     let now = crate::storage::now();
     StoredIntensity {
         area: area.clone(),

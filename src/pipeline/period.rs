@@ -6,9 +6,14 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use super::intensity::fresh;
-use super::{IngestedDay, Pipeline, PipelineError};
+use super::ingest::DayFiles;
+use super::intensity::{Intensities, area_in};
+use super::memo::Memo;
+use super::rows::{Results, stored_rows};
+use super::{IngestedDay, PipelineError};
 use crate::asset::AssetId;
 use crate::blocking::run_blocking;
 use crate::footprint::{
@@ -19,7 +24,8 @@ use crate::footprint::{FootprintRow, Totals, footprint_rows};
 use crate::half_hour::{Day, HalfHourRange};
 use crate::intensity::{Area, AreaChoice, KindPreference};
 use crate::power::{FileStamp, SourceStamp, power_file_path};
-use crate::storage::StoredIntensity;
+use crate::register::AssetRegister;
+use crate::storage::{Storage, StoredIntensity};
 
 /// The versions of every day an answer was computed from: two answers to
 /// one question with equal versions are identical.
@@ -59,7 +65,36 @@ pub struct PeriodDays {
     pub version: PeriodVersion,
 }
 
-impl Pipeline {
+/// The step that answers over many asset-days: one asset over a period,
+/// a fleet on a day or over a period.
+#[derive(Debug, Clone)]
+pub struct Periods {
+    storage: Storage,
+    data_dir: PathBuf,
+    register: AssetRegister,
+    intensities: Intensities,
+    day_files: DayFiles,
+    memo: Arc<Memo>,
+}
+
+impl Periods {
+    pub(super) fn new(
+        storage: Storage,
+        (data_dir, register): (PathBuf, AssetRegister),
+        intensities: Intensities,
+        day_files: DayFiles,
+        memo: Arc<Memo>,
+    ) -> Self {
+        Periods {
+            storage,
+            data_dir,
+            register,
+            intensities,
+            day_files,
+            memo,
+        }
+    }
+
     /// Reads every day of `period` whole where it is not yet, in date
     /// order. A period of one day fails with that day's own error (no
     /// file, no intensity); in a longer one, such a day is its status.
@@ -79,7 +114,7 @@ impl Pipeline {
         let days = if period.len() == 1 {
             let day = match current.remove(&period.from) {
                 Some(ingested) => ingested,
-                None => self.ensure_day(period.from).await?,
+                None => self.day_files.ensure_day(period.from).await?,
             };
             self.remember_day(period.from, &day);
             vec![(period.from, Ok(day))]
@@ -103,7 +138,10 @@ impl Pipeline {
         let current = self.memo.stamp(&self.data_dir, day)?;
         let fresh = current == known.record.stamp
             && self.memo.register_stamp(&self.data_dir) == register
-            && known.intensities.iter().all(|i| !self.refresh_due(i));
+            && known
+                .intensities
+                .iter()
+                .all(|i| !self.intensities.refresh_due(i));
         fresh.then_some(known)
     }
 
@@ -119,7 +157,7 @@ impl Pipeline {
     /// One asset over the period of `days`, by day or by half-hour.
     ///
     /// `other` is another area's intensity for each day read whole (see
-    /// [`Pipeline::other_area`]): the asset's stored half-hours are then
+    /// [`Periods::other_area`]): the asset's stored half-hours are then
     /// multiplied by it instead of read back as stored footprints.
     pub async fn asset_period(
         &self,
@@ -130,27 +168,8 @@ impl Pipeline {
     ) -> Result<AssetPeriod, PipelineError> {
         let period = days.period;
         let days = &days.days;
-        let storage = self.storage.clone();
-        let of_asset = asset.clone();
-        let stored =
-            run_blocking(move || storage.day_totals(Some(&of_asset), period.from, period.to))
-                .await??;
-        let mut totals: HashMap<Day, _> = stored.into_iter().map(|t| (t.day, t.totals)).collect();
-        // Another area's figures: each stored day's half-hours times them.
-        let mut other_rows: HashMap<Day, Vec<FootprintRow>> = match other {
-            Some(other) => {
-                let wanted: Vec<Day> = totals.keys().copied().collect();
-                self.rows_with_other_area(asset, wanted, other).await?
-            }
-            None => HashMap::new(),
-        };
-        if other.is_some() {
-            for (day, rows) in &other_rows {
-                totals.insert(*day, Totals::of(rows));
-            }
-            totals.retain(|day, _| other_rows.contains_key(day));
-        }
-        let (own_area, _) = self.area_of(asset).await?;
+        let (mut totals, mut other_rows) = self.stored_totals(asset, period, other).await?;
+        let (own_area, _) = self.intensities.area_of(asset).await?;
         if other.is_none() {
             // Stored with another area's figures while its own were unknown.
             for (day, outcome) in days {
@@ -204,6 +223,32 @@ impl Pipeline {
             intensity_sources: sources,
         };
         Ok(answer)
+    }
+
+    /// Each stored day's totals of `asset` over `period`; with another
+    /// area's figures, its half-hours times them, and their totals.
+    async fn stored_totals(
+        &self,
+        asset: &AssetId,
+        period: Period,
+        other: Option<&OtherArea>,
+    ) -> Result<(HashMap<Day, Totals>, HashMap<Day, Vec<FootprintRow>>), PipelineError> {
+        let storage = self.storage.clone();
+        let of_asset = asset.clone();
+        let stored =
+            run_blocking(move || storage.day_totals(Some(&of_asset), period.from, period.to))
+                .await??;
+        let mut totals: HashMap<Day, _> = stored.into_iter().map(|t| (t.day, t.totals)).collect();
+        let Some(other) = other else {
+            return Ok((totals, HashMap::new()));
+        };
+        let wanted: Vec<Day> = totals.keys().copied().collect();
+        let other_rows = self.rows_with_other_area(asset, wanted, other).await?;
+        for (day, rows) in &other_rows {
+            totals.insert(*day, Totals::of(rows));
+        }
+        totals.retain(|day, _| other_rows.contains_key(day));
+        Ok((totals, other_rows))
     }
 
     /// Each day's half-hours of `asset` times another area's figures.
@@ -260,11 +305,11 @@ impl Pipeline {
                 let Some(intensity) = own.get(&day) else {
                     continue;
                 };
-                let day_rows = super::stored_rows(
+                let day_rows = stored_rows(
                     &storage,
                     &asset,
                     day,
-                    (KindPreference::Auto, super::Results::Stored),
+                    (KindPreference::Auto, Results::Stored),
                     HalfHourRange::FULL_DAY,
                     &intensity.day,
                 )?;
@@ -288,7 +333,7 @@ impl Pipeline {
         choice: AreaChoice,
         days: &PeriodDays,
     ) -> Result<Option<OtherArea>, PipelineError> {
-        let (own, _) = self.area_of(asset).await?;
+        let (own, _) = self.intensities.area_of(asset).await?;
         let chosen = match (choice, &own) {
             (AreaChoice::AssetDefault, _) => return Ok(None),
             (AreaChoice::Regional, Area::Regional(_)) => return Ok(None),
@@ -307,7 +352,7 @@ impl Pipeline {
         let mut by_day = HashMap::new();
         for (day, outcome) in &days.days {
             if outcome.is_ok() {
-                let intensity = self.intensity(&chosen, *day).await?;
+                let intensity = self.intensities.intensity(&chosen, *day).await?;
                 (day, intensity.fetched_at, intensity.source).hash(&mut hasher);
                 settled &= intensity.is_settled();
                 by_day.insert(*day, intensity);
@@ -426,7 +471,7 @@ impl Pipeline {
         let assets: Vec<FleetAsset> = assets
             .into_iter()
             .map(|asset| {
-                let area = super::ingest::area_in(&register, &asset.asset);
+                let area = area_in(&register, &asset.asset);
                 FleetAsset {
                     intensity_region: labels
                         .get(&area)
@@ -478,7 +523,7 @@ impl Pipeline {
                 .collect()
         })
         .await?;
-        let without_intensity = self.prefetch_intensity(&with_files).await?;
+        let without_intensity = self.intensities.prefetch_national(&with_files).await?;
         let with_files: HashSet<Day> = with_files.into_iter().collect();
         let mut out = Vec::with_capacity(period.len() as usize);
         for day in period.days() {
@@ -489,7 +534,7 @@ impl Pipeline {
             } else if without_intensity.contains(&day) {
                 Err(DayStatus::IntensityUnavailable)
             } else {
-                match self.ensure_day(day).await {
+                match self.day_files.ensure_day(day).await {
                     Ok(ingested) => Ok(ingested),
                     Err(PipelineError::NoPowerFile { .. }) => Err(DayStatus::NoPowerFile),
                     Err(PipelineError::Intensity(e)) if !e.file.is_busy() => {
@@ -585,8 +630,9 @@ impl Pipeline {
                 continue;
             };
             for intensity in &used {
-                if self.refresh_due(intensity) {
-                    self.refresh_in_background(intensity.area.clone(), day);
+                if self.intensities.refresh_due(intensity) {
+                    self.intensities
+                        .refresh_in_background(intensity.area.clone(), day);
                 }
             }
             current.insert(
@@ -600,50 +646,6 @@ impl Pipeline {
             );
         }
         Ok(current)
-    }
-
-    /// Fetches and stores the intensity of the days of `days` not stored
-    /// yet, a run of days per upstream call; returns the days that neither
-    /// the API nor a fallback file could give.
-    async fn prefetch_intensity(&self, days: &[Day]) -> Result<HashSet<Day>, PipelineError> {
-        let storage = self.storage.clone();
-        let wanted = days.to_vec();
-        let missing = run_blocking(move || {
-            let mut missing = Vec::new();
-            for day in wanted {
-                if storage.intensity(&Area::National, day)?.is_none() {
-                    missing.push(day);
-                }
-            }
-            Ok::<_, PipelineError>(missing)
-        })
-        .await??;
-        if missing.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let found = self.intensity.days(&missing).await;
-        let mut unavailable = HashSet::new();
-        let mut to_store = Vec::new();
-        for (day, answer) in found {
-            match answer {
-                Ok((found, source)) => {
-                    to_store.push(fresh(&Area::National, (found, None, Vec::new(), source)));
-                }
-                Err(err) => {
-                    tracing::warn!(%day, error = %err, "no intensity for a day of the period");
-                    unavailable.insert(day);
-                }
-            }
-        }
-        let storage = self.storage.clone();
-        run_blocking(move || {
-            for stored in &to_store {
-                storage.save_intensity(stored)?;
-            }
-            Ok::<_, PipelineError>(())
-        })
-        .await??;
-        Ok(unavailable)
     }
 }
 

@@ -5,7 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use super::{PeriodVersion, Pipeline, PipelineError};
+use super::answer::Footprints;
+use super::period::Periods;
+use super::rows::{Results, stored_rows};
+use super::{PeriodVersion, PipelineError};
 use crate::asset::AssetId;
 use crate::blocking::run_blocking;
 use crate::footprint::{
@@ -17,12 +20,29 @@ use crate::intensity::{AreaChoice, KindPreference, Provenance};
 use crate::power::csv::MAX_REPORTED_SKIPS;
 use crate::power::{SkippedRow, SkippedRows};
 use crate::settlement::{PeriodRange, SettlementDay, TIME_ZONE};
-use crate::storage::StorageError;
+use crate::storage::{Storage, StorageError};
 
-impl Pipeline {
+/// The step that answers UK settlement days from the UTC asset-days
+/// their periods fall in.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    storage: Storage,
+    footprints: Footprints,
+    periods: Periods,
+}
+
+impl Settlement {
+    pub(super) fn new(storage: Storage, footprints: Footprints, periods: Periods) -> Self {
+        Settlement {
+            storage,
+            footprints,
+            periods,
+        }
+    }
+
     /// Settlement periods `range` of `day` for `asset`, with the version
     /// of the UTC asset-days they come from.
-    pub async fn settlement_footprint(
+    pub async fn footprint(
         &self,
         asset: &AssetId,
         day: SettlementDay,
@@ -44,7 +64,7 @@ impl Pipeline {
                 preference,
                 area,
             };
-            let (report, freshness) = self.footprint(&query).await?;
+            let (report, freshness) = self.footprints.answer(&query).await?;
             freshness.version.hash(&mut hasher);
             settled &= freshness.settled;
             sources.insert(report.intensity_source);
@@ -92,7 +112,7 @@ impl Pipeline {
     /// One asset over a period of UK settlement days, by day or by
     /// settlement period: each local day as its own settlement answer
     /// gives it, a day that cannot be answered being its status.
-    pub async fn settlement_period(
+    pub async fn period(
         &self,
         asset: &AssetId,
         period: Period,
@@ -110,7 +130,7 @@ impl Pipeline {
             let day = SettlementDay::new(date);
             let whole = PeriodRange::whole(&day);
             match self
-                .settlement_footprint(asset, day, whole, KindPreference::Auto, area)
+                .footprint(asset, day, whole, KindPreference::Auto, area)
                 .await
             {
                 Ok((report, version)) => {
@@ -194,11 +214,11 @@ impl Pipeline {
                                     t.asset
                                 ))
                             })?;
-                        let rows = super::stored_rows(
+                        let rows = stored_rows(
                             &storage,
                             &t.asset,
                             utc_day,
-                            (KindPreference::Auto, super::Results::Stored),
+                            (KindPreference::Auto, Results::Stored),
                             range,
                             &intensity.day,
                         )?;
@@ -215,7 +235,7 @@ impl Pipeline {
         .await?
     }
 
-    pub async fn settlement_fleet(
+    pub async fn fleet(
         &self,
         date: crate::half_hour::Day,
     ) -> Result<(FleetAnswer, PeriodVersion), PipelineError> {
@@ -225,6 +245,7 @@ impl Pipeline {
             return Err(PipelineError::NoPowerFile { day: date });
         };
         let utc = self
+            .periods
             .period_days(Period {
                 from: first.0,
                 to: last.0,
@@ -241,7 +262,7 @@ impl Pipeline {
             .into_iter()
             .map(|(asset, parts)| settlement_asset(asset, &parts, periods))
             .collect();
-        let mut answer = self.fleet_of(&utc, assets).await?;
+        let mut answer = self.periods.fleet_of(&utc, assets).await?;
         answer.date = Some(date);
         answer.from = None;
         answer.to = None;

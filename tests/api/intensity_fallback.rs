@@ -116,7 +116,7 @@ async fn a_refused_connection_falls_back_to_the_file() {
     };
 
     // Act
-    let (report, _) = pipeline.footprint(&query).await.unwrap();
+    let (report, _) = pipeline.footprints().answer(&query).await.unwrap();
 
     // Assert
     assert_eq!(
