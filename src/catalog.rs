@@ -5,7 +5,7 @@
 //! its name and region from the asset register, when it has one.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::asset::AssetId;
 use crate::half_hour::Day;
 use crate::message::chain;
-use crate::power::{FileStamp, read_asset_ids};
+use crate::power::{FileStamp, power_files, read_asset_ids};
 use crate::register::{AssetRegister, RegisterProblem};
 
 /// One asset and the dates it has readings on, ascending, with what the
@@ -134,26 +134,6 @@ impl Catalog {
         }
         Ok(view)
     }
-}
-
-/// `power_measurements_<date>.csv` files of `dir` with a valid date.
-fn power_files(dir: &Path) -> std::io::Result<Vec<(Day, PathBuf)>> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(date) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("power_measurements_"))
-            .and_then(|n| n.strip_suffix(".csv"))
-        else {
-            continue;
-        };
-        if let Ok(day) = Day::parse(date) {
-            found.push((day, entry.path()));
-        }
-    }
-    Ok(found)
 }
 
 fn summarise(files: &FileAssets) -> CatalogView {

@@ -13,6 +13,7 @@ use crate::intensity::{ApiError, IntensityClient, IntensitySource};
 use crate::pipeline::Pipeline;
 use crate::render::{ChartSize, Format};
 use crate::storage::{Database, Storage, StorageError};
+use crate::watch::{WatchMode, WatchOptions};
 
 /// A start-up fault an operator must hear about at once, in one line.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,8 @@ pub struct Cli {
     pub sources: SourceArgs,
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub watch: WatchArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -76,6 +79,10 @@ pub enum Command {
     Serve,
     /// Compute one answer without a server and write it to stdout or a file.
     Report(Box<ReportArgs>),
+    /// Read day files into the database and exit: for a cron entry, a
+    /// systemd timer or a Kubernetes CronJob beside the replicas. One line
+    /// per day; the exit status is non-zero if any day failed.
+    Ingest(IngestArgs),
     /// Regenerate the bundled fixtures (power files from the COV encoder and
     /// illustrative intensity files).
     Fixtures {
@@ -97,6 +104,84 @@ pub enum Command {
         #[arg(long, default_value = "2019-11-01")]
         first: String,
     },
+}
+
+/// Which days `ingest` reads.
+#[derive(Debug, Clone, Args)]
+#[command(group = clap::ArgGroup::new("days").required(true).args(["from", "all"]))]
+pub struct IngestArgs {
+    /// First UTC day, YYYY-MM-DD.
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// Last UTC day, YYYY-MM-DD (included).
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+    /// Every day with a power file in the data directory.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub all: bool,
+}
+
+/// How `serve` notices day files arriving, and what it catches up on.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// `auto` (inotify, and polling for writes that send no event, such as
+    /// another machine's on a shared mount), `inotify`, `poll` or `off`.
+    #[arg(
+        long = "watch",
+        env = "FOOTPRINT_WATCH",
+        value_enum,
+        default_value_t = WatchMode::Auto,
+        global = true
+    )]
+    pub mode: WatchMode,
+    /// Seconds between two looks at the data directory when polling.
+    #[arg(
+        long = "watch-interval",
+        env = "FOOTPRINT_WATCH_INTERVAL",
+        default_value_t = 30.0,
+        value_parser = positive_seconds,
+        global = true
+    )]
+    pub interval_s: f64,
+    /// Seconds a file written in place must hold still before it is read
+    /// (a file renamed into place is read at once).
+    #[arg(
+        long = "watch-settle",
+        env = "FOOTPRINT_WATCH_SETTLE",
+        default_value_t = 5.0,
+        value_parser = positive_seconds,
+        global = true
+    )]
+    pub settle_s: f64,
+    /// At start, days this far back whose files are not stored (or stored
+    /// from another version) are read, newest first; 0 for none.
+    #[arg(
+        long,
+        env = "FOOTPRINT_BACKFILL_DAYS",
+        default_value_t = 31,
+        global = true
+    )]
+    pub backfill_days: u32,
+}
+
+impl WatchArgs {
+    pub fn options(&self) -> WatchOptions {
+        WatchOptions {
+            mode: self.mode,
+            interval: Duration::from_secs_f64(self.interval_s),
+            settle: Duration::from_secs_f64(self.settle_s),
+            backfill_days: self.backfill_days,
+        }
+    }
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(s),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds between 0 and 86400"
+        )),
+    }
 }
 
 /// Where the data comes from and where results are kept.

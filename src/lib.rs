@@ -7,7 +7,7 @@
 //! ([`power`], [`intensity`], [`register`] of assets, and [`catalog`] of the
 //! data directory) ->
 //! [`footprint`] (the table, and the query and report types) -> [`storage`]
-//! -> [`pipeline`] -> [`error`] (the HTTP error, the one place that picks a
+//! -> [`pipeline`] -> [`watch`] (day files stored as they arrive) -> [`error`] (the HTTP error, the one place that picks a
 //! status) -> [`config`] (the composition root) -> [`http`] -> `main`.
 //! [`render`] turns a report into bytes and needs only [`footprint`] and the
 //! small types beneath it. [`fixtures`] writes example data with the
@@ -30,6 +30,7 @@ pub mod register;
 pub mod render;
 pub mod settlement;
 pub mod storage;
+pub mod watch;
 
 pub use error::Error;
 pub use http::{AppState, router as app};

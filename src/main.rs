@@ -7,13 +7,14 @@ use std::process::ExitCode;
 
 use carbon_footprint::asset::AssetId;
 use carbon_footprint::blocking::WorkLimit;
-use carbon_footprint::config::{Cli, Command, LogFormat, ReportArgs};
+use carbon_footprint::config::{Cli, Command, IngestArgs, LogFormat, ReportArgs};
 use carbon_footprint::fixtures;
 use carbon_footprint::footprint::{FootprintQuery, Period, PeriodStep};
 use carbon_footprint::half_hour::{Day, HalfHourRange};
 use carbon_footprint::http;
 use carbon_footprint::intensity::AreaChoice;
 use carbon_footprint::message::chain;
+use carbon_footprint::power::power_files;
 use carbon_footprint::render::{self, ChartSize};
 use carbon_footprint::settlement::SettlementDay;
 use clap::Parser;
@@ -62,6 +63,7 @@ async fn run() -> ExitCode {
     let outcome = match cli.command.clone() {
         None | Some(Command::Serve) => serve(cli).await,
         Some(Command::Report(args)) => report(cli, *args).await,
+        Some(Command::Ingest(args)) => ingest(cli, args).await,
         Some(Command::Fixtures { out }) => fixtures::write_fixtures(&out)
             .map(|paths| {
                 for path in paths {
@@ -101,8 +103,9 @@ async fn serve(cli: Cli) -> Result<(), Failure> {
     let (ready_tx, ready) = tokio::sync::watch::channel(None);
     let (failed_tx, failed) = tokio::sync::oneshot::channel();
     let (sources, server) = (cli.sources.clone(), cli.server.clone());
+    let watching = cli.watch.options();
     tokio::spawn(async move {
-        match http::open_when_ready(sources, server, ready_tx).await {
+        match http::open_when_ready(sources, server, watching, ready_tx).await {
             Ok(()) => tracing::info!(
                 %address,
                 "serving; try /footprint/abc123xyz/2019-11-25/14-20"
@@ -256,6 +259,78 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
         }
     };
     write_out(&args, &bytes)
+}
+
+/// Reads the days asked for into the database, oldest first (each day's
+/// carry-in is then the stored day before): one line per day on stdout, a
+/// progress bar on a terminal; an error naming every day that failed.
+async fn ingest(cli: Cli, args: IngestArgs) -> Result<(), Failure> {
+    let sources = cli.sources.clone();
+    let pipeline = tokio::task::spawn_blocking(move || sources.open_pipeline()).await??;
+    let days: Vec<Day> = match (&args.from, &args.to) {
+        (Some(from), Some(to)) => {
+            let (from, to) = (Day::parse(from)?, Day::parse(to)?);
+            if from > to {
+                return Err(format!("--from {from} is after --to {to}").into());
+            }
+            from.through(to).collect()
+        }
+        _ => {
+            let dir = cli.sources.data_dir.clone();
+            let mut days: Vec<Day> = power_files(&dir)
+                .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+                .into_iter()
+                .map(|(day, _)| day)
+                .collect();
+            days.sort();
+            days
+        }
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(days.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut failed = Vec::new();
+    for &day in &days {
+        bar.set_message(day.to_string());
+        let started = std::time::Instant::now();
+        let outcome = pipeline.day_files().ensure_day(day).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let line = match outcome {
+            Ok(ingested) => match ingested.skipped_rows_read {
+                Some(skipped) => format!(
+                    "{day}  {} assets  {skipped} rows skipped  {seconds:.2} s",
+                    ingested.record.assets
+                ),
+                None => format!(
+                    "{day}  {} assets  already stored  {seconds:.2} s",
+                    ingested.record.assets
+                ),
+            },
+            Err(err) => {
+                failed.push(day);
+                format!("{day}  failed: {}", chain(&err))
+            }
+        };
+        bar.suspend(|| println!("{line}"));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    match failed.as_slice() {
+        [] => Ok(()),
+        failed => Err(format!(
+            "{} of {} days failed: {}",
+            failed.len(),
+            days.len(),
+            failed
+                .iter()
+                .map(Day::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+        .into()),
+    }
 }
 
 /// The answer to `--output`, or to stdout.

@@ -88,6 +88,11 @@ fn register() {
         metrics::counter!(name).absolute(0);
     }
     metrics::gauge!("blocking_work_overdue", "work" => "file reads").set(0.0);
+    for outcome in ["read", "stored_already", "failed"] {
+        metrics::counter!("watch_files_ingested_total", "outcome" => outcome).absolute(0);
+    }
+    metrics::gauge!("watch_files_waiting").set(0.0);
+    metrics::gauge!("watch_newest_unstored_file_age_seconds").set(f64::NAN);
     for route in super::route_paths() {
         let _ = handles(route, StatusCode::OK);
     }
@@ -163,6 +168,24 @@ fn describe() {
     metrics::describe_counter!(
         "db_pool_waits_total",
         "PostgreSQL calls that found every pool connection in use and waited."
+    );
+    metrics::describe_gauge!(
+        "watch_files_waiting",
+        "Day files seen new or changed and not stored yet by the watcher."
+    );
+    metrics::describe_counter!(
+        "watch_files_ingested_total",
+        "Days the watcher took up, by outcome: read, stored_already (by a request or a replica), failed."
+    );
+    metrics::describe_gauge!(
+        "watch_last_ingest_seconds",
+        metrics::Unit::Seconds,
+        "Duration of the watcher's last read of a day file."
+    );
+    metrics::describe_gauge!(
+        "watch_newest_unstored_file_age_seconds",
+        metrics::Unit::Seconds,
+        "Time since the newest waiting day file was written; NaN when none waits."
     );
     metrics::describe_counter!(
         "db_write_retries_total",

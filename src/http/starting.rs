@@ -19,6 +19,7 @@ use super::{AppState, router};
 use crate::config::{ServerArgs, SourceArgs, StartupError};
 use crate::error::Error;
 use crate::message::chain;
+use crate::watch::WatchOptions;
 
 /// The application, once its storage is open.
 pub type Ready = watch::Receiver<Option<Router>>;
@@ -27,12 +28,14 @@ pub type Ready = watch::Receiver<Option<Router>>;
 const MOST_BETWEEN_ATTEMPTS: Duration = Duration::from_secs(5);
 
 /// Opens the storage and builds the application into `ready`, asking again
-/// while the database cannot be reached. Any other failure (a missing
-/// directory, a damaged file that cannot be moved aside) is returned: it
-/// will not mend itself.
+/// while the database cannot be reached, then starts watching the data
+/// directory (readiness does not wait for any backlog). Any other failure
+/// (a missing directory, a damaged file that cannot be moved aside) is
+/// returned: it will not mend itself.
 pub async fn open_when_ready(
     sources: SourceArgs,
     server: ServerArgs,
+    watching: WatchOptions,
     ready: watch::Sender<Option<Router>>,
 ) -> Result<(), StartupError> {
     // Metrics are served from the start, saying the service is not ready.
@@ -46,8 +49,10 @@ pub async fn open_when_ready(
             .map_err(|e| StartupError::Interrupted(e.to_string()))?;
         match opened {
             Ok(pipeline) => {
+                let day_files = pipeline.day_files().clone();
                 let _ = ready.send(Some(router(AppState::new(pipeline, server))));
                 ::metrics::gauge!("service_ready").set(1.0);
+                crate::watch::spawn(day_files, watching);
                 return Ok(());
             }
             Err(err) if err.is_transient() => {

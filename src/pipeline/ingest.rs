@@ -60,7 +60,14 @@ pub struct IngestedDay {
     /// nation's figures when those could be had, so that
     /// `intensity=national` is answered), never their own footprint.
     pub without_intensity: BTreeMap<AssetId, Area>,
+    /// Rows rejected or replaced in the file, when this call read it;
+    /// `None` when the day was found stored from the file as it is.
+    pub skipped_rows_read: Option<u64>,
 }
+
+/// What storing a day file's asset-days gave: the day's record, the assets
+/// without their own area's intensity, and the rows skipped in the file.
+type DayStored = (DayFileRecord, BTreeMap<AssetId, Area>, u64);
 
 impl IngestedDay {
     /// Whether `asset`'s own-area footprint of the day is known.
@@ -101,7 +108,7 @@ impl AreaIntensities {
 
 /// The step that reads a day file once for every asset it holds.
 #[derive(Debug, Clone)]
-pub(super) struct DayFiles {
+pub struct DayFiles {
     storage: Storage,
     data_dir: PathBuf,
     register: AssetRegister,
@@ -140,8 +147,27 @@ impl DayFiles {
     /// flighted per day. An area whose intensity cannot be had fails the
     /// day, naming the area: no asset is answered with another area's
     /// figures.
-    pub(super) async fn ensure_day(&self, day: Day) -> Result<IngestedDay, PipelineError> {
+    pub async fn ensure_day(&self, day: Day) -> Result<IngestedDay, PipelineError> {
         self.ensure_day_knowing(day, None).await
+    }
+
+    /// Whether `day` is stored from its file (and the previous day's) as
+    /// they are now, without reading either: two `stat` calls and one
+    /// query. A day without a file is not.
+    pub async fn is_stored(&self, day: Day) -> Result<bool, PipelineError> {
+        let stamp = match source_stamp(&self.data_dir, day).await {
+            Ok(stamp) => stamp,
+            Err(PipelineError::NoPowerFile { .. }) => return Ok(false),
+            Err(err) => return Err(err),
+        };
+        let storage = self.storage.clone();
+        let stored = run_blocking(move || storage.day_file(day)).await??;
+        Ok(stored.is_some_and(|r| r.stamp == stamp))
+    }
+
+    /// The data directory the day files are read from.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// [`DayFiles::ensure_day`] with one area's intensity already at hand
@@ -156,7 +182,7 @@ impl DayFiles {
         stamp: SourceStamp,
         known: Option<StoredIntensity>,
         (register, register_stamp): (std::sync::Arc<Register>, Option<FileStamp>),
-    ) -> Result<(DayFileRecord, BTreeMap<AssetId, Area>, AreaIntensities), PipelineError> {
+    ) -> Result<(DayStored, AreaIntensities), PipelineError> {
         let this = self.clone();
         let handle = tokio::runtime::Handle::current();
         WorkLimit::file_reads()
@@ -173,7 +199,7 @@ impl DayFiles {
                     day: stamp.day,
                     previous: previous_used,
                 };
-                let (record, without_intensity) = this.store_day(
+                let stored = this.store_day(
                     day,
                     source,
                     carries,
@@ -182,7 +208,7 @@ impl DayFiles {
                     &register,
                     register_stamp,
                 )?;
-                Ok((record, without_intensity, intensities))
+                Ok((stored, intensities))
             })
             .await?
     }
@@ -225,12 +251,13 @@ impl DayFiles {
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
                 other => {
-                    let (record, without_intensity, intensities) = other?;
+                    let ((record, without_intensity, skipped), intensities) = other?;
                     return Ok(IngestedDay {
                         record,
                         intensities: intensities.found.into_values().collect(),
                         unavailable: intensities.unavailable,
                         without_intensity,
+                        skipped_rows_read: Some(skipped),
                     });
                 }
             }
@@ -295,6 +322,7 @@ impl DayFiles {
             intensities: intensities.found.into_values().collect(),
             unavailable: intensities.unavailable,
             without_intensity,
+            skipped_rows_read: None,
         })
     }
 
@@ -401,7 +429,7 @@ impl DayFiles {
         intensities: &AreaIntensities,
         register: &Register,
         register_stamp: Option<FileStamp>,
-    ) -> Result<(DayFileRecord, BTreeMap<AssetId, Area>), PipelineError> {
+    ) -> Result<DayStored, PipelineError> {
         let started = std::time::Instant::now();
         let ids = file.asset_ids();
         let no_carry = CarryOver::default();
@@ -410,9 +438,11 @@ impl DayFiles {
         let mut computed = 0u64;
         let mut without_intensity = BTreeMap::new();
         let mut all_stored = true;
+        let mut skipped = 0;
         for (asset, series) in file.into_series() {
             match series {
                 Ok(series) => {
+                    skipped += series.skipped.count;
                     let carry = carries.get(&asset).unwrap_or(&no_carry);
                     let area = area_in(register, &asset);
                     if intensities.unavailable.contains_key(&area) {
@@ -428,8 +458,12 @@ impl DayFiles {
                         asset, day, &series, carry, source, intensity,
                     ));
                 }
-                Err(CsvError::NoUsableRows { asset, skipped }) => {
-                    rejected.insert(asset, skipped);
+                Err(CsvError::NoUsableRows {
+                    asset,
+                    skipped: rows,
+                }) => {
+                    skipped += rows.count;
+                    rejected.insert(asset, rows);
                 }
                 Err(source) => return Err(PipelineError::PowerFile { day, source }),
             }
@@ -459,7 +493,7 @@ impl DayFiles {
         self.memo.remember_assets(day, source.day, ids);
         crate::blocking::release_freed_memory();
         tracing::info!(%day, assets = record.assets, computed, rejected = record.rejected.len(), without_intensity = without_intensity.len(), elapsed_ms = started.elapsed().as_millis() as u64, "read the whole day file");
-        Ok((record, without_intensity))
+        Ok((record, without_intensity, skipped))
     }
 
     fn save_batch(&self, day: Day, batch: &mut Vec<AssetDayParts>) -> Result<u64, PipelineError> {

@@ -34,12 +34,11 @@ mod rows;
 mod settlement;
 
 pub use self::answer::Footprints;
-pub use self::ingest::IngestedDay;
+pub use self::ingest::{DayFiles, IngestedDay};
 pub use self::period::{OtherArea, PeriodDays, PeriodVersion, Periods};
 pub use self::settlement::Settlement;
 
 use self::asset_day::AssetDays;
-use self::ingest::DayFiles;
 use self::intensity::Intensities;
 use self::memo::Memo;
 use crate::asset::AssetId;
@@ -146,6 +145,7 @@ struct Counters {
 /// directory.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
+    day_files: DayFiles,
     footprints: Footprints,
     periods: Periods,
     settlement: Settlement,
@@ -199,11 +199,12 @@ impl Pipeline {
             storage.clone(),
             (data_dir.clone(), register),
             intensities.clone(),
-            day_files,
+            day_files.clone(),
             memo,
         );
         let settlement = Settlement::new(storage.clone(), footprints.clone(), periods.clone());
         Pipeline {
+            day_files,
             footprints,
             periods,
             settlement,
@@ -219,6 +220,11 @@ impl Pipeline {
     /// built again, with nothing remembered yet.
     pub fn with_forecast_refresh(self, after: Duration) -> Self {
         Self::build(self.storage, self.source, self.data_dir, after)
+    }
+
+    /// Day files read for every asset, ahead of requests or for them.
+    pub fn day_files(&self) -> &DayFiles {
+        &self.day_files
     }
 
     /// One asset-day's answers.

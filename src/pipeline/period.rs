@@ -642,6 +642,7 @@ impl Periods {
                     intensities: used,
                     unavailable: Default::default(),
                     without_intensity: Default::default(),
+                    skipped_rows_read: None,
                 },
             );
         }

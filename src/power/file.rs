@@ -17,6 +17,27 @@ pub fn power_file_path(dir: &Path, day: Day) -> PathBuf {
     dir.join(format!("power_measurements_{day}.csv"))
 }
 
+/// The day of a file named `power_measurements_<date>.csv`, else `None`.
+pub fn power_file_day(name: &std::ffi::OsStr) -> Option<Day> {
+    let date = name
+        .to_str()?
+        .strip_prefix("power_measurements_")?
+        .strip_suffix(".csv")?;
+    Day::parse(date).ok()
+}
+
+/// The `power_measurements_<date>.csv` files of `dir` with a valid date.
+pub fn power_files(dir: &Path) -> io::Result<Vec<(Day, PathBuf)>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if let Some(day) = power_file_day(&entry.file_name()) {
+            found.push((day, entry.path()));
+        }
+    }
+    Ok(found)
+}
+
 /// What identifies one version of a file without reading it: a rewrite
 /// changes the modification time, and almost always the size; a copy that
 /// keeps both (`cp -p`, `rsync -t`, `tar x`) is a new inode, or at least a

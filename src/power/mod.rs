@@ -14,5 +14,7 @@ pub use self::csv::{
     CsvError, PowerReading, PowerSeries, SkippedRow, SkippedRows, read_asset_ids, read_power_csv,
 };
 pub use self::day_file::{DayFile, read_day_file};
-pub use self::file::{FileStamp, SourceStamp, open_regular, power_file_path};
+pub use self::file::{
+    FileStamp, SourceStamp, open_regular, power_file_day, power_file_path, power_files,
+};
 pub use self::resample::{HalfHourEnergy, Integrals, resample_day, resample_day_with_gaps};

@@ -516,6 +516,11 @@ pub async fn serve_binary_under(
             &format!("127.0.0.1:{port}"),
             "--intensity-url",
             "",
+            // Days read only when asked: tests count the reads.
+            "--watch",
+            "off",
+            "--backfill-days",
+            "0",
         ])
         .arg("--data-dir")
         .arg(data)

@@ -32,3 +32,4 @@ mod shared_data;
 mod storage_cache;
 mod storage_faults;
 mod upstream_faults;
+mod watching;

@@ -210,6 +210,8 @@ async fn metrics_pass_promtool_and_every_series_is_there_from_the_start() {
         "response_cache_requests_total{outcome=hit}",
         "asset_day_computations_total{}",
         "day_files_computed_total{}",
+        "watch_files_waiting{}",
+        "watch_files_ingested_total{outcome=read}",
         "http_requests_total{route=/fleet/{date},status=200}",
         "build_info{version=0.1.0}",
         "process_resident_memory_bytes{}",

@@ -17,8 +17,14 @@ use carbon_footprint::power::cov::write_csv;
 
 use crate::helpers::{Killed, TestSchema, eventually, fixtures_dir, free_port, wait_for_port};
 
-/// A replica: the real binary on `db`, logging at info to a file.
+/// A replica: the real binary on `db`, logging at info to a file; days
+/// are read only when asked.
 pub(crate) fn replica(data: &Path, db: &str, log: &Path) -> (Killed, u16) {
+    replica_with(data, db, log, &["--watch", "off", "--backfill-days", "0"])
+}
+
+/// [`replica`] with `extra` arguments.
+pub(crate) fn replica_with(data: &Path, db: &str, log: &Path, extra: &[&str]) -> (Killed, u16) {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_carbon-footprint"))
         .args([
@@ -27,6 +33,7 @@ pub(crate) fn replica(data: &Path, db: &str, log: &Path) -> (Killed, u16) {
             "--intensity-url",
             "",
         ])
+        .args(extra)
         .arg("--data-dir")
         .arg(data)
         .args(["--db", db, "--log-format", "json"])
@@ -68,7 +75,7 @@ pub(crate) fn fleet_day(data: &Path, assets: usize) {
 }
 
 /// A counter's value in a replica's `/metrics` (0 when absent).
-async fn counter(port: u16, name: &str) -> f64 {
+pub(crate) async fn counter(port: u16, name: &str) -> f64 {
     let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
         .await
         .unwrap()
