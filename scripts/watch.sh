@@ -49,7 +49,7 @@ echo "day files: $(du -m "$work/gen/power_measurements_2019-11-01.csv" | cut -f1
 cat >"$work/warm.py" <<'EOF'
 import http.client, os, statistics, sys, time
 port, staged, target = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-url = "/footprint/site-0011/2019-11-01/14-20?format=json"
+url = "/footprint/site-011/2019-11-01/14-20?format=json"
 conn = http.client.HTTPConnection("127.0.0.1", port)
 def once():
     t = time.perf_counter()

@@ -149,6 +149,39 @@ async fn a_day_file_renamed_into_place_is_stored_at_once_without_any_request_and
 }
 
 #[tokio::test]
+async fn polling_alone_finds_a_new_day_file_where_no_event_arrives() {
+    // Arrange: no inotify, as on a mount another machine writes to.
+    let app = app_without_power_files().await;
+    let watcher = carbon_footprint::watch::spawn(
+        app.state.pipeline.day_files().clone(),
+        options(WatchMode::Poll, Duration::from_millis(500), 0),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Act
+    rename_into_place(
+        &app,
+        "2019-11-25",
+        &power_text("polled", "2019-11-25", 60, 0.0),
+    );
+    let stored = count_reaches(
+        &app,
+        "SELECT COUNT(*) FROM day_files",
+        1,
+        Duration::from_secs(10),
+    )
+    .await;
+
+    // Assert
+    assert!(stored, "the day was not stored within 10 s");
+    let reads = app.state.pipeline.power_files_read();
+    assert_eq!(samples(&app, "polled", "2019-11-25").await, 60);
+    assert_eq!(app.state.pipeline.power_files_read(), reads);
+    watcher.abort();
+}
+
+#[tokio::test]
 async fn a_file_written_slowly_in_place_is_not_read_before_it_is_complete() {
     // Arrange
     let app = app_without_power_files().await;
