@@ -18,24 +18,15 @@ cd "$(dirname "$0")/.."
 ASSETS=${ASSETS:-6500}
 DAYS=${DAYS:-30}
 ROUNDS=${ROUNDS:-3}
-ENGINE=${ENGINE:-sqlite}
 
-cargo build --release --quiet
-bin=$PWD/target/release/carbon-footprint
-work=$(mktemp -d)
-chmod 755 "$work"
-pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ "$ENGINE" = postgres ] && scripts/postgres.sh stop "$work/pg"; rm -rf "$work"' EXIT
+source scripts/lib.sh
 if [ "$ENGINE" = postgres ]; then
-  admin=$(scripts/postgres.sh start "$work/pg")
-  psql "$admin" -qc "CREATE DATABASE footprint"
-  db=${admin%/postgres}/footprint
+  db=$(db footprint)
   sql() { psql "$db" -qAtc "$1"; }
 else
   db=$work/db.sqlite3
   sql() { python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()' "$db" "$1"; }
 fi
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start() {
   RUST_LOG=warn "$bin" --bind "127.0.0.1:$port" --data-dir "$work/data" --intensity-url "" \
     --db "$db" --request-timeout-ms 600000 2>>"$work/server.log" &

@@ -18,28 +18,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ASSETS=${ASSETS:-6500}
 ROUNDS=${ROUNDS:-5}
-ENGINE=${ENGINE:-sqlite}
 
-cargo build --release --quiet
-bin=$PWD/target/release/carbon-footprint
-work=$(mktemp -d)
-chmod 755 "$work"
-pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ "$ENGINE" = postgres ] && scripts/postgres.sh stop "$work/pg"; rm -rf "$work"' EXIT
-[ "$ENGINE" = postgres ] && admin=$(scripts/postgres.sh start "$work/pg")
-db() { # name: a fresh database of that name
-  if [ "$ENGINE" = postgres ]; then
-    psql "$admin" -qc "CREATE DATABASE $1"
-    echo "${admin%/postgres}/$1"
-  else
-    echo "$work/$1.sqlite3"
-  fi
-}
-forget() { # name
-  if [ "$ENGINE" = postgres ]; then psql "$admin" -qc "DROP DATABASE $1"; else rm -f "$work/$1.sqlite3"*; fi
-}
+source scripts/lib.sh
 echo "engine: $ENGINE"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 start() { # data-dir db
   RUST_LOG=warn "$bin" --bind "127.0.0.1:$port" --data-dir "$1" --intensity-url "" --db "$2" 2>/dev/null &
