@@ -52,6 +52,7 @@ fn fresh_app(data: &Path, engine: &Engine) -> (tempfile::TempDir, axum::Router) 
             intensity_dir: None,
             db: Database::Sqlite(dir.path().join("bench.sqlite3")),
             upstream_timeout_ms: 1_000,
+            annual_factors: None,
         }
         .open_pipeline()
         .expect("opens"),

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::footprint::report::AnnualFactors;
 use crate::intensity::{ApiError, IntensityClient, IntensitySource};
 use crate::pipeline::Pipeline;
 use crate::render::{ChartSize, Format};
@@ -26,6 +27,8 @@ pub enum StartupError {
     Client(#[from] ApiError),
     #[error("start-up was interrupted: {0}")]
     Interrupted(String),
+    #[error("the annual factors file is not usable: {0}")]
+    AnnualFactors(String),
 }
 
 impl StartupError {
@@ -225,6 +228,10 @@ pub struct SourceArgs {
         global = true
     )]
     pub upstream_timeout_ms: u64,
+    /// A CSV of `year,kg_co2e_per_kwh,source` replacing the UK government's
+    /// annual grid electricity factors the service ships, for reports.
+    #[arg(long, env = "FOOTPRINT_ANNUAL_FACTORS", global = true)]
+    pub annual_factors: Option<PathBuf>,
 }
 
 impl SourceArgs {
@@ -258,7 +265,18 @@ impl SourceArgs {
             url => Some(IntensityClient::new(url, self.upstream_timeout())?),
         };
         let intensity = IntensitySource::new(api, self.intensity_dir());
-        Ok(Pipeline::new(storage, intensity, self.data_dir.clone()))
+        let pipeline = Pipeline::new(storage, intensity, self.data_dir.clone());
+        Ok(match &self.annual_factors {
+            None => pipeline,
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    StartupError::AnnualFactors(format!("cannot read {}: {e}", path.display()))
+                })?;
+                let factors = AnnualFactors::parse(&text)
+                    .map_err(|e| StartupError::AnnualFactors(format!("{}: {e}", path.display())))?;
+                pipeline.with_annual_factors(factors)
+            }
+        })
     }
 }
 

@@ -152,6 +152,7 @@ impl Error {
             | Error::Period(_)
             | Error::Settlement(_)
             | Error::Pipeline(PipelineError::NoRegion { .. })
+            | Error::Pipeline(PipelineError::Report(_) | PipelineError::Period(_))
             | Error::BadPath(_) => StatusCode::BAD_REQUEST,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
@@ -197,7 +198,8 @@ impl Error {
             Error::Range(RangeError::BadDate(_) | RangeError::DateOutOfRange(_)) => "invalid-date",
             Error::Range(_) => "invalid-range",
             Error::BadQuery(_) | Error::ChartSize(_) => "invalid-query",
-            Error::Period(_) => "invalid-period",
+            Error::Period(_) | Error::Pipeline(PipelineError::Period(_)) => "invalid-period",
+            Error::Pipeline(PipelineError::Report(_)) => "invalid-report",
             Error::Settlement(_) => "invalid-range",
             Error::BadPath(_) => "invalid-path",
             Error::MethodNotAllowed => "method-not-allowed",

@@ -52,6 +52,28 @@ pub struct RegisterEntry {
     pub region_id: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub postcode: Option<String>,
+    /// The asset's electricity supplier's emission factor, for
+    /// market-based reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supplier_factor: Option<SupplierFactor>,
+}
+
+/// A supplier's emission factor in kg CO2e per kWh: finite, 0 to 10.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SupplierFactor(f64);
+
+// Only finite values are made, so equality is total.
+impl Eq for SupplierFactor {}
+
+impl SupplierFactor {
+    pub fn new(kg_per_kwh: f64) -> Option<SupplierFactor> {
+        (kg_per_kwh.is_finite() && (0.0..10.0).contains(&kg_per_kwh))
+            .then_some(SupplierFactor(kg_per_kwh))
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
 }
 
 impl RegisterEntry {
@@ -112,8 +134,12 @@ pub fn read_register<R: io::Read>(input: R) -> Result<Register, RegisterError> {
             .position(|h| h.trim_start_matches('\u{feff}').eq_ignore_ascii_case(name))
     };
     let asset_col = column("AssetId").ok_or(RegisterError::NoAssetColumn)?;
-    let (name_col, region_col, postcode_col) =
-        (column("Name"), column("RegionId"), column("Postcode"));
+    let (name_col, region_col, postcode_col, supplier_col) = (
+        column("Name"),
+        column("RegionId"),
+        column("Postcode"),
+        column("SupplierFactor"),
+    );
     let mut register = Register::default();
     let mut lines: BTreeMap<AssetId, u64> = BTreeMap::new();
     for record in reader.records() {
@@ -174,6 +200,19 @@ pub fn read_register<R: io::Read>(input: R) -> Result<Register, RegisterError> {
                 }
             },
         };
+        let supplier_factor = match field(supplier_col) {
+            None => None,
+            Some(text) => match text.parse::<f64>().ok().and_then(SupplierFactor::new) {
+                Some(factor) => Some(factor),
+                None => {
+                    problem(format!(
+                        "SupplierFactor `{}` of `{asset}` is not a factor in kg CO2e per kWh (0 to 10)",
+                        quote(&text, 20)
+                    ));
+                    continue;
+                }
+            },
+        };
         let name = field(name_col).map(|n| n.chars().take(200).collect());
         if let Some(earlier) = lines.insert(asset.clone(), line) {
             problem(format!(
@@ -187,6 +226,7 @@ pub fn read_register<R: io::Read>(input: R) -> Result<Register, RegisterError> {
                 name,
                 region_id,
                 postcode,
+                supplier_factor,
             },
         );
     }

@@ -7,6 +7,7 @@
 //! (an asset exporting) gives a negative footprint, emissions avoided.
 
 mod period;
+pub mod report;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,7 @@ pub use self::period::{
     FleetAssetDay, FleetDay, FleetSeries, FleetTotals, Period, PeriodDay, PeriodError, PeriodStep,
     PeriodTotals,
 };
+pub use self::report::GrossFootprint;
 
 use crate::asset::AssetId;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId, HalfHourRange, describe_ids};

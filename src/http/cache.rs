@@ -15,6 +15,7 @@ use moka::policy::EvictionPolicy;
 
 use crate::asset::AssetId;
 use crate::error::Error;
+use crate::footprint::report::ReportQuery;
 use crate::footprint::{FleetSeries, FootprintQuery, Period, PeriodStep};
 use crate::half_hour::Day;
 use crate::intensity::{AreaChoice, KindPreference};
@@ -37,6 +38,8 @@ pub enum Question {
     SettlementFleet(Day),
     /// One asset on a UK settlement day.
     Settlement(AssetId, Day, PeriodRange, KindPreference, AreaChoice),
+    /// A report by month or year.
+    Report(ReportQuery),
 }
 
 /// The versions of the data an answer was computed from.

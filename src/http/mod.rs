@@ -9,6 +9,7 @@ mod head_limit;
 mod metrics;
 mod negotiate;
 mod page;
+mod report;
 mod server;
 mod starting;
 mod summary;
@@ -95,6 +96,7 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/footprint/{asset}", get(summary::asset_period)),
         ("/fleet/{date}", get(summary::fleet_day)),
         ("/fleet", get(summary::fleet_period)),
+        ("/report", get(report::report)),
         ("/assets", get(assets).layer(CompressionLayer::new())),
         ("/healthz", get(healthz)),
         ("/readyz", get(readyz)),

@@ -246,7 +246,7 @@ impl Footprints {
                     _ => {
                         let record = self
                             .asset_days
-                            .compute_alone(asset, day, stamp, intensity.clone())
+                            .compute_alone(asset, day, stamp, (intensity.clone(), own_known))
                             .await?;
                         Ok((record, intensity))
                     }

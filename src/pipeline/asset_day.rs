@@ -12,7 +12,7 @@ use super::memo::Memo;
 use super::{Counters, PipelineError, READ_ATTEMPTS, source_stamp};
 use crate::asset::AssetId;
 use crate::blocking::{WorkLimit, run_blocking};
-use crate::footprint::{FootprintRow, Totals, footprint_rows};
+use crate::footprint::{FootprintRow, GrossFootprint, Totals, footprint_rows};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
 use crate::intensity::KindPreference;
 use crate::message::chain;
@@ -48,18 +48,20 @@ impl AssetDays {
 
     /// Computes one asset's day from its file alone. A file rewritten in
     /// place while it is read gives rows of two versions: it is read
-    /// again, and refused if it keeps moving.
+    /// again, and refused if it keeps moving. `own` says whether
+    /// `intensity` is the asset's own area's (else its imports' and
+    /// exports' footprints are not known).
     pub(super) async fn compute_alone(
         &self,
         asset: &AssetId,
         day: Day,
         mut stamp: SourceStamp,
-        intensity: StoredIntensity,
+        (intensity, own): (StoredIntensity, bool),
     ) -> Result<AssetDayRecord, PipelineError> {
         let mut attempt = 1;
         loop {
             match self
-                .compute_day(asset.clone(), day, stamp, intensity.clone())
+                .compute_day(asset.clone(), day, stamp, (intensity.clone(), own))
                 .await
             {
                 Err(PipelineError::FileChanging { .. }) if attempt < READ_ATTEMPTS => {
@@ -78,8 +80,9 @@ impl AssetDays {
         asset: AssetId,
         day: Day,
         stamp: SourceStamp,
-        intensity: StoredIntensity,
+        (intensity, own): (StoredIntensity, bool),
     ) -> Result<AssetDayRecord, PipelineError> {
+        let own_area = own;
         let storage = self.storage.clone();
         let dir = self.data_dir.clone();
         let memo = Arc::clone(&self.memo);
@@ -106,7 +109,10 @@ impl AssetDays {
                 day: stamp.day,
                 previous: previous_used,
             };
-            let parts = compute_asset_day(asset, day, &own, &carry, source, &intensity);
+            let mut parts = compute_asset_day(asset, day, &own, &carry, source, &intensity);
+            if !own_area {
+                parts.record.gross = GrossFootprint::default();
+            }
             drop(own);
             crate::blocking::release_freed_memory();
             storage.save_asset_day(&parts.as_computed(day))?;
@@ -134,7 +140,7 @@ impl AssetDays {
             run_blocking(move || storage.energies(&asset, day)).await??
         };
         let Some(energies) = energies else {
-            return self.compute_day(asset, day, stamp, intensity).await;
+            return self.compute_day(asset, day, stamp, (intensity, true)).await;
         };
         run_blocking(move || {
             let (record, results) = with_intensity(record, &energies, &intensity);
@@ -165,6 +171,7 @@ pub(super) fn with_intensity(
         intensity_area: intensity.area.clone(),
         computed_at: crate::storage::now(),
         totals: Totals::of(&results),
+        gross: GrossFootprint::of(&results),
         ..record
     };
     (record, results)
@@ -218,6 +225,7 @@ pub(super) fn compute_asset_day(
         computed_at: crate::storage::now(),
         totals: Totals::of(&results),
         intensity_area: intensity.area.clone(),
+        gross: GrossFootprint::of(&results),
     };
     AssetDayParts {
         asset,

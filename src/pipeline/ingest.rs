@@ -21,7 +21,7 @@ use super::memo::Memo;
 use super::{Counters, PipelineError, READ_ATTEMPTS, claim, source_stamp};
 use crate::asset::AssetId;
 use crate::blocking::{WorkLimit, run_blocking};
-use crate::footprint::FootprintRow;
+use crate::footprint::{FootprintRow, GrossFootprint};
 use crate::half_hour::Day;
 use crate::intensity::Area;
 use crate::message::chain;
@@ -454,9 +454,14 @@ impl DayFiles {
                         all_stored = false;
                         continue;
                     };
-                    batch.push(compute_asset_day(
-                        asset, day, &series, carry, source, intensity,
-                    ));
+                    let mut parts =
+                        compute_asset_day(asset, day, &series, carry, source, intensity);
+                    if intensity.area != area {
+                        // Stored with the nation's figures: its own
+                        // imports' and exports' footprints are not known.
+                        parts.record.gross = GrossFootprint::default();
+                    }
+                    batch.push(parts);
                 }
                 Err(CsvError::NoUsableRows {
                     asset,

@@ -11,7 +11,9 @@
 //! - [`Periods`]: an asset over a period and the fleet, summed from the
 //!   stored asset-days;
 //! - [`Settlement`]: UK settlement days, from the UTC asset-days they
-//!   fall in.
+//!   fall in;
+//! - [`Reports`]: months and years per asset and for the fleet, imports
+//!   and exports apart, summed where the asset-days are stored.
 //!
 //! Concurrent first requests for the same asset-day compute once: they
 //! queue on a per-asset-day lock and find the stored result when their turn
@@ -30,12 +32,14 @@ mod intensity;
 mod locks;
 mod memo;
 mod period;
+mod report;
 mod rows;
 mod settlement;
 
 pub use self::answer::Footprints;
 pub use self::ingest::{DayFiles, IngestedDay};
 pub use self::period::{OtherArea, PeriodDays, PeriodVersion, Periods};
+pub use self::report::{ReportDays, Reports};
 pub use self::settlement::Settlement;
 
 use self::asset_day::AssetDays;
@@ -44,6 +48,7 @@ use self::memo::Memo;
 use crate::asset::AssetId;
 use crate::blocking::{BlockingError, run_blocking};
 use crate::footprint::KindUnavailable;
+use crate::footprint::report::AnnualFactors;
 use crate::half_hour::Day;
 use crate::intensity::{IntensitySource, IntensityUnavailable, Provenance};
 use crate::power::{CsvError, SourceStamp};
@@ -107,6 +112,10 @@ pub enum PipelineError {
     Register(#[from] crate::register::RegisterError),
     #[error(transparent)]
     Blocking(#[from] BlockingError),
+    #[error(transparent)]
+    Report(#[from] crate::footprint::report::ReportError),
+    #[error(transparent)]
+    Period(#[from] crate::footprint::PeriodError),
 }
 
 /// The versions of both sources an answer was computed from. Two answers
@@ -149,7 +158,9 @@ pub struct Pipeline {
     footprints: Footprints,
     periods: Periods,
     settlement: Settlement,
+    reports: Reports,
     intensities: Intensities,
+    factors: Arc<AnnualFactors>,
     storage: Storage,
     source: IntensitySource,
     data_dir: PathBuf,
@@ -158,14 +169,15 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(storage: Storage, intensity: IntensitySource, data_dir: PathBuf) -> Self {
-        Self::build(storage, intensity, data_dir, FORECAST_REFRESH)
+        let factors = Arc::new(AnnualFactors::shipped());
+        Self::build(storage, intensity, data_dir, (FORECAST_REFRESH, factors))
     }
 
     fn build(
         storage: Storage,
         source: IntensitySource,
         data_dir: PathBuf,
-        forecast_refresh: Duration,
+        (forecast_refresh, factors): (Duration, Arc<AnnualFactors>),
     ) -> Self {
         let register = AssetRegister::new(&data_dir);
         let memo = Arc::new(Memo::default());
@@ -197,18 +209,26 @@ impl Pipeline {
         );
         let periods = Periods::new(
             storage.clone(),
-            (data_dir.clone(), register),
+            (data_dir.clone(), register.clone()),
             intensities.clone(),
             day_files.clone(),
             memo,
         );
         let settlement = Settlement::new(storage.clone(), footprints.clone(), periods.clone());
+        let reports = Reports::new(
+            storage.clone(),
+            register,
+            periods.clone(),
+            Arc::clone(&factors),
+        );
         Pipeline {
             day_files,
             footprints,
             periods,
             settlement,
+            reports,
             intensities,
+            factors,
             storage,
             source,
             data_dir,
@@ -219,7 +239,20 @@ impl Pipeline {
     /// Changes how long forecast-only intensity is trusted: the steps are
     /// built again, with nothing remembered yet.
     pub fn with_forecast_refresh(self, after: Duration) -> Self {
-        Self::build(self.storage, self.source, self.data_dir, after)
+        let factors = self.factors;
+        Self::build(self.storage, self.source, self.data_dir, (after, factors))
+    }
+
+    /// Uses `factors` in reports instead of the shipped ones.
+    pub fn with_annual_factors(self, factors: AnnualFactors) -> Self {
+        let after = self.intensities.forecast_refresh();
+        let factors = Arc::new(factors);
+        Self::build(self.storage, self.source, self.data_dir, (after, factors))
+    }
+
+    /// Reports by month and year.
+    pub fn reports(&self) -> &Reports {
+        &self.reports
     }
 
     /// Day files read for every asset, ahead of requests or for them.

@@ -8,6 +8,7 @@ mod bars;
 mod chart;
 mod glyphs;
 pub mod number;
+mod report;
 mod summary;
 mod table;
 
@@ -15,6 +16,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use self::chart::{ChartInput, render_png, render_svg};
+pub use self::report::render_report;
 pub use self::summary::{render_fleet, render_period};
 
 use crate::footprint::{FootprintReport, FootprintRow, SettlementReport};

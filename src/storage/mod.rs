@@ -22,7 +22,8 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 
 use crate::asset::AssetId;
-use crate::footprint::{FootprintRow, Totals};
+use crate::footprint::report::{Month, Sums};
+use crate::footprint::{FootprintRow, GrossFootprint, Totals};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
 use crate::intensity::{Area, GenerationMix, IntensityDay, Provenance};
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SkippedRows, SourceStamp};
@@ -195,6 +196,9 @@ pub struct AssetDayRecord {
     pub totals: Totals,
     /// The area whose intensity the footprint rows use.
     pub intensity_area: Area,
+    /// Imports and exports apart, each times the own area's intensity;
+    /// unknown for a day stored with another area's figures.
+    pub gross: GrossFootprint,
 }
 
 /// Everything computed for one asset-day, written in one transaction.
@@ -246,6 +250,17 @@ pub struct AssetDayTotals {
     pub totals: Totals,
     /// Whose intensity the totals use.
     pub intensity_area: Area,
+}
+
+/// Asset-days summed by asset and month, for reports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MonthSums {
+    /// Each asset's months with stored asset-days; an asset-day with known
+    /// power but without its own area's figures makes `import_g` and
+    /// `export_g` unknown.
+    pub by_asset: Vec<(AssetId, Month, Sums, u32)>,
+    /// Each month's days on which any asset's power is known.
+    pub fleet_days: Vec<(Month, u32)>,
 }
 
 /// Where the data is kept: a SQLite file (the default) or a PostgreSQL
@@ -421,6 +436,25 @@ pub trait Store: Send + Sync {
         from: Day,
         to: Day,
     ) -> Result<Vec<AssetDayTotals>, StorageError>;
+
+    /// Every stored asset-day of `day` (of `asset` alone when given),
+    /// with its record and half-hours, read in one query.
+    fn measured_days(
+        &self,
+        day: Day,
+        asset: Option<&AssetId>,
+    ) -> Result<Vec<MeasuredDay>, StorageError>;
+
+    /// The stored asset-days from `from` to `to`, both included, summed per
+    /// asset and UTC calendar month (of `asset` alone when given), and the
+    /// days of each month on which any of them has known power: what a
+    /// report is made of, summed where the rows are.
+    fn month_sums(
+        &self,
+        asset: Option<&AssetId>,
+        from: Day,
+        to: Day,
+    ) -> Result<MonthSums, StorageError>;
 
     // Day files: which version of a day's file was read for every asset.
 

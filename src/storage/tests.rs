@@ -53,6 +53,10 @@ fn record(fetched_at: DateTime<Utc>) -> AssetDayRecord {
             coverage: 0.75,
         },
         intensity_area: Area::Regional(crate::register::Region::Id(13)),
+        gross: crate::footprint::GrossFootprint {
+            import_g: Some(700.5),
+            export_g: Some(-0.0),
+        },
     }
 }
 

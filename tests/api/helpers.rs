@@ -221,6 +221,7 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         intensity_dir: None,
         db: database.clone(),
         upstream_timeout_ms: setup.upstream_timeout_ms,
+        annual_factors: None,
     };
     let mut pipeline = sources.open_pipeline().expect("the pipeline opens");
     if let Some(after) = setup.forecast_refresh {
@@ -257,6 +258,7 @@ impl TestApp {
             intensity_dir: None,
             db: self.database.clone(),
             upstream_timeout_ms: 300,
+            annual_factors: None,
         };
         let pipeline = sources.open_pipeline().expect("the pipeline opens");
         self.state = AppState::new(pipeline, ServerArgs::default());

@@ -105,6 +105,7 @@ async fn a_refused_connection_falls_back_to_the_file() {
         intensity_dir: None,
         db: app.database.clone(),
         upstream_timeout_ms: 500,
+        annual_factors: None,
     };
     let pipeline = sources.open_pipeline().unwrap();
     let query = carbon_footprint::footprint::FootprintQuery {

@@ -157,6 +157,7 @@ async fn replicas_due_to_refresh_the_same_forecast_ask_the_api_once() {
             intensity_dir: None,
             db: carbon_footprint::storage::Database::Postgres(schema.url.clone()),
             upstream_timeout_ms: 1_000,
+            annual_factors: None,
         };
         let pipeline = sources
             .open_pipeline()

@@ -25,6 +25,7 @@ mod postman;
 mod real_binary;
 mod regional;
 mod replicas;
+mod reports;
 mod resample_properties;
 mod schemathesis;
 mod settlement_days;

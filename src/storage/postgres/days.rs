@@ -8,21 +8,23 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Postgres, day_of, exec, partition_writer, source_stamp, stamp_columns};
 use crate::asset::AssetId;
-use crate::footprint::Totals;
+use crate::footprint::report::{Month, Sums};
+use crate::footprint::{GrossFootprint, Totals};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
 use crate::intensity::Area;
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SkippedRows};
 use crate::storage::asset_day::{AssetDayColumns, MeasuredColumns, ResultColumns, carry_of};
 use crate::storage::{
     AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, MeasuredDay,
-    NewResults, StorageError, StoredDay, asset_id,
+    MonthSums, NewResults, StorageError, StoredDay, asset_id,
 };
 
 /// The record columns of `asset_days`, in the order [`record_of`] reads.
 const RECORD_COLUMNS: &str = "power_file_size, power_file_mtime_ns, power_file_inode,
     power_file_ctime_ns, previous_file_size, previous_file_mtime_ns, previous_file_inode,
     previous_file_ctime_ns, intensity_fetched_at, readings, skipped_rows, computed_at,
-    energy_kwh, import_kwh, export_kwh, footprint_g, coverage, intensity_area";
+    energy_kwh, import_kwh, export_kwh, footprint_g, coverage, intensity_area,
+    import_footprint_g, export_footprint_g";
 
 /// The half-hour columns, in the order [`measured_of`] reads.
 const MEASURED_COLUMNS: &str = "samples, known_ns, import_kw_ns, export_kw_ns";
@@ -157,8 +159,9 @@ fn save_asset_days_at_once(db: &Postgres, days: &[ComputedDay<'_>]) -> Result<()
              SELECT * FROM UNNEST($1::text[], $2::date[], $3::int8[], $4::int8[], $5::int8[],
                 $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::timestamptz[],
                 $12::int8[], $13::jsonb[], $14::timestamptz[], $15::float8[], $16::float8[],
-                $17::float8[], $18::float8[], $19::float8[], $20::text[], $21::text[],
-                $22::text[], $23::bytea[], $24::bytea[], $25::bytea[], $26::text[], $27::text[])
+                $17::float8[], $18::float8[], $19::float8[], $20::text[], $21::float8[],
+                $22::float8[], $23::text[], $24::text[], $25::bytea[], $26::bytea[], $27::bytea[],
+                $28::text[], $29::text[])
              ON CONFLICT (date, asset_id) DO UPDATE SET {updates}",
             updates = every_column_from_excluded(),
         );
@@ -210,15 +213,16 @@ pub(super) fn save_results(db: &Postgres, days: &[NewResults<'_>]) -> Result<(),
                 previous_file_ctime_ns = k.c7, intensity_fetched_at = k.c8, readings = k.c9,
                 skipped_rows = k.c10, computed_at = k.c11, energy_kwh = k.c12,
                 import_kwh = k.c13, export_kwh = k.c14, footprint_g = k.c15, coverage = k.c16,
-                intensity_area = k.c17, half_hour_footprint_g = k.footprint,
+                intensity_area = k.c17, import_footprint_g = k.c18,
+                export_footprint_g = k.c19, half_hour_footprint_g = k.footprint,
                 intensity_kinds = k.kinds
              FROM UNNEST($1::text[], $2::date[], $3::int8[], $4::int8[], $5::int8[],
                 $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::timestamptz[],
                 $12::int8[], $13::jsonb[], $14::timestamptz[], $15::float8[], $16::float8[],
-                $17::float8[], $18::float8[], $19::float8[], $20::text[], $21::bytea[],
-                $22::text[])
+                $17::float8[], $18::float8[], $19::float8[], $20::text[], $21::float8[],
+                $22::float8[], $23::bytea[], $24::text[])
                 AS k(asset_id, date, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12,
-                    c13, c14, c15, c16, c17, footprint, kinds)
+                    c13, c14, c15, c16, c17, c18, c19, footprint, kinds)
              WHERE d.asset_id = k.asset_id AND d.date = k.date";
         let mut params = records.params();
         params.extend([footprint as super::Param<'_>, kinds]);
@@ -254,7 +258,7 @@ pub(super) fn forget_asset_day(
     })
 }
 
-/// Keys and records of many asset-days, column by column (`$1` to `$20`).
+/// Keys and records of many asset-days, column by column (`$1` to `$22`).
 #[derive(Default)]
 struct RecordColumns {
     asset: Vec<String>,
@@ -272,6 +276,8 @@ struct RecordColumns {
     footprint_g: Vec<Option<f64>>,
     coverage: Vec<f64>,
     intensity_area: Vec<String>,
+    import_footprint_g: Vec<Option<f64>>,
+    export_footprint_g: Vec<Option<f64>>,
 }
 
 impl RecordColumns {
@@ -306,6 +312,8 @@ impl RecordColumns {
         self.footprint_g.push(t.footprint_g);
         self.coverage.push(t.coverage);
         self.intensity_area.push(record.intensity_area.key());
+        self.import_footprint_g.push(record.gross.import_g);
+        self.export_footprint_g.push(record.gross.export_g);
         Ok(())
     }
 
@@ -331,6 +339,8 @@ impl RecordColumns {
             &self.footprint_g,
             &self.coverage,
             &self.intensity_area,
+            &self.import_footprint_g,
+            &self.export_footprint_g,
         ]
     }
 }
@@ -383,6 +393,10 @@ fn record_of(r: &tokio_postgres::Row, first: usize) -> Result<AssetDayRecord, St
             coverage: r.get(c(16)),
         },
         intensity_area: crate::storage::area(r.get(c(17)))?,
+        gross: GrossFootprint {
+            import_g: r.get(c(18)),
+            export_g: r.get(c(19)),
+        },
     })
 }
 
@@ -573,10 +587,117 @@ pub(super) fn with_other_intensity(
             Ok(MeasuredDay {
                 asset: asset_id(r.get(0))?,
                 record: record_of(r, 1)?,
-                energies: measured_of(r, 19).energies(day)?,
+                energies: measured_of(r, 21).energies(day)?,
             })
         })
         .collect()
+}
+
+pub(super) fn measured_days(
+    db: &Postgres,
+    day: Day,
+    asset: Option<&AssetId>,
+) -> Result<Vec<MeasuredDay>, StorageError> {
+    let rows = db.run(async {
+        let client = db.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT asset_id, {RECORD_COLUMNS}, {MEASURED_COLUMNS} FROM asset_days
+                 WHERE date = $1 AND ($2::text IS NULL OR asset_id = $2)"
+            ))
+            .await?;
+        Ok(client
+            .query(&stmt, &[&day.naive(), &asset.map(AssetId::as_str)])
+            .await?)
+    })?;
+    rows.iter()
+        .map(|r| {
+            Ok(MeasuredDay {
+                asset: asset_id(r.get(0))?,
+                record: record_of(r, 1)?,
+                energies: measured_of(r, 21).energies(day)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) fn month_sums(
+    db: &Postgres,
+    asset: Option<&AssetId>,
+    from: Day,
+    to: Day,
+) -> Result<MonthSums, StorageError> {
+    const SUMS: &str = "SELECT asset_id, to_char(date, 'YYYY-MM'), COUNT(*),
+        COALESCE(SUM(import_kwh), 0), COALESCE(SUM(export_kwh), 0),
+        COALESCE(SUM(import_footprint_g), 0), COALESCE(SUM(export_footprint_g), 0),
+        COUNT(*) FILTER (WHERE import_kwh IS NOT NULL AND import_footprint_g IS NULL),
+        COALESCE(SUM(coverage), 0), COUNT(*) FILTER (WHERE coverage > 0)
+        FROM asset_days";
+    let (by_asset, fleet) = db.run(async {
+        let client = db.client().await?;
+        // Two statements, as for day totals: one asset's key reads its own rows.
+        let by_asset = match asset {
+            Some(asset) => {
+                let stmt = client
+                    .prepare_cached(&format!(
+                        "{SUMS} WHERE asset_id = $3 AND date BETWEEN $1 AND $2
+                         GROUP BY asset_id, to_char(date, 'YYYY-MM')"
+                    ))
+                    .await?;
+                client
+                    .query(&stmt, &[&from.naive(), &to.naive(), &asset.as_str()])
+                    .await?
+            }
+            None => {
+                let stmt = client
+                    .prepare_cached(&format!(
+                        "{SUMS} WHERE date BETWEEN $1 AND $2
+                         GROUP BY asset_id, to_char(date, 'YYYY-MM')"
+                    ))
+                    .await?;
+                client.query(&stmt, &[&from.naive(), &to.naive()]).await?
+            }
+        };
+        let stmt = client
+            .prepare_cached(
+                "SELECT to_char(date, 'YYYY-MM'), COUNT(DISTINCT date) FROM asset_days
+                 WHERE date BETWEEN $1 AND $2 AND ($3::text IS NULL OR asset_id = $3)
+                    AND coverage > 0
+                 GROUP BY to_char(date, 'YYYY-MM')",
+            )
+            .await?;
+        let fleet = client
+            .query(
+                &stmt,
+                &[&from.naive(), &to.naive(), &asset.map(AssetId::as_str)],
+            )
+            .await?;
+        Ok((by_asset, fleet))
+    })?;
+    let month = |text: &str| Month::parse(text).map_err(|e| StorageError::Damaged(e.to_string()));
+    let mut out = MonthSums::default();
+    for r in &by_asset {
+        let without: i64 = r.get(7);
+        out.by_asset.push((
+            asset_id(r.get(0))?,
+            month(r.get(1))?,
+            Sums {
+                import_kwh: r.get(3),
+                export_kwh: r.get(4),
+                import_g: (without == 0).then(|| r.get(5)),
+                export_g: (without == 0).then(|| r.get(6)),
+                known_half_hours: r.get::<_, f64>(8)
+                    * f64::from(crate::half_hour::HALF_HOURS_PER_DAY),
+                asset_days: r.get::<_, i64>(2).max(0) as u32,
+            },
+            r.get::<_, i64>(9).max(0) as u32,
+        ));
+    }
+    for r in &fleet {
+        out.fleet_days
+            .push((month(r.get(0))?, r.get::<_, i64>(1).max(0) as u32));
+    }
+    Ok(out)
 }
 
 pub(super) fn day_totals(

@@ -27,7 +27,7 @@ use tokio_postgres::error::SqlState;
 use super::intensity_rows::{self, DayHead, IntensityRow};
 use super::{
     AssetDayRecord, AssetDayTotals, Claim, ComputedDay, DayFileRecord, IntensityVersions,
-    MeasuredDay, NewResults, StorageError, Store, StoredDay, StoredIntensity, stamp,
+    MeasuredDay, MonthSums, NewResults, StorageError, Store, StoredDay, StoredIntensity, stamp,
 };
 use crate::asset::AssetId;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
@@ -35,7 +35,7 @@ use crate::intensity::Area;
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SourceStamp};
 
 /// Each migration's version, name and SQL, in order.
-const MIGRATIONS: [(i32, &str, &str); 5] = [
+const MIGRATIONS: [(i32, &str, &str); 6] = [
     (
         1,
         "0001_schema",
@@ -60,6 +60,11 @@ const MIGRATIONS: [(i32, &str, &str); 5] = [
         5,
         "0005_one_row_per_asset_day",
         include_str!("../../../migrations/postgres/0005_one_row_per_asset_day.sql"),
+    ),
+    (
+        6,
+        "0006_gross_footprints",
+        include_str!("../../../migrations/postgres/0006_gross_footprints.sql"),
     ),
 ];
 
@@ -784,6 +789,23 @@ impl Store for Postgres {
         fetched_at: DateTime<Utc>,
     ) -> Result<Vec<MeasuredDay>, StorageError> {
         days::with_other_intensity(self, day, area, fetched_at)
+    }
+
+    fn measured_days(
+        &self,
+        day: Day,
+        asset: Option<&AssetId>,
+    ) -> Result<Vec<MeasuredDay>, StorageError> {
+        days::measured_days(self, day, asset)
+    }
+
+    fn month_sums(
+        &self,
+        asset: Option<&AssetId>,
+        from: Day,
+        to: Day,
+    ) -> Result<MonthSums, StorageError> {
+        days::month_sums(self, asset, from, to)
     }
 
     fn day_totals(

@@ -50,6 +50,9 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../../../migrations/sqlite/0011_one_row_per_asset_day.sql"
         )),
+        M::up(include_str!(
+            "../../../migrations/sqlite/0012_gross_footprints.sql"
+        )),
     ])
 });
 

@@ -11,21 +11,23 @@ use rusqlite::{TransactionBehavior, params, params_from_iter};
 
 use super::connections::Connections;
 use crate::asset::AssetId;
-use crate::footprint::Totals;
+use crate::footprint::report::{Month, Sums};
+use crate::footprint::{GrossFootprint, Totals};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
 use crate::intensity::Area;
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SkippedRows, SourceStamp};
 use crate::storage::asset_day::{AssetDayColumns, MeasuredColumns, ResultColumns, carry_of};
 use crate::storage::{
     AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, MeasuredDay,
-    NewResults, StorageError, StoredDay, asset_id, format_time, parse_time, stamp,
+    MonthSums, NewResults, StorageError, StoredDay, asset_id, format_time, parse_time, stamp,
 };
 
 /// The record columns of `asset_days`, in the order [`record_of`] reads.
 const RECORD_COLUMNS: &str = "power_file_size, power_file_mtime_ns, power_file_inode,
     power_file_ctime_ns, previous_file_size, previous_file_mtime_ns, previous_file_inode,
     previous_file_ctime_ns, intensity_fetched_at, readings, skipped_rows, computed_at,
-    energy_kwh, import_kwh, export_kwh, footprint_g, coverage, intensity_area";
+    energy_kwh, import_kwh, export_kwh, footprint_g, coverage, intensity_area,
+    import_footprint_g, export_footprint_g";
 
 /// The half-hour columns, in the order [`measured_of`] reads.
 const MEASURED_COLUMNS: &str = "samples, known_ns, import_kw_ns, export_kw_ns";
@@ -137,7 +139,7 @@ pub(super) fn save_asset_days(
             "INSERT OR REPLACE INTO asset_days (asset_id, date, {RECORD_COLUMNS},
                 {MEASURED_COLUMNS}, half_hour_footprint_g, intensity_kinds, carry)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
+                ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
         ))?;
         for computed in days {
             let AssetDayColumns {
@@ -176,7 +178,8 @@ pub(super) fn save_results(
                 previous_file_ctime_ns = ?10, intensity_fetched_at = ?11, readings = ?12,
                 skipped_rows = ?13, computed_at = ?14, energy_kwh = ?15, import_kwh = ?16,
                 export_kwh = ?17, footprint_g = ?18, coverage = ?19, intensity_area = ?20,
-                half_hour_footprint_g = ?21, intensity_kinds = ?22
+                import_footprint_g = ?21, export_footprint_g = ?22,
+                half_hour_footprint_g = ?23, intensity_kinds = ?24
              WHERE asset_id = ?1 AND date = ?2",
         )?;
         for new in days {
@@ -210,7 +213,7 @@ pub(super) fn forget_asset_day(
     Ok(())
 }
 
-/// The keys and record columns of an asset-day, as `?1` to `?20`.
+/// The keys and record columns of an asset-day, as `?1` to `?22`.
 fn record_values(
     asset: &AssetId,
     day: Day,
@@ -244,6 +247,8 @@ fn record_values(
         t.footprint_g.into(),
         Value::Real(t.coverage),
         Value::Text(record.intensity_area.key()),
+        record.gross.import_g.into(),
+        record.gross.export_g.into(),
     ])
 }
 
@@ -278,6 +283,10 @@ fn record_of(r: &rusqlite::Row<'_>, first: usize) -> Result<AssetDayRecord, Stor
             coverage: r.get(c(16))?,
         },
         intensity_area: crate::storage::area(&r.get::<_, String>(c(17))?)?,
+        gross: GrossFootprint {
+            import_g: r.get(c(18))?,
+            export_g: r.get(c(19))?,
+        },
     })
 }
 
@@ -459,11 +468,102 @@ pub(super) fn with_other_intensity(
             out.push(MeasuredDay {
                 asset: asset_id(&r.get::<_, String>(0)?)?,
                 record: record_of(r, 1)?,
-                energies: measured_of(r, 19)?.energies(day)?,
+                energies: measured_of(r, 21)?.energies(day)?,
             });
         }
         Ok(out)
     })
+}
+
+pub(super) fn measured_days(
+    conns: &Connections,
+    day: Day,
+    asset: Option<&AssetId>,
+) -> Result<Vec<MeasuredDay>, StorageError> {
+    conns.read(|conn| {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT asset_id, {RECORD_COLUMNS}, {MEASURED_COLUMNS} FROM asset_days
+             WHERE date = ?1 AND (?2 IS NULL OR asset_id = ?2)"
+        ))?;
+        let mut rows = stmt.query(params![day.to_string(), asset.map(AssetId::as_str)])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(MeasuredDay {
+                asset: asset_id(&r.get::<_, String>(0)?)?,
+                record: record_of(r, 1)?,
+                energies: measured_of(r, 21)?.energies(day)?,
+            });
+        }
+        Ok(out)
+    })
+}
+
+pub(super) fn month_sums(
+    conns: &Connections,
+    asset: Option<&AssetId>,
+    from: Day,
+    to: Day,
+) -> Result<MonthSums, StorageError> {
+    conns.read(|conn| {
+        let (from, to) = (from.to_string(), to.to_string());
+        let one = asset.map(AssetId::as_str);
+        const SUMS: &str = "SELECT asset_id, substr(date, 1, 7), COUNT(*), TOTAL(import_kwh),
+            TOTAL(export_kwh), TOTAL(import_footprint_g), TOTAL(export_footprint_g),
+            SUM(import_kwh IS NOT NULL AND import_footprint_g IS NULL), TOTAL(coverage),
+            SUM(coverage > 0) FROM asset_days";
+        // Two statements, as for day totals: one asset's key reads its own rows.
+        let mut stmt;
+        let mut rows = match one {
+            Some(one) => {
+                stmt = conn.prepare_cached(&format!(
+                    "{SUMS} WHERE asset_id = ?3 AND date BETWEEN ?1 AND ?2
+                     GROUP BY asset_id, substr(date, 1, 7)"
+                ))?;
+                stmt.query(params![from, to, one])?
+            }
+            None => {
+                stmt = conn.prepare_cached(&format!(
+                    "{SUMS} WHERE date BETWEEN ?1 AND ?2 GROUP BY asset_id, substr(date, 1, 7)"
+                ))?;
+                stmt.query(params![from, to])?
+            }
+        };
+        let mut out = MonthSums::default();
+        while let Some(r) = rows.next()? {
+            let without: i64 = r.get(7)?;
+            let (import_g, export_g): (f64, f64) = (r.get(5)?, r.get(6)?);
+            out.by_asset.push((
+                asset_id(&r.get::<_, String>(0)?)?,
+                month_of(&r.get::<_, String>(1)?)?,
+                Sums {
+                    import_kwh: r.get(3)?,
+                    export_kwh: r.get(4)?,
+                    import_g: (without == 0).then_some(import_g),
+                    export_g: (without == 0).then_some(export_g),
+                    known_half_hours: r.get::<_, f64>(8)? * f64::from(HALF_HOURS_PER_DAY),
+                    asset_days: r.get::<_, i64>(2)?.max(0) as u32,
+                },
+                r.get::<_, i64>(9)?.max(0) as u32,
+            ));
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT substr(date, 1, 7), COUNT(DISTINCT date) FROM asset_days
+             WHERE date BETWEEN ?1 AND ?2 AND (?3 IS NULL OR asset_id = ?3) AND coverage > 0
+             GROUP BY substr(date, 1, 7)",
+        )?;
+        let mut rows = stmt.query(params![from, to, one])?;
+        while let Some(r) = rows.next()? {
+            out.fleet_days.push((
+                month_of(&r.get::<_, String>(0)?)?,
+                r.get::<_, i64>(1)?.max(0) as u32,
+            ));
+        }
+        Ok(out)
+    })
+}
+
+fn month_of(text: &str) -> Result<Month, StorageError> {
+    Month::parse(text).map_err(|e| StorageError::Damaged(e.to_string()))
 }
 
 /// Every stored asset-day's totals from `from` to `to`, both included,

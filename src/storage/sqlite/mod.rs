@@ -17,7 +17,8 @@ use self::connections::Connections;
 use super::intensity_rows::{self, DayHead, IntensityRow};
 use super::{
     AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, MeasuredDay,
-    NewResults, StorageError, Store, StoredDay, StoredIntensity, format_time, parse_time,
+    MonthSums, NewResults, StorageError, Store, StoredDay, StoredIntensity, format_time,
+    parse_time,
 };
 use crate::asset::AssetId;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
@@ -293,6 +294,23 @@ impl Store for Sqlite {
         to: Day,
     ) -> Result<Vec<AssetDayTotals>, StorageError> {
         days::day_totals(&self.conns, asset, from, to)
+    }
+
+    fn measured_days(
+        &self,
+        day: Day,
+        asset: Option<&AssetId>,
+    ) -> Result<Vec<MeasuredDay>, StorageError> {
+        days::measured_days(&self.conns, day, asset)
+    }
+
+    fn month_sums(
+        &self,
+        asset: Option<&AssetId>,
+        from: Day,
+        to: Day,
+    ) -> Result<MonthSums, StorageError> {
+        days::month_sums(&self.conns, asset, from, to)
     }
 
     fn day_files(&self, from: Day, to: Day) -> Result<HashMap<Day, DayFileRecord>, StorageError> {

@@ -1,0 +1,119 @@
+//! `GET /report?from=YYYY-MM&to=YYYY-MM&by=month|year[&asset=ID|&fleet=true][&day=utc|uk]`:
+//! emissions in the shape operators file, as JSON (the default) or CSV,
+//! with the same validators and problems as the other answers.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::AppState;
+use super::answer::{Asked, Made, Said, query_problem, respond};
+use super::cache::Question;
+use crate::asset::AssetId;
+use crate::blocking::WorkLimit;
+use crate::error::Error;
+use crate::footprint::report::ReportQuery;
+use crate::message::quote;
+use crate::render::render_report;
+
+/// Query parameters, kept as text so that each bad one gets its own message.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReportParams {
+    from: Option<String>,
+    to: Option<String>,
+    by: Option<String>,
+    asset: Option<String>,
+    fleet: Option<String>,
+    day: Option<String>,
+    format: Option<String>,
+}
+
+pub async fn report(
+    State(state): State<AppState>,
+    params: Result<Query<ReportParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let Query(params) = params.map_err(|e| Error::BadQuery(query_problem(&e)))?;
+    let month = |name: &str, value: &Option<String>| {
+        value.clone().ok_or_else(|| {
+            Error::BadQuery(format!(
+                "query parameter `{name}` is required: a month YYYY-MM"
+            ))
+        })
+    };
+    let (from, to) = (month("from", &params.from)?, month("to", &params.to)?);
+    let asset = params.asset.as_deref().map(AssetId::parse).transpose()?;
+    match (params.fleet.as_deref(), &asset) {
+        (None | Some("false"), _) | (Some("true"), None) => {}
+        (Some("true"), Some(_)) => {
+            return Err(Error::BadQuery(
+                "give `asset` for one asset or `fleet=true` for every asset, not both".into(),
+            ));
+        }
+        (Some(other), _) => {
+            return Err(Error::BadQuery(format!(
+                "fleet `{}` must be true or false",
+                quote(other, 20)
+            )));
+        }
+    }
+    let query = ReportQuery::new(
+        &from,
+        &to,
+        params.by.as_deref(),
+        asset,
+        params.day.as_deref(),
+    )
+    .map_err(crate::pipeline::PipelineError::from)?;
+    let asked = asked(params.format.as_deref(), &headers)?;
+    let current = state.pipeline.reports().current(&query).await?;
+    let name = match &query.asset {
+        Some(asset) => format!("report_{asset}_{}_{}", query.from, query.to),
+        None => format!("report_fleet_{}_{}", query.from, query.to),
+    };
+    let pipeline = state.pipeline.clone();
+    let asked_query = query.clone();
+    respond(
+        &state,
+        Question::Report(query),
+        current.version,
+        name,
+        asked,
+        Said::default(),
+        |format, _| async move {
+            let report = pipeline.reports().report(&asked_query, &current).await?;
+            let bytes = WorkLimit::renders()
+                .run(move || render_report(&report, format))
+                .await??;
+            Ok(Made {
+                bytes,
+                sources: Default::default(),
+                region: None,
+            })
+        },
+    )
+    .await
+}
+
+/// JSON unless CSV is asked for (`format=csv`, or an `Accept` that takes
+/// CSV and not JSON); a chart is refused with what to ask instead.
+fn asked(format: Option<&str>, headers: &HeaderMap) -> Result<Asked, Error> {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let format = match format {
+        Some("json" | "csv") => format,
+        Some(other) => {
+            return Err(Error::BadQuery(format!(
+                "format `{}` must be json or csv: a report is a table",
+                quote(other, 20)
+            )));
+        }
+        None if accept.contains("text/csv") && !accept.contains("application/json") => Some("csv"),
+        None => Some("json"),
+    };
+    Asked::of(format, None, None, headers)
+}

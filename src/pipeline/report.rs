@@ -1,0 +1,213 @@
+//! The step that answers reports: every day of the report's months made
+//! current (read whole where needed), then the stored asset-days summed
+//! per asset and month where they are stored. Under UK days, a month in
+//! summer time starts at 23:00 UTC on the day before its first: that hour
+//! of the UTC day is moved, half-hour by half-hour, into the month it
+//! belongs to.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use chrono::{Timelike, Utc};
+
+use super::period::Periods;
+use super::{IngestedDay, PeriodVersion, PipelineError};
+use crate::blocking::run_blocking;
+use crate::footprint::report::{
+    AnnualFactors, DayConvention, Month, Report, ReportInputs, ReportQuery, Sums, build_report,
+};
+use crate::footprint::{Period, PeriodStep};
+use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
+use crate::register::AssetRegister;
+use crate::storage::{MeasuredDay, Storage};
+
+/// The step that answers reports.
+#[derive(Debug, Clone)]
+pub struct Reports {
+    storage: Storage,
+    register: AssetRegister,
+    periods: Periods,
+    factors: Arc<AnnualFactors>,
+}
+
+impl Reports {
+    pub(super) fn new(
+        storage: Storage,
+        register: AssetRegister,
+        periods: Periods,
+        factors: Arc<AnnualFactors>,
+    ) -> Self {
+        Reports {
+            storage,
+            register,
+            periods,
+            factors,
+        }
+    }
+
+    /// Makes every day of `query` current and returns the version of the
+    /// whole: two reports with equal versions (and queries) are identical.
+    pub async fn current(&self, query: &ReportQuery) -> Result<ReportDays, PipelineError> {
+        let (from, to) = query.utc_days()?;
+        let mut days = HashMap::new();
+        let mut hasher = DefaultHasher::new();
+        let mut settled = true;
+        let mut first = from;
+        loop {
+            let last = first
+                .through(to)
+                .take(PeriodStep::Day.max_days() as usize)
+                .last()
+                .unwrap_or(first);
+            let period = Period::new(first, last, PeriodStep::Day)?;
+            let chunk = self.periods.period_days(period).await?;
+            chunk.version.hash(&mut hasher);
+            settled &= chunk.version.settled;
+            for (day, outcome) in chunk.days {
+                if let Ok(ingested) = outcome {
+                    days.insert(day, ingested);
+                }
+            }
+            match last.next() {
+                Some(next) if last < to => first = next,
+                _ => break,
+            }
+        }
+        // Supplier factors come from the register, the annual factors
+        // from their file; a change of either is a new version. The day
+        // matters while a month is not over.
+        let register = self.register.clone();
+        let (stamp, _) = run_blocking(move || register.current_with_stamp()).await??;
+        (stamp, Utc::now().date_naive()).hash(&mut hasher);
+        Ok(ReportDays {
+            days,
+            version: PeriodVersion {
+                hash: hasher.finish(),
+                settled,
+            },
+        })
+    }
+
+    /// The report over days made current by [`Reports::current`].
+    pub async fn report(
+        &self,
+        query: &ReportQuery,
+        current: &ReportDays,
+    ) -> Result<Report, PipelineError> {
+        let (from, to) = query.utc_days()?;
+        let storage = self.storage.clone();
+        let register = self.register.clone();
+        let asked = query.clone();
+        let days = current.days.clone();
+        let factors = Arc::clone(&self.factors);
+        run_blocking(move || {
+            let mut inputs = ReportInputs::default();
+            let sums = storage.month_sums(asked.asset.as_ref(), from, to)?;
+            for (asset, month, s, with_data) in sums.by_asset {
+                inputs
+                    .days_with_data
+                    .insert((Some(asset.clone()), month), with_data);
+                inputs.sums.insert((asset, month), s);
+            }
+            for (month, with_data) in sums.fleet_days {
+                inputs.days_with_data.insert((None, month), with_data);
+            }
+            if asked.day == DayConvention::Uk {
+                move_summer_hours(&storage, &asked, &days, &mut inputs)?;
+            }
+            let register = register.current()?;
+            inputs.supplier_factors = register
+                .entries
+                .iter()
+                .filter_map(|(asset, e)| Some((asset.clone(), e.supplier_factor?.get())))
+                .collect();
+            Ok::<_, PipelineError>(build_report(&asked, &inputs, &factors, Utc::now()))
+        })
+        .await?
+    }
+}
+
+/// The days of a report made current, and its version.
+#[derive(Debug, Clone)]
+pub struct ReportDays {
+    days: HashMap<Day, IngestedDay>,
+    pub version: PeriodVersion,
+}
+
+/// Under UK days, each month in summer time begins at 23:00 UTC on the
+/// day before its first: that UTC day's half-hours from then on are moved
+/// from the month of their UTC date into the month they belong to.
+fn move_summer_hours(
+    storage: &Storage,
+    query: &ReportQuery,
+    days: &HashMap<Day, IngestedDay>,
+    inputs: &mut ReportInputs,
+) -> Result<(), PipelineError> {
+    for month in query.from.through(query.to.next()) {
+        let start = month.start(DayConvention::Uk);
+        if start.hour() == 0 && start.minute() == 0 {
+            continue;
+        }
+        let Ok(day) = Day::from_naive(start.date_naive()) else {
+            continue;
+        };
+        let first = (start.hour() * 2 + start.minute() / 30) as usize;
+        for measured in storage.measured_days(day, query.asset.as_ref())? {
+            let part = part_from(&measured, first, days.get(&day));
+            let asset = measured.asset;
+            if let Some(s) = inputs.sums.get_mut(&(asset.clone(), Month::of(day))) {
+                s.take(&part);
+            }
+            if month <= query.to {
+                inputs
+                    .sums
+                    .entry((asset, month))
+                    .or_insert(Sums {
+                        asset_days: 0,
+                        ..Sums::ZERO
+                    })
+                    .add(&part);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An asset-day's half-hours from index `first` on, summed; its imports'
+/// and exports' footprints with the figures its results used (the own
+/// area's, actual where measured, else forecast), unknown when those are.
+fn part_from(measured: &MeasuredDay, first: usize, day: Option<&IngestedDay>) -> Sums {
+    let intensity = day.and_then(|d| {
+        d.intensities
+            .iter()
+            .find(|i| i.area == measured.record.intensity_area)
+    });
+    let gross_known = measured.record.gross.import_g.is_some();
+    // Counted in a month it is moved into, never taken from its own.
+    let mut part = Sums {
+        asset_days: 1,
+        ..Sums::ZERO
+    };
+    for energy in &measured.energies[first.min(HALF_HOURS_PER_DAY as usize)..] {
+        part.known_half_hours += energy.coverage;
+        if energy.coverage == 0.0 {
+            continue;
+        }
+        part.import_kwh += energy.import_kwh;
+        part.export_kwh += energy.export_kwh;
+        let figures = intensity.map(|i| i.day.get(energy.half_hour_id));
+        let figure = figures.and_then(|f| f.actual.or(f.forecast));
+        match (figure, gross_known) {
+            (Some(g), true) => {
+                part.import_g = part.import_g.map(|v| v + energy.import_kwh * g);
+                part.export_g = part.export_g.map(|v| v + energy.export_kwh * g);
+            }
+            _ => {
+                part.import_g = None;
+                part.export_g = None;
+            }
+        }
+    }
+    part
+}
