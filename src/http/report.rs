@@ -1,5 +1,6 @@
 //! `GET /report?from=YYYY-MM&to=YYYY-MM&by=month|year[&asset=ID|&fleet=true][&day=utc|uk]`:
-//! emissions in the shape operators file, as JSON (the default) or CSV,
+//! emissions in the shape operators file, as JSON (the default), CSV or a
+//! chart,
 //! with the same validators and problems as the other answers.
 
 use axum::extract::rejection::QueryRejection;
@@ -28,6 +29,8 @@ pub struct ReportParams {
     fleet: Option<String>,
     day: Option<String>,
     format: Option<String>,
+    width: Option<String>,
+    height: Option<String>,
 }
 
 pub async fn report(
@@ -67,7 +70,7 @@ pub async fn report(
         params.day.as_deref(),
     )
     .map_err(crate::pipeline::PipelineError::from)?;
-    let asked = asked(params.format.as_deref(), &headers)?;
+    let asked = asked(&params, &headers)?;
     let current = state.pipeline.reports().current(&query).await?;
     let name = match &query.asset {
         Some(asset) => format!("report_{asset}_{}_{}", query.from, query.to),
@@ -82,10 +85,10 @@ pub async fn report(
         name,
         asked,
         Said::default(),
-        |format, _| async move {
+        |format, size| async move {
             let report = pipeline.reports().report(&asked_query, &current).await?;
             let bytes = WorkLimit::renders()
-                .run(move || render_report(&report, format))
+                .run(move || render_report(&report, format, size))
                 .await??;
             Ok(Made {
                 bytes,
@@ -97,23 +100,26 @@ pub async fn report(
     .await
 }
 
-/// JSON unless CSV is asked for (`format=csv`, or an `Accept` that takes
-/// CSV and not JSON); a chart is refused with what to ask instead.
-fn asked(format: Option<&str>, headers: &HeaderMap) -> Result<Asked, Error> {
+/// JSON unless another format is asked for by `format`, or by an
+/// `Accept` that names CSV, PNG or SVG and not JSON: a report is first a
+/// table (a browser's `Accept: */*` gets JSON, not a chart).
+fn asked(params: &ReportParams, headers: &HeaderMap) -> Result<Asked, Error> {
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let format = match format {
-        Some("json" | "csv") => format,
-        Some(other) => {
-            return Err(Error::BadQuery(format!(
-                "format `{}` must be json or csv: a report is a table",
-                quote(other, 20)
-            )));
-        }
-        None if accept.contains("text/csv") && !accept.contains("application/json") => Some("csv"),
+    let named = |media: &str| accept.contains(media) && !accept.contains("application/json");
+    let format = match params.format.as_deref() {
+        Some(format) => Some(format),
+        None if named("text/csv") => Some("csv"),
+        None if named("image/png") => Some("png"),
+        None if named("image/svg+xml") => Some("svg"),
         None => Some("json"),
     };
-    Asked::of(format, None, None, headers)
+    Asked::of(
+        format,
+        params.width.as_deref(),
+        params.height.as_deref(),
+        headers,
+    )
 }

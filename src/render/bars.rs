@@ -15,12 +15,17 @@ use super::number::{group_thousands, unit_for};
 use super::{ChartSize, RenderError};
 
 /// One named column; `None` when its value is unknown.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Bar {
     /// Written under the bar; empty for none (a tick only where a reader
     /// needs one: midnights, the first of a month).
     pub label: String,
     pub grams: Option<f64>,
+    /// A second column drawn down from zero (a report's exports'
+    /// avoided emissions, kept apart from the imports' bar above).
+    pub below: Option<f64>,
+    /// A level marked across the column (a report's annual-factor figure).
+    pub marker: Option<f64>,
 }
 
 /// A column chart with a title, a subtitle and, when some of the data is
@@ -31,6 +36,8 @@ pub struct BarChart {
     pub subtitle: String,
     pub note: Option<String>,
     pub bars: Vec<Bar>,
+    /// What the markers stand for, in the legend; `None` without markers.
+    pub marker_label: Option<String>,
 }
 
 pub fn render_png(chart: &BarChart, size: ChartSize) -> Result<Vec<u8>, RenderError> {
@@ -96,7 +103,7 @@ fn draw<DB: DrawingBackend>(
         y += px(20.0);
     }
     let top_margin = y + px(8.0);
-    let legend_rows = draw_legend(root, &px)?;
+    let legend_rows = draw_legend(root, &px, chart.marker_label.as_deref())?;
     let body = root.margin(
         top_margin,
         px(16.0) + legend_rows * px(20.0),
@@ -104,7 +111,12 @@ fn draw<DB: DrawingBackend>(
         px(20.0),
     );
 
-    let known: Vec<f64> = chart.bars.iter().filter_map(|b| b.grams).collect();
+    let known: Vec<f64> = chart
+        .bars
+        .iter()
+        .flat_map(|b| [b.grams, b.below.map(|g| -g), b.marker])
+        .flatten()
+        .collect();
     let scaled = &known;
     let max_abs = scaled.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let unit = unit_for(max_abs);
@@ -189,6 +201,13 @@ fn draw<DB: DrawingBackend>(
     for (i, bar) in chart.bars.iter().enumerate() {
         let x0 = i as f64 + gap;
         let x1 = i as f64 + 1.0 - gap;
+        if let Some(below) = bar.below {
+            plot.draw_series(std::iter::once(Rectangle::new(
+                [(x0, 0.0), (x1, -below / unit.grams)],
+                AVOIDED.filled(),
+            )))
+            .map_err(draw_err)?;
+        }
         match bar.grams {
             Some(g) => {
                 let colour = if g < 0.0 { AVOIDED } else { EMITTED };
@@ -221,6 +240,17 @@ fn draw<DB: DrawingBackend>(
             }
         }
     }
+    // Markers over the columns they mark.
+    for (i, bar) in chart.bars.iter().enumerate() {
+        if let Some(level) = bar.marker {
+            let y = level / unit.grams;
+            plot.draw_series(std::iter::once(PathElement::new(
+                [(i as f64 + gap / 2.0, y), (i as f64 + 1.0 - gap / 2.0, y)],
+                INK.stroke_width(px(3.0).max(2) as u32),
+            )))
+            .map_err(draw_err)?;
+        }
+    }
     plot.draw_series(LineSeries::new([(0.0, 0.0), (n as f64, 0.0)], INK))
         .map_err(draw_err)?;
     if known.is_empty() {
@@ -242,15 +272,19 @@ fn draw<DB: DrawingBackend>(
 fn draw_legend<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     px: &dyn Fn(f64) -> i32,
+    marker: Option<&str>,
 ) -> Result<i32, RenderError> {
     let (width, height) = root.dim_in_pixel();
     let box_px = px(12.0).max(8);
     let style = TextStyle::from((FONT, px(13.0)).into_font()).color(&INK);
-    let entries = [
+    let mut entries = vec![
         (EMITTED, "emitted (drawn from grid)"),
         (AVOIDED, "avoided (exported)"),
         (NO_DATA, "no data (power unknown, not zero)"),
     ];
+    if let Some(label) = marker {
+        entries.push((INK, label));
+    }
     // Each entry's width: its box, a gap, its text, a wider gap.
     let widths: Vec<i32> = entries
         .iter()

@@ -1,16 +1,87 @@
-//! A report as JSON (the whole document) or CSV (one line per row, the
-//! fleet's rows last with `fleet` in the asset column), ready for a
-//! spreadsheet; unknown figures are empty cells, never zeros.
+//! A report as JSON (the whole document), CSV (one line per row, the
+//! fleet's rows last with `fleet` in the asset column, ready for a
+//! spreadsheet; unknown figures are empty cells, never zeros) or a chart:
+//! per period, the imports' location-based emissions up, the exports'
+//! avoided emissions down, and the annual-factor figure marked across.
 
-use super::{Format, RenderError};
-use crate::footprint::report::{Report, ReportRow};
+use super::bars::{self, Bar, BarChart};
+use super::number::format_mass_g;
+use super::{ChartSize, Format, RenderError};
+use crate::footprint::report::{Report, ReportBy, ReportRow};
 
-/// Renders `report` as JSON or CSV (blocking); a chart format is refused
-/// before this is called.
-pub fn render_report(report: &Report, format: Format) -> Result<Vec<u8>, RenderError> {
+/// Renders `report` (blocking).
+pub fn render_report(
+    report: &Report,
+    format: Format,
+    size: ChartSize,
+) -> Result<Vec<u8>, RenderError> {
     match format {
+        Format::Json => Ok(serde_json::to_vec(report)?),
         Format::Csv => csv(report),
-        _ => Ok(serde_json::to_vec(report)?),
+        Format::Png => bars::render_png(&chart(report), size),
+        Format::Svg => Ok(bars::render_svg(&chart(report), size)?.into_bytes()),
+    }
+}
+
+/// The fleet's rows when there are, else the one asset's.
+fn chart(report: &Report) -> BarChart {
+    let rows = report.fleet.as_deref().unwrap_or(&report.rows);
+    let whose = match (&report.fleet, report.rows.first()) {
+        (Some(_), _) => "the fleet".to_owned(),
+        (None, Some(row)) => row.asset.as_ref().map_or(String::new(), |a| a.to_string()),
+        (None, None) => String::new(),
+    };
+    let by = match report.by {
+        ReportBy::Month => "by month",
+        ReportBy::Year => "by year",
+    };
+    let sum = |f: fn(&ReportRow) -> Option<f64>| -> String {
+        let known: Vec<f64> = rows.iter().filter_map(f).collect();
+        match known.is_empty() {
+            true => "unknown".to_owned(),
+            false => format_mass_g(known.iter().sum()),
+        }
+    };
+    let unknown = rows.iter().filter(|r| r.import_kwh.is_none()).count();
+    BarChart {
+        title: format!(
+            "Electricity emissions of {whose}, {} to {} ({by}, {} days)",
+            report.from,
+            report.to,
+            match report.day {
+                crate::footprint::report::DayConvention::Utc => "UTC",
+                crate::footprint::report::DayConvention::Uk => "UK",
+            }
+        ),
+        subtitle: format!(
+            "imports x half-hourly intensity (location-based) {} CO2eq; x the annual factor {}; exports' avoided emissions {}, apart",
+            sum(|r| r.location_based_g),
+            sum(|r| r.annual_factor_g),
+            sum(|r| r.exports_avoided_g),
+        ),
+        note: {
+            let mut said = Vec::new();
+            if unknown > 0 {
+                said.push(format!(
+                    "{unknown} of {} periods without data (not counted above)",
+                    rows.len()
+                ));
+            }
+            if rows.iter().any(|r| !r.complete) {
+                said.push("the last period is not over yet".to_owned());
+            }
+            (!said.is_empty()).then(|| said.join("; "))
+        },
+        bars: rows
+            .iter()
+            .map(|r| Bar {
+                label: r.period.clone(),
+                grams: r.import_kwh.and(r.location_based_g),
+                below: r.exports_avoided_g.filter(|_| r.import_kwh.is_some()),
+                marker: r.annual_factor_g,
+            })
+            .collect(),
+        marker_label: Some("imports x the UK annual factor".to_owned()),
     }
 }
 

@@ -110,6 +110,7 @@ fn period_chart(answer: &AssetPeriod) -> BarChart {
                         String::new()
                     },
                     grams: r.row.footprint_g,
+                    ..Bar::default()
                 }
             })
             .collect(),
@@ -124,6 +125,7 @@ fn period_chart(answer: &AssetPeriod) -> BarChart {
                     String::new()
                 },
                 grams: d.footprint_g,
+                ..Bar::default()
             })
             .collect(),
         (None, None) => Vec::new(),
@@ -135,6 +137,7 @@ fn period_chart(answer: &AssetPeriod) -> BarChart {
         PeriodStep::HalfHour => "per half-hour",
     };
     BarChart {
+        marker_label: None,
         note: None,
         title: format!(
             "Carbon footprint of {}, {} to {} ({step})",
@@ -178,6 +181,7 @@ fn fleet_chart(answer: &FleetAnswer, size: ChartSize) -> BarChart {
     let bar = |a: &&crate::footprint::FleetAsset| Bar {
         label: a.asset.to_string(),
         grams: a.footprint_g,
+        ..Bar::default()
     };
     let mut bars: Vec<Bar> = known[..front].iter().map(bar).collect();
     bars.extend(known[known.len() - back..].iter().map(bar));
@@ -220,6 +224,7 @@ fn fleet_chart(answer: &FleetAnswer, size: ChartSize) -> BarChart {
         String::new()
     };
     BarChart {
+        marker_label: None,
         note,
         title: format!("Carbon footprint of the fleet, {when}"),
         subtitle: format!(
@@ -244,6 +249,7 @@ fn fleet_days_chart(answer: &FleetAnswer, days: &[crate::footprint::FleetDay]) -
                 d.date.to_string()
             },
             grams: d.footprint_g,
+            ..Bar::default()
         })
         .collect();
     let total = answer
@@ -255,6 +261,7 @@ fn fleet_days_chart(answer: &FleetAnswer, days: &[crate::footprint::FleetDay]) -
         answer.to.map(|d| d.to_string()).unwrap_or_default(),
     );
     BarChart {
+        marker_label: None,
         note: None,
         title: format!("Carbon footprint of the fleet, {from} to {to} (per day)"),
         subtitle: format!(

@@ -301,6 +301,34 @@ async fn a_report_by_year_takes_each_years_factor_and_csv_has_a_line_per_row() {
 }
 
 #[tokio::test]
+async fn a_report_is_drawn_as_a_chart_when_asked_and_json_is_the_default() {
+    let app = app_with_days().await;
+
+    let png = app
+        .get("/report?from=2019-12&to=2020-04&format=png&width=800&height=500")
+        .await;
+    let svg = app
+        .get_with(
+            "/report?from=2019-12&to=2020-04",
+            &[("accept", "image/svg+xml")],
+        )
+        .await;
+    let browser = app
+        .get_with("/report?from=2019-12&to=2020-04", &[("accept", "*/*")])
+        .await;
+
+    assert_eq!(png.status, 200, "{}", String::from_utf8_lossy(&png.body));
+    assert_eq!(png.header("content-type"), "image/png");
+    let (width, height, colours) = crate::helpers::png_summary(&png.body);
+    assert_eq!((width, height), (800, 500));
+    assert!(colours > 4, "bars up, bars down, markers and text");
+    assert_eq!(svg.header("content-type"), "image/svg+xml");
+    let text = String::from_utf8(svg.body.clone()).unwrap();
+    assert!(text.contains("2020-01") && text.contains("imports x the UK annual factor"));
+    assert_eq!(browser.header("content-type"), "application/json");
+}
+
+#[tokio::test]
 async fn a_month_not_over_says_so_and_a_year_without_a_factor_gives_null_and_why() {
     let app = spawn_app_with(Setup {
         fixtures: false,
@@ -357,7 +385,7 @@ async fn bad_report_questions_are_400_problems_naming_the_fault() {
             "from=2019-12&to=2020-01&asset=heatpump&fleet=true",
             "not both",
         ),
-        ("from=2019-12&to=2020-01&format=png", "json or csv"),
+        ("from=2019-12&to=2020-01&format=xls", "xls"),
     ] {
         let response = app.get(&format!("/report?{query}")).await;
         assert_eq!(response.status, 400, "{query}");
