@@ -22,8 +22,13 @@ const STAMP_REUSE: std::time::Duration = std::time::Duration::from_millis(1);
 /// Day files whose stamps and assets are remembered.
 const MAX_REMEMBERED_FILES: usize = 64;
 
-/// Days remembered as current.
-const MAX_REMEMBERED_DAYS: usize = 64;
+/// Days remembered as current: a year and more, so that a year's report
+/// or fleet answer is checked with a `stat` a day and no database.
+const MAX_REMEMBERED_DAYS: usize = 400;
+
+/// Areas' days of intensity held by the remembered days: a region's day
+/// with its generation mix is some 20 kB, so 2,000 of them are 40 MB.
+const MAX_REMEMBERED_INTENSITIES: usize = 2_000;
 
 /// One asset-day asked with one area choice.
 pub(super) type AnswerKey = (AssetId, Day, AreaChoice);
@@ -43,6 +48,8 @@ pub(super) struct Memo {
     answers: Mutex<HashMap<AnswerKey, KnownAnswer>>,
     /// Days found read whole and current, for the fleet's fast path.
     days: Mutex<HashMap<Day, KnownDay>>,
+    /// How many areas' days of intensity `days` holds.
+    day_intensities: Mutex<usize>,
     /// The register's stamp, and when it was taken.
     register: Mutex<Option<(Instant, Option<FileStamp>)>>,
     /// Stamps of day files, and when they were taken.
@@ -66,10 +73,18 @@ impl Memo {
 
     pub(super) fn remember_day(&self, day: Day, known: KnownDay) {
         let mut days = lock(&self.days);
-        if days.len() >= MAX_REMEMBERED_DAYS && !days.contains_key(&day) {
+        let mut held = lock(&self.day_intensities);
+        let adding = known.1.intensities.len();
+        if (days.len() >= MAX_REMEMBERED_DAYS || *held + adding > MAX_REMEMBERED_INTENSITIES)
+            && !days.contains_key(&day)
+        {
             days.clear();
+            *held = 0;
         }
-        days.insert(day, known);
+        if let Some((_, before)) = days.insert(day, known) {
+            *held -= before.intensities.len().min(*held);
+        }
+        *held += adding;
     }
 
     /// The asset register's stamp in `data_dir`, taken at most

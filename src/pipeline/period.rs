@@ -99,10 +99,12 @@ impl Periods {
     /// order. A period of one day fails with that day's own error (no
     /// file, no intensity); in a longer one, such a day is its status.
     pub async fn period_days(&self, period: Period) -> Result<PeriodDays, PipelineError> {
-        if period.len() == 1
-            && let Some(known) = self.known_day(period.from)
-        {
-            let days = vec![(period.from, Ok(known))];
+        // Every day found current before: a `stat` a day, no database.
+        let known: Option<DayOutcomes> = period
+            .days()
+            .map(|day| Some((day, Ok(self.known_day(day)?))))
+            .collect();
+        if let Some(days) = known {
             let version = version_of(&days);
             return Ok(PeriodDays {
                 period,
@@ -119,7 +121,13 @@ impl Periods {
             self.remember_day(period.from, &day);
             vec![(period.from, Ok(day))]
         } else {
-            self.ensure_period(period, current).await?
+            let days = self.ensure_period(period, current).await?;
+            for (day, outcome) in &days {
+                if let Ok(ingested) = outcome {
+                    self.remember_day(*day, ingested);
+                }
+            }
+            days
         };
         let version = version_of(&days);
         Ok(PeriodDays {

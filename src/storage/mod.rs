@@ -259,7 +259,8 @@ pub struct MonthSums {
     /// power but without its own area's figures makes `import_g` and
     /// `export_g` unknown.
     pub by_asset: Vec<(AssetId, Month, Sums, u32)>,
-    /// Each month's days on which any asset's power is known.
+    /// Each month's days with any stored asset-day; left empty when one
+    /// asset is asked for.
     pub fleet_days: Vec<(Month, u32)>,
 }
 
@@ -447,8 +448,9 @@ pub trait Store: Send + Sync {
 
     /// The stored asset-days from `from` to `to`, both included, summed per
     /// asset and UTC calendar month (of `asset` alone when given), and the
-    /// days of each month on which any of them has known power: what a
-    /// report is made of, summed where the rows are.
+    /// days of each month with any of them: what a report is made of,
+    /// summed where the rows are (or from an index holding every column
+    /// summed).
     fn month_sums(
         &self,
         asset: Option<&AssetId>,

@@ -658,20 +658,17 @@ pub(super) fn month_sums(
                 client.query(&stmt, &[&from.naive(), &to.naive()]).await?
             }
         };
+        if asset.is_some() {
+            return Ok((by_asset, Vec::new()));
+        }
         let stmt = client
             .prepare_cached(
                 "SELECT to_char(date, 'YYYY-MM'), COUNT(DISTINCT date) FROM asset_days
-                 WHERE date BETWEEN $1 AND $2 AND ($3::text IS NULL OR asset_id = $3)
-                    AND coverage > 0
+                 WHERE date BETWEEN $1 AND $2
                  GROUP BY to_char(date, 'YYYY-MM')",
             )
             .await?;
-        let fleet = client
-            .query(
-                &stmt,
-                &[&from.naive(), &to.naive(), &asset.map(AssetId::as_str)],
-            )
-            .await?;
+        let fleet = client.query(&stmt, &[&from.naive(), &to.naive()]).await?;
         Ok((by_asset, fleet))
     })?;
     let month = |text: &str| Month::parse(text).map_err(|e| StorageError::Damaged(e.to_string()));

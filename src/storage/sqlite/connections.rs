@@ -53,6 +53,9 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../../../migrations/sqlite/0012_gross_footprints.sql"
         )),
+        M::up(include_str!(
+            "../../../migrations/sqlite/0013_report_sums_index.sql"
+        )),
     ])
 });
 

@@ -3,7 +3,7 @@
 //! file was read for every asset, and the per-asset-day totals that fleet
 //! and period answers are summed from.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
@@ -504,62 +504,132 @@ pub(super) fn month_sums(
     from: Day,
     to: Day,
 ) -> Result<MonthSums, StorageError> {
-    conns.read(|conn| {
-        let (from, to) = (from.to_string(), to.to_string());
-        let one = asset.map(AssetId::as_str);
-        const SUMS: &str = "SELECT asset_id, substr(date, 1, 7), COUNT(*), TOTAL(import_kwh),
-            TOTAL(export_kwh), TOTAL(import_footprint_g), TOTAL(export_footprint_g),
+    conns.read(|conn| match asset {
+        Some(asset) => one_asset_month_sums(conn, asset, from, to),
+        None => fleet_month_sums(conn, from, to),
+    })
+}
+
+/// One asset's months, summed in SQL from its own rows (by its key).
+fn one_asset_month_sums(
+    conn: &rusqlite::Connection,
+    asset: &AssetId,
+    from: Day,
+    to: Day,
+) -> Result<MonthSums, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT substr(date, 1, 7), COUNT(*), TOTAL(import_kwh), TOTAL(export_kwh),
+            TOTAL(import_footprint_g), TOTAL(export_footprint_g),
             SUM(import_kwh IS NOT NULL AND import_footprint_g IS NULL), TOTAL(coverage),
-            SUM(coverage > 0) FROM asset_days";
-        // Two statements, as for day totals: one asset's key reads its own rows.
-        let mut stmt;
-        let mut rows = match one {
-            Some(one) => {
-                stmt = conn.prepare_cached(&format!(
-                    "{SUMS} WHERE asset_id = ?3 AND date BETWEEN ?1 AND ?2
-                     GROUP BY asset_id, substr(date, 1, 7)"
-                ))?;
-                stmt.query(params![from, to, one])?
-            }
-            None => {
-                stmt = conn.prepare_cached(&format!(
-                    "{SUMS} WHERE date BETWEEN ?1 AND ?2 GROUP BY asset_id, substr(date, 1, 7)"
-                ))?;
-                stmt.query(params![from, to])?
+            SUM(coverage > 0)
+         FROM asset_days WHERE asset_id = ?3 AND date BETWEEN ?1 AND ?2
+         GROUP BY substr(date, 1, 7)",
+    )?;
+    let mut rows = stmt.query(params![from.to_string(), to.to_string(), asset.as_str()])?;
+    let mut out = MonthSums::default();
+    while let Some(r) = rows.next()? {
+        let without: i64 = r.get(6)?;
+        let (import_g, export_g): (f64, f64) = (r.get(4)?, r.get(5)?);
+        out.by_asset.push((
+            asset.clone(),
+            month_of(&r.get::<_, String>(0)?)?,
+            Sums {
+                import_kwh: r.get(2)?,
+                export_kwh: r.get(3)?,
+                import_g: (without == 0).then_some(import_g),
+                export_g: (without == 0).then_some(export_g),
+                known_half_hours: r.get::<_, f64>(7)? * f64::from(HALF_HOURS_PER_DAY),
+                asset_days: r.get::<_, i64>(1)?.max(0) as u32,
+            },
+            r.get::<_, i64>(8)?.max(0) as u32,
+        ));
+    }
+    Ok(out)
+}
+
+/// An asset's sums and days with known power, by month.
+type AssetMonths = BTreeMap<Month, (Sums, u32)>;
+
+/// Every asset's months: the rows come from the index by date alone (it
+/// holds every column summed) and are summed here, which is three times
+/// faster than SQLite grouping two million of them.
+fn fleet_month_sums(
+    conn: &rusqlite::Connection,
+    from: Day,
+    to: Day,
+) -> Result<MonthSums, StorageError> {
+    let (from, to) = (from.to_string(), to.to_string());
+    let mut stmt = conn.prepare_cached(
+        "SELECT date, asset_id, coverage, import_kwh, export_kwh, import_footprint_g,
+            export_footprint_g
+         FROM asset_days INDEXED BY asset_days_by_date WHERE date BETWEEN ?1 AND ?2",
+    )?;
+    let mut rows = stmt.query(params![from, to])?;
+    // Per asset, in the order first met: its months' sums and days.
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut assets: Vec<(AssetId, AssetMonths)> = Vec::new();
+    let mut month: Option<(String, Month)> = None;
+    while let Some(r) = rows.next()? {
+        let date = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        let key = date.get(..7).unwrap_or(date);
+        let this = match &month {
+            Some((text, m)) if text == key => *m,
+            _ => {
+                let m = month_of(key)?;
+                month = Some((key.to_owned(), m));
+                m
             }
         };
-        let mut out = MonthSums::default();
-        while let Some(r) = rows.next()? {
-            let without: i64 = r.get(7)?;
-            let (import_g, export_g): (f64, f64) = (r.get(5)?, r.get(6)?);
-            out.by_asset.push((
-                asset_id(&r.get::<_, String>(0)?)?,
-                month_of(&r.get::<_, String>(1)?)?,
-                Sums {
-                    import_kwh: r.get(3)?,
-                    export_kwh: r.get(4)?,
-                    import_g: (without == 0).then_some(import_g),
-                    export_g: (without == 0).then_some(export_g),
-                    known_half_hours: r.get::<_, f64>(8)? * f64::from(HALF_HOURS_PER_DAY),
-                    asset_days: r.get::<_, i64>(2)?.max(0) as u32,
-                },
-                r.get::<_, i64>(9)?.max(0) as u32,
-            ));
+        let name = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+        let at = match index.get(name) {
+            Some(at) => *at,
+            None => {
+                index.insert(name.to_owned(), assets.len());
+                assets.push((asset_id(name)?, BTreeMap::new()));
+                assets.len() - 1
+            }
+        };
+        let (coverage, import, export): (f64, Option<f64>, Option<f64>) =
+            (r.get(2)?, r.get(3)?, r.get(4)?);
+        let (import_g, export_g): (Option<f64>, Option<f64>) = (r.get(5)?, r.get(6)?);
+        let (sums, with_data) = assets[at].1.entry(this).or_insert((Sums::ZERO, 0));
+        sums.add(&Sums {
+            import_kwh: import.unwrap_or(0.0),
+            export_kwh: export.unwrap_or(0.0),
+            // Known power without its own area's figures: not known.
+            import_g: if import.is_some() {
+                import_g
+            } else {
+                Some(0.0)
+            },
+            export_g: if import.is_some() {
+                export_g
+            } else {
+                Some(0.0)
+            },
+            known_half_hours: coverage * f64::from(HALF_HOURS_PER_DAY),
+            asset_days: 1,
+        });
+        *with_data += u32::from(coverage > 0.0);
+    }
+    let mut out = MonthSums::default();
+    for (asset, months) in assets {
+        for (month, (sums, with_data)) in months {
+            out.by_asset.push((asset.clone(), month, sums, with_data));
         }
-        let mut stmt = conn.prepare_cached(
-            "SELECT substr(date, 1, 7), COUNT(DISTINCT date) FROM asset_days
-             WHERE date BETWEEN ?1 AND ?2 AND (?3 IS NULL OR asset_id = ?3) AND coverage > 0
-             GROUP BY substr(date, 1, 7)",
-        )?;
-        let mut rows = stmt.query(params![from, to, one])?;
-        while let Some(r) = rows.next()? {
-            out.fleet_days.push((
-                month_of(&r.get::<_, String>(0)?)?,
-                r.get::<_, i64>(1)?.max(0) as u32,
-            ));
-        }
-        Ok(out)
-    })
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT substr(date, 1, 7), COUNT(*) FROM (SELECT DISTINCT date FROM asset_days
+             WHERE date BETWEEN ?1 AND ?2) GROUP BY substr(date, 1, 7)",
+    )?;
+    let mut rows = stmt.query(params![from, to])?;
+    while let Some(r) = rows.next()? {
+        out.fleet_days.push((
+            month_of(&r.get::<_, String>(0)?)?,
+            r.get::<_, i64>(1)?.max(0) as u32,
+        ));
+    }
+    Ok(out)
 }
 
 fn month_of(text: &str) -> Result<Month, StorageError> {
