@@ -433,6 +433,94 @@ fn day_totals_are_listed_by_date_then_asset() {
 }
 
 #[test]
+fn month_sums_add_up_each_assets_month_and_count_the_fleets_days() {
+    for store in every_engine() {
+        // Arrange: the asset on the day and the next (another month),
+        // and a second asset on the first day whose footprints are not known.
+        let storage = &store.storage;
+        let next = Day::parse("2019-12-01").unwrap();
+        let other = AssetId::parse("site-2").unwrap();
+        let (energies, carry, results) = computed_day(day(), &readings(), &intensity());
+        let unknown = AssetDayRecord {
+            gross: crate::footprint::GrossFootprint::default(),
+            ..record(now())
+        };
+        for (id, on, rec) in [
+            (asset(), day(), record(now())),
+            (asset(), next, record(now())),
+            (other.clone(), day(), unknown),
+        ] {
+            storage
+                .save_asset_day(&ComputedDay {
+                    asset: &id,
+                    day: on,
+                    record: &rec,
+                    carry: &carry,
+                    energies: &energies,
+                    results: &results,
+                })
+                .unwrap();
+        }
+
+        // Act
+        let fleet = storage.month_sums(None, day(), next).unwrap();
+        let one = storage.month_sums(Some(&asset()), day(), next).unwrap();
+
+        // Assert
+        let r = record(now());
+        let november = Month::parse("2019-11").unwrap();
+        let find = |sums: &MonthSums, id: &AssetId, month: Month| {
+            sums.by_asset
+                .iter()
+                .find(|(a, m, _, _)| a == id && *m == month)
+                .map(|(_, _, s, d)| (*s, *d))
+        };
+        let (mine, days) = find(&fleet, &asset(), november).unwrap();
+        assert_eq!(
+            mine.import_kwh,
+            r.totals.import_kwh.unwrap(),
+            "{}",
+            store.engine
+        );
+        assert_eq!(mine.export_kwh, r.totals.export_kwh.unwrap());
+        assert_eq!(mine.import_g, r.gross.import_g);
+        assert_eq!(mine.known_half_hours, r.totals.coverage * 48.0);
+        assert_eq!((mine.asset_days, days), (1, 1));
+        let (theirs, _) = find(&fleet, &other, november).unwrap();
+        assert_eq!(
+            theirs.import_g, None,
+            "{}: not known is not zero",
+            store.engine
+        );
+        assert_eq!(fleet.by_asset.len(), 3);
+        assert_eq!(
+            fleet.fleet_days,
+            [(november, 1), (Month::parse("2019-12").unwrap(), 1)]
+        );
+        assert_eq!(one.by_asset.len(), 2);
+        assert!(one.fleet_days.is_empty());
+        assert_eq!(find(&one, &asset(), november).map(|f| f.0), Some(mine));
+    }
+}
+
+#[test]
+fn measured_days_are_every_asset_day_of_a_day_with_its_record() {
+    for store in every_engine() {
+        let storage = &store.storage;
+        save_day(storage, now());
+        let all = storage.measured_days(day(), None).unwrap();
+        let one = storage.measured_days(day(), Some(&asset())).unwrap();
+        let none = storage
+            .measured_days(day(), Some(&AssetId::parse("nobody").unwrap()))
+            .unwrap();
+        assert_eq!(all.len(), 1, "{}", store.engine);
+        assert_eq!(one[0].record, record(one[0].record.computed_at));
+        assert_eq!(one[0].energies[24].export_kwh, 2.0);
+        assert!(none.is_empty());
+    }
+}
+
+#[test]
 fn intensity_round_trips_with_its_source_and_fetch_time() {
     for store in every_engine() {
         let storage = &store.storage;
