@@ -110,8 +110,16 @@ impl Reports {
                     .insert((Some(asset.clone()), month), with_data);
                 inputs.sums.insert((asset, month), s);
             }
-            for (month, with_data) in sums.fleet_days {
-                inputs.days_with_data.insert((None, month), with_data);
+            // The fleet's days with data: the days read whole that stored
+            // some asset (every day was made current just before).
+            for (day, ingested) in &days {
+                let record = &ingested.record;
+                if record.assets > record.rejected.len() as u64 {
+                    *inputs
+                        .days_with_data
+                        .entry((None, Month::of(*day)))
+                        .or_default() += 1;
+                }
             }
             if asked.day == DayConvention::Uk {
                 move_summer_hours(&storage, &asked, &days, &mut inputs)?;

@@ -255,13 +255,10 @@ pub struct AssetDayTotals {
 /// Asset-days summed by asset and month, for reports.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MonthSums {
-    /// Each asset's months with stored asset-days; an asset-day with known
-    /// power but without its own area's figures makes `import_g` and
-    /// `export_g` unknown.
+    /// Each asset's months with stored asset-days, and the days of each
+    /// with known power; an asset-day with known power but without its own
+    /// area's figures makes `import_g` and `export_g` unknown.
     pub by_asset: Vec<(AssetId, Month, Sums, u32)>,
-    /// Each month's days with any stored asset-day; left empty when one
-    /// asset is asked for.
-    pub fleet_days: Vec<(Month, u32)>,
 }
 
 /// Where the data is kept: a SQLite file (the default) or a PostgreSQL
@@ -447,10 +444,9 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<MeasuredDay>, StorageError>;
 
     /// The stored asset-days from `from` to `to`, both included, summed per
-    /// asset and UTC calendar month (of `asset` alone when given), and the
-    /// days of each month with any of them: what a report is made of,
-    /// summed where the rows are (or from an index holding every column
-    /// summed).
+    /// asset and UTC calendar month (of `asset` alone when given): what a
+    /// report is made of, summed where the rows are (or from an index
+    /// holding every column summed).
     fn month_sums(
         &self,
         asset: Option<&AssetId>,

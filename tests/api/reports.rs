@@ -103,6 +103,8 @@ fn days() -> Vec<NaiveDate> {
         "2019-12-31",
         "2020-01-01",
         "2020-01-02",
+        // Summer time begins at 01:00 UTC: the UK day has 46 half-hours.
+        "2020-03-29",
         "2020-03-30",
         "2020-03-31",
         "2020-04-01",
@@ -222,6 +224,9 @@ fn check_rows(report: &serde_json::Value, reference: &Reference, uk: bool) {
         assert!(close(row["location_based_g"].as_f64().unwrap(), sum[2]));
         // Two importing assets have no supplier factor.
         assert!(row["market_based_g"].is_null(), "{row}");
+        if period == "2020-01" {
+            assert_eq!(row["days_without_data"], 29, "{row}");
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! [`crate::storage::asset_day`] for its columns), day files read for
 //! every asset, and the per-asset-day totals.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -627,74 +627,103 @@ pub(super) fn month_sums(
     from: Day,
     to: Day,
 ) -> Result<MonthSums, StorageError> {
-    const SUMS: &str = "SELECT asset_id, to_char(date, 'YYYY-MM'), COUNT(*),
-        COALESCE(SUM(import_kwh), 0), COALESCE(SUM(export_kwh), 0),
-        COALESCE(SUM(import_footprint_g), 0), COALESCE(SUM(export_footprint_g), 0),
-        COUNT(*) FILTER (WHERE import_kwh IS NOT NULL AND import_footprint_g IS NULL),
-        COALESCE(SUM(coverage), 0), COUNT(*) FILTER (WHERE coverage > 0)
-        FROM asset_days";
-    let (by_asset, fleet) = db.run(async {
+    let Some(asset) = asset else {
+        return fleet_month_sums(db, from, to);
+    };
+    // One asset's rows, read by its key.
+    let rows = db.run(async {
         let client = db.client().await?;
-        // Two statements, as for day totals: one asset's key reads its own rows.
-        let by_asset = match asset {
-            Some(asset) => {
-                let stmt = client
-                    .prepare_cached(&format!(
-                        "{SUMS} WHERE asset_id = $3 AND date BETWEEN $1 AND $2
-                         GROUP BY asset_id, to_char(date, 'YYYY-MM')"
-                    ))
-                    .await?;
-                client
-                    .query(&stmt, &[&from.naive(), &to.naive(), &asset.as_str()])
-                    .await?
-            }
-            None => {
-                let stmt = client
-                    .prepare_cached(&format!(
-                        "{SUMS} WHERE date BETWEEN $1 AND $2
-                         GROUP BY asset_id, to_char(date, 'YYYY-MM')"
-                    ))
-                    .await?;
-                client.query(&stmt, &[&from.naive(), &to.naive()]).await?
-            }
-        };
-        if asset.is_some() {
-            return Ok((by_asset, Vec::new()));
-        }
         let stmt = client
-            .prepare_cached(
-                "SELECT to_char(date, 'YYYY-MM'), COUNT(DISTINCT date) FROM asset_days
-                 WHERE date BETWEEN $1 AND $2
-                 GROUP BY to_char(date, 'YYYY-MM')",
-            )
+            .prepare_cached(&format!(
+                "{MONTH_SUMS} WHERE asset_id = $3 AND date BETWEEN $1 AND $2
+                 GROUP BY asset_id, to_char(date, 'YYYY-MM')"
+            ))
             .await?;
-        let fleet = client.query(&stmt, &[&from.naive(), &to.naive()]).await?;
-        Ok((by_asset, fleet))
+        Ok(client
+            .query(&stmt, &[&from.naive(), &to.naive(), &asset.as_str()])
+            .await?)
     })?;
-    let month = |text: &str| Month::parse(text).map_err(|e| StorageError::Damaged(e.to_string()));
     let mut out = MonthSums::default();
-    for r in &by_asset {
-        let without: i64 = r.get(7);
-        out.by_asset.push((
-            asset_id(r.get(0))?,
-            month(r.get(1))?,
-            Sums {
-                import_kwh: r.get(3),
-                export_kwh: r.get(4),
-                import_g: (without == 0).then(|| r.get(5)),
-                export_g: (without == 0).then(|| r.get(6)),
-                known_half_hours: r.get::<_, f64>(8)
-                    * f64::from(crate::half_hour::HALF_HOURS_PER_DAY),
-                asset_days: r.get::<_, i64>(2).max(0) as u32,
-            },
-            r.get::<_, i64>(9).max(0) as u32,
-        ));
-    }
-    for r in &fleet {
-        out.fleet_days
-            .push((month(r.get(0))?, r.get::<_, i64>(1).max(0) as u32));
+    for r in &rows {
+        out.by_asset.push(month_row(r)?);
     }
     Ok(out)
+}
+
+/// Each asset's sums by month, as [`month_row`] reads them.
+const MONTH_SUMS: &str = "SELECT asset_id, to_char(date, 'YYYY-MM'), COUNT(*),
+    COALESCE(SUM(import_kwh), 0), COALESCE(SUM(export_kwh), 0),
+    COALESCE(SUM(import_footprint_g), 0), COALESCE(SUM(export_footprint_g), 0),
+    COUNT(*) FILTER (WHERE import_kwh IS NOT NULL AND import_footprint_g IS NULL),
+    COALESCE(SUM(coverage), 0), COUNT(*) FILTER (WHERE coverage > 0)
+    FROM asset_days";
+
+/// Every asset's months: the two halves of the period summed at once on
+/// two connections (each a server process, so both cores work), then
+/// merged.
+fn fleet_month_sums(db: &Postgres, from: Day, to: Day) -> Result<MonthSums, StorageError> {
+    let days = from.count_through(to);
+    let middle = from.through(to).nth(days as usize / 2);
+    let (first, second) = match middle.and_then(|m| Some((m.previous()?, m))) {
+        Some((end, start)) if days >= 2 => ((from, end), Some((start, to))),
+        _ => ((from, to), None),
+    };
+    let half = |(a, b): (Day, Day)| async move {
+        let client = db.client().await?;
+        let sums = client
+            .prepare_cached(&format!(
+                "{MONTH_SUMS} WHERE date BETWEEN $1 AND $2
+                 GROUP BY asset_id, to_char(date, 'YYYY-MM')"
+            ))
+            .await?;
+        Ok::<_, StorageError>(client.query(&sums, &[&a.naive(), &b.naive()]).await?)
+    };
+    let (one, two) = db.run(async {
+        match second {
+            Some(second) => {
+                let (one, two) = tokio::try_join!(half(first), half(second))?;
+                Ok((one, Some(two)))
+            }
+            None => Ok((half(first).await?, None)),
+        }
+    })?;
+    let mut merged: BTreeMap<(AssetId, Month), (Sums, u32)> = BTreeMap::new();
+    for sums in std::iter::once(one).chain(two) {
+        for r in &sums {
+            let (asset, month, s, with_data) = month_row(r)?;
+            let (into, d) = merged.entry((asset, month)).or_insert((Sums::ZERO, 0));
+            into.add(&s);
+            *d += with_data;
+        }
+    }
+    Ok(MonthSums {
+        by_asset: merged
+            .into_iter()
+            .map(|((asset, month), (sums, d))| (asset, month, sums, d))
+            .collect(),
+    })
+}
+
+/// A row of [`MONTH_SUMS`].
+fn month_row(r: &tokio_postgres::Row) -> Result<(AssetId, Month, Sums, u32), StorageError> {
+    let without: i64 = r.get(7);
+    Ok((
+        asset_id(r.get(0))?,
+        month_of(r.get(1))?,
+        Sums {
+            import_kwh: r.get(3),
+            export_kwh: r.get(4),
+            import_g: (without == 0).then(|| r.get(5)),
+            export_g: (without == 0).then(|| r.get(6)),
+            known_half_hours: r.get::<_, f64>(8) * f64::from(crate::half_hour::HALF_HOURS_PER_DAY),
+            asset_days: r.get::<_, i64>(2).max(0) as u32,
+        },
+        r.get::<_, i64>(9).max(0) as u32,
+    ))
+}
+
+fn month_of(text: &str) -> Result<Month, StorageError> {
+    Month::parse(text).map_err(|e| StorageError::Damaged(e.to_string()))
 }
 
 pub(super) fn day_totals(

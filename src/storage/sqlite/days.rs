@@ -592,21 +592,6 @@ fn fleet_month_sums(conns: &Connections, from: Day, to: Day) -> Result<MonthSums
             out.by_asset.push((asset.clone(), month, sums, with_data));
         }
     }
-    out.fleet_days = conns.read(|conn| {
-        let mut stmt = conn.prepare_cached(
-            "SELECT substr(date, 1, 7), COUNT(*) FROM (SELECT DISTINCT date FROM asset_days
-                 WHERE date BETWEEN ?1 AND ?2) GROUP BY substr(date, 1, 7)",
-        )?;
-        let mut rows = stmt.query(params![from.to_string(), to.to_string()])?;
-        let mut days = Vec::new();
-        while let Some(r) = rows.next()? {
-            days.push((
-                month_of(&r.get::<_, String>(0)?)?,
-                r.get::<_, i64>(1)?.max(0) as u32,
-            ));
-        }
-        Ok(days)
-    })?;
     Ok(out)
 }
 
