@@ -17,8 +17,10 @@ use crate::blocking::run_blocking;
 use crate::footprint::report::{
     AnnualFactors, DayConvention, Month, Report, ReportInputs, ReportQuery, Sums, build_report,
 };
-use crate::footprint::{Period, PeriodStep};
+use crate::footprint::{GrossFootprint, Period, PeriodStep, footprint_rows};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
+use crate::intensity::KindPreference;
+use crate::power::HalfHourEnergy;
 use crate::register::AssetRegister;
 use crate::storage::{MeasuredDay, Storage};
 
@@ -186,36 +188,29 @@ fn move_summer_hours(
 /// and exports' footprints with the figures its results used (the own
 /// area's, actual where measured, else forecast), unknown when those are.
 fn part_from(measured: &MeasuredDay, first: usize, day: Option<&IngestedDay>) -> Sums {
-    let intensity = day.and_then(|d| {
-        d.intensities
-            .iter()
-            .find(|i| i.area == measured.record.intensity_area)
-    });
-    let gross_known = measured.record.gross.import_g.is_some();
-    // Counted in a month it is moved into, never taken from its own.
-    let mut part = Sums {
+    let first = first.min(HALF_HOURS_PER_DAY as usize);
+    let energies = &measured.energies[first..];
+    let sum = |f: fn(&HalfHourEnergy) -> f64| energies.iter().map(f).sum::<f64>();
+    // The rows its stored results are: its own area's figures under `auto`.
+    let gross = day
+        .and_then(|d| {
+            d.intensities
+                .iter()
+                .find(|i| i.area == measured.record.intensity_area)
+        })
+        .filter(|_| measured.record.gross.import_g.is_some())
+        .map(|i| {
+            let rows = footprint_rows(&measured.energies, &i.day, KindPreference::Auto);
+            GrossFootprint::of(&rows[first..])
+        });
+    Sums {
+        import_kwh: sum(|e| e.import_kwh),
+        export_kwh: sum(|e| e.export_kwh),
+        // Nothing known in the part is nothing to move, not unknown.
+        import_g: gross.map(|g| g.import_g.unwrap_or(0.0)),
+        export_g: gross.map(|g| g.export_g.unwrap_or(0.0)),
+        known_half_hours: sum(|e| e.coverage),
+        // Counted in a month it is moved into, never taken from its own.
         asset_days: 1,
-        ..Sums::ZERO
-    };
-    for energy in &measured.energies[first.min(HALF_HOURS_PER_DAY as usize)..] {
-        part.known_half_hours += energy.coverage;
-        if energy.coverage == 0.0 {
-            continue;
-        }
-        part.import_kwh += energy.import_kwh;
-        part.export_kwh += energy.export_kwh;
-        let figures = intensity.map(|i| i.day.get(energy.half_hour_id));
-        let figure = figures.and_then(|f| f.actual.or(f.forecast));
-        match (figure, gross_known) {
-            (Some(g), true) => {
-                part.import_g = part.import_g.map(|v| v + energy.import_kwh * g);
-                part.export_g = part.export_g.map(|v| v + energy.export_kwh * g);
-            }
-            _ => {
-                part.import_g = None;
-                part.export_g = None;
-            }
-        }
     }
-    part
 }

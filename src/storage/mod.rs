@@ -252,6 +252,19 @@ pub struct AssetDayTotals {
     pub intensity_area: Area,
 }
 
+/// How many columns a comma-separated list of column names names.
+pub(crate) const fn column_count(list: &str) -> usize {
+    let bytes = list.as_bytes();
+    let (mut i, mut commas) = (0, 0);
+    while i < bytes.len() {
+        if bytes[i] == b',' {
+            commas += 1;
+        }
+        i += 1;
+    }
+    commas + 1
+}
+
 /// Asset-days summed by asset and month, for reports.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MonthSums {

@@ -26,6 +26,9 @@ const RECORD_COLUMNS: &str = "power_file_size, power_file_mtime_ns, power_file_i
     energy_kwh, import_kwh, export_kwh, footprint_g, coverage, intensity_area,
     import_footprint_g, export_footprint_g";
 
+/// How many columns [`RECORD_COLUMNS`] names.
+const RECORD_COLUMN_COUNT: usize = crate::storage::column_count(RECORD_COLUMNS);
+
 /// The half-hour columns, in the order [`measured_of`] reads.
 const MEASURED_COLUMNS: &str = "samples, known_ns, import_kw_ns, export_kw_ns";
 
@@ -400,6 +403,15 @@ fn record_of(r: &tokio_postgres::Row, first: usize) -> Result<AssetDayRecord, St
     })
 }
 
+/// A row of `asset_id, RECORD_COLUMNS, MEASURED_COLUMNS`.
+fn measured_day_of(r: &tokio_postgres::Row, day: Day) -> Result<MeasuredDay, StorageError> {
+    Ok(MeasuredDay {
+        asset: asset_id(r.get(0))?,
+        record: record_of(r, 1)?,
+        energies: measured_of(r, 1 + RECORD_COLUMN_COUNT).energies(day)?,
+    })
+}
+
 /// [`MEASURED_COLUMNS`] from column `first` on.
 fn measured_of(r: &tokio_postgres::Row, first: usize) -> MeasuredColumns {
     MeasuredColumns {
@@ -582,15 +594,7 @@ pub(super) fn with_other_intensity(
             .query(&stmt, &[&day.naive(), &area.key(), &fetched_at])
             .await?)
     })?;
-    rows.iter()
-        .map(|r| {
-            Ok(MeasuredDay {
-                asset: asset_id(r.get(0))?,
-                record: record_of(r, 1)?,
-                energies: measured_of(r, 21).energies(day)?,
-            })
-        })
-        .collect()
+    rows.iter().map(|r| measured_day_of(r, day)).collect()
 }
 
 pub(super) fn measured_days(
@@ -610,15 +614,7 @@ pub(super) fn measured_days(
             .query(&stmt, &[&day.naive(), &asset.map(AssetId::as_str)])
             .await?)
     })?;
-    rows.iter()
-        .map(|r| {
-            Ok(MeasuredDay {
-                asset: asset_id(r.get(0))?,
-                record: record_of(r, 1)?,
-                energies: measured_of(r, 21).energies(day)?,
-            })
-        })
-        .collect()
+    rows.iter().map(|r| measured_day_of(r, day)).collect()
 }
 
 pub(super) fn month_sums(

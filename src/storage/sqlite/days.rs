@@ -29,6 +29,9 @@ const RECORD_COLUMNS: &str = "power_file_size, power_file_mtime_ns, power_file_i
     energy_kwh, import_kwh, export_kwh, footprint_g, coverage, intensity_area,
     import_footprint_g, export_footprint_g";
 
+/// How many columns [`RECORD_COLUMNS`] names.
+const RECORD_COLUMN_COUNT: usize = crate::storage::column_count(RECORD_COLUMNS);
+
 /// The half-hour columns, in the order [`measured_of`] reads.
 const MEASURED_COLUMNS: &str = "samples, known_ns, import_kw_ns, export_kw_ns";
 
@@ -290,6 +293,15 @@ fn record_of(r: &rusqlite::Row<'_>, first: usize) -> Result<AssetDayRecord, Stor
     })
 }
 
+/// A row of `asset_id, RECORD_COLUMNS, MEASURED_COLUMNS`.
+fn measured_day_of(r: &rusqlite::Row<'_>, day: Day) -> Result<MeasuredDay, StorageError> {
+    Ok(MeasuredDay {
+        asset: asset_id(&r.get::<_, String>(0)?)?,
+        record: record_of(r, 1)?,
+        energies: measured_of(r, 1 + RECORD_COLUMN_COUNT)?.energies(day)?,
+    })
+}
+
 /// [`MEASURED_COLUMNS`] from column `first` on.
 fn measured_of(r: &rusqlite::Row<'_>, first: usize) -> Result<MeasuredColumns, StorageError> {
     Ok(MeasuredColumns {
@@ -465,11 +477,7 @@ pub(super) fn with_other_intensity(
         ])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            out.push(MeasuredDay {
-                asset: asset_id(&r.get::<_, String>(0)?)?,
-                record: record_of(r, 1)?,
-                energies: measured_of(r, 21)?.energies(day)?,
-            });
+            out.push(measured_day_of(r, day)?);
         }
         Ok(out)
     })
@@ -488,11 +496,7 @@ pub(super) fn measured_days(
         let mut rows = stmt.query(params![day.to_string(), asset.map(AssetId::as_str)])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            out.push(MeasuredDay {
-                asset: asset_id(&r.get::<_, String>(0)?)?,
-                record: record_of(r, 1)?,
-                energies: measured_of(r, 21)?.energies(day)?,
-            });
+            out.push(measured_day_of(r, day)?);
         }
         Ok(out)
     })
