@@ -7,12 +7,14 @@
 //! ([`power`], [`intensity`], [`register`] of assets, and [`catalog`] of the
 //! data directory) ->
 //! [`footprint`] (the table, and the query and report types) -> [`storage`]
-//! -> [`pipeline`] -> [`watch`] (day files stored as they arrive) -> [`error`] (the HTTP error, the one place that picks a
+//! -> [`pipeline`] -> [`watch`] (day files stored as they arrive) -> [`access`] (tokens
+//! and the assets each may read) -> [`error`] (the HTTP error, the one place that picks a
 //! status) -> [`config`] (the composition root) -> [`http`] -> `main`.
 //! [`render`] turns a report into bytes and needs only [`footprint`] and the
 //! small types beneath it. [`fixtures`] writes example data with the
 //! sources' own encoders.
 
+pub mod access;
 pub mod asset;
 pub mod blocking;
 pub mod catalog;
