@@ -65,7 +65,10 @@ fn fresh_app(data: &Path, engine: &Engine) -> (tempfile::TempDir, axum::Router) 
             )
         }
     };
-    (dir, app(AppState::new(pipeline, ServerArgs::default())))
+    (
+        dir,
+        app(AppState::new(pipeline, ServerArgs::default(), None)),
+    )
 }
 
 /// Empties every table the service writes (after a first open migrated).

@@ -3,7 +3,9 @@
 # chart URL and on a JSON URL, printing requests/s, p50/p99 latency and the
 # server's peak RSS; then, side by side, nginx (2 workers) serving the very
 # same bytes as static files, and the service's share of nginx's rate: the
-# warm path's distance from the physical limit of this machine. Needs wrk
+# warm path's distance from the physical limit of this machine; then the
+# same URLs on a second server with access on (an access file of 1,000
+# tokens, wrk sending one), and what access costs the warm path. Needs wrk
 # and nginx (installed from Debian's packages if missing).
 #
 #   scripts/load.sh                 # defaults
@@ -80,3 +82,39 @@ done
 
 peak_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
 echo "server peak RSS: $((peak_kib / 1024)) MiB ($peak_kib KiB, VmHWM)"
+
+# Access on: the same URLs with a bearer token, against the server above.
+token=load-test-token-0123456789abcdefghijklmn
+{
+  echo "name,token_sha256,scope"
+  for i in $(seq 999); do printf 'reader-%d,%s,site-%d*\n' "$i" "$(printf 'other-%d' "$i" | sha256sum | cut -d' ' -f1)" "$i"; done
+  printf 'load,%s,*\n' "$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
+} >"$work/access.csv"
+secured_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+RUST_LOG=warn ./target/release/carbon-footprint \
+  --bind "127.0.0.1:$secured_port" --data-dir fixtures --intensity-url "" --db "$work/secured.sqlite3" \
+  --access-file "$work/access.csv" 2>"$work/secured.log" &
+secured=$!
+trap 'kill "$pid" "$secured" 2>/dev/null; wait "$pid" "$secured" 2>/dev/null; nginx -c "$work/nginx.conf" -p "$work" -s stop 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$secured_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+auth="Authorization: Bearer $token"
+for path in "${chart#"$base"}" "${json#"$base"}"; do
+  curl -fsS -o /dev/null -H "$auth" "http://127.0.0.1:$secured_port$path"
+  curl -fsS -o /dev/null -H "$auth" "http://127.0.0.1:$secured_port$path"
+done
+measure_with() { # name url -> prints a row, sets $rps (with the token)
+  local out
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "$auth" "$2")
+  if grep -q 'Non-2xx' <<<"$out"; then echo "$out" >&2; echo "error: non-2xx answers" >&2; exit 1; fi
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  printf '%-14s %12s %10s %10s\n' "$1" "$rps" "$(awk '$1 == "50%" {print $2}' <<<"$out")" \
+    "$(awk '$1 == "99%" {print $2}' <<<"$out")"
+}
+echo
+printf '%-14s %12s %10s %10s\n' 'access on' 'requests/s' p50 p99
+for pair in "chart $chart" "json $json"; do
+  set -- $pair
+  measure "$1 (off)" "$2"; off=$rps
+  measure_with "$1 (token)" "http://127.0.0.1:$secured_port${2#"$base"}"; on=$rps
+  printf '%-14s %11.1f%%\n' "$1 cost" "$(echo "100 * ($off - $on) / $off" | bc -l)"
+done

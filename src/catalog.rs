@@ -42,6 +42,26 @@ pub struct CatalogView {
     pub register_problems: Vec<RegisterProblem>,
 }
 
+impl CatalogView {
+    /// What a reader of `scope` may see: its assets, the dates they have,
+    /// and the register's problems only for a reader of every asset (they
+    /// name assets).
+    pub fn within(mut self, scope: &crate::asset::AssetScope) -> CatalogView {
+        if scope.is_everything() {
+            return self;
+        }
+        self.assets.retain(|a| scope.covers(&a.asset));
+        let dates: std::collections::BTreeSet<Day> = self
+            .assets
+            .iter()
+            .flat_map(|a| a.dates.iter().copied())
+            .collect();
+        self.dates = dates.into_iter().collect();
+        self.register_problems.clear();
+        self
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot list the data directory {dir}")]
 pub struct CatalogError {

@@ -86,6 +86,9 @@ pub enum Command {
     /// systemd timer or a Kubernetes CronJob beside the replicas. One line
     /// per day; the exit status is non-zero if any day failed.
     Ingest(IngestArgs),
+    /// Make access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Regenerate the bundled fixtures (power files from the COV encoder and
     /// illustrative intensity files).
     Fixtures {
@@ -106,6 +109,21 @@ pub enum Command {
         /// First day, YYYY-MM-DD.
         #[arg(long, default_value = "2019-11-01")]
         first: String,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenCommand {
+    /// Print a new random token once, and the line that grants it in the
+    /// access file (the file keeps only its SHA-256).
+    New {
+        /// The token's name, logged in its place (letters, digits, `.`,
+        /// `_`, `-`, `@`).
+        name: String,
+        /// What it may read: `*`, asset ids, prefixes such as `site-0*`,
+        /// and `metrics`; space-separated or repeated.
+        #[arg(long, required = true, num_args = 1..)]
+        scope: Vec<String>,
     },
 }
 
@@ -355,6 +373,30 @@ pub struct ServerArgs {
         global = true
     )]
     pub cors_origins: Vec<String>,
+    /// Turns access on: a CSV file `name,token_sha256,scope` of the tokens
+    /// that may read, each with its assets (`*`, ids, prefixes such as
+    /// `site-0*`) and `metrics`. Read again when it changes. Off by
+    /// default: anyone who reaches the port reads every asset.
+    #[arg(long, env = "FOOTPRINT_ACCESS_FILE", global = true)]
+    pub access_file: Option<PathBuf>,
+    /// A second listener serving `/metrics` alone, without a token, for a
+    /// scraper on the same host (e.g. 127.0.0.1:9100).
+    #[arg(long, env = "FOOTPRINT_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<SocketAddr>,
+    /// Behind a proxy: take the client's address from the last entry of
+    /// `X-Forwarded-For` (failed tokens are counted per address) and HTTPS
+    /// from `X-Forwarded-Proto` (the page's cookie is then `Secure`).
+    #[arg(long, env = "FOOTPRINT_TRUST_PROXY", global = true)]
+    pub trust_proxy: bool,
+    /// Tokens that are not known a client address may send in a minute
+    /// before it is refused (429) for the rest of that minute.
+    #[arg(
+        long,
+        env = "FOOTPRINT_MAX_TOKEN_FAILURES",
+        default_value_t = crate::access::MAX_FAILURES,
+        global = true
+    )]
+    pub max_token_failures: u32,
 }
 
 impl ServerArgs {
@@ -383,6 +425,10 @@ impl Default for ServerArgs {
             max_connections: 1024,
             shutdown_grace_ms: 10_000,
             cors_origins: Vec::new(),
+            access_file: None,
+            metrics_bind: None,
+            trust_proxy: false,
+            max_token_failures: crate::access::MAX_FAILURES,
         }
     }
 }

@@ -46,8 +46,9 @@ pub enum Error {
     Timeout(u64),
     #[error("no route for this path")]
     NotFound,
-    #[error("only GET and HEAD are supported")]
-    MethodNotAllowed,
+    /// The methods the route serves: `GET, HEAD`, or `POST`.
+    #[error("only {0} are supported here")]
+    MethodNotAllowed(&'static str),
     #[error("the request target is {0} bytes long; at most 8192 are read")]
     UriTooLong(usize),
     #[error(
@@ -64,6 +65,15 @@ pub enum Error {
     MetricsUnavailable,
     #[error("the service is starting: its database is being migrated or cannot be reached yet")]
     Starting,
+    /// Access is on and the request carries no usable token.
+    #[error("{}", if *.0 { "the token sent is not known here" } else { "this service needs an access token: send `Authorization: Bearer <token>`" })]
+    Unauthorized(bool),
+    /// The token is known but its scope does not reach this route.
+    #[error("the token's scope does not include {0}")]
+    Forbidden(&'static str),
+    /// Too many failed attempts from this client address.
+    #[error("too many attempts with tokens that are not known; try again in {0} s")]
+    TooManyFailures(u64),
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error(transparent)]
@@ -154,7 +164,10 @@ impl Error {
             | Error::Pipeline(PipelineError::NoRegion { .. })
             | Error::Pipeline(PipelineError::Report(_) | PipelineError::Period(_))
             | Error::BadPath(_) => StatusCode::BAD_REQUEST,
-            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::TooManyFailures(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Error::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             Error::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -202,7 +215,11 @@ impl Error {
             Error::Pipeline(PipelineError::Report(_)) => "invalid-report",
             Error::Settlement(_) => "invalid-range",
             Error::BadPath(_) => "invalid-path",
-            Error::MethodNotAllowed => "method-not-allowed",
+            Error::MethodNotAllowed(_) => "method-not-allowed",
+            Error::Unauthorized(false) => "token-needed",
+            Error::Unauthorized(true) => "token-unknown",
+            Error::Forbidden(_) => "forbidden",
+            Error::TooManyFailures(_) => "too-many-attempts",
             Error::NotAcceptable(_) => "not-acceptable",
             Error::UriTooLong(_) => "uri-too-long",
             Error::HeadersTooLarge { .. } => "headers-too-large",
@@ -288,10 +305,27 @@ impl IntoResponse for Error {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if matches!(self, Error::MethodNotAllowed) {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        let headers = response.headers_mut();
+        match &self {
+            Error::MethodNotAllowed(allowed) => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allowed));
+            }
+            // RFC 6750: the scheme, and whether the token sent was refused.
+            Error::Unauthorized(sent) => {
+                let challenge = if *sent {
+                    r#"Bearer realm="carbon-footprint", error="invalid_token""#
+                } else {
+                    r#"Bearer realm="carbon-footprint""#
+                };
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
+            }
+            Error::TooManyFailures(seconds) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+            }
+            _ => {}
         }
         if status == StatusCode::SERVICE_UNAVAILABLE
             && (!matches!(self, Error::Unhealthy(_)) || self.store_unavailable().is_some())

@@ -5,9 +5,10 @@ use std::error::Error;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use carbon_footprint::access::{self, Access};
 use carbon_footprint::asset::AssetId;
 use carbon_footprint::blocking::WorkLimit;
-use carbon_footprint::config::{Cli, Command, IngestArgs, LogFormat, ReportArgs};
+use carbon_footprint::config::{Cli, Command, IngestArgs, LogFormat, ReportArgs, TokenCommand};
 use carbon_footprint::fixtures;
 use carbon_footprint::footprint::{FootprintQuery, Period, PeriodStep};
 use carbon_footprint::half_hour::{Day, HalfHourRange};
@@ -64,6 +65,17 @@ async fn run() -> ExitCode {
         None | Some(Command::Serve) => serve(cli).await,
         Some(Command::Report(args)) => report(cli, *args).await,
         Some(Command::Ingest(args)) => ingest(cli, args).await,
+        Some(Command::Token(TokenCommand::New { name, scope })) => {
+            access::new_grant(&name, &scope)
+                .map(|(token, line)| {
+                    eprintln!(
+                        "A new token, shown this once (keep it secret), then the line to add to the access file:"
+                    );
+                    println!("{token}");
+                    println!("{line}");
+                })
+                .map_err(Failure::from)
+        }
         Some(Command::Fixtures { out }) => fixtures::write_fixtures(&out)
             .map(|paths| {
                 for path in paths {
@@ -102,10 +114,11 @@ async fn serve(cli: Cli) -> Result<(), Failure> {
     let address = listener.local_addr()?;
     let (ready_tx, ready) = tokio::sync::watch::channel(None);
     let (failed_tx, failed) = tokio::sync::oneshot::channel();
+    let access = open_access(&cli)?;
     let (sources, server) = (cli.sources.clone(), cli.server.clone());
     let watching = cli.watch.options();
     tokio::spawn(async move {
-        match http::open_when_ready(sources, server, watching, ready_tx).await {
+        match http::open_when_ready((sources, server, access), watching, ready_tx).await {
             Ok(()) => tracing::info!(
                 %address,
                 "serving; try /footprint/abc123xyz/2019-11-25/14-20"
@@ -129,12 +142,42 @@ async fn serve(cli: Cli) -> Result<(), Failure> {
             Ok(err) = failed => startup_failure = Some(err),
         }
     };
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(bind) = cli.server.metrics_bind {
+        let metrics = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|e| format!("cannot listen for metrics on {bind}: {e}"))?;
+        tracing::info!(address = %bind, "serving /metrics without a token on a second listener");
+        tokio::spawn(http::serve_metrics(metrics, async {
+            let _ = metrics_stopped.await;
+        }));
+    }
     http::serve(listener, ready, &cli.server, stop).await;
+    let _ = stop_metrics.send(());
     if let Some(err) = startup_failure {
         return Err(err.into());
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The access file, if one is given, read before anything listens (a file
+/// that cannot be used stops the start) and read again as it changes.
+fn open_access(cli: &Cli) -> Result<Option<Access>, Failure> {
+    let Some(path) = &cli.server.access_file else {
+        tracing::info!(
+            "access is off: anyone who reaches the port reads every asset (give --access-file to need tokens)"
+        );
+        return Ok(None);
+    };
+    let access = Access::open(path)?;
+    tracing::info!(
+        file = %path.display(),
+        tokens = access.tokens(),
+        "access is on: every data route needs a token"
+    );
+    access.spawn_reload();
+    Ok(Some(access))
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
@@ -192,7 +235,11 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
             let days = pipeline.periods().period_days(period).await?;
             let answer = pipeline
                 .periods()
-                .fleet(&days, carbon_footprint::footprint::FleetSeries::None)
+                .fleet(
+                    &days,
+                    carbon_footprint::footprint::FleetSeries::None,
+                    &carbon_footprint::asset::AssetScope::everything(),
+                )
                 .await?;
             WorkLimit::renders()
                 .run(move || render::render_fleet(&answer, format, size))

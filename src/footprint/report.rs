@@ -368,6 +368,18 @@ pub struct Report {
     pub fleet: Option<Vec<ReportRow>>,
 }
 
+impl Report {
+    /// A report asked for an id in place of `asked` (an asset outside the
+    /// reader's scope), told of `asked`.
+    pub fn told_of(&mut self, asked: &AssetId) {
+        for row in &mut self.rows {
+            if row.asset.as_ref().is_some_and(AssetId::is_unseen) {
+                row.asset = Some(asked.clone());
+            }
+        }
+    }
+}
+
 /// The periods of a report, each with its months.
 fn periods(query: &ReportQuery) -> Vec<(String, i32, Vec<Month>)> {
     let months: Vec<Month> = query.from.through(query.to).collect();

@@ -12,12 +12,15 @@ use axum::response::Response;
 use bytes::Bytes;
 
 use super::AppState;
+use super::access::Reader;
 use super::cache::{CacheKey, Labels, Question, Rendered, Version};
 use super::negotiate::{accepts_gzip, negotiate_format};
+use crate::asset::AssetScope;
 use crate::error::Error;
 use crate::intensity::Provenance;
 use crate::message::quote;
 use crate::render::{ChartSize, Format};
+use std::sync::Arc;
 
 pub(super) fn pixels(name: &str, value: Option<&str>, default: u32) -> Result<u32, Error> {
     match value {
@@ -85,6 +88,9 @@ pub(super) fn etag_matches(header: &str, etag: &str) -> bool {
 
 /// The format, size and validators a request asks for.
 pub(super) struct Asked {
+    /// The assets the reader may see: answers are kept and tagged per
+    /// scope, never shared across two.
+    pub scope: Arc<AssetScope>,
     pub format: Format,
     pub size: ChartSize,
     pub gzip: bool,
@@ -94,6 +100,7 @@ pub(super) struct Asked {
 impl Asked {
     /// From the `format`, `width` and `height` parameters and the headers.
     pub(super) fn of(
+        reader: &Reader,
         format: Option<&str>,
         width: Option<&str>,
         height: Option<&str>,
@@ -110,6 +117,7 @@ impl Asked {
             pixels("height", height, ChartSize::DEFAULT.height)?,
         )?;
         Ok(Asked {
+            scope: Arc::clone(&reader.assets),
             format,
             size,
             gzip: format.is_text() && accepts_gzip(text(header::ACCEPT_ENCODING)),
@@ -151,7 +159,12 @@ where
     F: FnOnce(Format, ChartSize) -> Fut,
     Fut: Future<Output = Result<Made, Error>>,
 {
-    let key = CacheKey::of(question, asked.format, asked.size, Version::Many(version));
+    let key = CacheKey::of(
+        (question, asked.scope),
+        asked.format,
+        asked.size,
+        Version::Many(version),
+    );
     let mut hasher = DefaultHasher::new();
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
     key.hash(&mut hasher);
@@ -161,15 +174,10 @@ where
     } else {
         format!("\"{tag:016x}\"")
     };
-    let cache_control = if version.settled {
-        "public, max-age=86400"
-    } else {
-        "public, max-age=300"
-    };
     let mut builder = Response::builder()
         .header(header::ETAG, &etag)
-        .header(header::CACHE_CONTROL, cache_control)
-        .header(header::VARY, "Accept, Accept-Encoding");
+        .header(header::CACHE_CONTROL, state.cache_control(version.settled))
+        .header(header::VARY, state.vary());
     if asked
         .if_none_match
         .as_deref()

@@ -13,7 +13,9 @@ use bytes::Bytes;
 use moka::future::Cache;
 use moka::policy::EvictionPolicy;
 
-use crate::asset::AssetId;
+use std::sync::Arc;
+
+use crate::asset::{AssetId, AssetScope};
 use crate::error::Error;
 use crate::footprint::report::ReportQuery;
 use crate::footprint::{FleetSeries, FootprintQuery, Period, PeriodStep};
@@ -53,6 +55,8 @@ pub enum Version {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     pub question: Question,
+    /// The reader's scope: an answer is never served to another scope.
+    pub scope: Arc<AssetScope>,
     pub format: Format,
     /// Only for charts: JSON and CSV do not depend on it.
     pub size: Option<ChartSize>,
@@ -61,17 +65,28 @@ pub struct CacheKey {
 
 impl CacheKey {
     pub fn new(
-        query: FootprintQuery,
+        (query, scope): (FootprintQuery, Arc<AssetScope>),
         format: Format,
         size: ChartSize,
         version: DataVersion,
     ) -> Self {
-        Self::of(Question::Day(query), format, size, Version::Day(version))
+        Self::of(
+            (Question::Day(query), scope),
+            format,
+            size,
+            Version::Day(version),
+        )
     }
 
-    pub fn of(question: Question, format: Format, size: ChartSize, version: Version) -> Self {
+    pub fn of(
+        (question, scope): (Question, Arc<AssetScope>),
+        format: Format,
+        size: ChartSize,
+        version: Version,
+    ) -> Self {
         CacheKey {
             question,
+            scope,
             format,
             size: format.is_chart().then_some(size),
             version,

@@ -13,7 +13,10 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde::Deserialize;
 
+use std::sync::Arc;
+
 use super::AppState;
+use super::access::{Reader, told_of};
 use super::answer::{
     Asked, Made, Said, etag_matches, gzipped, header_text, pixels, query_problem, respond,
 };
@@ -27,13 +30,9 @@ use crate::half_hour::{Day, HalfHourRange};
 use crate::intensity::{AreaChoice, KindPreference, KindPreferenceError};
 use crate::message::quote;
 use crate::pipeline::Freshness;
+use crate::pipeline::PipelineError;
 use crate::render::{ChartSize, Format, render, render_settlement};
 use crate::settlement::SettlementDay;
-
-/// A client may reuse an answer whose intensity is all measured for a day...
-const SETTLED_MAX_AGE: &str = "public, max-age=86400";
-/// ... and one that still rests on forecasts or fallback figures for 5 minutes.
-const FORECAST_MAX_AGE: &str = "public, max-age=300";
 
 /// The parsed path: every segment is validated before anything is read.
 pub struct FootprintPath {
@@ -74,9 +73,34 @@ pub struct FootprintParams {
 
 pub async fn footprint(
     State(state): State<AppState>,
-    path: FootprintPath,
+    reader: Reader,
+    mut path: FootprintPath,
     params: Result<Query<FootprintParams>, QueryRejection>,
     headers: HeaderMap,
+) -> Result<Response, Error> {
+    if reader.assets.covers(&path.asset) {
+        return footprint_of(&state, &reader, path, params, &headers).await;
+    }
+    // Outside the reader's scope: answered exactly as an asset that does
+    // not exist, by asking for one.
+    let (asked, day) = (path.asset, path.day);
+    path.asset = AssetId::unseen();
+    let missing = match footprint_of(&state, &reader, path, params, &headers).await {
+        Ok(_) => Error::Pipeline(PipelineError::NoAssetRows {
+            asset: AssetId::unseen(),
+            day,
+        }),
+        Err(err) => err,
+    };
+    Err(told_of(missing, &asked))
+}
+
+async fn footprint_of(
+    state: &AppState,
+    reader: &Reader,
+    path: FootprintPath,
+    params: Result<Query<FootprintParams>, QueryRejection>,
+    headers: &HeaderMap,
 ) -> Result<Response, Error> {
     let Query(params) = params.map_err(|e| Error::BadQuery(query_problem(&e)))?;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
@@ -116,6 +140,7 @@ pub async fn footprint(
                 .footprint(&path.asset, day, range, preference, area)
                 .await?;
             let asked = Asked {
+                scope: Arc::clone(&reader.assets),
                 format,
                 size,
                 gzip,
@@ -131,7 +156,7 @@ pub async fn footprint(
             let region = report.intensity_region.clone();
             let sources = BTreeSet::from([report.intensity_source]);
             return respond(
-                &state,
+                state,
                 question,
                 version,
                 name,
@@ -190,13 +215,19 @@ pub async fn footprint(
             .footprints()
             .known_freshness(&query.asset, query.day, query.area)
     {
-        let key = CacheKey::new(query.clone(), format, size, freshness.version);
+        let key = CacheKey::new(
+            (query.clone(), Arc::clone(&reader.assets)),
+            format,
+            size,
+            freshness.version,
+        );
         if let Some(hit) = state.cache.get(&key).await {
             let answer = Answer {
                 format,
                 freshness,
                 labels: &hit.labels,
                 gzip,
+                state,
             };
             if not_modified(answer.etag()) {
                 return answer.respond(StatusCode::NOT_MODIFIED, Body::empty());
@@ -209,6 +240,7 @@ pub async fn footprint(
             freshness,
             labels: &labels,
             gzip,
+            state,
         };
         if not_modified(answer.etag()) {
             return answer.respond(StatusCode::NOT_MODIFIED, Body::empty());
@@ -216,7 +248,12 @@ pub async fn footprint(
     }
 
     let (report, freshness) = state.pipeline.footprints().answer(&query).await?;
-    let key = CacheKey::new(query.clone(), format, size, freshness.version);
+    let key = CacheKey::new(
+        (query.clone(), Arc::clone(&reader.assets)),
+        format,
+        size,
+        freshness.version,
+    );
     let mut labels = labels_of(&key, &query, freshness)?;
     labels.region = Some(header_text(&report.intensity_region)?);
     let answer = Answer {
@@ -224,6 +261,7 @@ pub async fn footprint(
         freshness,
         labels: &labels,
         gzip,
+        state,
     };
     if not_modified(answer.etag()) {
         return answer.respond(StatusCode::NOT_MODIFIED, Body::empty());
@@ -288,6 +326,8 @@ struct Answer<'a> {
     labels: &'a Labels,
     /// Send the gzipped body (the client takes it, the format is text).
     gzip: bool,
+    /// Whose `Cache-Control` and `Vary` (public, or private with access on).
+    state: &'a AppState,
 }
 
 impl Answer<'_> {
@@ -309,11 +349,6 @@ impl Answer<'_> {
     }
 
     fn respond(&self, status: StatusCode, body: Body) -> Result<Response, Error> {
-        let max_age = if self.freshness.settled {
-            SETTLED_MAX_AGE
-        } else {
-            FORECAST_MAX_AGE
-        };
         let mut response = Response::builder().status(status).body(body)?;
         let headers = response.headers_mut();
         // A 304 has no body, so it describes none (RFC 9110 15.4.5).
@@ -329,11 +364,11 @@ impl Answer<'_> {
             &self.labels.etag
         };
         headers.insert(header::ETAG, etag.clone());
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(max_age));
         headers.insert(
-            header::VARY,
-            HeaderValue::from_static("Accept, Accept-Encoding"),
+            header::CACHE_CONTROL,
+            self.state.cache_control(self.freshness.settled),
         );
+        headers.insert(header::VARY, self.state.vary());
         if self.gzip && status == StatusCode::OK {
             headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }

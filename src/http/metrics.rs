@@ -92,6 +92,9 @@ fn register() {
         metrics::counter!("watch_files_ingested_total", "outcome" => outcome).absolute(0);
     }
     metrics::gauge!("watch_files_waiting").set(0.0);
+    for reason in ["missing", "unknown", "limited", "forbidden"] {
+        metrics::counter!("access_refused_total", "reason" => reason).absolute(0);
+    }
     metrics::gauge!("watch_newest_unstored_file_age_seconds").set(f64::NAN);
     for route in super::route_paths() {
         let _ = handles(route, StatusCode::OK);
@@ -107,6 +110,10 @@ fn describe() {
     metrics::describe_gauge!(
         "blocking_work_overdue",
         "Blocking work (file reads) past its deadline whose thread has not returned."
+    );
+    metrics::describe_counter!(
+        "access_refused_total",
+        "Requests refused for want of a usable token, by reason (missing, unknown, limited after too many failures, forbidden by the token's scope)."
     );
     metrics::describe_counter!(
         "http_requests_total",

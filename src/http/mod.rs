@@ -2,6 +2,7 @@
 //! request span, a timeout and a cap on concurrent requests). Handlers live
 //! in one file per route family.
 
+mod access;
 mod answer;
 mod cache;
 mod footprint;
@@ -11,6 +12,7 @@ mod negotiate;
 mod page;
 mod report;
 mod server;
+mod signin;
 mod starting;
 mod summary;
 
@@ -21,7 +23,7 @@ use axum::error_handling::HandleErrorLayer;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use axum::{BoxError, Json, Router};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -30,15 +32,17 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::access::Access;
 use crate::blocking::{WorkLimit, run_blocking};
 use crate::catalog::Catalog;
 use crate::config::ServerArgs;
 use crate::error::Error;
 use crate::pipeline::Pipeline;
 
+pub use self::access::{Gate, Reader};
 pub use self::cache::ResponseCache;
 pub use self::negotiate::negotiate_format;
-pub use self::server::serve;
+pub use self::server::{serve, serve_metrics};
 pub use self::starting::{Ready, open_when_ready};
 
 /// Everything a handler needs. Every request clones it, so it is one
@@ -52,18 +56,43 @@ pub struct Shared {
     pub cache: ResponseCache,
     pub catalog: Catalog,
     pub config: ServerArgs,
+    /// Access: off, or the tokens in force.
+    pub gate: Gate,
 }
 
 impl AppState {
-    pub fn new(pipeline: Pipeline, config: ServerArgs) -> Self {
+    /// The application over `pipeline`; with `access`, every data route
+    /// needs a token (see [`Access`]).
+    pub fn new(pipeline: Pipeline, config: ServerArgs, access: Option<Access>) -> Self {
         // Installed before the first request, so every one is counted.
         metrics::handle();
         AppState(Arc::new(Shared {
             catalog: Catalog::new(pipeline.data_dir().to_owned()),
             pipeline,
             cache: ResponseCache::new(config.response_cache_mib.saturating_mul(1 << 20)),
+            gate: Gate::new(access, &config),
             config,
         }))
+    }
+
+    /// `Cache-Control` of an answer kept `max_age` seconds: `private` with
+    /// access on, so that no shared cache hands one reader's answer to
+    /// another.
+    pub(crate) fn cache_control(&self, settled: bool) -> HeaderValue {
+        HeaderValue::from_static(match (self.gate.is_on(), settled) {
+            (false, true) => "public, max-age=86400",
+            (false, false) => "public, max-age=300",
+            (true, true) => "private, max-age=86400",
+            (true, false) => "private, max-age=300",
+        })
+    }
+
+    /// `Vary` of an answer: with access on, the token is part of it.
+    pub(crate) fn vary(&self) -> HeaderValue {
+        HeaderValue::from_static(match self.gate.is_on() {
+            false => "Accept, Accept-Encoding",
+            true => "Accept, Accept-Encoding, Authorization",
+        })
     }
 }
 
@@ -83,6 +112,8 @@ pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     vec![
         ("/", get(page::page).layer(CompressionLayer::new())),
+        ("/signin", post(signin::sign_in)),
+        ("/signout", post(signin::sign_out)),
         (
             "/footprint/{asset}/{date}/{range}",
             get(footprint::footprint),
@@ -124,6 +155,10 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::authorize,
+        ))
         .with_state(state);
     let routes = with_layers(routes, &config);
     match cors(&config.cors_origins) {
@@ -286,13 +321,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// The assets and dates of the data directory.
-async fn assets(State(state): State<AppState>) -> Result<Response, Error> {
+/// The assets and dates of the data directory that the reader may see.
+async fn assets(State(state): State<AppState>, reader: Reader) -> Result<Response, Error> {
     let catalog = state.catalog.clone();
     let view = WorkLimit::file_reads()
         .run(move || catalog.view())
         .await??;
-    Ok(Json(view).into_response())
+    Ok(Json(view.within(&reader.assets)).into_response())
 }
 
 /// `/openapi.json`, whose first server is the origin it was fetched from,
@@ -343,8 +378,11 @@ async fn not_found() -> Error {
     Error::NotFound
 }
 
-async fn method_not_allowed() -> Error {
-    Error::MethodNotAllowed
+async fn method_not_allowed(uri: axum::http::Uri) -> Error {
+    match uri.path() {
+        "/signin" | "/signout" => Error::MethodNotAllowed("POST"),
+        _ => Error::MethodNotAllowed("GET, HEAD"),
+    }
 }
 
 #[cfg(test)]

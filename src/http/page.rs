@@ -12,6 +12,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
 
 use super::AppState;
+use super::access::{Reader, client_of, cookie_token};
 use crate::asset::AssetId;
 use crate::blocking::WorkLimit;
 use crate::catalog::{AssetDates, CatalogView};
@@ -26,6 +27,7 @@ use crate::message::chain;
 use crate::render::ChartSize;
 use crate::render::number::{format_mass_g, group_thousands};
 use crate::settlement::SettlementDay;
+use axum::http::header;
 
 /// The form's fields, as text: a bad one becomes a message, not a 400.
 #[derive(Debug, Default, Deserialize)]
@@ -43,6 +45,42 @@ pub struct PageParams {
     day: Option<String>,
     /// `national` or `regional`; otherwise the asset's own.
     intensity: Option<String>,
+    /// With access on, the chart and downloads come from the page itself
+    /// (the API takes no cookie): the answer in this format.
+    format: Option<String>,
+    width: Option<String>,
+    height: Option<String>,
+}
+
+/// Where the page's charts and downloads point: the API's own URLs, or,
+/// with access on (the API takes no cookie), the page with `format=`.
+enum Links {
+    Api,
+    /// The page's form, as its query string.
+    Page(String),
+}
+
+impl Links {
+    /// The answer at API URL `api` with `extra` query parameters (none for
+    /// the default chart).
+    fn url(&self, api: &str, extra: &str) -> String {
+        let (base, extra) = match self {
+            Links::Api => (api.to_owned(), extra),
+            Links::Page(form) => (
+                format!("/?{form}"),
+                if extra.is_empty() {
+                    "format=png"
+                } else {
+                    extra
+                },
+            ),
+        };
+        match (extra.is_empty(), base.contains('?')) {
+            (true, _) => base,
+            (false, true) => format!("{base}&{extra}"),
+            (false, false) => format!("{base}?{extra}"),
+        }
+    }
 }
 
 /// What the page shows below its forms.
@@ -53,7 +91,7 @@ enum Shown {
     Fleet(FleetAnswer),
 }
 
-const STYLE: &str = r#"
+pub(super) const STYLE: &str = r#"
 a { color: var(--accent); }
 :root { color-scheme: light; --ink: #212121; --muted: #5f5f5f; --line: #d9d9d9; --accent: #54278f; }
 * { box-sizing: border-box; }
@@ -64,7 +102,7 @@ h2 { font-size: 1.15rem; margin: 1.5rem 0 .5rem; }
 form { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: .75rem; align-items: end;
        background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 1rem; }
 label { display: flex; flex-direction: column; gap: .25rem; font-weight: 600; font-size: .9rem; }
-select, button { font: inherit; padding: .45rem .5rem; border: 1px solid #9e9e9e; border-radius: 6px; background: #fff; min-height: 44px; }
+select, button, input { font: inherit; padding: .45rem .5rem; border: 1px solid #9e9e9e; border-radius: 6px; background: #fff; min-height: 44px; }
 button { background: var(--accent); color: #fff; border-color: var(--accent); font-weight: 600; cursor: pointer; }
 button:focus-visible, select:focus-visible, a:focus-visible { outline: 3px solid #f0a202; outline-offset: 2px; }
 .problem { background: #fdecea; border: 1px solid #d93025; color: #8a1c12; border-radius: 8px; padding: .75rem 1rem; margin-top: 1rem; }
@@ -82,6 +120,7 @@ thead th { background: #f3f0f8; position: sticky; top: 0; }
 tr.estimated td { color: var(--muted); font-style: italic; }
 .note { color: var(--muted); font-size: .85rem; }
 main { display: flex; flex-direction: column; }
+form.signed-in { display: flex; justify-content: space-between; align-items: center; padding: .5rem 1rem; margin-bottom: .5rem; }
 .table-wrap:focus-visible { outline: 3px solid #f0a202; outline-offset: 2px; }
 /* On a phone the answer comes first, under the heading; the forms follow. */
 @media (max-width: 700px) {
@@ -93,12 +132,24 @@ main { display: flex; flex-direction: column; }
 pub async fn page(
     State(state): State<AppState>,
     params: Result<Query<PageParams>, QueryRejection>,
+    request: axum::http::request::Parts,
 ) -> Response {
     // A query string that does not even parse is treated as an empty form.
     let params = params.map(|Query(p)| p).unwrap_or_default();
+    let (reader, links) = match signed_in(&state, &request) {
+        Ok(Some(reader)) => (reader, Links::Page(form_query(&request))),
+        Ok(None) => (Reader::everyone(), Links::Api),
+        Err(refusal) => return super::signin::sign_in_page(&refusal),
+    };
+    if let (Links::Page(_), Some(format)) = (&links, params.format.as_deref()) {
+        return match page_file(&state, &params, &reader, format).await {
+            Ok(response) => response,
+            Err(err) => err.into_response(),
+        };
+    }
     let catalog = state.catalog.clone();
     let view = match WorkLimit::file_reads().run(move || catalog.view()).await {
-        Ok(Ok(view)) => view,
+        Ok(Ok(view)) => view.within(&reader.assets),
         Ok(Err(err)) => {
             tracing::error!(error = %chain(&err), "listing the data directory");
             CatalogView::default()
@@ -109,24 +160,159 @@ pub async fn page(
         }
     };
     let submitted = params.asset.is_some() || params.date.is_some() || params.view.is_some();
-    let outcome = if submitted {
-        Some(match params.view.as_deref() {
-            Some("period") => period_answer(&state, &params).await.map(Shown::Period),
-            Some("fleet") => fleet_answer(&state, &params).await.map(Shown::Fleet),
-            _ if params.day.as_deref() == Some("uk") => settlement_answer(&state, &params)
-                .await
-                .map(Shown::Settlement),
-            _ => answer(&state, &params).await.map(Shown::Day),
-        })
-    } else {
-        None
+    let outcome = match submitted {
+        true => Some(shown(&state, &params, &reader).await),
+        false => None,
     };
-    Html(render_page(&view, &params, outcome.as_ref()).into_string()).into_response()
+    let signed = reader
+        .name
+        .as_deref()
+        .map(|name| (name, matches!(links, Links::Page(_))));
+    let page = render_page(&view, &params, outcome.as_ref(), (&links, signed));
+    Html(page.into_string()).into_response()
+}
+
+/// The reader the page's cookie signs in, with access on; `None` with
+/// access off; the refusal when the cookie is missing or refused.
+fn signed_in(
+    state: &AppState,
+    request: &axum::http::request::Parts,
+) -> Result<Option<Reader>, Error> {
+    if !state.gate.is_on() {
+        return Ok(None);
+    }
+    let address = client_of(&state.gate, (&request.headers, &request.extensions));
+    state
+        .gate
+        .check(cookie_token(&request.headers), address)
+        .map(Some)
+}
+
+/// The page's query string without the file's own parameters.
+fn form_query(request: &axum::http::request::Parts) -> String {
+    let query = request.uri.query().unwrap_or_default();
+    query
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            !pair.is_empty() && !matches!(name, "format" | "width" | "height")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// What the form asks for, as the API answers it; an asset outside the
+/// reader's scope is answered as one that does not exist.
+async fn shown(state: &AppState, params: &PageParams, reader: &Reader) -> Result<Shown, Error> {
+    let asked = match params.view.as_deref() {
+        Some("fleet") => None,
+        _ => Some(AssetId::parse(params.asset.as_deref().unwrap_or_default())?),
+    };
+    let asset = asked.as_ref().map(|a| reader.assets.visible(a));
+    let outcome = match (params.view.as_deref(), asset) {
+        (Some("fleet"), _) | (_, None) => {
+            fleet_answer(state, params, reader).await.map(Shown::Fleet)
+        }
+        (Some("period"), Some(asset)) => {
+            period_answer(state, params, asset).await.map(Shown::Period)
+        }
+        (_, Some(asset)) if params.day.as_deref() == Some("uk") => {
+            settlement_answer(state, params, asset)
+                .await
+                .map(Shown::Settlement)
+        }
+        (_, Some(asset)) => answer(state, params, asset).await.map(Shown::Day),
+    };
+    match asked {
+        Some(asked) => told_as(outcome, &asked),
+        None => outcome,
+    }
+}
+
+/// An answer for an asset asked in place of `asked` (outside the
+/// reader's scope), told of `asked`.
+fn told_as(outcome: Result<Shown, Error>, asked: &AssetId) -> Result<Shown, Error> {
+    match outcome {
+        Ok(Shown::Day(mut report)) => {
+            report.asset = asked.clone();
+            Ok(Shown::Day(report))
+        }
+        Ok(Shown::Settlement(mut report)) => {
+            report.asset = asked.clone();
+            Ok(Shown::Settlement(report))
+        }
+        Ok(Shown::Period(mut period)) => {
+            period.asset = asked.clone();
+            Ok(Shown::Period(period))
+        }
+        Ok(fleet) => Ok(fleet),
+        Err(err) => Err(super::access::told_of(err, asked)),
+    }
+}
+
+/// The answer the form shows, as a file in `format` (the page's chart and
+/// downloads with access on).
+async fn page_file(
+    state: &AppState,
+    params: &PageParams,
+    reader: &Reader,
+    format: &str,
+) -> Result<Response, Error> {
+    let format = super::negotiate_format(Some(format), None)?;
+    let size = ChartSize::new(
+        super::answer::pixels("width", params.width.as_deref(), ChartSize::DEFAULT.width)?,
+        super::answer::pixels(
+            "height",
+            params.height.as_deref(),
+            ChartSize::DEFAULT.height,
+        )?,
+    )?;
+    let shown = shown(state, params, reader).await?;
+    let (bytes, name) = WorkLimit::renders()
+        .run(move || {
+            Ok::<_, Error>(match &shown {
+                Shown::Day(r) => (
+                    crate::render::render(r, format, size)?,
+                    format!("footprint_{}_{}_{}", r.asset, r.date, r.range),
+                ),
+                Shown::Settlement(r) => (
+                    crate::render::render_settlement(r, format, size)?,
+                    format!("footprint_{}_{}_uk_{}", r.asset, r.date, r.range),
+                ),
+                Shown::Period(p) => (
+                    crate::render::render_period(p, format, size)?,
+                    format!("footprint_{}_{}_{}", p.asset, p.from, p.to),
+                ),
+                Shown::Fleet(f) => (
+                    crate::render::render_fleet(f, format, size)?,
+                    format!(
+                        "fleet_{}",
+                        f.date.map(|d| d.to_string()).unwrap_or_default()
+                    ),
+                ),
+            })
+        })
+        .await??;
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{name}.{format}\""),
+            ),
+            (header::CACHE_CONTROL, "private, no-cache".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// Parses the form and asks the pipeline, exactly as the API would.
-async fn answer(state: &AppState, params: &PageParams) -> Result<FootprintReport, Error> {
-    let asset = AssetId::parse(params.asset.as_deref().unwrap_or_default())?;
+async fn answer(
+    state: &AppState,
+    params: &PageParams,
+    asset: AssetId,
+) -> Result<FootprintReport, Error> {
     let day = Day::parse(params.date.as_deref().unwrap_or_default())?;
     let start = HalfHourId::parse(params.from.as_deref().unwrap_or("1"))?;
     let end = HalfHourId::parse(params.to.as_deref().unwrap_or("48"))?;
@@ -155,8 +341,8 @@ fn area_choice(params: &PageParams) -> Result<AreaChoice, Error> {
 async fn settlement_answer(
     state: &AppState,
     params: &PageParams,
+    asset: AssetId,
 ) -> Result<SettlementReport, Error> {
-    let asset = AssetId::parse(params.asset.as_deref().unwrap_or_default())?;
     let day = SettlementDay::new(Day::parse(params.date.as_deref().unwrap_or_default())?);
     let last = day.periods().to_string();
     let range = format!(
@@ -180,8 +366,11 @@ async fn settlement_answer(
 }
 
 /// One asset over the chosen days, as the API answers it.
-async fn period_answer(state: &AppState, params: &PageParams) -> Result<AssetPeriod, Error> {
-    let asset = AssetId::parse(params.asset.as_deref().unwrap_or_default())?;
+async fn period_answer(
+    state: &AppState,
+    params: &PageParams,
+    asset: AssetId,
+) -> Result<AssetPeriod, Error> {
     let from = Day::parse(params.first_day.as_deref().unwrap_or_default())?;
     let to = Day::parse(params.last_day.as_deref().unwrap_or_default())?;
     let days = state
@@ -197,7 +386,11 @@ async fn period_answer(state: &AppState, params: &PageParams) -> Result<AssetPer
 }
 
 /// Every asset on the chosen day, as the API answers it.
-async fn fleet_answer(state: &AppState, params: &PageParams) -> Result<FleetAnswer, Error> {
+async fn fleet_answer(
+    state: &AppState,
+    params: &PageParams,
+    reader: &Reader,
+) -> Result<FleetAnswer, Error> {
     let day = Day::parse(params.date.as_deref().unwrap_or_default())?;
     let days = state
         .pipeline
@@ -207,7 +400,7 @@ async fn fleet_answer(state: &AppState, params: &PageParams) -> Result<FleetAnsw
     Ok(state
         .pipeline
         .periods()
-        .fleet(&days, crate::footprint::FleetSeries::None)
+        .fleet(&days, crate::footprint::FleetSeries::None, &reader.assets)
         .await?)
 }
 
@@ -221,10 +414,13 @@ fn heading(params: &PageParams) -> &'static str {
     }
 }
 
+/// The page: its forms, the answer asked for, and, when signed in with a
+/// token, whose it is and a way to sign out.
 fn render_page(
     view: &CatalogView,
     params: &PageParams,
     outcome: Option<&Result<Shown, Error>>,
+    (links, signed): (&Links, Option<(&str, bool)>),
 ) -> Markup {
     let chosen_asset = params
         .asset
@@ -267,6 +463,12 @@ fn render_page(
             }
             body {
                 main {
+                    @if let Some((name, true)) = signed {
+                        form class="signed-in" method="post" action="/signout" {
+                            span { "Signed in as " strong { (name) } }
+                            button type="submit" id="sign-out" { "Sign out" }
+                        }
+                    }
                     h1 { (heading(params)) }
                     form method="get" action="/" {
                         (asset_choice("asset", &view.assets, &chosen_asset))
@@ -307,10 +509,10 @@ fn render_page(
                         p class="problem" role="alert" { "The data directory holds no power file with a usable asset." }
                     }
                     @match outcome {
-                        Some(Ok(Shown::Day(report))) => (render_report(report, chosen_area)),
-                        Some(Ok(Shown::Settlement(report))) => (render_settlement(report, chosen_area)),
-                        Some(Ok(Shown::Period(period))) => (render_period(period)),
-                        Some(Ok(Shown::Fleet(fleet))) => (render_fleet(fleet)),
+                        Some(Ok(Shown::Day(report))) => (render_report(report, chosen_area, links)),
+                        Some(Ok(Shown::Settlement(report))) => (render_settlement(report, chosen_area, links)),
+                        Some(Ok(Shown::Period(period))) => (render_period(period, links)),
+                        Some(Ok(Shown::Fleet(fleet))) => (render_fleet(fleet, links)),
                         Some(Err(err)) => {
                             div class="problem" role="alert" id="problem" {
                                 (err.detail())
@@ -329,14 +531,16 @@ fn render_page(
     }
 }
 
-fn render_report(report: &FootprintReport, area: &str) -> Markup {
-    // The chart and downloads use the same intensity as the table.
-    let (first, then) = match intensity_query(area) {
-        Some(query) => (format!("?{query}"), format!("&{query}")),
-        None => (String::new(), String::new()),
-    };
+fn render_report(report: &FootprintReport, area: &str, links: &Links) -> Markup {
     let range = report.range;
-    let base = format!("/footprint/{}/{}/{}", report.asset, report.date, range);
+    // The chart and downloads use the same intensity as the table.
+    let base = match intensity_query(area) {
+        Some(query) => format!(
+            "/footprint/{}/{}/{}?{query}",
+            report.asset, report.date, range
+        ),
+        None => format!("/footprint/{}/{}/{}", report.asset, report.date, range),
+    };
     let totals = report.totals;
     let footprint = totals
         .footprint_g
@@ -370,16 +574,15 @@ fn render_report(report: &FootprintReport, area: &str) -> Markup {
                 // SVG so that it is sharp at any pixel density and its text
                 // is shown at the size it was set (at least 11 px).
                 picture {
-                    source media="(max-width: 700px)" type="image/svg+xml" srcset=(format!("{base}?format=svg&width=360&height=560{then}"));
-                    img id="chart" src=(format!("{base}{first}")) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt);
+                    source media="(max-width: 700px)" type="image/svg+xml" srcset=(links.url(&base, "format=svg&width=360&height=560"));
+                    img id="chart" src=(links.url(&base, "")) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt);
                 }
             }
             p class="formats" {
                 "Download: "
-                a href=(format!("{base}?format=png{then}")) { "PNG" }
-                a href=(format!("{base}?format=svg{then}")) { "SVG" }
-                a href=(format!("{base}?format=csv{then}")) { "CSV" }
-                a href=(format!("{base}?format=json{then}")) { "JSON" }
+                @for f in ["png", "svg", "csv", "json"] {
+                    a href=(links.url(&base, &format!("format={f}"))) { (f.to_uppercase()) }
+                }
             }
             @if report.skipped_rows.count > 0 {
                 p class="note" { (report.skipped_rows.count) " row(s) of the power file could not be read and were skipped." }
@@ -414,7 +617,7 @@ fn render_report(report: &FootprintReport, area: &str) -> Markup {
     }
 }
 
-fn render_settlement(report: &SettlementReport, area: &str) -> Markup {
+fn render_settlement(report: &SettlementReport, area: &str, links: &Links) -> Markup {
     let mut base = format!(
         "/footprint/{}/{}/{}?day=uk",
         report.asset, report.date, report.range
@@ -441,7 +644,7 @@ fn render_settlement(report: &SettlementReport, area: &str) -> Markup {
                 div { dt { "Intensity from" } dd { (report.intensity_source.describe()) } }
                 div { dt { "Intensity of" } dd id="intensity-region" { (region_words(&report.intensity_region)) } }
             }
-            (chart_and_downloads(&base, &alt))
+            (chart_and_downloads(&base, &alt, links))
             div class="table-wrap" tabindex="0" role="region" aria-label="Table of the settlement periods" {
                 table id="rows" {
                     thead { tr { th scope="col" { "Settlement period (local start)" } th scope="col" { "UTC" } th scope="col" { "Coverage" } th scope="col" { "kWh" } th scope="col" { "gCO2/kWh" } th scope="col" { "Footprint" } } }
@@ -500,22 +703,21 @@ fn intensity_query(area: &str) -> Option<String> {
 
 /// `national` or `13 London` as the page says it.
 /// The chart at `base`, and links to it in every format.
-fn chart_and_downloads(base: &str, alt: &str) -> Markup {
-    let separator = if base.contains('?') { '&' } else { '?' };
+fn chart_and_downloads(base: &str, alt: &str, links: &Links) -> Markup {
     html! {
         figure {
             // Narrow screens get a chart laid out for their width, as on
             // the day view: SVG, sharp at any density, its text at the
             // size it was set.
             picture {
-                source media="(max-width: 700px)" type="image/svg+xml" srcset=(format!("{base}{separator}format=svg&width=360&height=560"));
-                img id="chart" src=(base) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt);
+                source media="(max-width: 700px)" type="image/svg+xml" srcset=(links.url(base, "format=svg&width=360&height=560"));
+                img id="chart" src=(links.url(base, "")) width=(ChartSize::DEFAULT.width) height=(ChartSize::DEFAULT.height) alt=(alt);
             }
         }
         p class="formats" {
             "Download: "
             @for f in ["png", "svg", "csv", "json"] {
-                a href=(format!("{base}{separator}format={f}")) { (f.to_uppercase()) }
+                a href=(links.url(base, &format!("format={f}"))) { (f.to_uppercase()) }
             }
         }
     }
@@ -546,7 +748,7 @@ fn energy_or_no_data(kwh: Option<f64>) -> String {
     })
 }
 
-fn render_period(period: &AssetPeriod) -> Markup {
+fn render_period(period: &AssetPeriod, links: &Links) -> Markup {
     let base = format!(
         "/footprint/{}?from={}&to={}",
         period.asset, period.from, period.to
@@ -569,7 +771,7 @@ fn render_period(period: &AssetPeriod) -> Markup {
                 div { dt { "Intensity of" } dd id="intensity-region" { (region_words(&period.intensity_region)) } }
                 div { dt { "Coverage" } dd { (format!("{:.1} %", t.coverage * 100.0)) } }
             }
-            (chart_and_downloads(&base, &alt))
+            (chart_and_downloads(&base, &alt, links))
             div class="table-wrap" tabindex="0" role="region" aria-label="Table of the days" {
                 table id="days" {
                     thead { tr { th scope="col" { "Day" } th scope="col" { "Status" } th scope="col" { "kWh" } th scope="col" { "Footprint" } th scope="col" { "Coverage" } } }
@@ -651,7 +853,7 @@ fn range_choices(date: &str, uk: bool, from: &str, to: &str) -> Markup {
 /// CSV and JSON.
 const FLEET_ROWS: usize = 50;
 
-fn render_fleet(fleet: &FleetAnswer) -> Markup {
+fn render_fleet(fleet: &FleetAnswer, links: &Links) -> Markup {
     let date = fleet.date.map(|d| d.to_string()).unwrap_or_default();
     let base = format!("/fleet/{date}");
     let t = fleet.totals;
@@ -669,7 +871,7 @@ fn render_fleet(fleet: &FleetAnswer) -> Markup {
                 div { dt { "Assets" } dd { (t.assets) } }
                 div { dt { "Intensity of" } dd id="intensity-region" { (fleet.intensity_regions.iter().map(|r| region_words(r)).collect::<Vec<_>>().join("; ")) } }
             }
-            (chart_and_downloads(&base, &alt))
+            (chart_and_downloads(&base, &alt, links))
             @if fleet.assets.len() > FLEET_ROWS {
                 p class="note" { "The " (FLEET_ROWS) " largest footprints; every asset is in the CSV and JSON." }
             }

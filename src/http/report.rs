@@ -9,7 +9,10 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use serde::Deserialize;
 
+use std::sync::Arc;
+
 use super::AppState;
+use super::access::Reader;
 use super::answer::{Asked, Made, Said, query_problem, respond};
 use super::cache::Question;
 use crate::asset::AssetId;
@@ -35,6 +38,7 @@ pub struct ReportParams {
 
 pub async fn report(
     State(state): State<AppState>,
+    reader: Reader,
     params: Result<Query<ReportParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
@@ -47,7 +51,9 @@ pub async fn report(
         })
     };
     let (from, to) = (month("from", &params.from)?, month("to", &params.to)?);
-    let asset = params.asset.as_deref().map(AssetId::parse).transpose()?;
+    let asked = params.asset.as_deref().map(AssetId::parse).transpose()?;
+    // Outside the reader's scope, the answer is a missing asset's.
+    let asset = asked.as_ref().map(|a| reader.assets.visible(a));
     match (params.fleet.as_deref(), &asset) {
         (None | Some("false"), _) | (Some("true"), None) => {}
         (Some("true"), Some(_)) => {
@@ -70,23 +76,30 @@ pub async fn report(
         params.day.as_deref(),
     )
     .map_err(crate::pipeline::PipelineError::from)?;
-    let asked = asked(&params, &headers)?;
+    let wanted = wanted(&reader, &params, &headers)?;
     let current = state.pipeline.reports().current(&query).await?;
-    let name = match &query.asset {
+    let name = match &asked {
         Some(asset) => format!("report_{asset}_{}_{}", query.from, query.to),
         None => format!("report_fleet_{}_{}", query.from, query.to),
     };
     let pipeline = state.pipeline.clone();
-    let asked_query = query.clone();
+    let question = ReportQuery {
+        asset: asked.clone(),
+        ..query.clone()
+    };
+    let scope = Arc::clone(&reader.assets);
     respond(
         &state,
-        Question::Report(query),
+        Question::Report(question),
         current.version,
         name,
-        asked,
+        wanted,
         Said::default(),
         |format, size| async move {
-            let report = pipeline.reports().report(&asked_query, &current).await?;
+            let mut report = pipeline.reports().report(&query, &current, &scope).await?;
+            if let Some(asked) = asked {
+                report.told_of(&asked);
+            }
             let bytes = WorkLimit::renders()
                 .run(move || render_report(&report, format, size))
                 .await??;
@@ -103,7 +116,7 @@ pub async fn report(
 /// JSON unless another format is asked for by `format`, or by an
 /// `Accept` that names CSV, PNG or SVG and not JSON: a report is first a
 /// table (a browser's `Accept: */*` gets JSON, not a chart).
-fn asked(params: &ReportParams, headers: &HeaderMap) -> Result<Asked, Error> {
+fn wanted(reader: &Reader, params: &ReportParams, headers: &HeaderMap) -> Result<Asked, Error> {
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -117,6 +130,7 @@ fn asked(params: &ReportParams, headers: &HeaderMap) -> Result<Asked, Error> {
         None => Some("json"),
     };
     Asked::of(
+        reader,
         format,
         params.width.as_deref(),
         params.height.as_deref(),

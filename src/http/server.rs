@@ -11,11 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
 
 use super::starting::{Ready, starting_router};
 use crate::config::ServerArgs;
@@ -37,8 +39,9 @@ pub async fn serve(
         // an allocation per request. Over-large headers below hyper's buffer
         // (about 400 KiB) are answered by the service with a problem.
         .keep_alive(true);
-    let starting = starting_router(ready.clone(), limits.request_timeout());
-    let mut app: Option<TowerToHyperService<Router>> = None;
+    let open_metrics = limits.access_file.is_none();
+    let starting = starting_router(ready.clone(), limits.request_timeout(), open_metrics);
+    let mut app: Option<Router> = None;
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -53,9 +56,9 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, most likely: let some close.
                     tracing::warn!(error = %e, "cannot accept a connection");
@@ -67,11 +70,16 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         if app.is_none() {
-            app = ready.borrow().clone().map(TowerToHyperService::new);
+            app = ready.borrow().clone();
         }
-        let service = app
-            .clone()
-            .unwrap_or_else(|| TowerToHyperService::new(starting.clone()));
+        // The peer's address, for counting failed tokens per client.
+        let service =
+            TowerToHyperService::new(app.clone().unwrap_or_else(|| starting.clone()).map_request(
+                move |mut request: axum::extract::Request<_>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request
+                },
+            ));
         let stream = super::head_limit::HeadLimited::new(stream);
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
@@ -92,5 +100,20 @@ pub async fn serve(
             grace_ms = grace.as_millis() as u64,
             "connections still open after the grace period are closed"
         );
+    }
+}
+
+/// Serves `/metrics` alone on `listener`, without a token (for a scraper
+/// on the same host), until `shutdown` completes.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let app = Router::new().route("/metrics", axum::routing::get(super::metrics::metrics));
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(error = %e, "the metrics listener stopped");
     }
 }

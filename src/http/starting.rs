@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 
 use super::{AppState, router};
+use crate::access::Access;
 use crate::config::{ServerArgs, SourceArgs, StartupError};
 use crate::error::Error;
 use crate::message::chain;
@@ -33,8 +34,7 @@ const MOST_BETWEEN_ATTEMPTS: Duration = Duration::from_secs(5);
 /// (a missing directory, a damaged file that cannot be moved aside) is
 /// returned: it will not mend itself.
 pub async fn open_when_ready(
-    sources: SourceArgs,
-    server: ServerArgs,
+    (sources, server, access): (SourceArgs, ServerArgs, Option<Access>),
     watching: WatchOptions,
     ready: watch::Sender<Option<Router>>,
 ) -> Result<(), StartupError> {
@@ -50,7 +50,8 @@ pub async fn open_when_ready(
         match opened {
             Ok(pipeline) => {
                 let day_files = pipeline.day_files().clone();
-                let _ = ready.send(Some(router(AppState::new(pipeline, server))));
+                let state = AppState::new(pipeline, server, access);
+                let _ = ready.send(Some(router(state)));
                 ::metrics::gauge!("service_ready").set(1.0);
                 crate::watch::spawn(day_files, watching);
                 return Ok(());
@@ -72,7 +73,7 @@ pub async fn open_when_ready(
 
 /// What answers while the application is not in `ready`: requests other
 /// than the health checks wait up to `wait` for it.
-pub(super) fn starting_router(ready: Ready, wait: Duration) -> Router {
+pub(super) fn starting_router(ready: Ready, wait: Duration, open_metrics: bool) -> Router {
     Router::new().fallback(move |request: Request<Body>| {
         let mut ready = ready.clone();
         async move {
@@ -85,7 +86,11 @@ pub(super) fn starting_router(ready: Ready, wait: Duration) -> Router {
                 }
                 None if path == "/readyz" => None,
                 // A replica stuck starting (a wrong password) can be scraped.
-                None if path == "/metrics" => return super::metrics::metrics().await,
+                // With access on, `/metrics` waits for the application,
+                // which asks for a token.
+                None if path == "/metrics" && open_metrics => {
+                    return super::metrics::metrics().await;
+                }
                 None => tokio::time::timeout(wait, ready.wait_for(Option::is_some))
                     .await
                     .ok()

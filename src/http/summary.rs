@@ -8,7 +8,10 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
+use std::sync::Arc;
+
 use super::AppState;
+use super::access::{Reader, told_of};
 use super::answer::{Asked, Made, Said, query_problem, respond};
 use super::cache::Question;
 use crate::asset::AssetId;
@@ -73,12 +76,28 @@ fn period_of(params: &SummaryParams, step: PeriodStep) -> Result<Period, Error> 
 
 pub async fn asset_period(
     State(state): State<AppState>,
+    reader: Reader,
     Path(asset): Path<String>,
     params: Result<Query<SummaryParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let Query(params) = params.map_err(|e| Error::BadQuery(query_problem(&e)))?;
-    let asset = AssetId::parse(&asset)?;
+    let asked = AssetId::parse(&asset)?;
+    // Outside the reader's scope, the answer is a missing asset's.
+    let asset = reader.assets.visible(&asked);
+    asset_period_of(&state, &reader, (asset, &asked), &params, &headers)
+        .await
+        .map_err(|err| told_of(err, &asked))
+}
+
+/// One asset's period: `asset` asked of the pipeline, told as `asked`.
+async fn asset_period_of(
+    state: &AppState,
+    reader: &Reader,
+    (asset, asked): (AssetId, &AssetId),
+    params: &SummaryParams,
+    headers: &HeaderMap,
+) -> Result<Response, Error> {
     if params.by.is_some() {
         return Err(Error::BadQuery(
             "`by` belongs to /fleet?from=&to=&step=day; one asset's period is that asset's".into(),
@@ -87,33 +106,35 @@ pub async fn asset_period(
     // `auto` depends on the period's length: read it by days first.
     let step = match params.step.as_deref() {
         Some(text) => {
-            let span = period_of(&params, PeriodStep::Day)?;
+            let span = period_of(params, PeriodStep::Day)?;
             PeriodStep::parse_for(text, span.from, span.to).map_err(Error::BadQuery)?
         }
         None => PeriodStep::Day,
     };
-    let period = period_of(&params, step)?;
-    let choice = area_choice(&params)?;
-    let asked = Asked::of(
+    let period = period_of(params, step)?;
+    let choice = area_choice(params)?;
+    let wanted = Asked::of(
+        reader,
         params.format.as_deref(),
         params.width.as_deref(),
         params.height.as_deref(),
-        &headers,
+        headers,
     )?;
-    if settlement_days(&params)? {
-        let (answer, version) = state
+    if settlement_days(params)? {
+        let (mut answer, version) = state
             .pipeline
             .settlement()
             .period(&asset, period, step, choice)
             .await?;
-        let question = Question::SettlementPeriod(asset.clone(), period, step, choice);
-        let name = format!("footprint_{asset}_{}_{}_uk_{step}", period.from, period.to);
+        answer.asset = asked.clone();
+        let question = Question::SettlementPeriod(asked.clone(), period, step, choice);
+        let name = format!("footprint_{asked}_{}_{}_uk_{step}", period.from, period.to);
         return respond(
-            &state,
+            state,
             question,
             version,
             name,
-            asked,
+            wanted,
             Said::default(),
             |format, size| period_made(answer, format, size),
         )
@@ -126,21 +147,23 @@ pub async fn asset_period(
         .other_area(&asset, choice, &days)
         .await?;
     let version = other.as_ref().map_or(days.version, |o| o.version);
-    let question = Question::Period(asset.clone(), period, step, choice);
-    let name = format!("footprint_{asset}_{}_{}_{step}", period.from, period.to);
+    let question = Question::Period(asked.clone(), period, step, choice);
+    let name = format!("footprint_{asked}_{}_{}_{step}", period.from, period.to);
     let pipeline = state.pipeline.clone();
+    let asked = asked.clone();
     respond(
-        &state,
+        state,
         question,
         version,
         name,
-        asked,
+        wanted,
         Said::default(),
         |format, size| async move {
-            let answer = pipeline
+            let mut answer = pipeline
                 .periods()
                 .asset_period(&asset, &days, step, other.as_ref())
                 .await?;
+            answer.asset = asked;
             period_made(answer, format, size).await
         },
     )
@@ -149,6 +172,7 @@ pub async fn asset_period(
 
 pub async fn fleet_day(
     State(state): State<AppState>,
+    reader: Reader,
     Path(date): Path<String>,
     params: Result<Query<SummaryParams>, QueryRejection>,
     headers: HeaderMap,
@@ -164,14 +188,22 @@ pub async fn fleet_day(
     }
     let period = Period::new(day, day, PeriodStep::Day)?;
     if settlement_days(&params)? {
-        return settlement_fleet(state, day, &params, &headers).await;
+        return settlement_fleet(state, &reader, day, (&params, &headers)).await;
     }
     let name = format!("fleet_{day}");
-    fleet(state, period, FleetSeries::None, name, &params, &headers).await
+    fleet(
+        state,
+        &reader,
+        (period, FleetSeries::None),
+        name,
+        (&params, &headers),
+    )
+    .await
 }
 
 pub async fn fleet_period(
     State(state): State<AppState>,
+    reader: Reader,
     params: Result<Query<SummaryParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
@@ -210,20 +242,21 @@ pub async fn fleet_period(
         FleetSeries::Days => format!("fleet_{}_{}_by_day", period.from, period.to),
         FleetSeries::AssetDays => format!("fleet_{}_{}_by_asset_day", period.from, period.to),
     };
-    fleet(state, period, series, name, &params, &headers).await
+    fleet(state, &reader, (period, series), name, (&params, &headers)).await
 }
 
+/// The fleet within the reader's scope over `period`, totals over it.
 async fn fleet(
     state: AppState,
-    period: Period,
-    series: FleetSeries,
+    reader: &Reader,
+    (period, series): (Period, FleetSeries),
     name: String,
-    params: &SummaryParams,
-    headers: &HeaderMap,
+    (params, headers): (&SummaryParams, &HeaderMap),
 ) -> Result<Response, Error> {
-    let asked = fleet_asked(params, headers)?;
+    let asked = fleet_asked(reader, params, headers)?;
     let days = state.pipeline.periods().period_days(period).await?;
     let pipeline = state.pipeline.clone();
+    let scope = Arc::clone(&reader.assets);
     respond(
         &state,
         Question::Fleet(period, series),
@@ -232,22 +265,26 @@ async fn fleet(
         asked,
         Said::default(),
         |format, size| async move {
-            let answer = pipeline.periods().fleet(&days, series).await?;
+            let answer = pipeline.periods().fleet(&days, series, &scope).await?;
             fleet_made(answer, format, size).await
         },
     )
     .await
 }
 
-/// The fleet on UK settlement day `day`.
+/// The fleet within the reader's scope on UK settlement day `day`.
 async fn settlement_fleet(
     state: AppState,
+    reader: &Reader,
     day: Day,
-    params: &SummaryParams,
-    headers: &HeaderMap,
+    (params, headers): (&SummaryParams, &HeaderMap),
 ) -> Result<Response, Error> {
-    let asked = fleet_asked(params, headers)?;
-    let (answer, version) = state.pipeline.settlement().fleet(day).await?;
+    let asked = fleet_asked(reader, params, headers)?;
+    let (answer, version) = state
+        .pipeline
+        .settlement()
+        .fleet(day, &reader.assets)
+        .await?;
     respond(
         &state,
         Question::SettlementFleet(day),
@@ -262,7 +299,11 @@ async fn settlement_fleet(
 
 /// What a fleet request asks for; a fleet takes each asset's own area, so
 /// another is refused rather than ignored.
-fn fleet_asked(params: &SummaryParams, headers: &HeaderMap) -> Result<Asked, Error> {
+fn fleet_asked(
+    reader: &Reader,
+    params: &SummaryParams,
+    headers: &HeaderMap,
+) -> Result<Asked, Error> {
     if area_choice(params)? != AreaChoice::AssetDefault {
         return Err(Error::BadQuery(
             "a fleet is answered with each asset's own intensity (its region's, else national); `intensity` is not taken here"
@@ -270,6 +311,7 @@ fn fleet_asked(params: &SummaryParams, headers: &HeaderMap) -> Result<Asked, Err
         ));
     }
     Asked::of(
+        reader,
         params.format.as_deref(),
         params.width.as_deref(),
         params.height.as_deref(),

@@ -14,7 +14,7 @@ use super::intensity::{Intensities, area_in};
 use super::memo::Memo;
 use super::rows::{Results, stored_rows};
 use super::{IngestedDay, PipelineError};
-use crate::asset::AssetId;
+use crate::asset::{AssetId, AssetScope};
 use crate::blocking::run_blocking;
 use crate::footprint::{
     AssetDayWithoutIntensity, AssetPeriod, DatedRow, DayStatus, FleetAnswer, FleetAsset,
@@ -375,12 +375,14 @@ impl Periods {
         }))
     }
 
-    /// Every asset of the fleet over `period` (one day or more), ranked;
-    /// with `series`, day by day as well.
+    /// Every asset of the fleet within `scope` over `period` (one day or
+    /// more), ranked, with totals over them; with `series`, day by day as
+    /// well.
     pub async fn fleet(
         &self,
         period_days: &PeriodDays,
         series: FleetSeries,
+        scope: &AssetScope,
     ) -> Result<FleetAnswer, PipelineError> {
         let period = period_days.period;
         let days = &period_days.days;
@@ -399,7 +401,10 @@ impl Periods {
             .collect();
         let mut by_asset: HashMap<AssetId, Vec<crate::footprint::Totals>> = HashMap::new();
         let mut asset_days = Vec::new();
-        for t in stored.into_iter().filter(|t| ok_days.contains(&t.day)) {
+        let seen = stored
+            .into_iter()
+            .filter(|t| ok_days.contains(&t.day) && scope.covers(&t.asset));
+        for t in seen {
             if without
                 .get(&t.day)
                 .is_some_and(|d| !d.has_intensity_for(&t.asset))
@@ -433,19 +438,20 @@ impl Periods {
                 }
             })
             .collect();
-        let mut answer = self.fleet_of(period_days, assets).await?;
+        let mut answer = self.fleet_of(period_days, assets, scope).await?;
         answer.days = day_series;
         answer.asset_days = (series == FleetSeries::AssetDays).then_some(asset_days);
         Ok(answer)
     }
 
     /// A fleet answer over `period_days` of `assets` (their figures summed
-    /// already): each named with whose intensity it used, ranked, with the
-    /// days and asset-days that lack figures said apart.
+    /// already) within `scope`: each named with whose intensity it used,
+    /// ranked, with the days and asset-days that lack figures said apart.
     pub(super) async fn fleet_of(
         &self,
         period_days: &PeriodDays,
         assets: Vec<FleetAsset>,
+        scope: &AssetScope,
     ) -> Result<FleetAnswer, PipelineError> {
         let period = period_days.period;
         let days = &period_days.days;
@@ -455,6 +461,7 @@ impl Periods {
             .flat_map(|(day, d)| {
                 d.without_intensity
                     .iter()
+                    .filter(|(asset, _)| scope.covers(asset))
                     .map(|(asset, area)| AssetDayWithoutIntensity {
                         asset: asset.clone(),
                         date: *day,
@@ -478,6 +485,7 @@ impl Periods {
             .collect();
         let assets: Vec<FleetAsset> = assets
             .into_iter()
+            .filter(|asset| scope.covers(&asset.asset))
             .map(|asset| {
                 let area = area_in(&register, &asset.asset);
                 FleetAsset {

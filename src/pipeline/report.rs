@@ -5,7 +5,7 @@
 //! of the UTC day is moved, half-hour by half-hour, into the month it
 //! belongs to.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
@@ -13,6 +13,7 @@ use chrono::{Timelike, Utc};
 
 use super::period::Periods;
 use super::{IngestedDay, PeriodVersion, PipelineError};
+use crate::asset::AssetScope;
 use crate::blocking::run_blocking;
 use crate::footprint::report::{
     AnnualFactors, DayConvention, Month, Report, ReportInputs, ReportQuery, Sums, build_report,
@@ -91,11 +92,13 @@ impl Reports {
         })
     }
 
-    /// The report over days made current by [`Reports::current`].
+    /// The report over days made current by [`Reports::current`], of the
+    /// assets within `scope` (the fleet's rows and totals over them alone).
     pub async fn report(
         &self,
         query: &ReportQuery,
         current: &ReportDays,
+        scope: &AssetScope,
     ) -> Result<Report, PipelineError> {
         let (from, to) = query.utc_days()?;
         let storage = self.storage.clone();
@@ -103,28 +106,20 @@ impl Reports {
         let asked = query.clone();
         let days = current.days.clone();
         let factors = Arc::clone(&self.factors);
+        let scope = scope.clone();
         run_blocking(move || {
             let mut inputs = ReportInputs::default();
             let sums = storage.month_sums(asked.asset.as_ref(), from, to)?;
-            for (asset, month, s, with_data) in sums.by_asset {
+            let seen = sums.by_asset.into_iter().filter(|s| scope.covers(&s.0));
+            for (asset, month, s, with_data) in seen {
                 inputs
                     .days_with_data
                     .insert((Some(asset.clone()), month), with_data);
                 inputs.sums.insert((asset, month), s);
             }
-            // The fleet's days with data: the days read whole that stored
-            // some asset (every day was made current just before).
-            for (day, ingested) in &days {
-                let record = &ingested.record;
-                if record.assets > record.rejected.len() as u64 {
-                    *inputs
-                        .days_with_data
-                        .entry((None, Month::of(*day)))
-                        .or_default() += 1;
-                }
-            }
+            fleet_days_with_data(&storage, (from, to), &days, &scope, &mut inputs)?;
             if asked.day == DayConvention::Uk {
-                move_summer_hours(&storage, &asked, &days, &mut inputs)?;
+                move_summer_hours(&storage, &asked, (&days, &scope), &mut inputs)?;
             }
             let register = register.current()?;
             inputs.supplier_factors = register
@@ -145,13 +140,45 @@ pub struct ReportDays {
     pub version: PeriodVersion,
 }
 
+/// The fleet's days with data in each month: the days read whole that
+/// stored some asset (every day was made current just before); for a
+/// scope of some assets, the days that stored one of them.
+fn fleet_days_with_data(
+    storage: &Storage,
+    (from, to): (Day, Day),
+    days: &HashMap<Day, IngestedDay>,
+    scope: &AssetScope,
+    inputs: &mut ReportInputs,
+) -> Result<(), PipelineError> {
+    let with_data: BTreeSet<Day> = if scope.is_everything() {
+        days.iter()
+            .filter(|(_, d)| d.record.assets > d.record.rejected.len() as u64)
+            .map(|(day, _)| *day)
+            .collect()
+    } else {
+        storage
+            .day_totals(None, from, to)?
+            .into_iter()
+            .filter(|t| scope.covers(&t.asset) && days.contains_key(&t.day))
+            .map(|t| t.day)
+            .collect()
+    };
+    for day in with_data {
+        *inputs
+            .days_with_data
+            .entry((None, Month::of(day)))
+            .or_default() += 1;
+    }
+    Ok(())
+}
+
 /// Under UK days, each month in summer time begins at 23:00 UTC on the
 /// day before its first: that UTC day's half-hours from then on are moved
 /// from the month of their UTC date into the month they belong to.
 fn move_summer_hours(
     storage: &Storage,
     query: &ReportQuery,
-    days: &HashMap<Day, IngestedDay>,
+    (days, scope): (&HashMap<Day, IngestedDay>, &AssetScope),
     inputs: &mut ReportInputs,
 ) -> Result<(), PipelineError> {
     for month in query.from.through(query.to.next()) {
@@ -163,7 +190,8 @@ fn move_summer_hours(
             continue;
         };
         let first = (start.hour() * 2 + start.minute() / 30) as usize;
-        for measured in storage.measured_days(day, query.asset.as_ref())? {
+        let measured_days = storage.measured_days(day, query.asset.as_ref())?;
+        for measured in measured_days.into_iter().filter(|m| scope.covers(&m.asset)) {
             let part = part_from(&measured, first, days.get(&day));
             let asset = measured.asset;
             if let Some(s) = inputs.sums.get_mut(&(asset.clone(), Month::of(day))) {

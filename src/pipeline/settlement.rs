@@ -9,7 +9,7 @@ use super::answer::Footprints;
 use super::period::Periods;
 use super::rows::{Results, stored_rows};
 use super::{PeriodVersion, PipelineError};
-use crate::asset::AssetId;
+use crate::asset::{AssetId, AssetScope};
 use crate::blocking::run_blocking;
 use crate::footprint::{
     AssetPeriod, DatedRow, DayStatus, FleetAnswer, FleetAsset, FootprintQuery, Period, PeriodDay,
@@ -235,9 +235,11 @@ impl Settlement {
         .await?
     }
 
+    /// The fleet within `scope` on UK settlement day `date`.
     pub async fn fleet(
         &self,
         date: crate::half_hour::Day,
+        scope: &AssetScope,
     ) -> Result<(FleetAnswer, PeriodVersion), PipelineError> {
         let day = SettlementDay::new(date);
         let pieces = day.utc_pieces(PeriodRange::whole(&day));
@@ -260,9 +262,10 @@ impl Settlement {
         let periods = usize::from(day.periods());
         let assets: Vec<FleetAsset> = parts
             .into_iter()
+            .filter(|(asset, _)| scope.covers(asset))
             .map(|(asset, parts)| settlement_asset(asset, &parts, periods))
             .collect();
-        let mut answer = self.periods.fleet_of(&utc, assets).await?;
+        let mut answer = self.periods.fleet_of(&utc, assets, scope).await?;
         answer.date = Some(date);
         answer.from = None;
         answer.to = None;

@@ -2,7 +2,8 @@
 //! `chromium` and `chromium-driver`): choose abc123xyz, 2019-11-25, 14 to
 //! 20, submit; the chart loads at its natural size and the table has seven
 //! rows; a bad choice shows a message; the page fits a 375 px phone and
-//! works with JavaScript off.
+//! works with JavaScript off; with access on, a person signs in with a
+//! token, sees only its assets and signs out.
 //!
 //! Screenshots go to FOOTPRINT_SCREENSHOT_DIR when it is set (the README's
 //! `docs/page.png` and `docs/page-phone.png` come from there).
@@ -101,7 +102,7 @@ async fn choose(client: &Client, asset: &str, date: &str, from: &str, to: &str) 
             .unwrap_or_else(|e| panic!("choosing {value} in #{id}: {e}"));
     }
     client
-        .find(Locator::Css("button[type=submit]"))
+        .find(Locator::Css("form:has(#asset) button[type=submit]"))
         .await
         .unwrap()
         .click()
@@ -383,5 +384,69 @@ async fn on_a_phone_every_view_leads_with_its_answer_and_a_chart_drawn_for_the_w
     assert_eq!(choosers[1], 46);
     assert_eq!(choosers[2], "03:00 BST (period 5)");
     assert_eq!(choosers[3], "46");
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_access_on_a_person_signs_in_sees_only_their_assets_and_signs_out() {
+    // Arrange: the house's token reads `site-0*` of four assets.
+    let Some((_driver, driver_port)) = start_driver().await else {
+        return;
+    };
+    let (app, _access) = crate::access::app_with_access().await;
+    let base = app.serve_over_tcp().await;
+    let profile = tempfile::tempdir().unwrap();
+    let client = browser(driver_port, profile.path(), true, (1280, 1000)).await;
+
+    // Act: sign in through the form.
+    client.goto(&format!("{base}/")).await.unwrap();
+    let field = client.find(Locator::Id("token")).await.unwrap();
+    field.send_keys(crate::access::HOUSE).await.unwrap();
+    client
+        .find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("sign-out"))
+        .await
+        .unwrap();
+    let options = client
+        .execute(
+            "return [...document.querySelectorAll('#asset option')].map(o => o.value);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let script_sees = client
+        .execute("return document.cookie;", vec![])
+        .await
+        .unwrap();
+    choose(&client, "site-001", crate::access::DAY, "14", "20").await;
+    let natural = chart_natural_size(&client).await;
+    let url = client.current_url().await.unwrap();
+    client
+        .find(Locator::Id("sign-out"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("token"))
+        .await
+        .unwrap();
+    let after = client.source().await.unwrap();
+
+    // Assert
+    assert_eq!(options, json!(["site-001", "site-002"]));
+    assert_eq!(script_sees, json!(""), "the cookie is HttpOnly");
+    assert_eq!(natural, (1000, 560), "the chart loads with the cookie");
+    assert!(!url.as_str().contains(crate::access::HOUSE), "{url}");
+    assert!(!after.contains("site-001"), "signed out: {after}");
     client.close().await.unwrap();
 }

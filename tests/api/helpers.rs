@@ -227,7 +227,13 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     if let Some(after) = setup.forecast_refresh {
         pipeline = pipeline.with_forecast_refresh(after);
     }
-    let state = AppState::new(pipeline, setup.server);
+    // With an access file, its tokens (read again as it changes).
+    let access = setup.server.access_file.as_deref().map(|path| {
+        let access = carbon_footprint::access::Access::open(path).expect("the access file opens");
+        access.spawn_reload();
+        access
+    });
+    let state = AppState::new(pipeline, setup.server, access);
     TestApp {
         router: app(state.clone()),
         state,
@@ -261,7 +267,7 @@ impl TestApp {
             annual_factors: None,
         };
         let pipeline = sources.open_pipeline().expect("the pipeline opens");
-        self.state = AppState::new(pipeline, ServerArgs::default());
+        self.state = AppState::new(pipeline, ServerArgs::default(), None);
         self.router = app(self.state.clone());
         self
     }

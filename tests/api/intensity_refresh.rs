@@ -166,6 +166,7 @@ async fn replicas_due_to_refresh_the_same_forecast_ask_the_api_once() {
         carbon_footprint::app(carbon_footprint::AppState::new(
             pipeline,
             carbon_footprint::config::ServerArgs::default(),
+            None,
         ))
     };
     let (a, b) = (replica(), replica());

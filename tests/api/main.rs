@@ -1,6 +1,7 @@
 //! The one integration test binary: one file per behaviour, shared set-up in
 //! `helpers`.
 
+mod access;
 mod browser;
 mod caching;
 mod chart;

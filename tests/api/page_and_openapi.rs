@@ -427,7 +427,19 @@ async fn every_data_route_declares_what_it_answers_as_fully_as_the_day_route() {
     };
 
     // Assert
-    assert_eq!(spec["security"], serde_json::json!([]));
+    // A bearer token where access is on; the open routes say they need none.
+    assert_eq!(spec["security"], serde_json::json!([{"bearer": []}]));
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    for path in ["/healthz", "/readyz", "/openapi.json", "/"] {
+        assert_eq!(
+            spec["paths"][path]["get"]["security"],
+            serde_json::json!([]),
+            "{path}"
+        );
+    }
     for path in ["/footprint/{asset}", "/fleet/{date}", "/fleet"] {
         let responses = &spec["paths"][path]["get"]["responses"];
         for code in day_route.as_object().unwrap().keys() {

@@ -5,12 +5,16 @@
 //! purpose: a request valid by the schema may still be refused for
 //! reasons a schema cannot say (`intensity=regional` for an asset without
 //! a region, `by=asset` without `step=day`), and the page answers a bad
-//! form field with a message rather than a 400. From PyPI (`.ci/run`
-//! installs it); without it the test is skipped, except under CI.
+//! form field with a message rather than a 400. The service runs with
+//! access on and Schemathesis sends a token of every asset: its
+//! `ignored_auth` check then asks each secured operation without one and
+//! expects a refusal. From PyPI (`.ci/run` installs it); without it the
+//! test is skipped, except under CI.
 
 use std::process::Command;
 
-use crate::helpers::{fixtures_dir, serve_binary};
+use crate::helpers::{fixtures_dir, wait_for_port};
+use crate::replicas::replica_with;
 
 #[tokio::test]
 async fn schemathesis_finds_no_undeclared_status_header_content_type_or_body() {
@@ -26,7 +30,34 @@ async fn schemathesis_finds_no_undeclared_status_header_content_type_or_body() {
         return;
     }
     let work = tempfile::tempdir().unwrap();
-    let (_server, port) = serve_binary(&fixtures_dir(), &work.path().join("db.sqlite3")).await;
+    let token = "schemathesis-token-0123456789abcdefghijkl";
+    let access = work.path().join("access.csv");
+    std::fs::write(
+        &access,
+        format!(
+            "name,token_sha256,scope\nschemathesis,{},* metrics\n",
+            carbon_footprint::access::digest_hex(token)
+        ),
+    )
+    .unwrap();
+    let db = work.path().join("db.sqlite3");
+    let (_server, port) = replica_with(
+        &fixtures_dir(),
+        &db.display().to_string(),
+        &work.path().join("log.json"),
+        &[
+            "--watch",
+            "off",
+            "--backfill-days",
+            "0",
+            "--access-file",
+            &access.display().to_string(),
+            // The fuzzer's wrong tokens must not lock its address out.
+            "--max-token-failures",
+            "100000",
+        ],
+    );
+    wait_for_port(port).await;
 
     // Schemathesis keeps a cache where it runs: in the test's own folder.
     let cwd = work.path().to_owned();
@@ -35,6 +66,7 @@ async fn schemathesis_finds_no_undeclared_status_header_content_type_or_body() {
             .current_dir(cwd)
             .args(["run", &format!("http://127.0.0.1:{port}/openapi.json")])
             .args(["--checks", "all"])
+            .args(["--header", &format!("Authorization: Bearer {token}")])
             .args([
                 "--exclude-checks",
                 "positive_data_acceptance,negative_data_rejection",
