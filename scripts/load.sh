@@ -5,7 +5,8 @@
 # same bytes as static files, and the service's share of nginx's rate: the
 # warm path's distance from the physical limit of this machine; then the
 # same URLs on a second server with access on (an access file of 1,000
-# tokens, wrk sending one), and what access costs the warm path. Needs wrk
+# tokens, wrk sending one scoped to two assets), alternating with the first
+# ROUNDS times, and what access costs the warm path (medians). Needs wrk
 # and nginx (installed from Debian's packages if missing).
 #
 #   scripts/load.sh                 # defaults
@@ -88,7 +89,8 @@ token=load-test-token-0123456789abcdefghijklmn
 {
   echo "name,token_sha256,scope"
   for i in $(seq 999); do printf 'reader-%d,%s,site-%d*\n' "$i" "$(printf 'other-%d' "$i" | sha256sum | cut -d' ' -f1)" "$i"; done
-  printf 'load,%s,*\n' "$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
+  # A scope of some assets, the reader a household or a dashboard is.
+  printf 'load,%s,abc* heatpump-07\n' "$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
 } >"$work/access.csv"
 secured_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 RUST_LOG=warn ./target/release/carbon-footprint \
@@ -102,19 +104,30 @@ for path in "${chart#"$base"}" "${json#"$base"}"; do
   curl -fsS -o /dev/null -H "$auth" "http://127.0.0.1:$secured_port$path"
   curl -fsS -o /dev/null -H "$auth" "http://127.0.0.1:$secured_port$path"
 done
-measure_with() { # name url -> prints a row, sets $rps (with the token)
+measure_with() { # url -> sets $rps (with the token)
   local out
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "$auth" "$2")
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -H "$auth" "$1")
   if grep -q 'Non-2xx' <<<"$out"; then echo "$out" >&2; echo "error: non-2xx answers" >&2; exit 1; fi
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-  printf '%-14s %12s %10s %10s\n' "$1" "$rps" "$(awk '$1 == "50%" {print $2}' <<<"$out")" \
-    "$(awk '$1 == "99%" {print $2}' <<<"$out")"
 }
+measure_quietly() { # url -> sets $rps
+  local out
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$1")
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+}
+median() { tr ' ' '\n' | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+# Off and on alternate, ROUNDS times each, so that drift on a shared
+# machine falls on both alike; medians.
+ROUNDS=${ROUNDS:-3}
 echo
-printf '%-14s %12s %10s %10s\n' 'access on' 'requests/s' p50 p99
+printf '%-14s %14s %14s %8s\n' 'access' 'off req/s' 'token req/s' cost
 for pair in "chart $chart" "json $json"; do
   set -- $pair
-  measure "$1 (off)" "$2"; off=$rps
-  measure_with "$1 (token)" "http://127.0.0.1:$secured_port${2#"$base"}"; on=$rps
-  printf '%-14s %11.1f%%\n' "$1 cost" "$(echo "100 * ($off - $on) / $off" | bc -l)"
+  offs=() ons=()
+  for _ in $(seq "$ROUNDS"); do
+    measure_quietly "$2"; offs+=("$rps")
+    measure_with "http://127.0.0.1:$secured_port${2#"$base"}"; ons+=("$rps")
+  done
+  off=$(echo "${offs[*]}" | median); on=$(echo "${ons[*]}" | median)
+  printf '%-14s %14.0f %14.0f %7.1f%%\n' "$1" "$off" "$on" "$(echo "100 * ($off - $on) / $off" | bc -l)"
 done

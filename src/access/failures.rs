@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
@@ -27,6 +27,11 @@ struct Window {
 pub struct Failures {
     windows: Cache<Option<IpAddr>, Arc<Window>>,
     most: u32,
+    /// When the last failure of any address was, in milliseconds from
+    /// `since` (0: none yet): with none in the last window, a request
+    /// looks nothing up.
+    last: Arc<AtomicU64>,
+    since: Instant,
 }
 
 impl Default for Failures {
@@ -44,11 +49,23 @@ impl Failures {
                 .time_to_live(WINDOW)
                 .build(),
             most: most.max(1),
+            last: Arc::new(AtomicU64::new(0)),
+            since: Instant::now(),
         }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.since.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
     }
 
     /// How long `address` must wait, if it has failed too often.
     pub fn refused(&self, address: Option<IpAddr>) -> Option<Duration> {
+        let last = self.last.load(Ordering::Relaxed);
+        if last == 0 || self.now_ms().saturating_sub(last) > WINDOW.as_millis() as u64 {
+            return None;
+        }
         let window = self.windows.get(&address)?;
         let waited = window.began.elapsed();
         (window.failures.load(Ordering::Relaxed) >= self.most && waited < WINDOW)
@@ -64,6 +81,7 @@ impl Failures {
             })
         });
         window.failures.fetch_add(1, Ordering::Relaxed);
+        self.last.store(self.now_ms(), Ordering::Relaxed);
     }
 }
 

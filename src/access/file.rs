@@ -60,7 +60,13 @@ pub(super) fn parse(text: &[u8]) -> Result<(Table, Vec<Skipped>), FileError> {
             });
         }
     }
-    Ok((Table { by_digest }, skipped))
+    Ok((
+        Table {
+            by_digest,
+            ..Table::default()
+        },
+        skipped,
+    ))
 }
 
 /// One line's digest and grant, or why it cannot be used.
