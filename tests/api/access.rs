@@ -563,7 +563,7 @@ async fn behind_a_trusted_proxy_over_https_the_cookie_is_secure() {
 fn serve_logged(
     data: &Path,
     db: &Path,
-    access: Option<&Path>,
+    extra: &[&std::ffi::OsStr],
     log: &Path,
     port: u16,
 ) -> crate::helpers::Killed {
@@ -584,14 +584,12 @@ fn serve_logged(
         .env("RUST_LOG", "trace")
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(log).unwrap());
-    if let Some(access) = access {
-        command.arg("--access-file").arg(access);
-    }
+    command.args(extra);
     crate::helpers::Killed::new(command.spawn().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_made_by_the_command_works_and_no_token_appears_in_any_log_line() {
+async fn a_token_made_by_the_command_works_metrics_have_their_listener_and_no_token_is_logged() {
     // Arrange: a token made as an operator would, and its line in the file.
     let made = std::process::Command::new(env!("CARGO_BIN_EXE_carbon-footprint"))
         .args(["token", "new", "house-7", "--scope", "abc* metrics"])
@@ -617,14 +615,22 @@ async fn a_token_made_by_the_command_works_and_no_token_appears_in_any_log_line(
     crate::helpers::copy_dir(&crate::helpers::fixtures_dir(), data.path());
     let log = dir.path().join("log.txt");
     let port = crate::helpers::free_port();
+    let metrics_port = crate::helpers::free_port();
+    let metrics_bind = format!("127.0.0.1:{metrics_port}");
     let server = serve_logged(
         data.path(),
         &dir.path().join("db.sqlite3"),
-        Some(&access),
+        &[
+            "--access-file".as_ref(),
+            access.as_os_str(),
+            "--metrics-bind".as_ref(),
+            metrics_bind.as_ref(),
+        ],
         &log,
         port,
     );
     crate::helpers::wait_for_port(port).await;
+    crate::helpers::wait_for_port(metrics_port).await;
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let guessed = "guessed-token-that-is-not-known-0123456789";
@@ -654,6 +660,16 @@ async fn a_token_made_by_the_command_works_and_no_token_appears_in_any_log_line(
         .send()
         .await
         .unwrap();
+    let scraped = client
+        .get(format!("http://{metrics_bind}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    let not_there = client
+        .get(format!("http://{metrics_bind}/assets"))
+        .send()
+        .await
+        .unwrap();
     let redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -677,6 +693,8 @@ async fn a_token_made_by_the_command_works_and_no_token_appears_in_any_log_line(
     assert_eq!(hidden.status(), 404);
     assert_eq!(wrong.status(), 401);
     assert_eq!(metrics.status(), 200);
+    assert_eq!(scraped.status(), 200, "the metrics listener needs no token");
+    assert_eq!(not_there.status(), 404, "it serves /metrics alone");
     assert_eq!(signed_in.status(), 303);
     assert_eq!(refused.status(), 401);
     let text = std::fs::read_to_string(&log).unwrap();
@@ -697,13 +715,7 @@ async fn without_an_access_file_the_start_up_log_says_access_is_off() {
     crate::helpers::copy_dir(&crate::helpers::fixtures_dir(), data.path());
     let log: PathBuf = dir.path().join("log.txt");
     let port = crate::helpers::free_port();
-    let server = serve_logged(
-        data.path(),
-        &dir.path().join("db.sqlite3"),
-        None,
-        &log,
-        port,
-    );
+    let server = serve_logged(data.path(), &dir.path().join("db.sqlite3"), &[], &log, port);
     crate::helpers::wait_for_port(port).await;
     let answer = reqwest::get(format!(
         "http://127.0.0.1:{port}/footprint/abc123xyz/2019-11-25/14-20"
