@@ -12,7 +12,6 @@ mod negotiate;
 mod page;
 mod report;
 mod server;
-mod signin;
 mod starting;
 mod summary;
 
@@ -112,8 +111,8 @@ pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     vec![
         ("/", get(page::page).layer(CompressionLayer::new())),
-        ("/signin", post(signin::sign_in)),
-        ("/signout", post(signin::sign_out)),
+        ("/signin", post(page::signin::sign_in)),
+        ("/signout", post(page::signin::sign_out)),
         (
             "/footprint/{asset}/{date}/{range}",
             get(footprint::footprint),
@@ -191,7 +190,7 @@ fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(allowed))
             .allow_methods([axum::http::Method::GET, axum::http::Method::HEAD])
-            .allow_headers([header::ACCEPT, header::IF_NONE_MATCH])
+            .allow_headers([header::ACCEPT, header::IF_NONE_MATCH, header::AUTHORIZATION])
             .expose_headers([
                 header::ETAG,
                 header::CONTENT_DISPOSITION,

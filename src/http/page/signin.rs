@@ -10,9 +10,9 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, PreEscaped, html};
 use serde::Deserialize;
 
-use super::AppState;
-use super::access::{COOKIE, client_of};
 use crate::error::Error;
+use crate::http::AppState;
+use crate::http::access::{COOKIE, client_of};
 
 #[derive(Debug, Deserialize)]
 pub struct SignIn {
@@ -119,7 +119,7 @@ pub fn sign_in_page(reason: &Error) -> Response {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { "Sign in: carbon footprint" }
-                style { (PreEscaped(super::page::STYLE)) }
+                style { (PreEscaped(super::markup::STYLE)) }
             }
             body {
                 main {
