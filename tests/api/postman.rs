@@ -1,8 +1,10 @@
 //! A client nobody here wrote: `/openapi.json` converted by Postman's own
 //! converter with its default options, and the collection run with newman
 //! against the real binary. Every request must answer as documented (2xx,
-//! or 304). Both tools come from the npm registry (`.ci/run` installs
-//! them); without them the test is skipped, except under CI.
+//! or 304). With access on, the collection asks for its bearer token once
+//! (`bearerToken`) and every secured request sends it. Both tools come from
+//! the npm registry (`.ci/run` installs them); without them the test is
+//! skipped, except under CI.
 
 use std::path::Path;
 use std::process::Command;
@@ -122,4 +124,103 @@ fn documented_operations() -> usize {
         .values()
         .map(|item| item.as_object().unwrap().len())
         .sum()
+}
+
+/// The collection converted from the description of a server with access
+/// on, and run by newman with `bearerToken` given once (or not at all):
+/// `(request name, status, content type)` of every request.
+async fn run_with_access(token_given: Option<&str>) -> Vec<(String, u64, String)> {
+    let work = tempfile::tempdir().unwrap();
+    let token = "postman-token-0123456789abcdefghijklmnop";
+    let access = work.path().join("access.csv");
+    std::fs::write(
+        &access,
+        format!(
+            "name,token_sha256,scope\npostman,{},* metrics\n",
+            carbon_footprint::access::digest_hex(token)
+        ),
+    )
+    .unwrap();
+    let (_server, port) = crate::replicas::replica_with(
+        &fixtures_dir(),
+        &work.path().join("db.sqlite3").display().to_string(),
+        &work.path().join("log.json"),
+        &[
+            "--watch",
+            "off",
+            "--backfill-days",
+            "0",
+            "--access-file",
+            &access.display().to_string(),
+        ],
+    );
+    crate::helpers::wait_for_port(port).await;
+    let served = reqwest::get(format!("http://127.0.0.1:{port}/openapi.json"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let spec = work.path().join("openapi.json");
+    std::fs::write(&spec, served).unwrap();
+    let collection = work.path().join("collection.json");
+    run(Command::new("openapi2postmanv2")
+        .arg("-s")
+        .arg(&spec)
+        .arg("-o")
+        .arg(&collection));
+    let converted: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&collection).unwrap()).unwrap();
+    assert_eq!(
+        converted["auth"]["type"], "bearer",
+        "the collection asks for a token"
+    );
+    let report = work.path().join("report.json");
+    let mut newman = Command::new("newman");
+    newman
+        .arg("run")
+        .arg(&collection)
+        .args(["--reporters", "json", "--reporter-json-export"])
+        .arg(&report);
+    if token_given.is_some() {
+        newman.args(["--env-var", &format!("bearerToken={token}")]);
+    }
+    // Refused requests fail newman's run; the report says which.
+    let _ = newman.output().expect("newman starts");
+    executions(&report)
+}
+
+#[tokio::test]
+async fn with_access_on_a_postman_import_takes_the_token_once_for_every_request() {
+    if !available("openapi2postmanv2") || !available("newman") {
+        return;
+    }
+
+    let given = run_with_access(Some("given")).await;
+    let not_given = run_with_access(None).await;
+
+    assert_eq!(given.len(), documented_operations(), "{given:?}");
+    for (name, code, _) in &given {
+        match name.as_str() {
+            // The form's example is no token of ours.
+            "The page's sign-in" => assert_eq!(*code, 401, "{name}"),
+            _ => assert!(
+                (200..300).contains(code) || *code == 304,
+                "{name} answered {code}"
+            ),
+        }
+    }
+    let open = [
+        "Liveness: the service answers and its database file answers a read",
+        "Readiness: migrations are applied and the database takes a write",
+        "This description",
+        "A page for people",
+        "The page's sign-out",
+        "The page's sign-in",
+    ];
+    for (name, code, _) in &not_given {
+        if !open.contains(&name.as_str()) {
+            assert_eq!(*code, 401, "{name} without the token");
+        }
+    }
 }
