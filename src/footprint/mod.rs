@@ -8,6 +8,7 @@
 
 mod period;
 pub mod report;
+pub mod timing;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
