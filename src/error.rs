@@ -16,6 +16,7 @@ use crate::asset::AssetIdError;
 use crate::blocking::BlockingError;
 use crate::catalog::CatalogError;
 use crate::footprint::PeriodError;
+use crate::footprint::timing::TimingError;
 use crate::half_hour::RangeError;
 use crate::message::chain;
 use crate::pipeline::PipelineError;
@@ -178,7 +179,13 @@ impl Error {
                 | PipelineError::NoDataInPeriod { .. }
                 | PipelineError::KindUnavailable(_),
             ) => StatusCode::NOT_FOUND,
-            Error::Pipeline(PipelineError::Intensity(_)) => StatusCode::BAD_GATEWAY,
+            Error::Pipeline(PipelineError::Intensity(_) | PipelineError::NoIntensityFor { .. }) => {
+                StatusCode::BAD_GATEWAY
+            }
+            // The day's power is known nowhere fully: nothing to move.
+            Error::Pipeline(PipelineError::Timing(TimingError::NothingKnown)) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             // The request is fine; the day's data is not.
             Error::Pipeline(PipelineError::PowerFile { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Pipeline(
@@ -233,7 +240,10 @@ impl Error {
             Error::Pipeline(PipelineError::NoRegion { .. }) => "no-region",
             Error::Pipeline(PipelineError::Register(_)) => "asset-register-unusable",
             Error::Pipeline(PipelineError::KindUnavailable(_)) => "intensity-kind-unavailable",
-            Error::Pipeline(PipelineError::Intensity(_)) => "intensity-unavailable",
+            Error::Pipeline(PipelineError::Intensity(_) | PipelineError::NoIntensityFor { .. }) => {
+                "intensity-unavailable"
+            }
+            Error::Pipeline(PipelineError::Timing(TimingError::NothingKnown)) => "nothing-to-move",
             Error::Pipeline(PipelineError::PowerFile { .. }) => "power-file-unusable",
             Error::Pipeline(PipelineError::PowerFileUnreadable { .. }) => "power-file-unreadable",
             Error::Pipeline(PipelineError::FileChanging { .. }) => "power-file-changing",

@@ -126,6 +126,33 @@ impl Asked {
     }
 }
 
+impl Asked {
+    /// As [`Asked::of`], but JSON unless another format is asked for by
+    /// `format`, or by an `Accept` that names CSV, PNG or SVG and not
+    /// JSON: a report or a timing is first a table (a browser's `Accept:
+    /// */*` gets JSON, not a chart).
+    pub(super) fn table_first(
+        reader: &Reader,
+        format: Option<&str>,
+        (width, height): (Option<&str>, Option<&str>),
+        headers: &HeaderMap,
+    ) -> Result<Asked, Error> {
+        let accept = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let named = |media: &str| accept.contains(media) && !accept.contains("application/json");
+        let format = match format {
+            Some(format) => format,
+            None if named("text/csv") => "csv",
+            None if named("image/png") => "png",
+            None if named("image/svg+xml") => "svg",
+            None => "json",
+        };
+        Asked::of(reader, Some(format), width, height, headers)
+    }
+}
+
 /// What an answer's headers say of its data beyond its sources: rows
 /// skipped (for one asset's answers) and whose intensity it used.
 #[derive(Debug, Clone, Copy, Default)]

@@ -42,6 +42,10 @@ pub enum Question {
     Settlement(AssetId, Day, PeriodRange, KindPreference, AreaChoice),
     /// A report by month or year.
     Report(ReportQuery),
+    /// The timing of one asset on a day.
+    Timing(AssetId, Day),
+    /// The timing of a fleet on a day.
+    FleetTiming(Day),
 }
 
 /// The versions of the data an answer was computed from.

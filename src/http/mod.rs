@@ -14,6 +14,7 @@ mod report;
 mod server;
 mod starting;
 mod summary;
+mod timing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,6 +124,11 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ),
         ("/footprint/{asset}/{date}", get(footprint::footprint)),
         ("/footprint/{asset}/{date}/", get(footprint::footprint)),
+        (
+            "/footprint/{asset}/{date}/timing",
+            get(timing::asset_timing),
+        ),
+        ("/fleet/{date}/timing", get(timing::fleet_timing)),
         ("/footprint/{asset}", get(summary::asset_period)),
         ("/fleet/{date}", get(summary::fleet_day)),
         ("/fleet", get(summary::fleet_period)),

@@ -5,7 +5,7 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -76,7 +76,12 @@ pub async fn report(
         params.day.as_deref(),
     )
     .map_err(crate::pipeline::PipelineError::from)?;
-    let wanted = wanted(&reader, &params, &headers)?;
+    let wanted = Asked::table_first(
+        &reader,
+        params.format.as_deref(),
+        (params.width.as_deref(), params.height.as_deref()),
+        &headers,
+    )?;
     let current = state.pipeline.reports().current(&query).await?;
     let name = match &asked {
         Some(asset) => format!("report_{asset}_{}_{}", query.from, query.to),
@@ -111,29 +116,4 @@ pub async fn report(
         },
     )
     .await
-}
-
-/// JSON unless another format is asked for by `format`, or by an
-/// `Accept` that names CSV, PNG or SVG and not JSON: a report is first a
-/// table (a browser's `Accept: */*` gets JSON, not a chart).
-fn wanted(reader: &Reader, params: &ReportParams, headers: &HeaderMap) -> Result<Asked, Error> {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let named = |media: &str| accept.contains(media) && !accept.contains("application/json");
-    let format = match params.format.as_deref() {
-        Some(format) => Some(format),
-        None if named("text/csv") => Some("csv"),
-        None if named("image/png") => Some("png"),
-        None if named("image/svg+xml") => Some("svg"),
-        None => Some("json"),
-    };
-    Asked::of(
-        reader,
-        format,
-        params.width.as_deref(),
-        params.height.as_deref(),
-        headers,
-    )
 }

@@ -35,12 +35,14 @@ mod period;
 mod report;
 mod rows;
 mod settlement;
+mod timing;
 
 pub use self::answer::Footprints;
 pub use self::ingest::{DayFiles, IngestedDay};
 pub use self::period::{OtherArea, PeriodDays, PeriodVersion, Periods};
 pub use self::report::{ReportDays, Reports};
 pub use self::settlement::Settlement;
+pub use self::timing::Timings;
 
 use self::asset_day::AssetDays;
 use self::intensity::Intensities;
@@ -92,6 +94,10 @@ pub enum PipelineError {
     #[error("asset `{asset}` has no region in the asset register; ask for intensity=national")]
     NoRegion { asset: AssetId },
 
+    #[error("no intensity of {area}, the area of asset `{asset}`, for every half-hour of the day")]
+    NoIntensityFor { asset: AssetId, area: String },
+    #[error(transparent)]
+    Timing(#[from] crate::footprint::timing::TimingError),
     #[error("no data for {what} from {from} to {to}")]
     NoDataInPeriod { what: String, from: Day, to: Day },
     #[error("cannot {context}")]
@@ -159,6 +165,7 @@ pub struct Pipeline {
     periods: Periods,
     settlement: Settlement,
     reports: Reports,
+    timings: Timings,
     intensities: Intensities,
     factors: Arc<AnnualFactors>,
     storage: Storage,
@@ -215,6 +222,7 @@ impl Pipeline {
             memo,
         );
         let settlement = Settlement::new(storage.clone(), footprints.clone(), periods.clone());
+        let timings = Timings::new(storage.clone(), periods.clone());
         let reports = Reports::new(
             storage.clone(),
             register,
@@ -227,6 +235,7 @@ impl Pipeline {
             periods,
             settlement,
             reports,
+            timings,
             intensities,
             factors,
             storage,
@@ -253,6 +262,11 @@ impl Pipeline {
     /// Reports by month and year.
     pub fn reports(&self) -> &Reports {
         &self.reports
+    }
+
+    /// The timing of flexible assets on past days.
+    pub fn timings(&self) -> &Timings {
+        &self.timings
     }
 
     /// Day files read for every asset, ahead of requests or for them.

@@ -11,6 +11,7 @@ pub mod number;
 mod report;
 mod summary;
 mod table;
+mod timing;
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,6 +19,7 @@ use std::str::FromStr;
 pub use self::chart::{ChartInput, render_png, render_svg};
 pub use self::report::render_report;
 pub use self::summary::{render_fleet, render_period};
+pub use self::timing::{render_fleet_timing, render_timing};
 
 use crate::footprint::{FootprintReport, FootprintRow, SettlementReport};
 use crate::message::quote;

@@ -33,5 +33,6 @@ mod settlement_days;
 mod shared_data;
 mod storage_cache;
 mod storage_faults;
+mod timing;
 mod upstream_faults;
 mod watching;
