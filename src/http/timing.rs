@@ -50,21 +50,18 @@ pub async fn asset_timing(
     let wanted = wanted(&reader, &params, &headers)?;
     // Outside the reader's scope, the answer is a missing asset's.
     let asset = reader.assets.visible(&asked);
-    let (timing, version) = state
-        .pipeline
-        .timings()
-        .asset(&asset, day)
-        .await
-        .map_err(|e| told_of(e.into(), &asked))?;
+    let current = state.pipeline.timings().current(day).await?;
     let name = format!("timing_{asked}_{day}");
+    let pipeline = state.pipeline.clone();
     respond(
         &state,
-        Question::Timing(asked, day),
-        version,
+        Question::Timing(asked.clone(), day),
+        current.version,
         name,
         wanted,
         Said::default(),
         |format, size| async move {
+            let timing = pipeline.timings().asset(&asset, &current).await?;
             let region = Some(timing.intensity_region.clone());
             let bytes = WorkLimit::renders()
                 .run(move || render_timing(&timing, format, size))
@@ -77,6 +74,7 @@ pub async fn asset_timing(
         },
     )
     .await
+    .map_err(|e| told_of(e, &asked))
 }
 
 pub async fn fleet_timing(
@@ -90,15 +88,17 @@ pub async fn fleet_timing(
     let day = Day::parse(&date)?;
     let wanted = wanted(&reader, &params, &headers)?;
     let scope = Arc::clone(&reader.assets);
-    let (fleet, version) = state.pipeline.timings().fleet(day, &scope).await?;
+    let current = state.pipeline.timings().current(day).await?;
+    let pipeline = state.pipeline.clone();
     respond(
         &state,
         Question::FleetTiming(day),
-        version,
+        current.version,
         format!("timing_fleet_{day}"),
         wanted,
         Said::default(),
         |format, size| async move {
+            let fleet = pipeline.timings().fleet(&current, &scope).await?;
             let bytes = WorkLimit::renders()
                 .run(move || render_fleet_timing(&fleet, format, size))
                 .await??;

@@ -42,7 +42,7 @@ pub use self::ingest::{DayFiles, IngestedDay};
 pub use self::period::{OtherArea, PeriodDays, PeriodVersion, Periods};
 pub use self::report::{ReportDays, Reports};
 pub use self::settlement::Settlement;
-pub use self::timing::Timings;
+pub use self::timing::{TimingDay, Timings};
 
 use self::asset_day::AssetDays;
 use self::intensity::Intensities;

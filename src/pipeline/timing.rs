@@ -24,19 +24,28 @@ pub struct Timings {
     periods: Periods,
 }
 
+/// A day made current for weighing its timing, and the version of the
+/// answers over it.
+#[derive(Debug, Clone)]
+pub struct TimingDay {
+    day: Day,
+    ingested: IngestedDay,
+    pub version: PeriodVersion,
+}
+
 impl Timings {
     pub(super) fn new(storage: Storage, periods: Periods) -> Self {
         Timings { storage, periods }
     }
 
-    /// The timing of `asset` on `day`, the day read whole first if it is
-    /// not yet; with the version of the day it was computed from.
+    /// The timing of `asset` on the day made current by
+    /// [`Timings::current`].
     pub async fn asset(
         &self,
         asset: &AssetId,
-        day: Day,
-    ) -> Result<(Timing, PeriodVersion), PipelineError> {
-        let (ingested, version) = self.day(day).await?;
+        current: &TimingDay,
+    ) -> Result<Timing, PipelineError> {
+        let (day, ingested) = (current.day, current.ingested.clone());
         let storage = self.storage.clone();
         let of = asset.clone();
         let measured = run_blocking(move || storage.measured_days(day, Some(&of))).await??;
@@ -46,18 +55,17 @@ impl Timings {
                 day,
             });
         };
-        let timing = run_blocking(move || asset_timing(&measured, day, &ingested)).await??;
-        Ok((timing, version))
+        run_blocking(move || asset_timing(&measured, day, &ingested)).await?
     }
 
     /// Every asset within `scope` on `day`, ranked by the saving left
     /// (largest first).
     pub async fn fleet(
         &self,
-        day: Day,
+        current: &TimingDay,
         scope: &AssetScope,
-    ) -> Result<(FleetTiming, PeriodVersion), PipelineError> {
-        let (ingested, version) = self.day(day).await?;
+    ) -> Result<FleetTiming, PipelineError> {
+        let (day, ingested) = (current.day, current.ingested.clone());
         let storage = self.storage.clone();
         let scope = scope.clone();
         let fleet = run_blocking(move || {
@@ -96,11 +104,13 @@ impl Timings {
             })
         })
         .await??;
-        Ok((fleet, version))
+        Ok(fleet)
     }
 
-    /// `day` read whole where it is not, and the version of the answer.
-    async fn day(&self, day: Day) -> Result<(IngestedDay, PeriodVersion), PipelineError> {
+    /// `day` read whole where it is not, and the version of an answer
+    /// over it: what a cached answer is checked against before anything
+    /// is weighed.
+    pub async fn current(&self, day: Day) -> Result<TimingDay, PipelineError> {
         let days = self
             .periods
             .period_days(Period::new(day, day, PeriodStep::Day)?)
@@ -112,7 +122,11 @@ impl Timings {
             settled: days.version.settled,
         };
         match days.days.into_iter().next() {
-            Some((_, Ok(ingested))) => Ok((ingested, version)),
+            Some((_, Ok(ingested))) => Ok(TimingDay {
+                day,
+                ingested,
+                version,
+            }),
             _ => Err(PipelineError::NoPowerFile { day }),
         }
     }

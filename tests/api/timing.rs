@@ -225,3 +225,26 @@ async fn the_fleet_is_ranked_by_the_saving_left_and_every_format_answers() {
     assert_eq!(missing.problem().kind, "/problems/unknown-asset");
     assert_eq!(no_file.status, 404);
 }
+
+#[tokio::test]
+async fn the_page_ranks_the_fleet_by_the_saving_left() {
+    let app = app().await;
+
+    let page = app.get(&format!("/?view=timing&date={DAY}")).await;
+
+    assert_eq!(page.status, 200);
+    let text = String::from_utf8(page.body).unwrap();
+    assert!(
+        text.contains("How well the fleet timed its energy"),
+        "{text}"
+    );
+    let table = &text[text.find("id=\"timing\"").expect("the ranking table")..];
+    let solar = table.find("<td>solar</td>").expect("solar ranked");
+    let heat_pump = table.find("<td>heat-pump</td>").expect("heat pump ranked");
+    let battery = table.find("<td>battery</td>").expect("battery ranked");
+    assert!(solar < heat_pump && heat_pump < battery, "{table}");
+    assert!(
+        text.contains(&format!("src=\"/fleet/{DAY}/timing\"")),
+        "{text}"
+    );
+}

@@ -5,6 +5,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use super::{Links, PageParams, Shown};
 use crate::catalog::{AssetDates, CatalogView};
 use crate::error::Error;
+use crate::footprint::timing::FleetTiming;
 use crate::footprint::{AssetPeriod, FleetAnswer, FootprintReport, FootprintRow, SettlementReport};
 use crate::half_hour::{Day, HalfHourId};
 use crate::render::ChartSize;
@@ -53,6 +54,7 @@ fn heading(params: &PageParams) -> &'static str {
     match (params.view.as_deref(), params.day.as_deref()) {
         (Some("period"), _) => "Carbon footprint of an asset over a period",
         (Some("fleet"), _) => "Carbon footprint of the fleet",
+        (Some("timing"), _) => "How well the fleet timed its energy",
         (_, Some("uk")) => "Carbon footprint of an asset, settlement period by settlement period",
         _ => "Carbon footprint of an asset, half-hour by half-hour",
     }
@@ -149,6 +151,12 @@ pub(super) fn render_page(
                         (date_choice("fleet-date", "Date (UTC)", "date", &view.dates, &chosen_date))
                         button type="submit" { "Show the fleet" }
                     }
+                    h2 { "The fleet's timing on a day" }
+                    form method="get" action="/" {
+                        input type="hidden" name="view" value="timing";
+                        (date_choice("timing-date", "Date (UTC)", "date", &view.dates, &chosen_date))
+                        button type="submit" { "Rank by the saving left" }
+                    }
                     @if view.assets.is_empty() {
                         p class="problem" role="alert" { "The data directory holds no power file with a usable asset." }
                     }
@@ -157,6 +165,7 @@ pub(super) fn render_page(
                         Some(Ok(Shown::Settlement(report))) => (render_settlement(report, chosen_area, links)),
                         Some(Ok(Shown::Period(period))) => (render_period(period, links)),
                         Some(Ok(Shown::Fleet(fleet))) => (render_fleet(fleet, links)),
+                        Some(Ok(Shown::Timing(timing))) => (render_timing(timing, links)),
                         Some(Err(err)) => {
                             div class="problem" role="alert" id="problem" {
                                 (err.detail())
@@ -543,6 +552,54 @@ fn render_fleet(fleet: &FleetAnswer, links: &Links) -> Markup {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+fn render_timing(timing: &FleetTiming, links: &Links) -> Markup {
+    let base = format!("/fleet/{}/timing", timing.date);
+    let alt = format!(
+        "Column chart of the saving each asset's timing left on {}: {} CO2eq in all.",
+        timing.date,
+        format_mass_g(timing.saving_left_g)
+    );
+    let score = |pct: Option<f64>| pct.map_or_else(|| "none".to_owned(), |p| format!("{p:.0} %"));
+    html! {
+        section class="result" aria-labelledby="result" {
+            h2 id="result" { "The fleet's timing on " (timing.date) }
+            dl class="totals" {
+                div { dt { "As they ran" } dd { (format_mass_g(timing.as_ran_g)) " CO2eq" } }
+                div { dt { "Best timing" } dd { (format_mass_g(timing.best_g)) " CO2eq" } }
+                div { dt { "Saving left" } dd id="total-footprint" { (format_mass_g(timing.saving_left_g)) " CO2eq" } }
+                div { dt { "Assets" } dd { (timing.assets.len()) } }
+            }
+            (chart_and_downloads(&base, &alt, links))
+            p class="note" id="timing-note" {
+                "Best: the same import and export moved between each asset's fully known half-hours, within its largest half-hour and the charge it really held. The score is (flat - as ran) / (flat - best)."
+            }
+            @if timing.assets.len() > FLEET_ROWS {
+                p class="note" { "The " (FLEET_ROWS) " largest savings left; every asset is in the CSV and JSON." }
+            }
+            div class="table-wrap" tabindex="0" role="region" aria-label="Table of the assets' timing" {
+                table id="timing" aria-describedby="timing-note" {
+                    thead { tr { th scope="col" { "Asset" } th scope="col" { "As ran" } th scope="col" { "Flat" } th scope="col" { "Best" } th scope="col" { "Score" } th scope="col" { "Saving left" } } }
+                    tbody {
+                        @for a in timing.assets.iter().take(FLEET_ROWS) {
+                            tr {
+                                td { (a.asset) }
+                                td { (format_mass_g(a.as_ran_g)) }
+                                td { (format_mass_g(a.flat_g)) }
+                                td { (format_mass_g(a.best_g)) }
+                                td { (score(a.timing_score_pct)) }
+                                td { (format_mass_g(a.saving_left_g)) }
+                            }
+                        }
+                    }
+                }
+            }
+            @for left in &timing.left_out {
+                p class="note" { (left.asset) " is not weighed: " (left.reason) }
             }
         }
     }

@@ -22,6 +22,7 @@ use crate::asset::AssetId;
 use crate::blocking::WorkLimit;
 use crate::catalog::CatalogView;
 use crate::error::Error;
+use crate::footprint::timing::FleetTiming;
 use crate::footprint::{
     AssetPeriod, FleetAnswer, FootprintQuery, FootprintReport, Period, PeriodStep, SettlementReport,
 };
@@ -92,6 +93,8 @@ enum Shown {
     Settlement(SettlementReport),
     Period(AssetPeriod),
     Fleet(FleetAnswer),
+    /// The fleet ranked by the saving its timing left.
+    Timing(FleetTiming),
 }
 
 pub async fn page(
@@ -170,11 +173,14 @@ fn form_query(request: &axum::http::request::Parts) -> String {
 /// reader's scope is answered as one that does not exist.
 async fn shown(state: &AppState, params: &PageParams, reader: &Reader) -> Result<Shown, Error> {
     let asked = match params.view.as_deref() {
-        Some("fleet") => None,
+        Some("fleet" | "timing") => None,
         _ => Some(AssetId::parse(params.asset.as_deref().unwrap_or_default())?),
     };
     let asset = asked.as_ref().map(|a| reader.assets.visible(a));
     let outcome = match (params.view.as_deref(), asset) {
+        (Some("timing"), _) => timing_answer(state, params, reader)
+            .await
+            .map(Shown::Timing),
         (Some("fleet"), _) | (_, None) => {
             fleet_answer(state, params, reader).await.map(Shown::Fleet)
         }
@@ -210,7 +216,7 @@ fn told_as(outcome: Result<Shown, Error>, asked: &AssetId) -> Result<Shown, Erro
             period.asset = asked.clone();
             Ok(Shown::Period(period))
         }
-        Ok(fleet) => Ok(fleet),
+        Ok(fleet @ (Shown::Fleet(_) | Shown::Timing(_))) => Ok(fleet),
         Err(err) => Err(super::access::told_of(err, asked)),
     }
 }
@@ -248,6 +254,10 @@ async fn page_file(
                     crate::render::render_period(p, format, size)?,
                     format!("footprint_{}_{}_{}", p.asset, p.from, p.to),
                 ),
+                Shown::Timing(f) => (
+                    crate::render::render_fleet_timing(f, format, size)?,
+                    format!("timing_fleet_{}", f.date),
+                ),
                 Shown::Fleet(f) => (
                     crate::render::render_fleet(f, format, size)?,
                     format!(
@@ -270,6 +280,18 @@ async fn page_file(
         bytes,
     )
         .into_response())
+}
+
+/// The fleet's timing on the chosen day, as the API answers it.
+async fn timing_answer(
+    state: &AppState,
+    params: &PageParams,
+    reader: &Reader,
+) -> Result<FleetTiming, Error> {
+    let day = Day::parse(params.date.as_deref().unwrap_or_default())?;
+    let timings = state.pipeline.timings();
+    let current = timings.current(day).await?;
+    Ok(timings.fleet(&current, &reader.assets).await?)
 }
 
 /// Parses the form and asks the pipeline, exactly as the API would.
