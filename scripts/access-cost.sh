@@ -20,6 +20,20 @@ token=cost-test-token-0123456789abcdefghijklmno
   printf 'load,%s,abc* heatpump-07\n' "$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
 } >"$work/access.csv"
 
+# ask PATH HEADER TIMES: PATH asked TIMES on one keep-alive connection.
+ask() {
+  python3 - "$port" "$1" "$2" "$3" <<'PY'
+import http.client, sys
+port, path, header, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+headers = dict([header.split(": ", 1)]) if header else {}
+c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=600)
+for _ in range(n):
+    c.request("GET", path, headers=headers)
+    r = c.getresponse(); r.read()
+    assert r.status == 200, r.status
+PY
+}
+
 # count MODE PATH [HEADER]: instructions per request of PATH, N times.
 count() {
   local mode=$1 path=$2 header=${3:-}
@@ -32,27 +46,9 @@ count() {
     2>"$work/server.$mode.log" &
   pid=$!
   for _ in $(seq 600); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
-  python3 - "$port" "$path" "$header" 3 <<'PY'
-import http.client, sys
-port, path, header, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-headers = dict([header.split(": ", 1)]) if header else {}
-c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=600)
-for _ in range(n):
-    c.request("GET", path, headers=headers)
-    r = c.getresponse(); r.read()
-    assert r.status == 200, r.status
-PY
+  ask "$path" "$header" 3
   callgrind_control -i on "$pid" >/dev/null 2>&1
-  python3 - "$port" "$path" "$header" "$N" <<'PY'
-import http.client, sys
-port, path, header, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-headers = dict([header.split(": ", 1)]) if header else {}
-c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=600)
-for _ in range(n):
-    c.request("GET", path, headers=headers)
-    r = c.getresponse(); r.read()
-    assert r.status == 200, r.status
-PY
+  ask "$path" "$header" "$N"
   # The dump holds the N requests alone (counting began after warming).
   callgrind_control -d "$pid" >/dev/null 2>&1
   callgrind_control -i off "$pid" >/dev/null 2>&1

@@ -74,6 +74,35 @@ async fn app_with_access_and(server: ServerArgs) -> (TestApp, tempfile::TempDir)
     (app, dir)
 }
 
+/// The page's sign-in form posted with `token` and the `extra` headers.
+async fn sign_in(app: &TestApp, token: &str, extra: &[(&str, &str)]) -> TestResponse {
+    let mut request =
+        Request::post("/signin").header("content-type", "application/x-www-form-urlencoded");
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    app.send(request.body(Body::from(format!("token={token}"))).unwrap())
+        .await
+}
+
+/// A test app trusting a proxy's headers, the analyst's token alone in
+/// its access file.
+async fn app_behind_a_proxy() -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("access.csv");
+    write_access(&file, &[("analysts", ANALYST, "*")]);
+    let app = spawn_app_with(Setup {
+        server: ServerArgs {
+            access_file: Some(file),
+            trust_proxy: true,
+            ..ServerArgs::default()
+        },
+        ..Setup::default()
+    })
+    .await;
+    (app, dir)
+}
+
 async fn get_as(app: &TestApp, token: &str, uri: &str) -> TestResponse {
     let bearer = format!("Bearer {token}");
     app.get_with(uri, &[("authorization", &bearer)]).await
@@ -385,18 +414,7 @@ async fn the_access_file_is_read_again_when_it_changes_and_a_bad_line_is_skipped
 
 #[tokio::test]
 async fn repeated_failures_from_one_address_are_refused_with_429_even_with_a_good_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("access.csv");
-    write_access(&file, &[("analysts", ANALYST, "*")]);
-    let app = spawn_app_with(Setup {
-        server: ServerArgs {
-            access_file: Some(file),
-            trust_proxy: true,
-            ..ServerArgs::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let (app, _dir) = app_behind_a_proxy().await;
     let from = |address: &'static str, token: &str| {
         Request::get("/assets")
             .header("x-forwarded-for", format!("198.51.100.9, {address}"))
@@ -427,23 +445,8 @@ async fn the_page_signs_in_with_a_cookie_shows_only_its_assets_and_signs_out() {
     let (app, _dir) = app_with_access().await;
 
     let form = app.get("/").await;
-    let signed_in = app
-        .send(
-            Request::post("/signin")
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("x-forwarded-proto", "https")
-                .body(Body::from(format!("token={HOUSE}")))
-                .unwrap(),
-        )
-        .await;
-    let refused = app
-        .send(
-            Request::post("/signin")
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from("token=wrong"))
-                .unwrap(),
-        )
-        .await;
+    let signed_in = sign_in(&app, HOUSE, &[("x-forwarded-proto", "https")]).await;
+    let refused = sign_in(&app, "wrong", &[]).await;
     let cookie = format!("footprint_token={HOUSE}");
     let page = app
         .get_with(
@@ -523,36 +526,9 @@ async fn the_page_signs_in_with_a_cookie_shows_only_its_assets_and_signs_out() {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_over_https_the_cookie_is_secure() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("access.csv");
-    write_access(&file, &[("analysts", ANALYST, "*")]);
-    let app = spawn_app_with(Setup {
-        server: ServerArgs {
-            access_file: Some(file),
-            trust_proxy: true,
-            ..ServerArgs::default()
-        },
-        ..Setup::default()
-    })
-    .await;
-    let signed_in = app
-        .send(
-            Request::post("/signin")
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("x-forwarded-proto", "https")
-                .body(Body::from(format!("token={ANALYST}")))
-                .unwrap(),
-        )
-        .await;
-    let cross_site = app
-        .send(
-            Request::post("/signin")
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("sec-fetch-site", "cross-site")
-                .body(Body::from(format!("token={ANALYST}")))
-                .unwrap(),
-        )
-        .await;
+    let (app, _dir) = app_behind_a_proxy().await;
+    let signed_in = sign_in(&app, ANALYST, &[("x-forwarded-proto", "https")]).await;
+    let cross_site = sign_in(&app, ANALYST, &[("sec-fetch-site", "cross-site")]).await;
     assert!(signed_in.header("set-cookie").contains("; Secure"));
     assert_eq!(cross_site.status, 403);
     assert!(cross_site.headers.get("set-cookie").is_none());

@@ -544,6 +544,42 @@ pub async fn serve_binary_under(
     (server, port)
 }
 
+/// The real binary serving the bundled fixtures with access on: an access
+/// file in `work` granting `token` every asset and the metrics, the
+/// database beside it, `extra` flags; once it listens.
+pub async fn serve_binary_with_access(work: &Path, token: &str, extra: &[&str]) -> (Killed, u16) {
+    let access = work.join("access.csv");
+    std::fs::write(
+        &access,
+        format!(
+            "name,token_sha256,scope\nclient,{},* metrics\n",
+            carbon_footprint::access::digest_hex(token)
+        ),
+    )
+    .expect("the access file is written");
+    let access = access.display().to_string();
+    let flags = [
+        &[
+            "--watch",
+            "off",
+            "--backfill-days",
+            "0",
+            "--access-file",
+            &access,
+        ],
+        extra,
+    ]
+    .concat();
+    let (server, port) = crate::replicas::replica_with(
+        &fixtures_dir(),
+        &work.join("db.sqlite3").display().to_string(),
+        &work.join("log.json"),
+        &flags,
+    );
+    wait_for_port(port).await;
+    (server, port)
+}
+
 impl TestApp {
     /// Serves this app on a real loopback socket; returns its base URL.
     pub async fn serve_over_tcp(&self) -> String {

@@ -132,29 +132,7 @@ fn documented_operations() -> usize {
 async fn run_with_access(token_given: Option<&str>) -> Vec<(String, u64, String)> {
     let work = tempfile::tempdir().unwrap();
     let token = "postman-token-0123456789abcdefghijklmnop";
-    let access = work.path().join("access.csv");
-    std::fs::write(
-        &access,
-        format!(
-            "name,token_sha256,scope\npostman,{},* metrics\n",
-            carbon_footprint::access::digest_hex(token)
-        ),
-    )
-    .unwrap();
-    let (_server, port) = crate::replicas::replica_with(
-        &fixtures_dir(),
-        &work.path().join("db.sqlite3").display().to_string(),
-        &work.path().join("log.json"),
-        &[
-            "--watch",
-            "off",
-            "--backfill-days",
-            "0",
-            "--access-file",
-            &access.display().to_string(),
-        ],
-    );
-    crate::helpers::wait_for_port(port).await;
+    let (_server, port) = crate::helpers::serve_binary_with_access(work.path(), token, &[]).await;
     let served = reqwest::get(format!("http://127.0.0.1:{port}/openapi.json"))
         .await
         .unwrap()

@@ -13,8 +13,7 @@
 
 use std::process::Command;
 
-use crate::helpers::{fixtures_dir, wait_for_port};
-use crate::replicas::replica_with;
+use crate::helpers::serve_binary_with_access;
 
 #[tokio::test]
 async fn schemathesis_finds_no_undeclared_status_header_content_type_or_body() {
@@ -31,33 +30,9 @@ async fn schemathesis_finds_no_undeclared_status_header_content_type_or_body() {
     }
     let work = tempfile::tempdir().unwrap();
     let token = "schemathesis-token-0123456789abcdefghijkl";
-    let access = work.path().join("access.csv");
-    std::fs::write(
-        &access,
-        format!(
-            "name,token_sha256,scope\nschemathesis,{},* metrics\n",
-            carbon_footprint::access::digest_hex(token)
-        ),
-    )
-    .unwrap();
-    let db = work.path().join("db.sqlite3");
-    let (_server, port) = replica_with(
-        &fixtures_dir(),
-        &db.display().to_string(),
-        &work.path().join("log.json"),
-        &[
-            "--watch",
-            "off",
-            "--backfill-days",
-            "0",
-            "--access-file",
-            &access.display().to_string(),
-            // The fuzzer's wrong tokens must not lock its address out.
-            "--max-token-failures",
-            "100000",
-        ],
-    );
-    wait_for_port(port).await;
+    // The fuzzer's wrong tokens must not lock its address out.
+    let (_server, port) =
+        serve_binary_with_access(work.path(), token, &["--max-token-failures", "100000"]).await;
 
     // Schemathesis keeps a cache where it runs: in the test's own folder.
     let cwd = work.path().to_owned();

@@ -11,7 +11,7 @@ use crate::half_hour::{Day, HalfHourId};
 use crate::render::ChartSize;
 use crate::render::number::{format_mass_g, group_thousands};
 
-pub(super) const STYLE: &str = r#"
+const STYLE: &str = r#"
 a { color: var(--accent); }
 :root { color-scheme: light; --ink: #212121; --muted: #5f5f5f; --line: #d9d9d9; --accent: #54278f; }
 * { box-sizing: border-box; }
@@ -48,6 +48,18 @@ form.signed-in { display: flex; justify-content: space-between; align-items: cen
   main > section.result, main > .problem { order: -1; }
 }
 "#;
+
+/// A page's head: its title and the one style sheet.
+pub(super) fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) }
+            style { (PreEscaped(STYLE)) }
+        }
+    }
+}
 
 /// The page's heading: what the view shows.
 fn heading(params: &PageParams) -> &'static str {
@@ -101,12 +113,7 @@ pub(super) fn render_page(
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Carbon footprint" }
-                style { (PreEscaped(STYLE)) }
-            }
+            (head("Carbon footprint"))
             body {
                 main {
                     @if let Some((name, true)) = signed {

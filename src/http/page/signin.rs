@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use maud::{DOCTYPE, PreEscaped, html};
+use maud::{DOCTYPE, html};
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -115,12 +115,7 @@ pub fn sign_in_page(reason: &Error) -> Response {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Sign in: carbon footprint" }
-                style { (PreEscaped(super::markup::STYLE)) }
-            }
+            (super::markup::head("Sign in: carbon footprint"))
             body {
                 main {
                     h1 { "Carbon footprint: sign in" }
