@@ -58,9 +58,6 @@ start() {
   pid=$!
   for _ in $(seq 300); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
 }
-stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
-get() { curl -fsS -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port$1"; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 fleet="/report?from=2019-01&to=$last&by=month"
 one="/report?from=2019-01&to=$last&by=month&asset=site-0042"

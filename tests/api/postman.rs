@@ -27,6 +27,26 @@ fn available(tool: &str) -> bool {
     found
 }
 
+/// The description fetched from the server on `port`, as an import by
+/// URL does, converted with default options into a collection in `work`.
+async fn converted(work: &Path, port: u16) -> std::path::PathBuf {
+    let served = reqwest::get(format!("http://127.0.0.1:{port}/openapi.json"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let spec = work.join("openapi.json");
+    std::fs::write(&spec, served).unwrap();
+    let collection = work.join("collection.json");
+    run(Command::new("openapi2postmanv2")
+        .arg("-s")
+        .arg(&spec)
+        .arg("-o")
+        .arg(&collection));
+    collection
+}
+
 fn run(command: &mut Command) {
     let output = command.output().expect("the tool starts");
     assert!(
@@ -47,20 +67,7 @@ async fn a_postman_import_of_the_description_runs_green_against_the_binary() {
     // import by URL does, converted with default options.
     let work = tempfile::tempdir().unwrap();
     let (_server, port) = serve_binary(&fixtures_dir(), &work.path().join("db.sqlite3")).await;
-    let served = reqwest::get(format!("http://127.0.0.1:{port}/openapi.json"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let spec = work.path().join("openapi.json");
-    std::fs::write(&spec, served).unwrap();
-    let collection = work.path().join("collection.json");
-    run(Command::new("openapi2postmanv2")
-        .arg("-s")
-        .arg(&spec)
-        .arg("-o")
-        .arg(&collection));
+    let collection = converted(work.path(), port).await;
 
     // Act: no `baseUrl` set by hand.
     let report = work.path().join("report.json");
@@ -133,20 +140,7 @@ async fn run_with_access(token_given: Option<&str>) -> Vec<(String, u64, String)
     let work = tempfile::tempdir().unwrap();
     let token = "postman-token-0123456789abcdefghijklmnop";
     let (_server, port) = crate::helpers::serve_binary_with_access(work.path(), token, &[]).await;
-    let served = reqwest::get(format!("http://127.0.0.1:{port}/openapi.json"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let spec = work.path().join("openapi.json");
-    std::fs::write(&spec, served).unwrap();
-    let collection = work.path().join("collection.json");
-    run(Command::new("openapi2postmanv2")
-        .arg("-s")
-        .arg(&spec)
-        .arg("-o")
-        .arg(&collection));
+    let collection = converted(work.path(), port).await;
     let converted: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&collection).unwrap()).unwrap();
     assert_eq!(
