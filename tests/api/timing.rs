@@ -248,3 +248,31 @@ async fn the_page_ranks_the_fleet_by_the_saving_left() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn an_asset_whose_areas_intensity_is_missing_is_left_out_never_weighed_at_zero() {
+    // Arrange: the solar site in region 13, whose intensity neither the
+    // API (the mock knows no route) nor a file gives for the day.
+    let app = app().await;
+    std::fs::write(
+        app.data_dir.path().join("assets.csv"),
+        "AssetId,Name,RegionId,Postcode\nsolar,Solar site,13,\n",
+    )
+    .unwrap();
+
+    let fleet = app.get(&format!("/fleet/{DAY}/timing")).await;
+    let alone = app.get(&format!("/footprint/solar/{DAY}/timing")).await;
+
+    assert_eq!(fleet.status, 200);
+    let fleet = fleet.json();
+    let ranked: Vec<&str> = fleet["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["asset"].as_str().unwrap())
+        .collect();
+    assert!(!ranked.contains(&"solar"), "{ranked:?}");
+    assert_eq!(fleet["left_out"][0]["asset"], "solar", "{fleet}");
+    assert_eq!(alone.status, 502);
+    assert_eq!(alone.problem().kind, "/problems/intensity-unavailable");
+}
