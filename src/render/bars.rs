@@ -5,11 +5,12 @@
 //! says what the colours mean, as on the day chart.
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::chart::{
-    AVOIDED, EMITTED, FONT, GRID, INK, MUTED, NO_DATA, draw_err, encode_png, ensure_font,
+    AVOIDED, EMITTED, FONT, GRID, INK, INTENSITY, MUTED, NO_DATA, draw_err, encode_png, ensure_font,
 };
 use super::number::{group_thousands, unit_for};
 use super::{ChartSize, RenderError};
@@ -38,6 +39,18 @@ pub struct BarChart {
     pub bars: Vec<Bar>,
     /// What the markers stand for, in the legend; `None` without markers.
     pub marker_label: Option<String>,
+    /// A line over the columns on an axis of its own, at the right.
+    pub line: Option<Line>,
+}
+
+/// A line drawn over the columns (a day's intensity), one value a column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// In the legend.
+    pub label: String,
+    /// The right-hand axis's description.
+    pub axis: String,
+    pub values: Vec<f64>,
 }
 
 pub fn render_png(chart: &BarChart, size: ChartSize) -> Result<Vec<u8>, RenderError> {
@@ -103,12 +116,19 @@ fn draw<DB: DrawingBackend>(
         y += px(20.0);
     }
     let top_margin = y + px(8.0);
-    let legend_rows = draw_legend(root, &px, chart.marker_label.as_deref())?;
+    let line_label = chart.line.as_ref().map(|l| l.label.as_str());
+    let legend_rows = draw_legend(root, &px, (chart.marker_label.as_deref(), line_label))?;
+    // A line's scale takes the right margin.
+    let right = if chart.line.is_some() {
+        px(72.0)
+    } else {
+        px(20.0)
+    };
     let body = root.margin(
         top_margin,
         px(16.0) + legend_rows * px(20.0),
         px(10.0),
-        px(20.0),
+        right,
     );
 
     let known: Vec<f64> = chart
@@ -253,6 +273,9 @@ fn draw<DB: DrawingBackend>(
     }
     plot.draw_series(LineSeries::new([(0.0, 0.0), (n as f64, 0.0)], INK))
         .map_err(draw_err)?;
+    if let Some(line) = &chart.line {
+        draw_line((root, &mut plot), (y0, y1), line, &px)?;
+    }
     if known.is_empty() {
         let (w, h) = body.dim_in_pixel();
         body.draw(&Text::new(
@@ -267,12 +290,73 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
+/// A chart's plotting area: columns along x, grams (or a unit of them) up.
+type Plot<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// `line` over the columns of `plot` (whose y range is `y0..y1`), on a
+/// scale of its own from 0 to a little above its largest value, written
+/// in the right margin of `root`.
+fn draw_line<DB: DrawingBackend>(
+    (root, plot): (&DrawingArea<DB, Shift>, &mut Plot<'_, DB>),
+    (y0, y1): (f64, f64),
+    line: &Line,
+    px: &dyn Fn(f64) -> i32,
+) -> Result<(), RenderError> {
+    let top = line.values.iter().fold(0.0f64, |m, v| m.max(*v)).max(1.0) * 1.1;
+    let n = line.values.len() as f64;
+    let at = |v: f64| y0 + v / top * (y1 - y0);
+    let points = line
+        .values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i as f64 + 0.5, at(*v)));
+    plot.draw_series(LineSeries::new(
+        points,
+        INTENSITY.stroke_width(px(2.0).max(1) as u32),
+    ))
+    .map_err(draw_err)?;
+    // Its scale: round steps, about five of them.
+    let raw = top / 5.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(raw);
+    let style = TextStyle::from((FONT, px(13.0)).into_font())
+        .color(&INTENSITY)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    let mut v = 0.0;
+    while v <= top {
+        let (x, y) = plot.backend_coord(&(n, at(v)));
+        root.draw(&Text::new(
+            group_thousands(v, 0),
+            (x + px(6.0), y),
+            style.clone(),
+        ))
+        .map_err(draw_err)?;
+        v += step;
+    }
+    let (x, _) = plot.backend_coord(&(n, y0));
+    let (_, middle) = plot.backend_coord(&(n, (y0 + y1) / 2.0));
+    root.draw(&Text::new(
+        line.axis.clone(),
+        (x + px(52.0), middle),
+        TextStyle::from((FONT, px(14.0)).into_font())
+            .color(&INTENSITY)
+            .transform(FontTransform::Rotate90)
+            .pos(Pos::new(HPos::Center, VPos::Center)),
+    ))
+    .map_err(draw_err)?;
+    Ok(())
+}
+
 /// The colours' meaning, along the bottom edge as on the day chart, in
 /// as many rows as the width needs; returns how many.
 fn draw_legend<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     px: &dyn Fn(f64) -> i32,
-    marker: Option<&str>,
+    (marker, line): (Option<&str>, Option<&str>),
 ) -> Result<i32, RenderError> {
     let (width, height) = root.dim_in_pixel();
     let box_px = px(12.0).max(8);
@@ -284,6 +368,9 @@ fn draw_legend<DB: DrawingBackend>(
     ];
     if let Some(label) = marker {
         entries.push((INK, label));
+    }
+    if let Some(label) = line {
+        entries.push((INTENSITY, label));
     }
     // Each entry's width: its box, a gap, its text, a wider gap.
     let widths: Vec<i32> = entries

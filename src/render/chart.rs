@@ -28,7 +28,7 @@ pub(super) const FONT: &str = "sans-serif";
 
 pub(super) const EMITTED: RGBColor = RGBColor(217, 95, 2);
 pub(super) const AVOIDED: RGBColor = RGBColor(27, 140, 110);
-const INTENSITY: RGBColor = RGBColor(84, 39, 143);
+pub(super) const INTENSITY: RGBColor = RGBColor(84, 39, 143);
 pub(super) const INK: RGBColor = RGBColor(33, 33, 33);
 pub(super) const MUTED: RGBColor = RGBColor(96, 96, 96);
 pub(super) const GRID: RGBColor = RGBColor(225, 225, 225);

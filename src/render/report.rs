@@ -82,6 +82,7 @@ fn chart(report: &Report) -> BarChart {
             })
             .collect(),
         marker_label: Some("imports x the UK annual factor".to_owned()),
+        line: None,
     }
 }
 

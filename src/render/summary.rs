@@ -138,6 +138,7 @@ fn period_chart(answer: &AssetPeriod) -> BarChart {
     };
     BarChart {
         marker_label: None,
+        line: None,
         note: None,
         title: format!(
             "Carbon footprint of {}, {} to {} ({step})",
@@ -225,6 +226,7 @@ fn fleet_chart(answer: &FleetAnswer, size: ChartSize) -> BarChart {
     };
     BarChart {
         marker_label: None,
+        line: None,
         note,
         title: format!("Carbon footprint of the fleet, {when}"),
         subtitle: format!(
@@ -262,6 +264,7 @@ fn fleet_days_chart(answer: &FleetAnswer, days: &[crate::footprint::FleetDay]) -
     );
     BarChart {
         marker_label: None,
+        line: None,
         note: None,
         title: format!("Carbon footprint of the fleet, {from} to {to} (per day)"),
         subtitle: format!(

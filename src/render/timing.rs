@@ -1,9 +1,10 @@
 //! The timing of an asset-day and a fleet's ranking as JSON, CSV (unknown
 //! figures as empty cells) or a chart: per half-hour, the footprint as it
-//! ran in columns with the best schedule's marked across; for a fleet, the
-//! saving each asset's timing left, largest first.
+//! ran in columns with the best schedule's marked across and the
+//! intensity as a line on its own scale; for a fleet, the saving each
+//! asset's timing left, largest first.
 
-use super::bars::{self, Bar, BarChart};
+use super::bars::{self, Bar, BarChart, Line};
 use super::number::format_mass_g;
 use super::{ChartSize, Format, RenderError};
 use crate::footprint::timing::{FleetTiming, Timing};
@@ -78,6 +79,11 @@ fn timing_chart(t: &Timing) -> BarChart {
         note: None,
         bars,
         marker_label: Some("the best schedule's footprint".to_owned()),
+        line: Some(Line {
+            label: "grid intensity".to_owned(),
+            axis: "intensity (gCO2/kWh)".to_owned(),
+            values: t.rows.iter().map(|r| r.intensity_g_per_kwh).collect(),
+        }),
     }
 }
 
@@ -110,6 +116,7 @@ fn fleet_chart(f: &FleetTiming) -> BarChart {
         }),
         bars,
         marker_label: None,
+        line: None,
     }
 }
 
@@ -175,4 +182,43 @@ fn fleet_csv(f: &FleetTiming) -> Result<Vec<u8>, RenderError> {
     }
     out.into_inner()
         .map_err(|e| RenderError::CsvFlush(e.into_error()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asset::AssetId;
+    use crate::footprint::timing::{TimingHalfHour, timing};
+    use crate::half_hour::{Day, HalfHourId};
+
+    #[test]
+    fn the_chart_draws_the_intensity_on_a_scale_of_its_own() {
+        let half_hours: Vec<TimingHalfHour> = (1..=48)
+            .map(|i| TimingHalfHour {
+                half_hour_id: HalfHourId::new(i).unwrap(),
+                intensity_g_per_kwh: 100.0 + f64::from(i) * 4.0,
+                import_kwh: if i == 40 { 2.0 } else { 0.0 },
+                export_kwh: 0.0,
+                coverage: 1.0,
+            })
+            .collect();
+        let t = timing(
+            (
+                AssetId::parse("hp").unwrap(),
+                Day::parse("2020-01-10").unwrap(),
+                "national".to_owned(),
+            ),
+            &half_hours,
+        )
+        .unwrap();
+
+        let svg =
+            String::from_utf8(render_timing(&t, Format::Svg, ChartSize::DEFAULT).unwrap()).unwrap();
+
+        assert!(svg.contains("intensity (gCO2/kWh)"), "the line's own axis");
+        assert!(svg.contains("grid intensity"), "in the legend");
+        // Its scale runs to a round step above the largest, 292 g/kWh.
+        assert!(svg.contains("\n300\n"), "{svg}");
+        assert!(svg.contains("the best schedule"), "{svg}");
+    }
 }
