@@ -61,16 +61,20 @@ start() {
 
 fleet="/report?from=2019-01&to=$last&by=month"
 one="/report?from=2019-01&to=$last&by=month&asset=site-0042"
-cold=(); warm=(); single=()
+first_byte() { curl -fsS -o /dev/null -w '%{time_starttransfer}\n' "http://127.0.0.1:$port$1"; }
+cold=(); warm=(); warm_first=(); single=()
 for _ in $(seq "$ROUNDS"); do
   start
   cold+=("$(get "$fleet")")
-  for _ in 1 2 3 4 5; do warm+=("$(get "$fleet")"); done
+  for _ in 1 2 3 4 5; do warm+=("$(get "$fleet")"); warm_first+=("$(first_byte "$fleet")"); done
+  size=$(curl -fsS -o /dev/null -w '%{size_download}' "http://127.0.0.1:$port$fleet")
   stop
   start
   single+=("$(get "$one")")
   stop
 done
 printf 'fleet by month, stored, response cache cold: %s s median of %s\n' "$(printf '%s\n' "${cold[@]}" | median)" "$ROUNDS"
-printf 'fleet by month, warm: %s s median of %s\n' "$(printf '%s\n' "${warm[@]}" | median)" "${#warm[@]}"
+printf 'fleet by month, warm: %s s median of %s (the body is %s bytes)\n' "$(printf '%s\n' "${warm[@]}" | median)" "${#warm[@]}" \
+  "$size"
+printf 'fleet by month, warm, to the first byte: %s s median of %s\n' "$(printf '%s\n' "${warm_first[@]}" | median)" "${#warm_first[@]}"
 printf 'one asset by month, stored, response cache cold: %s s median of %s\n' "$(printf '%s\n' "${single[@]}" | median)" "$ROUNDS"

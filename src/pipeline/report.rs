@@ -25,6 +25,14 @@ use crate::power::HalfHourEnergy;
 use crate::register::AssetRegister;
 use crate::storage::{MeasuredDay, Storage};
 
+/// How long the days of a report, once made current, are taken as current
+/// without a look at their files: a year's report looks at 730 files, more
+/// than a warm answer should cost, and a report is a sum of months.
+const REPORT_DAYS_REUSED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reports' days made current lately, by first and last UTC day.
+type Recent = HashMap<(Day, Day), (std::time::Instant, ReportDays)>;
+
 /// The step that answers reports.
 #[derive(Debug, Clone)]
 pub struct Reports {
@@ -32,6 +40,7 @@ pub struct Reports {
     register: AssetRegister,
     periods: Periods,
     factors: Arc<AnnualFactors>,
+    recent: Arc<std::sync::Mutex<Recent>>,
 }
 
 impl Reports {
@@ -46,13 +55,40 @@ impl Reports {
             register,
             periods,
             factors,
+            recent: Arc::default(),
         }
     }
 
     /// Makes every day of `query` current and returns the version of the
     /// whole: two reports with equal versions (and queries) are identical.
+    /// Days made current less than a second ago are taken as they were.
     pub async fn current(&self, query: &ReportQuery) -> Result<ReportDays, PipelineError> {
         let (from, to) = query.utc_days()?;
+        if let Some(days) = self.lately((from, to)) {
+            return Ok(days);
+        }
+        let days = self.made_current((from, to)).await?;
+        if let Ok(mut recent) = self.recent.lock() {
+            // A handful of reports are asked at once; forget the rest.
+            if recent.len() >= 64 {
+                recent.clear();
+            }
+            recent.insert((from, to), (std::time::Instant::now(), days.clone()));
+        }
+        Ok(days)
+    }
+
+    /// The days of `from..=to` made current less than a second ago, on the
+    /// same date (the version holds the date while a month is not over).
+    fn lately(&self, (from, to): (Day, Day)) -> Option<ReportDays> {
+        let recent = self.recent.lock().ok()?;
+        let (at, days) = recent.get(&(from, to))?;
+        (at.elapsed() < REPORT_DAYS_REUSED_FOR && days.date == Utc::now().date_naive())
+            .then(|| days.clone())
+    }
+
+    async fn made_current(&self, (from, to): (Day, Day)) -> Result<ReportDays, PipelineError> {
+        let today = Utc::now().date_naive();
         let mut days = HashMap::new();
         let mut hasher = DefaultHasher::new();
         let mut settled = true;
@@ -82,9 +118,10 @@ impl Reports {
         // matters while a month is not over.
         let register = self.register.clone();
         let (stamp, _) = run_blocking(move || register.current_with_stamp()).await??;
-        (stamp, Utc::now().date_naive()).hash(&mut hasher);
+        (stamp, today).hash(&mut hasher);
         Ok(ReportDays {
-            days,
+            days: Arc::new(days),
+            date: today,
             version: PeriodVersion {
                 hash: hasher.finish(),
                 settled,
@@ -119,7 +156,7 @@ impl Reports {
             }
             fleet_days_with_data(&storage, (from, to), &days, &scope, &mut inputs)?;
             if asked.day == DayConvention::Uk {
-                move_summer_hours(&storage, &asked, (&days, &scope), &mut inputs)?;
+                move_summer_hours(&storage, &asked, (&*days, &scope), &mut inputs)?;
             }
             let register = register.current()?;
             inputs.supplier_factors = register
@@ -136,7 +173,9 @@ impl Reports {
 /// The days of a report made current, and its version.
 #[derive(Debug, Clone)]
 pub struct ReportDays {
-    days: HashMap<Day, IngestedDay>,
+    days: Arc<HashMap<Day, IngestedDay>>,
+    /// The date the version was made on.
+    date: chrono::NaiveDate,
     pub version: PeriodVersion,
 }
 
