@@ -6,13 +6,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use crate::access::{Access, Failures, Grant};
 use crate::asset::{AssetId, AssetScope};
 use crate::config::ServerArgs;
@@ -208,31 +206,28 @@ pub fn client_of(
     gate.client(headers, peer)
 }
 
-/// Lets a request through with its [`Reader`], or refuses it. Open routes
-/// pass as they are; the page decides for itself, from its cookie.
-pub async fn authorize(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let gate = &state.gate;
+/// Gives `request` its [`Reader`], or returns the refusal to answer
+/// instead.
+/// Open routes pass as they are; the page decides for itself, from its
+/// cookie. Called by the one middleware every request passes through.
+pub fn authorize(gate: &Gate, request: &mut Request) -> Option<Response> {
     let path = request.uri().path();
     if !gate.is_on() {
         request.extensions_mut().insert(Reader::everyone());
-        return next.run(request).await;
+        return None;
     }
     if OPEN.contains(&path) || PAGE.contains(&path) {
-        return next.run(request).await;
+        return None;
     }
     let address = client_of(gate, (request.headers(), request.extensions()));
     let reader = match gate.check(bearer(request.headers()), address) {
         Ok(reader) => reader,
-        Err(refusal) => return refusal.into_response(),
+        Err(refusal) => return Some(refusal.into_response()),
     };
     if path == "/metrics" && !reader.metrics {
         refused("forbidden");
-        return Error::Forbidden("/metrics").into_response();
+        return Some(Error::Forbidden("/metrics").into_response());
     }
     request.extensions_mut().insert(reader);
-    next.run(request).await
+    None
 }

@@ -170,6 +170,18 @@ pub(super) struct Made {
     pub region: Option<String>,
 }
 
+impl Made {
+    /// A body that says nothing of intensity sources or regions in its
+    /// headers (a report, a fleet's timing: the figures say it).
+    pub(super) fn of(bytes: Vec<u8>) -> Self {
+        Made {
+            bytes,
+            sources: BTreeSet::new(),
+            region: None,
+        }
+    }
+}
+
 /// Answers from the response cache when the data is unchanged, else
 /// computes and renders with `make`; with validators, 304s and headers as
 /// the day route's.

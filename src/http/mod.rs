@@ -160,12 +160,8 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            access::authorize,
-        ))
-        .with_state(state);
-    let routes = with_layers(routes, &config);
+        .with_state(state.clone());
+    let routes = with_layers(routes, &config, Arc::new(state.gate.clone()));
     match cors(&config.cors_origins) {
         Some(cors) => routes.layer(cors),
         None => routes,
@@ -212,7 +208,7 @@ fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
 
 /// The layers around every route: a span per request, panics turned into
 /// 500 problems, the request timeout and the concurrency cap.
-fn with_layers(routes: Router, config: &ServerArgs) -> Router {
+fn with_layers(routes: Router, config: &ServerArgs, gate: Arc<Gate>) -> Router {
     let timeout = config.request_timeout();
     routes.layer(
         ServiceBuilder::new()
@@ -228,7 +224,7 @@ fn with_layers(routes: Router, config: &ServerArgs) -> Router {
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
             ))
-            .layer(axum::middleware::from_fn(admit))
+            .layer(axum::middleware::from_fn_with_state(gate, admit))
             // A panic anywhere below becomes a logged 500 problem, not a
             // dropped connection.
             .layer(CatchPanicLayer::custom(panic_to_problem))
@@ -246,14 +242,22 @@ const MAX_URI_BYTES: usize = 8 * 1024;
 /// by hyper itself, before the service sees the request.)
 const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// Times and counts every request by route, and refuses an over-long
-/// head before anything else reads it. One middleware for both: each
-/// layer of boxing costs every warm answer.
-async fn admit(request: Request<axum::body::Body>, next: axum::middleware::Next) -> Response {
+/// Times and counts every request by route, refuses an over-long head
+/// before anything else reads it, and gives the request its reader (or
+/// refuses it, with access on). One middleware for all three: each layer
+/// of boxing costs every warm answer.
+async fn admit(
+    State(gate): State<Arc<Gate>>,
+    mut request: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
     let timer = metrics::RequestTimer::start(&request);
     let response = match refuse_request_head(&request) {
         Some(problem) => problem,
-        None => next.run(request).await,
+        None => match access::authorize(&gate, &mut request) {
+            None => next.run(request).await,
+            Some(refusal) => refusal,
+        },
     };
     timer.finish(response.status());
     response
@@ -406,7 +410,7 @@ mod tests {
                 format!("{}", empty[1])
             }),
         );
-        let app = with_layers(routes, &ServerArgs::default());
+        let app = with_layers(routes, &ServerArgs::default(), Arc::default());
 
         // Act
         let response = app

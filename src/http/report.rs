@@ -108,11 +108,7 @@ pub async fn report(
             let bytes = WorkLimit::renders()
                 .run(move || render_report(&report, format, size))
                 .await??;
-            Ok(Made {
-                bytes,
-                sources: Default::default(),
-                region: None,
-            })
+            Ok(Made::of(bytes))
         },
     )
     .await

@@ -102,11 +102,7 @@ pub async fn fleet_timing(
             let bytes = WorkLimit::renders()
                 .run(move || render_fleet_timing(&fleet, format, size))
                 .await??;
-            Ok(Made {
-                bytes,
-                sources: Default::default(),
-                region: None,
-            })
+            Ok(Made::of(bytes))
         },
     )
     .await
