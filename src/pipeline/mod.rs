@@ -159,7 +159,13 @@ struct Counters {
 /// The steps, built once over one storage, intensity source and data
 /// directory.
 #[derive(Debug, Clone)]
-pub struct Pipeline {
+pub struct Pipeline(Arc<Steps>);
+
+/// What a [`Pipeline`] shares: handlers clone the pipeline into every
+/// answer they compute, so it is one reference count, not one per step
+/// (a step holds a dozen).
+#[derive(Debug)]
+pub struct Steps {
     day_files: DayFiles,
     footprints: Footprints,
     periods: Periods,
@@ -172,6 +178,14 @@ pub struct Pipeline {
     source: IntensitySource,
     data_dir: PathBuf,
     counters: Arc<Counters>,
+}
+
+impl std::ops::Deref for Pipeline {
+    type Target = Steps;
+
+    fn deref(&self) -> &Steps {
+        &self.0
+    }
 }
 
 impl Pipeline {
@@ -229,7 +243,7 @@ impl Pipeline {
             periods.clone(),
             Arc::clone(&factors),
         );
-        Pipeline {
+        Pipeline(Arc::new(Steps {
             day_files,
             footprints,
             periods,
@@ -242,21 +256,31 @@ impl Pipeline {
             source,
             data_dir,
             counters,
-        }
+        }))
     }
 
     /// Changes how long forecast-only intensity is trusted: the steps are
     /// built again, with nothing remembered yet.
     pub fn with_forecast_refresh(self, after: Duration) -> Self {
-        let factors = self.factors;
-        Self::build(self.storage, self.source, self.data_dir, (after, factors))
+        let factors = Arc::clone(&self.factors);
+        Self::build(
+            self.storage.clone(),
+            self.source.clone(),
+            self.data_dir.clone(),
+            (after, factors),
+        )
     }
 
     /// Uses `factors` in reports instead of the shipped ones.
     pub fn with_annual_factors(self, factors: AnnualFactors) -> Self {
         let after = self.intensities.forecast_refresh();
         let factors = Arc::new(factors);
-        Self::build(self.storage, self.source, self.data_dir, (after, factors))
+        Self::build(
+            self.storage.clone(),
+            self.source.clone(),
+            self.data_dir.clone(),
+            (after, factors),
+        )
     }
 
     /// Reports by month and year.
