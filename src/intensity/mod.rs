@@ -3,6 +3,7 @@
 //! API is not an error: the source logs a warning, falls back to the file
 //! and reports which of the two answered.
 
+pub mod ahead;
 pub mod api;
 pub mod day;
 pub mod file;
@@ -15,6 +16,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+pub use self::ahead::{Ahead, AheadPoint, floor_half_hour};
 pub use self::api::{ApiError, IntensityClient, MAX_DAYS_PER_CALL};
 pub use self::day::{
     HalfHourIntensity, IncompleteDay, IntensityDay, IntensityKind, KindPreference,
@@ -156,6 +158,17 @@ pub struct IntensityUnavailable {
     pub day: Day,
     pub area: Area,
     /// Why the API failed (or that none is configured).
+    pub api: String,
+    #[source]
+    pub file: FileError,
+}
+
+/// Neither the API nor the fallback file gave a forecast.
+#[derive(Debug, thiserror::Error)]
+#[error("no carbon intensity forecast from {}{}: {api}, and the fallback failed", format::format_api_time(*.starts_at), in_area(.area))]
+pub struct ForecastUnavailable {
+    pub starts_at: chrono::DateTime<chrono::Utc>,
+    pub area: Area,
     pub api: String,
     #[source]
     pub file: FileError,
@@ -305,6 +318,49 @@ impl IntensitySource {
                     source: not_read,
                 },
             )),
+        }
+    }
+
+    /// `area`'s forecast for the 48 hours from `starts_at`, and which
+    /// source gave it: the API, else the area's forecast file.
+    pub async fn ahead(
+        &self,
+        area: &Area,
+        starts_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Ahead, Provenance), ForecastUnavailable> {
+        let api_failure = match &self.api {
+            Some(client) => match client.fetch_ahead(area, starts_at).await {
+                Ok(found) => return Ok((found, Provenance::Api)),
+                Err(err) => {
+                    tracing::warn!(%area, error = %err, "intensity forecast API failed; using the fallback file");
+                    err.to_string()
+                }
+            },
+            None => "no intensity API is configured".to_owned(),
+        };
+        let (dir, of) = (self.dir.clone(), area.clone());
+        let read = WorkLimit::file_reads()
+            .run(move || ahead::read_ahead_file(&dir, &of, starts_at))
+            .await;
+        let outcome = if matches!(read, Ok(Ok(_))) {
+            "ok"
+        } else {
+            "failed"
+        };
+        metrics::counter!("intensity_fallback_files_total", "outcome" => outcome).increment(1);
+        let unavailable = |file: FileError| ForecastUnavailable {
+            starts_at,
+            area: area.clone(),
+            api: api_failure.clone(),
+            file,
+        };
+        match read {
+            Ok(Ok(found)) => Ok((found, Provenance::File)),
+            Ok(Err(file)) => Err(unavailable(file)),
+            Err(not_read) => Err(unavailable(FileError::NotRead {
+                name: file_name(&ahead::ahead_file_path(&self.dir, area, starts_at)),
+                source: not_read,
+            })),
         }
     }
 

@@ -204,7 +204,7 @@ pub fn read_regional_file(dir: &Path, region_id: u8, day: Day) -> Result<Regiona
 /// A region's name as people and headers can take it: control characters
 /// (CR, LF, ...) removed and runs of white space made one space, at most
 /// 64 characters.
-fn clean_name(name: &str) -> String {
+pub(super) fn clean_name(name: &str) -> String {
     name.split(|c: char| c.is_control() || c.is_whitespace())
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
