@@ -7,9 +7,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{StorageError, StoredIntensity};
+use super::{StorageError, StoredAhead, StoredIntensity};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId};
-use crate::intensity::{Area, GenerationMix, HalfHourIntensity, IntensityDay, Provenance};
+use crate::intensity::{
+    Ahead, AheadPoint, Area, GenerationMix, HalfHourIntensity, IntensityDay, Provenance,
+};
 
 const N: usize = HALF_HOURS_PER_DAY as usize;
 
@@ -63,6 +65,49 @@ pub(super) fn rows_of(stored: &StoredIntensity) -> Result<Vec<IntensityRowOut>, 
             })
         })
         .collect()
+}
+
+/// A half-hour ahead's generation mix as stored: JSON, `None` when empty.
+pub(super) fn ahead_mix(point: &AheadPoint) -> Result<Option<String>, StorageError> {
+    (!point.mix.is_empty())
+        .then(|| serde_json::to_string(&point.mix))
+        .transpose()
+        .map_err(|e| StorageError::Damaged(format!("generation_mix: {e}")))
+}
+
+/// What an area's forecast row says, as an engine reads it.
+pub(super) struct AheadHead {
+    pub starts_at: DateTime<Utc>,
+    pub source: String,
+    pub fetched_at: DateTime<Utc>,
+    pub region_id: Option<u8>,
+    pub region_name: Option<String>,
+}
+
+/// An area's stored forecast put back together from its row and its
+/// half-hours (in any order).
+pub(super) fn assemble_ahead(
+    area: &Area,
+    head: AheadHead,
+    mut points: Vec<AheadPoint>,
+) -> Result<StoredAhead, StorageError> {
+    points.sort_by_key(|p| p.from);
+    let source = head
+        .source
+        .parse::<Provenance>()
+        .map_err(StorageError::Damaged)?;
+    Ok(StoredAhead {
+        area: area.clone(),
+        ahead: Ahead {
+            starts_at: head.starts_at,
+            region: head
+                .region_id
+                .map(|id| (id, head.region_name.unwrap_or_default())),
+            points,
+        },
+        source,
+        fetched_at: head.fetched_at,
+    })
 }
 
 /// A generation mix read back.

@@ -25,7 +25,7 @@ use crate::asset::AssetId;
 use crate::footprint::report::{Month, Sums};
 use crate::footprint::{FootprintRow, GrossFootprint, Totals};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
-use crate::intensity::{Area, GenerationMix, IntensityDay, Provenance};
+use crate::intensity::{Ahead, Area, GenerationMix, IntensityDay, Provenance};
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SkippedRows, SourceStamp};
 
 pub use self::asset_day::StoredResult;
@@ -181,6 +181,16 @@ impl StoredIntensity {
     pub fn is_settled(&self) -> bool {
         self.source == Provenance::Api && self.day.is_all_actual()
     }
+}
+
+/// An area's latest forecast ahead as stored, with its source and version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAhead {
+    pub area: Area,
+    pub ahead: Ahead,
+    pub source: Provenance,
+    /// When it was fetched: its version, and when the next one is due.
+    pub fetched_at: DateTime<Utc>,
 }
 
 /// Which source versions an asset-day's stored rows were computed from.
@@ -375,6 +385,12 @@ pub trait Store: Send + Sync {
 
     /// Replaces the stored intensity of a day, all 48 half-hours at once.
     fn save_intensity(&self, stored: &StoredIntensity) -> Result<(), StorageError>;
+
+    /// `area`'s latest stored forecast ahead, if any.
+    fn ahead(&self, area: &Area) -> Result<Option<StoredAhead>, StorageError>;
+
+    /// Replaces `area`'s stored forecast ahead, every half-hour at once.
+    fn save_ahead(&self, stored: &StoredAhead) -> Result<(), StorageError>;
 
     // Asset-days: one row each, a cache of what the files say.
 

@@ -688,3 +688,59 @@ fn writers_of_many_new_months_at_once_all_succeed() {
         );
     }
 }
+
+#[test]
+fn a_forecast_ahead_is_replaced_whole_and_read_back_exactly() {
+    for store in every_engine() {
+        // Arrange: a regional forecast of four points, then a shorter one.
+        let storage = &store.storage;
+        let area = Area::Regional(crate::register::Region::Postcode("RG10".to_owned()));
+        let starts_at = day().start() + chrono::Duration::hours(17);
+        let point = |i: i64, forecast: f64| crate::intensity::AheadPoint {
+            from: starts_at + chrono::Duration::minutes(30 * i),
+            forecast: Some(forecast),
+            actual: (i == 0).then_some(forecast - 1.5),
+            index: Some("moderate".to_owned()),
+            mix: [("gas".to_owned(), 30.25), ("wind".to_owned(), 41.0)].into(),
+        };
+        let first = StoredAhead {
+            area: area.clone(),
+            ahead: Ahead {
+                starts_at,
+                region: Some((12, "South England".to_owned())),
+                points: (0..4).map(|i| point(i, 150.0 + i as f64 / 3.0)).collect(),
+            },
+            source: Provenance::Api,
+            fetched_at: now(),
+        };
+        let second = StoredAhead {
+            ahead: Ahead {
+                starts_at: starts_at + chrono::Duration::minutes(30),
+                region: Some((12, "South England".to_owned())),
+                points: (1..3).map(|i| point(i, 99.0)).collect(),
+            },
+            source: Provenance::File,
+            fetched_at: now(),
+            ..first.clone()
+        };
+
+        // Act
+        let none = storage.ahead(&area).unwrap();
+        storage.save_ahead(&first).unwrap();
+        let read_first = storage.ahead(&area).unwrap();
+        storage.save_ahead(&second).unwrap();
+        storage.save_ahead(&second).unwrap();
+        let read_second = storage.ahead(&area).unwrap();
+
+        // Assert
+        assert_eq!(none, None, "{}", store.engine);
+        assert_eq!(read_first, Some(first), "{}", store.engine);
+        assert_eq!(read_second, Some(second), "{}", store.engine);
+        assert_eq!(
+            storage.ahead(&Area::National).unwrap(),
+            None,
+            "{}",
+            store.engine
+        );
+    }
+}

@@ -24,18 +24,19 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-use super::intensity_rows::{self, DayHead, IntensityRow};
+use super::intensity_rows::{self, AheadHead, DayHead, IntensityRow};
 use super::{
     AssetDayRecord, AssetDayTotals, Claim, ComputedDay, DayFileRecord, IntensityVersions,
-    MeasuredDay, MonthSums, NewResults, StorageError, Store, StoredDay, StoredIntensity, stamp,
+    MeasuredDay, MonthSums, NewResults, StorageError, Store, StoredAhead, StoredDay,
+    StoredIntensity, stamp,
 };
 use crate::asset::AssetId;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
-use crate::intensity::Area;
+use crate::intensity::{AheadPoint, Area};
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SourceStamp};
 
 /// Each migration's version, name and SQL, in order.
-const MIGRATIONS: [(i32, &str, &str); 6] = [
+const MIGRATIONS: [(i32, &str, &str); 7] = [
     (
         1,
         "0001_schema",
@@ -65,6 +66,11 @@ const MIGRATIONS: [(i32, &str, &str); 6] = [
         6,
         "0006_gross_footprints",
         include_str!("../../../migrations/postgres/0006_gross_footprints.sql"),
+    ),
+    (
+        7,
+        "0007_intensity_ahead",
+        include_str!("../../../migrations/postgres/0007_intensity_ahead.sql"),
     ),
 ];
 
@@ -648,6 +654,117 @@ impl Store for Postgres {
             })
         });
         intensity_rows::assemble(area, read)
+    }
+
+    fn ahead(&self, area: &Area) -> Result<Option<StoredAhead>, StorageError> {
+        let (head, rows) = self.run(async {
+            let client = self.client().await?;
+            let head = client
+                .query_opt(
+                    "SELECT starts_at, source, fetched_at, region_id, region_name
+                     FROM intensity_ahead WHERE area = $1",
+                    &[&area.key()],
+                )
+                .await?;
+            let rows = client
+                .query(
+                    "SELECT from_utc, forecast, actual, band, generation_mix::text
+                     FROM intensity_ahead_half_hours WHERE area = $1",
+                    &[&area.key()],
+                )
+                .await?;
+            Ok((head, rows))
+        })?;
+        let Some(head) = head else {
+            return Ok(None);
+        };
+        let points = rows
+            .iter()
+            .map(|r| {
+                Ok(AheadPoint {
+                    from: r.get(0),
+                    forecast: r.get(1),
+                    actual: r.get(2),
+                    index: r.get(3),
+                    mix: r
+                        .get::<_, Option<&str>>(4)
+                        .map(intensity_rows::mix_of)
+                        .transpose()?
+                        .unwrap_or_default(),
+                })
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        let head = AheadHead {
+            starts_at: head.get(0),
+            source: head.get(1),
+            fetched_at: head.get(2),
+            region_id: head
+                .get::<_, Option<i16>>(3)
+                .map(|id| {
+                    u8::try_from(id).map_err(|_| StorageError::Damaged(format!("region {id}")))
+                })
+                .transpose()?,
+            region_name: head.get(4),
+        };
+        intensity_rows::assemble_ahead(area, head, points).map(Some)
+    }
+
+    fn save_ahead(&self, stored: &StoredAhead) -> Result<(), StorageError> {
+        let points = &stored.ahead.points;
+        let starts: Vec<DateTime<Utc>> = points.iter().map(|p| p.from).collect();
+        let forecast: Vec<Option<f64>> = points.iter().map(|p| p.forecast).collect();
+        let actual: Vec<Option<f64>> = points.iter().map(|p| p.actual).collect();
+        let band: Vec<Option<String>> = points.iter().map(|p| p.index.clone()).collect();
+        let mix = points
+            .iter()
+            .map(intensity_rows::ahead_mix)
+            .collect::<Result<Vec<_>, _>>()?;
+        let region_id = stored.ahead.region.as_ref().map(|(id, _)| i16::from(*id));
+        let region_name = stored.ahead.region.as_ref().map(|(_, name)| name.as_str());
+        let (starts, forecast, actual, band, mix) = (&starts, &forecast, &actual, &band, &mix);
+        let (region_id, region_name) = (&region_id, &region_name);
+        self.write(|| async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let area = stored.area.key();
+            exec(
+                &tx,
+                "DELETE FROM intensity_ahead_half_hours WHERE area = $1",
+                &[&area],
+            )
+            .await?;
+            exec(
+                &tx,
+                "INSERT INTO intensity_ahead
+                 (area, starts_at, source, fetched_at, region_id, region_name)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (area) DO UPDATE SET
+                    starts_at = excluded.starts_at, source = excluded.source,
+                    fetched_at = excluded.fetched_at, region_id = excluded.region_id,
+                    region_name = excluded.region_name",
+                &[
+                    &area,
+                    &stored.ahead.starts_at,
+                    &stored.source.as_str(),
+                    &stored.fetched_at,
+                    region_id,
+                    region_name,
+                ],
+            )
+            .await?;
+            exec(
+                &tx,
+                "INSERT INTO intensity_ahead_half_hours
+                 (area, from_utc, forecast, actual, band, generation_mix)
+                 SELECT $1, h.from_utc, h.forecast, h.actual, h.band, h.mix
+                 FROM UNNEST($2::timestamptz[], $3::float8[], $4::float8[], $5::text[],
+                             $6::text[]::jsonb[]) AS h(from_utc, forecast, actual, band, mix)",
+                &[&area, starts, forecast, actual, band, mix],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     fn region_of(&self, area: &Area) -> Result<Option<u8>, StorageError> {

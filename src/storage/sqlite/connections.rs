@@ -56,6 +56,9 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../../../migrations/sqlite/0013_report_sums_index.sql"
         )),
+        M::up(include_str!(
+            "../../../migrations/sqlite/0014_intensity_ahead.sql"
+        )),
     ])
 });
 

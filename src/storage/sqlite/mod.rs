@@ -14,15 +14,15 @@ use rusqlite::{ErrorCode, OptionalExtension, TransactionBehavior, params};
 use std::collections::HashMap;
 
 use self::connections::Connections;
-use super::intensity_rows::{self, DayHead, IntensityRow};
+use super::intensity_rows::{self, AheadHead, DayHead, IntensityRow};
 use super::{
     AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, MeasuredDay,
-    MonthSums, NewResults, StorageError, Store, StoredDay, StoredIntensity, format_time,
-    parse_time,
+    MonthSums, NewResults, StorageError, Store, StoredAhead, StoredDay, StoredIntensity,
+    format_time, parse_time,
 };
 use crate::asset::AssetId;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
-use crate::intensity::Area;
+use crate::intensity::{AheadPoint, Area};
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy};
 
 impl From<rusqlite::Error> for StorageError {
@@ -227,6 +227,105 @@ impl Store for Sqlite {
                     stored.region.as_ref().map(|(id, _)| *id),
                     stored.region.as_ref().map(|(_, name)| name.as_str()),
                     row.mix,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn ahead(&self, area: &Area) -> Result<Option<StoredAhead>, StorageError> {
+        self.conns.read(|conn| {
+            let head = conn
+                .prepare_cached(
+                    "SELECT starts_at, source, fetched_at, region_id, region_name
+                     FROM intensity_ahead WHERE area = ?1",
+                )?
+                .query_row(params![area.key()], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<u8>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                    ))
+                })
+                .optional()?;
+            let Some((starts_at, source, fetched_at, region_id, region_name)) = head else {
+                return Ok(None);
+            };
+            let mut stmt = conn.prepare_cached(
+                "SELECT from_utc, forecast, actual, band, generation_mix
+                 FROM intensity_ahead_half_hours WHERE area = ?1",
+            )?;
+            let mut rows = stmt.query(params![area.key()])?;
+            let mut points = Vec::new();
+            while let Some(r) = rows.next()? {
+                points.push(AheadPoint {
+                    from: parse_time(&r.get::<_, String>(0)?)?,
+                    forecast: r.get(1)?,
+                    actual: r.get(2)?,
+                    index: r.get(3)?,
+                    mix: r
+                        .get::<_, Option<String>>(4)?
+                        .as_deref()
+                        .map(intensity_rows::mix_of)
+                        .transpose()?
+                        .unwrap_or_default(),
+                });
+            }
+            let head = AheadHead {
+                starts_at: parse_time(&starts_at)?,
+                source,
+                fetched_at: parse_time(&fetched_at)?,
+                region_id,
+                region_name,
+            };
+            intensity_rows::assemble_ahead(area, head, points).map(Some)
+        })
+    }
+
+    fn save_ahead(&self, stored: &StoredAhead) -> Result<(), StorageError> {
+        let mixes = stored
+            .ahead
+            .points
+            .iter()
+            .map(intensity_rows::ahead_mix)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut conn = self.conns.write();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let area = stored.area.key();
+        tx.execute(
+            "DELETE FROM intensity_ahead_half_hours WHERE area = ?1",
+            params![area],
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO intensity_ahead
+             (area, starts_at, source, fetched_at, region_id, region_name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                area,
+                format_time(stored.ahead.starts_at),
+                stored.source.as_str(),
+                format_time(stored.fetched_at),
+                stored.ahead.region.as_ref().map(|(id, _)| *id),
+                stored.ahead.region.as_ref().map(|(_, name)| name.as_str()),
+            ],
+        )?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO intensity_ahead_half_hours
+                 (area, from_utc, forecast, actual, band, generation_mix)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for (point, mix) in stored.ahead.points.iter().zip(mixes) {
+                insert.execute(params![
+                    area,
+                    format_time(point.from),
+                    point.forecast,
+                    point.actual,
+                    point.index,
+                    mix,
                 ])?;
             }
         }
