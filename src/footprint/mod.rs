@@ -9,6 +9,7 @@
 mod period;
 pub mod report;
 pub mod timing;
+pub mod windows;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
