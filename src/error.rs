@@ -17,6 +17,7 @@ use crate::blocking::BlockingError;
 use crate::catalog::CatalogError;
 use crate::footprint::PeriodError;
 use crate::footprint::timing::TimingError;
+use crate::footprint::windows::WindowsError;
 use crate::half_hour::RangeError;
 use crate::message::chain;
 use crate::pipeline::PipelineError;
@@ -103,6 +104,7 @@ impl Error {
         match self {
             Error::Blocking(e) | Error::Pipeline(PipelineError::Blocking(e)) => e.is_busy(),
             Error::Pipeline(PipelineError::Intensity(e)) => e.file.is_busy(),
+            Error::Pipeline(PipelineError::Forecast(e)) => e.file.is_busy(),
             Error::Shared(inner) => inner.is_busy(),
             _ => false,
         }
@@ -164,7 +166,13 @@ impl Error {
             | Error::Settlement(_)
             | Error::Pipeline(PipelineError::NoRegion { .. })
             | Error::Pipeline(PipelineError::Report(_) | PipelineError::Period(_))
+            | Error::Pipeline(PipelineError::Range(_))
             | Error::BadPath(_) => StatusCode::BAD_REQUEST,
+            // Nothing fits in the range asked: the request is well formed.
+            Error::Pipeline(PipelineError::Windows(WindowsError::NoneFits { .. })) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Error::Pipeline(PipelineError::Windows(_)) => StatusCode::BAD_REQUEST,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -179,9 +187,11 @@ impl Error {
                 | PipelineError::NoDataInPeriod { .. }
                 | PipelineError::KindUnavailable(_),
             ) => StatusCode::NOT_FOUND,
-            Error::Pipeline(PipelineError::Intensity(_) | PipelineError::NoIntensityFor { .. }) => {
-                StatusCode::BAD_GATEWAY
-            }
+            Error::Pipeline(
+                PipelineError::Intensity(_)
+                | PipelineError::NoIntensityFor { .. }
+                | PipelineError::Forecast(_),
+            ) => StatusCode::BAD_GATEWAY,
             // The day's power is known nowhere fully: nothing to move.
             Error::Pipeline(PipelineError::Timing(TimingError::NothingKnown)) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -244,6 +254,10 @@ impl Error {
                 "intensity-unavailable"
             }
             Error::Pipeline(PipelineError::Timing(TimingError::NothingKnown)) => "nothing-to-move",
+            Error::Pipeline(PipelineError::Forecast(_)) => "forecast-unavailable",
+            Error::Pipeline(PipelineError::Windows(WindowsError::NoneFits { .. })) => "no-window",
+            Error::Pipeline(PipelineError::Windows(_)) => "invalid-query",
+            Error::Pipeline(PipelineError::Range(_)) => "invalid-range",
             Error::Pipeline(PipelineError::PowerFile { .. }) => "power-file-unusable",
             Error::Pipeline(PipelineError::PowerFileUnreadable { .. }) => "power-file-unreadable",
             Error::Pipeline(PipelineError::FileChanging { .. }) => "power-file-changing",

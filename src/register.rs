@@ -235,7 +235,7 @@ pub fn read_register<R: io::Read>(input: R) -> Result<Register, RegisterError> {
 
 /// The outward part of a postcode, upper case: one or two letters, a
 /// digit, and an optional letter or digit (`RG10`, `W1A`, `M1`).
-fn outward_code(text: &str) -> Option<String> {
+pub fn outward_code(text: &str) -> Option<String> {
     let code = text.trim().to_ascii_uppercase();
     let b = code.as_bytes();
     let letters = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();

@@ -159,6 +159,9 @@ impl Asked {
 pub(super) struct Said<'a> {
     pub skipped_rows: Option<u64>,
     pub region: Option<&'a str>,
+    /// Seconds the answer stays good, when less than its data's usual
+    /// (a forecast's, until the next is due).
+    pub max_age: Option<u64>,
 }
 
 /// What `make` gives [`respond`]: the body, the intensity sources it used
@@ -215,7 +218,13 @@ where
     };
     let mut builder = Response::builder()
         .header(header::ETAG, &etag)
-        .header(header::CACHE_CONTROL, state.cache_control(version.settled))
+        .header(
+            header::CACHE_CONTROL,
+            match said.max_age {
+                Some(seconds) => state.cache_control_for(seconds),
+                None => state.cache_control(version.settled),
+            },
+        )
         .header(header::VARY, state.vary());
     if asked
         .if_none_match

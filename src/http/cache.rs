@@ -18,12 +18,14 @@ use std::sync::Arc;
 use crate::asset::{AssetId, AssetScope};
 use crate::error::Error;
 use crate::footprint::report::ReportQuery;
+use crate::footprint::windows::WindowAsk;
 use crate::footprint::{FleetSeries, FootprintQuery, Period, PeriodStep};
 use crate::half_hour::Day;
-use crate::intensity::{AreaChoice, KindPreference};
+use crate::intensity::{Area, AreaChoice, KindPreference};
 use crate::pipeline::{DataVersion, PeriodVersion};
 use crate::render::{ChartSize, Format};
 use crate::settlement::PeriodRange;
+use chrono::{DateTime, Utc};
 
 /// What was asked.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -46,6 +48,30 @@ pub enum Question {
     Timing(AssetId, Day),
     /// The timing of a fleet on a day.
     FleetTiming(Day),
+    /// An area's intensity from one half-hour to another.
+    Intensity(Area, DateTime<Utc>, DateTime<Utc>),
+    /// The best windows in an area's intensity from one half-hour to another.
+    Windows(Area, DateTime<Utc>, DateTime<Utc>, WindowKey),
+}
+
+/// A [`WindowAsk`] as a key: the energy by its bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WindowKey {
+    minutes: u32,
+    results: usize,
+    contiguous: bool,
+    energy_bits: Option<u64>,
+}
+
+impl From<WindowAsk> for WindowKey {
+    fn from(ask: WindowAsk) -> Self {
+        WindowKey {
+            minutes: ask.minutes,
+            results: ask.results,
+            contiguous: ask.contiguous,
+            energy_bits: ask.energy_kwh.map(f64::to_bits),
+        }
+    }
 }
 
 /// The versions of the data an answer was computed from.

@@ -164,6 +164,7 @@ async fn footprint_of(
                 Said {
                     skipped_rows: Some(skipped),
                     region: Some(&region),
+                    max_age: None,
                 },
                 |format, size| async move {
                     let bytes = WorkLimit::renders()

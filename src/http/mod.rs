@@ -3,6 +3,7 @@
 //! in one file per route family.
 
 mod access;
+mod ahead;
 mod answer;
 mod cache;
 mod footprint;
@@ -87,6 +88,17 @@ impl AppState {
         })
     }
 
+    /// `Cache-Control` of an answer good for `seconds`.
+    pub(crate) fn cache_control_for(&self, seconds: u64) -> HeaderValue {
+        let scope = if self.gate.is_on() {
+            "private"
+        } else {
+            "public"
+        };
+        HeaderValue::try_from(format!("{scope}, max-age={seconds}"))
+            .unwrap_or(HeaderValue::from_static("no-cache"))
+    }
+
     /// `Vary` of an answer: with access on, the token is part of it.
     pub(crate) fn vary(&self) -> HeaderValue {
         HeaderValue::from_static(match self.gate.is_on() {
@@ -133,6 +145,8 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/fleet/{date}", get(summary::fleet_day)),
         ("/fleet", get(summary::fleet_period)),
         ("/report", get(report::report)),
+        ("/intensity", get(ahead::intensity)),
+        ("/windows", get(ahead::windows)),
         ("/assets", get(assets).layer(CompressionLayer::new())),
         ("/healthz", get(healthz)),
         ("/readyz", get(readyz)),

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 
+mod ahead;
 mod answer;
 mod asset_day;
 mod ingest;
@@ -37,6 +38,7 @@ mod rows;
 mod settlement;
 mod timing;
 
+pub use self::ahead::{Aheads, MAX_RANGE_DAYS, Series, SeriesAnswer, SeriesRow, Windows};
 pub use self::answer::Footprints;
 pub use self::ingest::{DayFiles, IngestedDay};
 pub use self::period::{OtherArea, PeriodDays, PeriodVersion, Periods};
@@ -98,6 +100,13 @@ pub enum PipelineError {
     NoIntensityFor { asset: AssetId, area: String },
     #[error(transparent)]
     Timing(#[from] crate::footprint::timing::TimingError),
+    #[error(transparent)]
+    Forecast(Box<crate::intensity::ForecastUnavailable>),
+    /// A range's day outside the days the service knows.
+    #[error(transparent)]
+    Range(#[from] crate::half_hour::RangeError),
+    #[error(transparent)]
+    Windows(#[from] crate::footprint::windows::WindowsError),
     #[error("no data for {what} from {from} to {to}")]
     NoDataInPeriod { what: String, from: Day, to: Day },
     #[error("cannot {context}")]
@@ -172,6 +181,7 @@ pub struct Steps {
     settlement: Settlement,
     reports: Reports,
     timings: Timings,
+    aheads: Aheads,
     intensities: Intensities,
     factors: Arc<AnnualFactors>,
     storage: Storage,
@@ -243,7 +253,9 @@ impl Pipeline {
             periods.clone(),
             Arc::clone(&factors),
         );
+        let aheads = Aheads::new(storage.clone(), source.clone(), intensities.clone());
         Pipeline(Arc::new(Steps {
+            aheads,
             day_files,
             footprints,
             periods,
@@ -291,6 +303,11 @@ impl Pipeline {
     /// The timing of flexible assets on past days.
     pub fn timings(&self) -> &Timings {
         &self.timings
+    }
+
+    /// Intensity past and ahead, and the best windows in it.
+    pub fn aheads(&self) -> &Aheads {
+        &self.aheads
     }
 
     /// Day files read for every asset, ahead of requests or for them.

@@ -4,6 +4,7 @@
 //! command so both answer identically. Numbers for people live in
 //! [`number`].
 
+mod ahead;
 mod bars;
 mod chart;
 mod glyphs;
@@ -16,6 +17,7 @@ mod timing;
 use std::fmt;
 use std::str::FromStr;
 
+pub use self::ahead::{render_series, render_windows};
 pub use self::chart::{ChartInput, render_png, render_svg};
 pub use self::report::render_report;
 pub use self::summary::{render_fleet, render_period};

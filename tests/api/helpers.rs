@@ -159,6 +159,11 @@ impl TestResponse {
         })
     }
 
+    /// The body as text, for messages and CSV.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
     pub fn problem(&self) -> Problem {
         assert_eq!(self.header("content-type"), "application/problem+json");
         serde_json::from_slice(&self.body).expect("a problem+json body")

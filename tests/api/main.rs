@@ -2,6 +2,7 @@
 //! `helpers`.
 
 mod access;
+mod ahead;
 mod browser;
 mod caching;
 mod chart;

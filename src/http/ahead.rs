@@ -1,0 +1,313 @@
+//! `GET /intensity` and `GET /windows`: an area's grid intensity past and
+//! ahead, and the best windows to run a load in it, as JSON (the
+//! default), CSV or a chart, with the validators of the other answers and
+//! a `Cache-Control` that ends when the next forecast is due.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Deserialize;
+
+use super::AppState;
+use super::access::{Reader, told_of};
+use super::answer::{Asked, Made, Said, query_problem, respond};
+use super::cache::Question;
+use crate::asset::AssetId;
+use crate::blocking::WorkLimit;
+use crate::error::Error;
+use crate::footprint::windows::WindowAsk;
+use crate::intensity::format::parse_api_time;
+use crate::intensity::{Area, floor_half_hour};
+use crate::message::quote;
+use crate::pipeline::{MAX_RANGE_DAYS, SeriesAnswer};
+use crate::register::{REGION_IDS, Region, outward_code};
+use crate::render::{render_series, render_windows};
+
+/// Query parameters, kept as text so that each bad one gets its own message.
+#[derive(Debug, Default, Deserialize)]
+pub struct AheadParams {
+    area: Option<String>,
+    asset: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    before: Option<String>,
+    minutes: Option<String>,
+    results: Option<String>,
+    contiguous: Option<String>,
+    energy_kwh: Option<String>,
+    format: Option<String>,
+    width: Option<String>,
+    height: Option<String>,
+}
+
+/// Which end of a half-hour a bound is taken to.
+#[derive(Clone, Copy)]
+enum Round {
+    Down,
+    Up,
+}
+
+/// An instant (`2019-11-25T12:00Z`, RFC 3339) or a date: `from` is its
+/// 00:00 UTC, and an end its next midnight (the day is included).
+fn instant(name: &str, text: &str, end: bool, round: Round) -> Result<DateTime<Utc>, Error> {
+    let at = match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(date) => {
+            let midnight = date.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+            match (midnight, end) {
+                (Some(m), true) => Some(m + Duration::days(1)),
+                (m, _) => m,
+            }
+        }
+        Err(_) => parse_api_time(text),
+    }
+    .ok_or_else(|| {
+        Error::BadQuery(format!(
+            "{name} `{}` is not a date (2019-11-25) or a UTC time (2019-11-25T12:00Z)",
+            quote(text, 40)
+        ))
+    })?;
+    let floor = floor_half_hour(at);
+    Ok(match round {
+        Round::Up if floor < at => floor + Duration::minutes(30),
+        _ => floor,
+    })
+}
+
+/// The area asked for: `area=national|<1-17>|<outward postcode>`, or an
+/// asset's own with `asset=`; the nation's when neither is given.
+async fn area(state: &AppState, reader: &Reader, p: &AheadParams) -> Result<Area, Error> {
+    match (p.area.as_deref(), p.asset.as_deref()) {
+        (Some(_), Some(_)) => Err(Error::BadQuery("give area or asset, not both".to_owned())),
+        (None, Some(asset)) => {
+            let asked = AssetId::parse(asset)?;
+            // Outside the reader's scope, the area is an unknown asset's.
+            let asset = reader.assets.visible(&asked);
+            Ok(state.pipeline.aheads().area_of(&asset).await?)
+        }
+        (None, None) | (Some("national"), None) => Ok(Area::National),
+        (Some(text), None) => {
+            if let Ok(id) = text.parse::<u8>() {
+                if REGION_IDS.contains(&id) {
+                    return Ok(Area::Regional(Region::Id(id)));
+                }
+            } else if let Some(outward) = outward_code(text) {
+                return Ok(Area::Regional(Region::Postcode(outward)));
+            }
+            Err(Error::BadQuery(format!(
+                "area `{}` must be national, a region id from 1 to 17, or the outward part of a postcode (RG10)",
+                quote(text, 20)
+            )))
+        }
+    }
+}
+
+/// `from` (default: the current half-hour) and an end, checked to make a
+/// range of at most [`MAX_RANGE_DAYS`] days.
+fn range(
+    from: Option<&str>,
+    (name, end): (&str, Option<&str>),
+    round: Round,
+) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), Error> {
+    let from = match from {
+        Some(text) => instant("from", text, false, Round::Down)?,
+        None => floor_half_hour(Utc::now()),
+    };
+    let end = end
+        .map(|text| instant(name, text, true, round))
+        .transpose()?;
+    if let Some(end) = end {
+        if end <= from {
+            return Err(Error::BadQuery(format!("{name} must be later than from")));
+        }
+        if end - from > Duration::days(MAX_RANGE_DAYS) {
+            return Err(Error::BadQuery(format!(
+                "from and {name} are more than {MAX_RANGE_DAYS} days apart"
+            )));
+        }
+    }
+    Ok((from, end))
+}
+
+/// How long an answer stays good: until the next forecast is due, or the
+/// next half-hour turns a forecast into the past; `None` for the past alone.
+fn good_for(series: &SeriesAnswer) -> Option<u64> {
+    let next = series.series.next_forecast_at?;
+    let now = Utc::now();
+    let turn = floor_half_hour(now) + Duration::minutes(30);
+    Some((next.min(turn) - now).num_seconds().max(0) as u64)
+}
+
+fn asked(reader: &Reader, p: &AheadParams, headers: &HeaderMap) -> Result<Asked, Error> {
+    Asked::table_first(
+        reader,
+        p.format.as_deref(),
+        (p.width.as_deref(), p.height.as_deref()),
+        headers,
+    )
+}
+
+pub async fn intensity(
+    State(state): State<AppState>,
+    reader: Reader,
+    params: Result<Query<AheadParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let Query(p) = params.map_err(|e| Error::BadQuery(query_problem(&e)))?;
+    for (name, given) in [
+        ("before", &p.before),
+        ("minutes", &p.minutes),
+        ("results", &p.results),
+        ("contiguous", &p.contiguous),
+        ("energy_kwh", &p.energy_kwh),
+    ] {
+        if given.is_some() {
+            return Err(Error::BadQuery(format!(
+                "{name} is a parameter of /windows, not of /intensity"
+            )));
+        }
+    }
+    let wanted = asked(&reader, &p, &headers)?;
+    let (from, to) = range(p.from.as_deref(), ("to", p.to.as_deref()), Round::Up)?;
+    let area = area(&state, &reader, &p)
+        .await
+        .map_err(|e| asset_told(e, &p))?;
+    let answer = state.pipeline.aheads().series(&area, from, to).await?;
+    let said = Said {
+        max_age: good_for(&answer),
+        ..Said::default()
+    };
+    let name = format!("intensity_{}_{}", area.key(), from.format("%Y-%m-%dT%H%MZ"));
+    respond(
+        &state,
+        Question::Intensity(area, from, answer.series.to),
+        answer.version,
+        name,
+        wanted,
+        said,
+        |format, size| async move {
+            let sources = answer.series.sources.clone();
+            let region = Some(answer.series.area.clone());
+            let bytes = WorkLimit::renders()
+                .run(move || render_series(&answer.series, format, size))
+                .await??;
+            Ok(Made {
+                bytes,
+                sources,
+                region,
+            })
+        },
+    )
+    .await
+}
+
+/// `name`'s whole number, if given.
+fn whole<T: std::str::FromStr>(name: &str, text: Option<&str>) -> Result<Option<T>, Error> {
+    text.map(|t| {
+        t.parse().map_err(|_| {
+            Error::BadQuery(format!("{name} `{}` is not a whole number", quote(t, 20)))
+        })
+    })
+    .transpose()
+}
+
+/// The load's length, how many windows, whether it may pause, its energy.
+fn window_ask(p: &AheadParams) -> Result<WindowAsk, Error> {
+    let minutes = whole("minutes", p.minutes.as_deref())?.ok_or_else(|| {
+        Error::BadQuery("minutes is needed: the load's length, 30 to 2880".to_owned())
+    })?;
+    let results = whole("results", p.results.as_deref())?.unwrap_or(3);
+    let contiguous = match p.contiguous.as_deref() {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(other) => {
+            return Err(Error::BadQuery(format!(
+                "contiguous `{}` must be true or false",
+                quote(other, 20)
+            )));
+        }
+    };
+    let energy_kwh = p
+        .energy_kwh
+        .as_deref()
+        .map(|t| {
+            t.parse::<f64>()
+                .ok()
+                .filter(|e| e.is_finite())
+                .ok_or_else(|| {
+                    Error::BadQuery(format!("energy_kwh `{}` is not a number", quote(t, 20)))
+                })
+        })
+        .transpose()?;
+    let ask = WindowAsk {
+        minutes,
+        results,
+        contiguous,
+        energy_kwh,
+    };
+    ask.check().map_err(|e| Error::BadQuery(e.to_string()))?;
+    Ok(ask)
+}
+
+pub async fn windows(
+    State(state): State<AppState>,
+    reader: Reader,
+    params: Result<Query<AheadParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let Query(p) = params.map_err(|e| Error::BadQuery(query_problem(&e)))?;
+    if p.to.is_some() {
+        return Err(Error::BadQuery(
+            "/windows takes before, not to: windows end no later than it".to_owned(),
+        ));
+    }
+    let wanted = asked(&reader, &p, &headers)?;
+    let ask = window_ask(&p)?;
+    let (from, before) = range(
+        p.from.as_deref(),
+        ("before", p.before.as_deref()),
+        Round::Down,
+    )?;
+    let area = area(&state, &reader, &p)
+        .await
+        .map_err(|e| asset_told(e, &p))?;
+    let answer = state.pipeline.aheads().series(&area, from, before).await?;
+    let said = Said {
+        max_age: good_for(&answer),
+        ..Said::default()
+    };
+    let name = format!("windows_{}_{}", area.key(), from.format("%Y-%m-%dT%H%MZ"));
+    let pipeline = state.pipeline.clone();
+    respond(
+        &state,
+        Question::Windows(area, from, answer.series.to, ask.into()),
+        answer.version,
+        name,
+        wanted,
+        said,
+        |format, size| async move {
+            let sources = answer.series.sources.clone();
+            let region = Some(answer.series.area.clone());
+            let windows = pipeline.aheads().windows(answer.series, ask)?;
+            let bytes = WorkLimit::renders()
+                .run(move || render_windows(&windows, format, size))
+                .await??;
+            Ok(Made {
+                bytes,
+                sources,
+                region,
+            })
+        },
+    )
+    .await
+}
+
+/// An error about `asset=` names the asset asked for, never the stand-in
+/// an unseen asset is asked as.
+fn asset_told(err: Error, p: &AheadParams) -> Error {
+    match p.asset.as_deref().map(AssetId::parse) {
+        Some(Ok(asked)) => told_of(err, &asked),
+        _ => err,
+    }
+}

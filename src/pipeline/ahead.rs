@@ -1,0 +1,354 @@
+//! Grid intensity of an area past and ahead, and the best windows in it.
+//!
+//! Half-hours before the current one come from the stored days (measured
+//! where the API measured them, fetched and stored on first use, as the
+//! footprint routes do); the current half-hour and later come from the
+//! area's latest forecast. A forecast is stored per area and half-hour,
+//! fetched again once the refresh time has passed, by one request (and one
+//! replica) at a time; when the sources fail, the stored one goes on being
+//! answered, and the sources are not asked again for a while.
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::intensity::Intensities;
+use super::locks::KeyedLocks;
+use super::{PeriodVersion, PipelineError, claim};
+use crate::asset::AssetId;
+use crate::blocking::run_blocking;
+use crate::footprint::windows::{Ranked, Slot, WindowAsk, best_windows};
+use crate::half_hour::{Day, HalfHourId};
+use crate::intensity::{
+    Area, GenerationMix, IntensityKind, IntensitySource, KindPreference, Provenance,
+    floor_half_hour,
+};
+use crate::storage::{Storage, StoredAhead};
+
+/// Longest range asked at once: 31 days of half-hours.
+pub const MAX_RANGE_DAYS: i64 = 31;
+
+/// After the sources failed to give a forecast, they are not asked again
+/// for this long; the stored forecast, if any, is answered meanwhile.
+const RETRY_AFTER_FAILURE: Duration = Duration::minutes(5);
+
+/// Fuels the API names that burn fossil carbon.
+const FOSSIL_FUELS: [&str; 3] = ["gas", "coal", "oil"];
+
+/// One half-hour of an area's intensity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesRow {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub intensity_g_per_kwh: f64,
+    pub kind: IntensityKind,
+    /// The API's band (`very low` .. `very high`), where the source gave one.
+    pub index: Option<String>,
+    /// Fuel -> percent of generation; regions only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation_mix: Option<GenerationMix>,
+    /// The percent of gas, coal and oil in the mix; regions only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fossil_share: Option<f64>,
+}
+
+/// An area's intensity from `from` to `to`, each half-hour known once.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Series {
+    /// `national`, `region 13` or `postcode RG10`.
+    pub area: String,
+    /// The API's region id and name, when the area is a region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_id: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_name: Option<String>,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Where the forecast ends, when the range reaches past now.
+    pub horizon: Option<DateTime<Utc>>,
+    /// The range goes past the forecast: the rows stop at the horizon.
+    pub cut_at_horizon: bool,
+    /// When the forecast answered was fetched, and when the next is due.
+    pub forecast_fetched_at: Option<DateTime<Utc>>,
+    pub next_forecast_at: Option<DateTime<Utc>>,
+    /// Half-hours of the range (up to the horizon) with no figure.
+    pub missing: usize,
+    pub rows: Vec<SeriesRow>,
+    #[serde(skip)]
+    pub sources: BTreeSet<Provenance>,
+    /// The half-hour the forecast part starts at.
+    #[serde(skip)]
+    pub now: DateTime<Utc>,
+}
+
+impl Series {
+    /// The range's half-hours, up to the horizon, as windows search them.
+    pub fn slots(&self) -> Vec<Slot> {
+        let known: HashMap<DateTime<Utc>, f64> = self
+            .rows
+            .iter()
+            .map(|r| (r.from, r.intensity_g_per_kwh))
+            .collect();
+        let end = self.end();
+        let mut slots = Vec::new();
+        let mut at = self.from;
+        while at < end {
+            slots.push(Slot {
+                from: at,
+                g_per_kwh: known.get(&at).copied(),
+            });
+            at += Duration::minutes(30);
+        }
+        slots
+    }
+
+    /// The end of what is answered: `to`, or the horizon before it.
+    pub fn end(&self) -> DateTime<Utc> {
+        match self.horizon {
+            Some(h) if h < self.to => h.max(self.from),
+            _ => self.to,
+        }
+    }
+}
+
+/// The best windows in an area's series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Windows {
+    pub series: Series,
+    pub ask: WindowAsk,
+    pub ranked: Ranked,
+}
+
+/// A series and the version of an answer made from it.
+#[derive(Debug, Clone)]
+pub struct SeriesAnswer {
+    pub series: Series,
+    pub version: PeriodVersion,
+}
+
+/// The step that knows intensity ahead and the windows in it.
+#[derive(Debug, Clone)]
+pub struct Aheads {
+    storage: Storage,
+    source: IntensitySource,
+    intensities: Intensities,
+    locks: KeyedLocks<Area>,
+    /// When the sources last failed to give each area's forecast.
+    failed_at: Arc<Mutex<HashMap<Area, DateTime<Utc>>>>,
+}
+
+impl Aheads {
+    pub(super) fn new(storage: Storage, source: IntensitySource, intensities: Intensities) -> Self {
+        Aheads {
+            storage,
+            source,
+            intensities,
+            locks: KeyedLocks::default(),
+            failed_at: Arc::default(),
+        }
+    }
+
+    /// The area whose intensity `asset`'s footprint uses.
+    pub async fn area_of(&self, asset: &AssetId) -> Result<Area, PipelineError> {
+        Ok(self.intensities.area_of(asset).await?.0)
+    }
+
+    /// `area`'s intensity over `from..to` (half-hour boundaries), and its
+    /// version. `to: None` runs to the end of the forecast.
+    pub async fn series(
+        &self,
+        area: &Area,
+        from: DateTime<Utc>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<SeriesAnswer, PipelineError> {
+        // Callers check the range; a range past it is cut, never looped over.
+        let to = to.map(|to| to.min(from + Duration::days(MAX_RANGE_DAYS)));
+        let now = floor_half_hour(Utc::now());
+        let reaches_ahead = to.is_none_or(|to| to > now);
+        let forecast = match reaches_ahead {
+            true => Some(self.forecast(area).await?),
+            false => None,
+        };
+        let to = match (to, &forecast) {
+            (Some(to), _) => to,
+            (None, Some(f)) => f.ahead.horizon().max(from),
+            (None, None) => from,
+        };
+        let mut hasher = DefaultHasher::new();
+        (area, from, to, now).hash(&mut hasher);
+        let mut settled = !reaches_ahead;
+        let mut rows = Vec::new();
+        let mut sources = BTreeSet::new();
+        let mut region = None;
+        // The past, from the stored days.
+        if from < now {
+            let last = (to.min(now) - Duration::nanoseconds(1)).date_naive();
+            let mut day = Day::from_naive(from.date_naive())?;
+            loop {
+                let stored = self.intensities.intensity(area, day).await?;
+                (stored.day.day(), stored.fetched_at).hash(&mut hasher);
+                settled &= stored.is_settled();
+                sources.insert(stored.source);
+                region = region.or(stored.region.clone());
+                for id in HalfHourId::all() {
+                    let start = id.start(day);
+                    if start < from || start >= to || start >= now {
+                        continue;
+                    }
+                    let Some((g, kind)) = stored.day.get(id).pick(KindPreference::Auto) else {
+                        continue;
+                    };
+                    let mix = stored.mix.get(id.index()).filter(|m| !m.is_empty());
+                    rows.push(row(start, (g, kind), None, mix));
+                }
+                match day.next() {
+                    Some(next) if next.naive() <= last => day = next,
+                    _ => break,
+                }
+            }
+        }
+        // The current half-hour and later, from the forecast.
+        let mut horizon = None;
+        let (mut fetched_at, mut next_at) = (None, None);
+        if let Some(f) = &forecast {
+            f.fetched_at.hash(&mut hasher);
+            sources.insert(f.source);
+            region = region.or(f.ahead.region.clone());
+            horizon = Some(f.ahead.horizon());
+            fetched_at = Some(f.fetched_at);
+            next_at = Some(f.fetched_at + self.intensities.forecast_refresh());
+            for p in &f.ahead.points {
+                if p.from < now.max(from) || p.from >= to {
+                    continue;
+                }
+                let value = p
+                    .actual
+                    .map(|g| (g, IntensityKind::Actual))
+                    .or(p.forecast.map(|g| (g, IntensityKind::Forecast)));
+                if let Some(value) = value {
+                    let mix = Some(&p.mix).filter(|m| !m.is_empty());
+                    rows.push(row(p.from, value, p.index.clone(), mix));
+                }
+            }
+        }
+        let mut series = Series {
+            area: area.to_string(),
+            region_id: region.as_ref().map(|r| r.0),
+            region_name: region.map(|r| r.1).filter(|n| !n.is_empty()),
+            from,
+            to,
+            horizon,
+            cut_at_horizon: horizon.is_some_and(|h| h < to),
+            forecast_fetched_at: fetched_at,
+            next_forecast_at: next_at,
+            missing: 0,
+            rows,
+            sources,
+            now,
+        };
+        let expected = ((series.end() - from).num_minutes() / 30).max(0) as usize;
+        series.missing = expected.saturating_sub(series.rows.len());
+        let version = PeriodVersion {
+            hash: hasher.finish(),
+            settled,
+        };
+        Ok(SeriesAnswer { series, version })
+    }
+
+    /// The best windows of `ask` in `series`.
+    pub fn windows(&self, series: Series, ask: WindowAsk) -> Result<Windows, PipelineError> {
+        let ranked = best_windows(&series.slots(), &ask)?;
+        Ok(Windows {
+            series,
+            ask,
+            ranked,
+        })
+    }
+
+    /// `area`'s latest forecast: the stored one while it is fresh, else a
+    /// new one from the sources (one request and one replica at a time),
+    /// else the stored one however old, else why there is none.
+    pub async fn forecast(&self, area: &Area) -> Result<StoredAhead, PipelineError> {
+        if let Some(stored) = self.stored(area).await?
+            && self.answerable(area, &stored)
+        {
+            return Ok(stored);
+        }
+        let _fetching = self.locks.lock(area.clone()).await;
+        let _claim = claim(&self.storage, format!("forecast {}", area.key())).await?;
+        // Another request, or replica, may have fetched it meanwhile.
+        let stored = match self.stored(area).await? {
+            Some(stored) if self.answerable(area, &stored) => return Ok(stored),
+            other => other,
+        };
+        let starts_at = floor_half_hour(Utc::now());
+        match self.source.ahead(area, starts_at).await {
+            Ok((ahead, source)) => {
+                self.failed_at
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(area);
+                let fresh = StoredAhead {
+                    area: area.clone(),
+                    ahead,
+                    source,
+                    fetched_at: crate::storage::now(),
+                };
+                let (storage, to_save) = (self.storage.clone(), fresh.clone());
+                run_blocking(move || storage.save_ahead(&to_save)).await??;
+                Ok(fresh)
+            }
+            Err(unavailable) => {
+                self.failed_at
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(area.clone(), Utc::now());
+                match stored {
+                    Some(stored) => {
+                        tracing::warn!(%area, error = %unavailable, "keeping the stored forecast");
+                        Ok(stored)
+                    }
+                    None => Err(PipelineError::Forecast(Box::new(unavailable))),
+                }
+            }
+        }
+    }
+
+    /// A stored forecast is answered while fresh, and while the sources
+    /// failed lately.
+    fn answerable(&self, area: &Area, stored: &StoredAhead) -> bool {
+        let now = Utc::now();
+        now - stored.fetched_at < self.intensities.forecast_refresh()
+            || self
+                .failed_at
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(area)
+                .is_some_and(|at| now - *at < RETRY_AFTER_FAILURE)
+    }
+
+    async fn stored(&self, area: &Area) -> Result<Option<StoredAhead>, PipelineError> {
+        let (storage, of) = (self.storage.clone(), area.clone());
+        Ok(run_blocking(move || storage.ahead(&of)).await??)
+    }
+}
+
+fn row(
+    from: DateTime<Utc>,
+    (g, kind): (f64, IntensityKind),
+    index: Option<String>,
+    mix: Option<&GenerationMix>,
+) -> SeriesRow {
+    SeriesRow {
+        from,
+        to: from + Duration::minutes(30),
+        intensity_g_per_kwh: g,
+        kind,
+        index,
+        generation_mix: mix.cloned(),
+        fossil_share: mix.map(|m| FOSSIL_FUELS.iter().filter_map(|f| m.get(*f)).sum::<f64>()),
+    }
+}

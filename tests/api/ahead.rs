@@ -1,0 +1,456 @@
+//! `/intensity` and `/windows` against a mocked upstream in the API's real
+//! fw48h shapes (national, region id, postcode): the forecast matched by
+//! `from`, short and empty forecasts, the fallback file, the past from the
+//! stored days, and windows checked against a brute force written here.
+
+use chrono::{DateTime, Duration, Utc};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// The mocked forecast of the half-hour starting at `at`: a day-like
+/// curve with repeats, so that ties are ranked too.
+fn forecast_at(at: DateTime<Utc>) -> f64 {
+    let n = at.timestamp() / 1800;
+    100.0 + ((n * 37 + 11) % 23) as f64 * 7.0
+}
+
+/// Answers fw48h requests as the API does: from the half-hour before the
+/// one asked (which the API adds) for `points` half-hours, in the
+/// national or the regional (wrapped) shape.
+struct Fw48h {
+    points: i64,
+    regional: Option<(u8, &'static str)>,
+}
+
+impl Respond for Fw48h {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let from = request
+            .url
+            .path()
+            .split('/')
+            .find_map(|part| chrono::NaiveDateTime::parse_from_str(part, "%Y-%m-%dT%H:%MZ").ok())
+            .map(|t| t.and_utc());
+        let Some(from) = from else {
+            return ResponseTemplate::new(400);
+        };
+        let data: Vec<serde_json::Value> = (-1..self.points - 1)
+            .map(|i| {
+                let at = from + Duration::minutes(30 * i);
+                let mut entry = serde_json::json!({
+                    "from": at.format("%Y-%m-%dT%H:%MZ").to_string(),
+                    "to": (at + Duration::minutes(30)).format("%Y-%m-%dT%H:%MZ").to_string(),
+                    "intensity": {
+                        "forecast": forecast_at(at),
+                        "actual": if i == 0 { serde_json::json!(forecast_at(at) - 3.0) } else { serde_json::Value::Null },
+                        "index": "moderate"
+                    }
+                });
+                if self.regional.is_some() {
+                    entry["generationmix"] = serde_json::json!([
+                        {"fuel": "gas", "perc": 20.5}, {"fuel": "coal", "perc": 1.5},
+                        {"fuel": "oil", "perc": 0}, {"fuel": "wind", "perc": 60},
+                        {"fuel": "nuclear", "perc": 18}
+                    ]);
+                }
+                entry
+            })
+            .collect();
+        let body = match self.regional {
+            None => serde_json::json!({ "data": data }),
+            Some((id, name)) => serde_json::json!({"data": {
+                "regionid": id, "dnoregion": "UKPN London", "shortname": name,
+                "postcode": "RG10", "data": data
+            }}),
+        };
+        ResponseTemplate::new(200).set_body_json(body)
+    }
+}
+
+async fn mock_fw48h(app: &TestApp, path: &str, points: i64, regional: Option<(u8, &'static str)>) {
+    Mock::given(method("GET"))
+        .and(path_regex(path))
+        .respond_with(Fw48h { points, regional })
+        .mount(&app.mock)
+        .await;
+}
+
+const NATIONAL: &str = r"^/intensity/[0-9T:\-]+Z/fw48h$";
+
+fn time(v: &serde_json::Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(v.as_str().unwrap_or(""))
+        .unwrap()
+        .to_utc()
+}
+
+#[tokio::test]
+async fn the_national_forecast_is_answered_from_now_with_its_horizon() {
+    // Arrange
+    let app = spawn_app().await;
+    mock_fw48h(&app, NATIONAL, 97, None).await;
+
+    // Act
+    let first = app.get("/intensity?area=national").await;
+    let again = app
+        .get_with(
+            "/intensity?area=national",
+            &[("if-none-match", first.header("etag"))],
+        )
+        .await;
+
+    // Assert
+    assert_eq!(first.status, 200, "{}", first.text());
+    let body = first.json();
+    let rows = body["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 96);
+    let from = time(&body["from"]);
+    assert_eq!(time(&rows[0]["from"]), from);
+    assert_eq!(time(&body["horizon"]), from + Duration::hours(48));
+    // The half-hour under way is measured already; the rest is forecast.
+    assert_eq!(rows[0]["kind"], "actual");
+    assert_eq!(rows[0]["intensity_g_per_kwh"], forecast_at(from) - 3.0);
+    for r in &rows[1..] {
+        assert_eq!(r["kind"], "forecast");
+        assert_eq!(r["intensity_g_per_kwh"], forecast_at(time(&r["from"])));
+        assert_eq!(r["index"], "moderate");
+    }
+    // Good until the next forecast is due, at most 30 minutes.
+    let max_age: u64 = first
+        .header("cache-control")
+        .rsplit('=')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(max_age <= 1800, "{}", first.header("cache-control"));
+    assert_eq!(first.header("x-intensity-source"), "api");
+    assert_eq!(again.status, 304);
+}
+
+#[tokio::test]
+async fn a_region_by_id_and_by_postcode_give_the_mix_and_its_fossil_share() {
+    let app = spawn_app().await;
+    mock_fw48h(
+        &app,
+        r"^/regional/intensity/[0-9T:\-]+Z/fw48h/regionid/13$",
+        97,
+        Some((13, "London")),
+    )
+    .await;
+    mock_fw48h(
+        &app,
+        r"^/regional/intensity/[0-9T:\-]+Z/fw48h/postcode/RG10$",
+        97,
+        Some((12, "South England")),
+    )
+    .await;
+
+    let by_id = app.get("/intensity?area=13").await;
+    let by_postcode = app.get("/intensity?area=rg10&format=csv").await;
+
+    assert_eq!(by_id.status, 200, "{}", by_id.text());
+    let body = by_id.json();
+    assert_eq!(body["region_id"], 13);
+    assert_eq!(body["region_name"], "London");
+    let row = &body["rows"][1];
+    assert_eq!(row["generation_mix"]["wind"], 60.0);
+    assert_eq!(row["fossil_share"], 22.0, "gas, coal and oil");
+    assert_eq!(by_postcode.status, 200, "{}", by_postcode.text());
+    let text = by_postcode.text();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "area,from,to,intensity_g_per_kwh,kind,index,fossil_share,mix_coal_pct,mix_gas_pct,mix_nuclear_pct,mix_oil_pct,mix_wind_pct"
+    );
+    assert!(lines.next().unwrap().starts_with("postcode RG10,"));
+}
+
+#[tokio::test]
+async fn a_short_forecast_is_answered_up_to_its_horizon_and_says_so() {
+    let app = spawn_app().await;
+    // 31 entries, the first of them before the half-hour asked.
+    mock_fw48h(&app, NATIONAL, 31, None).await;
+
+    let series = app.get("/intensity").await.json();
+    let from = time(&series["from"]);
+    let to = (from + Duration::hours(40)).format("%Y-%m-%dT%H:%MZ");
+    let asked = app.get(&format!("/intensity?to={to}")).await.json();
+    let too_long = app.get("/windows?minutes=960").await;
+
+    assert_eq!(series["rows"].as_array().unwrap().len(), 30);
+    assert_eq!(time(&series["horizon"]), from + Duration::hours(15));
+    assert_eq!(asked["cut_at_horizon"], true);
+    assert_eq!(asked["rows"].as_array().unwrap().len(), 30);
+    assert_eq!(too_long.status, 422, "{}", too_long.text());
+    assert_eq!(too_long.problem().kind, "/problems/no-window");
+}
+
+#[tokio::test]
+async fn empty_forecasts_are_failures_and_the_fallback_file_answers() {
+    let app = spawn_app().await;
+    Mock::given(method("GET"))
+        .and(path_regex(NATIONAL))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+        .up_to_n_times(1)
+        .mount(&app.mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(NATIONAL))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"data": []})))
+        .mount(&app.mock)
+        .await;
+
+    let braces = app.get("/intensity").await;
+    let empty = app.get("/windows?minutes=60").await;
+    // The fallback file of today, in the API's shape.
+    let now = chrono::Utc::now();
+    let start = now - Duration::minutes(60);
+    let data: Vec<serde_json::Value> = (0..100)
+        .map(|i| {
+            let at = start + Duration::minutes(30 * i);
+            let at = at - Duration::seconds(at.timestamp() % 1800);
+            serde_json::json!({"from": at.format("%Y-%m-%dT%H:%MZ").to_string(),
+                "to": (at + Duration::minutes(30)).format("%Y-%m-%dT%H:%MZ").to_string(),
+                "intensity": {"forecast": 123, "actual": null, "index": "low"}})
+        })
+        .collect();
+    std::fs::write(
+        app.data_dir.path().join(format!(
+            "carbon_intensity_forecast_national_{}.json",
+            now.date_naive()
+        )),
+        serde_json::to_vec(&serde_json::json!({ "data": data })).unwrap(),
+    )
+    .unwrap();
+    let from_file = app.get("/intensity").await;
+
+    for failed in [&braces, &empty] {
+        assert_eq!(failed.status, 502, "{}", failed.text());
+        assert_eq!(failed.problem().kind, "/problems/forecast-unavailable");
+    }
+    assert_eq!(from_file.status, 200, "{}", from_file.text());
+    assert_eq!(from_file.header("x-intensity-source"), "file");
+    assert_eq!(from_file.json()["rows"][0]["intensity_g_per_kwh"], 123.0);
+}
+
+#[tokio::test]
+async fn a_past_day_is_read_from_the_stored_days_as_measured() {
+    let app = spawn_app().await;
+    // Fetched once, stored, then read back for both answers.
+    app.mock_intensity_ok(1).await;
+    let fixture: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(crate::helpers::fixtures_dir().join("carbon_intensity_2019-11-25.json"))
+            .unwrap(),
+    )
+    .unwrap();
+
+    let day = app.get("/intensity?from=2019-11-25&to=2019-11-25").await;
+    let windows = app
+        .get("/windows?from=2019-11-25&before=2019-11-25&minutes=120&results=2&energy_kwh=10")
+        .await;
+
+    assert_eq!(day.status, 200, "{}", day.text());
+    let rows = day.json()["rows"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 48);
+    for r in &rows {
+        let from = r["from"].as_str().unwrap().replace(":00Z", "Z");
+        let entry = fixture["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["from"].as_str() == Some(&from))
+            .unwrap();
+        assert_eq!(
+            r["intensity_g_per_kwh"].as_f64(),
+            entry["intensity"]["actual"].as_f64(),
+            "{from}"
+        );
+        assert_eq!(r["kind"], "actual");
+    }
+    assert!(day.header("cache-control").ends_with("max-age=86400"));
+    assert_eq!(windows.status, 200, "{}", windows.text());
+    let best = &windows.json()["windows"][0];
+    let saving = best["saving_g_per_kwh"].as_f64().unwrap();
+    assert!((best["saving_g"].as_f64().unwrap() - 10.0 * saving).abs() < 1e-9);
+    assert!(
+        (best["emissions_g"].as_f64().unwrap() - 10.0 * best["mean_g_per_kwh"].as_f64().unwrap())
+            .abs()
+            < 1e-9
+    );
+}
+
+/// The brute force: every start's minute-by-minute mean, then the best
+/// that overlaps none taken, ties to the earlier start.
+fn brute_contiguous(values: &[f64], minutes: usize, results: usize) -> Vec<(usize, f64)> {
+    let mean = |i: usize| -> Option<f64> {
+        let mut sum = 0.0;
+        for m in 0..minutes {
+            sum += values.get(i + m / 30)?;
+        }
+        Some(sum / minutes as f64)
+    };
+    let mut taken: Vec<(usize, f64)> = Vec::new();
+    while taken.len() < results {
+        let best = (0..values.len())
+            .filter_map(|i| mean(i).map(|m| (i, m)))
+            .filter(|(i, _)| {
+                taken
+                    .iter()
+                    .all(|(j, _)| i * 30 + minutes <= j * 30 || *i * 30 >= j * 30 + minutes)
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        match best {
+            Some(b) => taken.push(b),
+            None => break,
+        }
+    }
+    taken
+}
+
+/// The brute force for a load that pauses: the lowest mean over every
+/// choice of half-hours (sorted values: the cheapest are the choice).
+fn brute_pausing(values: &[f64], minutes: usize) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let whole = minutes / 30;
+    let part = (minutes % 30) as f64 / 30.0;
+    if sorted.len() < minutes.div_ceil(30) {
+        return None;
+    }
+    let sum: f64 = sorted[..whole].iter().sum::<f64>()
+        + if part > 0.0 {
+            part * sorted[whole]
+        } else {
+            0.0
+        };
+    Some(sum / (minutes as f64 / 30.0))
+}
+
+#[tokio::test]
+async fn windows_match_a_brute_force_for_every_length_to_five_hours() {
+    // Arrange: 12 hours of forecast, so that the brute force stays small.
+    let app = spawn_app().await;
+    mock_fw48h(&app, NATIONAL, 25, None).await;
+    let series = app.get("/intensity").await.json();
+    let from = time(&series["from"]);
+    let values: Vec<f64> = series["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["intensity_g_per_kwh"].as_f64().unwrap())
+        .collect();
+    assert_eq!(values.len(), 24);
+    let at = from.format("%Y-%m-%dT%H:%MZ");
+
+    for minutes in (30..=300).step_by(15) {
+        // Act
+        let contiguous = app
+            .get(&format!("/windows?from={at}&minutes={minutes}&results=3"))
+            .await
+            .json();
+        let pausing = app
+            .get(&format!(
+                "/windows?from={at}&minutes={minutes}&contiguous=false&results=1"
+            ))
+            .await
+            .json();
+
+        // Assert
+        let expected = brute_contiguous(&values, minutes, 3);
+        let got = contiguous["windows"].as_array().unwrap();
+        assert_eq!(got.len(), expected.len(), "{minutes}");
+        for (w, (i, mean)) in got.iter().zip(&expected) {
+            assert_eq!(
+                time(&w["start"]),
+                from + Duration::minutes(30 * *i as i64),
+                "{minutes}"
+            );
+            assert_eq!(
+                time(&w["end"]),
+                time(&w["start"]) + Duration::minutes(minutes as i64)
+            );
+            assert!(
+                (w["mean_g_per_kwh"].as_f64().unwrap() - mean).abs() < 1e-9,
+                "{minutes}"
+            );
+        }
+        let now_mean = brute_contiguous(&values[..minutes.div_ceil(30)], minutes, 1)[0].1;
+        let saving = got[0]["saving_g_per_kwh"].as_f64().unwrap();
+        assert!(
+            (saving - (now_mean - expected[0].1)).abs() < 1e-9,
+            "{minutes}"
+        );
+        let pct = got[0]["saving_pct"].as_f64().unwrap();
+        assert!((pct - saving / now_mean * 100.0).abs() < 1e-9, "{minutes}");
+        let best = brute_pausing(&values, minutes).unwrap();
+        let paused = &pausing["windows"][0];
+        assert!(
+            (paused["mean_g_per_kwh"].as_f64().unwrap() - best).abs() < 1e-9,
+            "{minutes}"
+        );
+        assert!(best <= expected[0].1 + 1e-9, "pausing is never worse");
+    }
+}
+
+#[tokio::test]
+async fn an_assets_own_area_is_its_register_region() {
+    let app = spawn_app().await;
+    std::fs::write(
+        app.data_dir.path().join("assets.csv"),
+        "AssetId,RegionId\nheat-pump-1,13\n",
+    )
+    .unwrap();
+    mock_fw48h(
+        &app,
+        r"^/regional/intensity/[0-9T:\-]+Z/fw48h/regionid/13$",
+        97,
+        Some((13, "London")),
+    )
+    .await;
+    mock_fw48h(&app, NATIONAL, 97, None).await;
+
+    let own = app.get("/windows?asset=heat-pump-1&minutes=90").await;
+    let unknown = app.get("/windows?asset=nobody&minutes=90").await;
+
+    assert_eq!(own.status, 200, "{}", own.text());
+    assert_eq!(own.json()["area"], "region 13");
+    assert_eq!(own.json()["windows"].as_array().unwrap().len(), 3);
+    assert_eq!(unknown.json()["area"], "national");
+}
+
+#[tokio::test]
+async fn bad_questions_get_their_own_messages() {
+    let app = spawn_app().await;
+    for (uri, says) in [
+        ("/windows", "minutes is needed"),
+        ("/windows?minutes=20", "minutes must be from 30 to 2880"),
+        ("/windows?minutes=60&results=0", "results must be from 1"),
+        ("/windows?minutes=60&contiguous=maybe", "contiguous `maybe`"),
+        ("/windows?minutes=60&energy_kwh=NaN", "energy_kwh `NaN`"),
+        ("/windows?minutes=60&to=2019-11-25", "takes before, not to"),
+        ("/intensity?area=99", "area `99` must be national"),
+        ("/intensity?area=13&asset=x", "not both"),
+        (
+            "/intensity?from=2019-11-26&to=2019-11-25",
+            "to must be later than from",
+        ),
+        (
+            "/intensity?from=2019-01-01&to=2019-03-01",
+            "more than 31 days apart",
+        ),
+        (
+            "/intensity?from=yesterday",
+            "from `yesterday` is not a date",
+        ),
+        ("/intensity?minutes=30", "a parameter of /windows"),
+    ] {
+        let answer = app.get(uri).await;
+        assert_eq!(answer.status, 400, "{uri}: {}", answer.text());
+        assert!(
+            answer.problem().detail.contains(says),
+            "{uri}: {}",
+            answer.text()
+        );
+    }
+}
