@@ -26,13 +26,15 @@ pub(crate) fn replica(data: &Path, db: &str, log: &Path) -> (Killed, u16) {
 /// [`replica`] with `extra` arguments.
 pub(crate) fn replica_with(data: &Path, db: &str, log: &Path, extra: &[&str]) -> (Killed, u16) {
     let port = free_port();
+    // Offline unless `extra` names an API.
+    let offline: &[&str] = if extra.contains(&"--intensity-url") {
+        &[]
+    } else {
+        &["--intensity-url", ""]
+    };
     let child = Command::new(env!("CARGO_BIN_EXE_carbon-footprint"))
-        .args([
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--intensity-url",
-            "",
-        ])
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .args(offline)
         .args(extra)
         .arg("--data-dir")
         .arg(data)
@@ -397,4 +399,75 @@ async fn a_frozen_replica_holds_a_day_no_longer_than_its_lease() {
     assert!(waited < Duration::from_secs(60), "waited {waited:?}");
     assert_eq!(schema.count("SELECT COUNT(*) FROM day_files").await, 1);
     assert_eq!(schema.count("SELECT COUNT(*) FROM asset_days").await, 4_000);
+}
+
+#[tokio::test]
+async fn two_replicas_asked_for_a_new_forecast_at_once_fetch_it_once() {
+    let Some(schema) = TestSchema::new("forecast_once").await else {
+        return;
+    };
+    // Arrange: an upstream slow enough that the first requests overlap.
+    let upstream = wiremock::MockServer::start().await;
+    let start = chrono::Utc::now() - chrono::Duration::hours(1);
+    let data: Vec<serde_json::Value> = (0..100)
+        .map(|i| {
+            let at = start + chrono::Duration::minutes(30 * i);
+            let at = at - chrono::Duration::seconds(at.timestamp() % 1800);
+            serde_json::json!({"from": at.format("%Y-%m-%dT%H:%MZ").to_string(),
+                "to": (at + chrono::Duration::minutes(30)).format("%Y-%m-%dT%H:%MZ").to_string(),
+                "intensity": {"forecast": 100 + (i * 7) % 31, "actual": null, "index": "low"}})
+        })
+        .collect();
+    wiremock::Mock::given(wiremock::matchers::path_regex(r"/fw48h$"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({ "data": data }))
+                .set_delay(Duration::from_millis(500)),
+        )
+        .mount(&upstream)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let args = [
+        "--watch",
+        "off",
+        "--backfill-days",
+        "0",
+        "--intensity-url",
+        &upstream.uri(),
+    ];
+    let (_a, port_a) = replica_with(&data_dir, &schema.url, &dir.path().join("a.log"), &args);
+    let (_b, port_b) = replica_with(&data_dir, &schema.url, &dir.path().join("b.log"), &args);
+    wait_for_port(port_a).await;
+    wait_for_port(port_b).await;
+
+    // Act: 40 first requests for the area's windows, split between them.
+    let client = client();
+    let requests = (0..40).map(|i| {
+        let port = if i % 2 == 0 { port_a } else { port_b };
+        let client = client.clone();
+        async move {
+            let response = client
+                .get(format!(
+                    "http://127.0.0.1:{port}/windows?area=national&minutes=60"
+                ))
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.bytes().await.unwrap())
+        }
+    });
+    let answers = futures::future::join_all(requests).await;
+
+    // Assert
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{}", String::from_utf8_lossy(body));
+    }
+    let calls = upstream.received_requests().await.unwrap_or_default();
+    assert_eq!(calls.len(), 1, "forecast fetches between the two replicas");
+    assert_eq!(
+        schema.count("SELECT COUNT(*) FROM intensity_ahead").await,
+        1
+    );
 }
