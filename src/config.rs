@@ -82,6 +82,10 @@ pub enum Command {
     Serve,
     /// Compute one answer without a server and write it to stdout or a file.
     Report(Box<ReportArgs>),
+    /// The best windows to run a load of a given length in an area's
+    /// intensity, ahead (the forecast) or over past days: what `/windows`
+    /// answers, written to stdout or a file.
+    Windows(Box<WindowsArgs>),
     /// Read day files into the database and exit: for a cron entry, a
     /// systemd timer or a Kubernetes CronJob beside the replicas. One line
     /// per day; the exit status is non-zero if any day failed.
@@ -473,6 +477,44 @@ pub struct ReportArgs {
     /// periods 1-46, 1-48 or 1-50).
     #[arg(long, default_value = "utc", value_parser = ["utc", "uk"])]
     pub day: String,
+}
+
+/// `carbon-footprint windows`: the parameters of `/windows`.
+#[derive(Debug, Clone, Args)]
+pub struct WindowsArgs {
+    /// The load's length in minutes, 30 to 2880.
+    #[arg(long)]
+    pub minutes: u32,
+    /// `national`, a region id of the API (1 to 17) or an outward postcode.
+    #[arg(long, default_value = "national", conflicts_with = "asset")]
+    pub area: String,
+    /// Instead of `--area`: the area whose intensity this asset uses.
+    #[arg(long)]
+    pub asset: Option<String>,
+    /// Earliest start: a date or a UTC time [default: the current half-hour].
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Latest end: a date (included) or a UTC time [default: the end of the forecast].
+    #[arg(long)]
+    pub before: Option<String>,
+    /// How many windows, none overlapping another.
+    #[arg(long, default_value_t = 3)]
+    pub results: usize,
+    /// A load that can pause: the cheapest half-hours instead of one run.
+    #[arg(long)]
+    pub pausing: bool,
+    /// The load's energy, for figures in grams.
+    #[arg(long)]
+    pub energy_kwh: Option<f64>,
+    #[arg(long, default_value = "json")]
+    pub format: Format,
+    /// Write here instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    #[arg(long, default_value_t = ChartSize::DEFAULT.width)]
+    pub width: u32,
+    #[arg(long, default_value_t = ChartSize::DEFAULT.height)]
+    pub height: u32,
 }
 
 fn parse_database(text: &str) -> Result<Database, std::convert::Infallible> {

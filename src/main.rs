@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use carbon_footprint::access::{self, Access};
 use carbon_footprint::asset::AssetId;
 use carbon_footprint::blocking::WorkLimit;
-use carbon_footprint::config::{Cli, Command, IngestArgs, LogFormat, ReportArgs, TokenCommand};
+use carbon_footprint::config::{
+    Cli, Command, IngestArgs, LogFormat, ReportArgs, TokenCommand, WindowsArgs,
+};
 use carbon_footprint::fixtures;
 use carbon_footprint::footprint::{FootprintQuery, Period, PeriodStep};
 use carbon_footprint::half_hour::{Day, HalfHourRange};
@@ -65,6 +67,7 @@ async fn run() -> ExitCode {
         None | Some(Command::Serve) => serve(cli).await,
         Some(Command::Report(args)) => report(cli, *args).await,
         Some(Command::Ingest(args)) => ingest(cli, args).await,
+        Some(Command::Windows(args)) => windows(cli, *args).await,
         Some(Command::Token(TokenCommand::New { name, scope })) => {
             access::new_grant(&name, &scope)
                 .map(|(token, line)| {
@@ -278,7 +281,7 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
                     )
                     .await?;
                 return write_out(
-                    &args,
+                    args.output.as_deref(),
                     &WorkLimit::renders()
                         .run(move || render::render_settlement(&report, format, size))
                         .await??,
@@ -305,7 +308,50 @@ async fn report(cli: Cli, args: ReportArgs) -> Result<(), Failure> {
                 .into());
         }
     };
-    write_out(&args, &bytes)
+    write_out(args.output.as_deref(), &bytes)
+}
+
+/// The best windows of `/windows`, from the same pipeline.
+async fn windows(cli: Cli, args: WindowsArgs) -> Result<(), Failure> {
+    use carbon_footprint::footprint::windows::WindowAsk;
+    use carbon_footprint::intensity::ahead::{Round, bound};
+    use carbon_footprint::intensity::{Area, floor_half_hour};
+    let size = ChartSize::new(args.width, args.height)?;
+    let format = args.format;
+    let ask = WindowAsk {
+        minutes: args.minutes,
+        results: args.results,
+        contiguous: !args.pausing,
+        energy_kwh: args.energy_kwh,
+    };
+    ask.check()?;
+    let parse = |name: &str, text: &str, end: bool| {
+        bound(text, end, Round::Down).ok_or_else(|| {
+            Failure::from(format!(
+                "--{name} `{text}` is not a date (2019-11-25) or a UTC time (2019-11-25T12:00Z)"
+            ))
+        })
+    };
+    let from = match &args.from {
+        Some(text) => parse("from", text, false)?,
+        None => floor_half_hour(chrono::Utc::now()),
+    };
+    let before = args
+        .before
+        .as_deref()
+        .map(|text| parse("before", text, true))
+        .transpose()?;
+    let pipeline = cli.sources.open_pipeline()?;
+    let area = match &args.asset {
+        Some(asset) => pipeline.aheads().area_of(&AssetId::parse(asset)?).await?,
+        None => Area::named(&args.area)?,
+    };
+    let series = pipeline.aheads().series(&area, from, before).await?.series;
+    let windows = pipeline.aheads().windows(series, ask)?;
+    let bytes = WorkLimit::renders()
+        .run(move || render::render_windows(&windows, format, size))
+        .await??;
+    write_out(args.output.as_deref(), &bytes)
 }
 
 /// Reads the days asked for into the database, oldest first (each day's
@@ -381,8 +427,8 @@ async fn ingest(cli: Cli, args: IngestArgs) -> Result<(), Failure> {
 }
 
 /// The answer to `--output`, or to stdout.
-fn write_out(args: &ReportArgs, bytes: &[u8]) -> Result<(), Failure> {
-    match &args.output {
+fn write_out(output: Option<&std::path::Path>, bytes: &[u8]) -> Result<(), Failure> {
+    match output {
         Some(path) => std::fs::write(path, bytes)
             .map_err(|e| format!("cannot write {}: {e}", path.display()).into()),
         None => Ok(std::io::stdout().lock().write_all(bytes)?),

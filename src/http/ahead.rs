@@ -7,7 +7,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
 use super::AppState;
@@ -18,11 +18,10 @@ use crate::asset::AssetId;
 use crate::blocking::WorkLimit;
 use crate::error::Error;
 use crate::footprint::windows::WindowAsk;
-use crate::intensity::format::parse_api_time;
+use crate::intensity::ahead::{Round, bound};
 use crate::intensity::{Area, floor_half_hour};
 use crate::message::quote;
 use crate::pipeline::{MAX_RANGE_DAYS, SeriesAnswer};
-use crate::register::{REGION_IDS, Region, outward_code};
 use crate::render::{render_series, render_windows};
 
 /// Query parameters, kept as text so that each bad one gets its own message.
@@ -42,36 +41,13 @@ pub struct AheadParams {
     height: Option<String>,
 }
 
-/// Which end of a half-hour a bound is taken to.
-#[derive(Clone, Copy)]
-enum Round {
-    Down,
-    Up,
-}
-
-/// An instant (`2019-11-25T12:00Z`, RFC 3339) or a date: `from` is its
-/// 00:00 UTC, and an end its next midnight (the day is included).
+/// An instant (`2019-11-25T12:00Z`, RFC 3339) or a date, on a half-hour.
 fn instant(name: &str, text: &str, end: bool, round: Round) -> Result<DateTime<Utc>, Error> {
-    let at = match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(date) => {
-            let midnight = date.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-            match (midnight, end) {
-                (Some(m), true) => Some(m + Duration::days(1)),
-                (m, _) => m,
-            }
-        }
-        Err(_) => parse_api_time(text),
-    }
-    .ok_or_else(|| {
+    bound(text, end, round).ok_or_else(|| {
         Error::BadQuery(format!(
             "{name} `{}` is not a date (2019-11-25) or a UTC time (2019-11-25T12:00Z)",
             quote(text, 40)
         ))
-    })?;
-    let floor = floor_half_hour(at);
-    Ok(match round {
-        Round::Up if floor < at => floor + Duration::minutes(30),
-        _ => floor,
     })
 }
 
@@ -86,20 +62,8 @@ async fn area(state: &AppState, reader: &Reader, p: &AheadParams) -> Result<Area
             let asset = reader.assets.visible(&asked);
             Ok(state.pipeline.aheads().area_of(&asset).await?)
         }
-        (None, None) | (Some("national"), None) => Ok(Area::National),
-        (Some(text), None) => {
-            if let Ok(id) = text.parse::<u8>() {
-                if REGION_IDS.contains(&id) {
-                    return Ok(Area::Regional(Region::Id(id)));
-                }
-            } else if let Some(outward) = outward_code(text) {
-                return Ok(Area::Regional(Region::Postcode(outward)));
-            }
-            Err(Error::BadQuery(format!(
-                "area `{}` must be national, a region id from 1 to 17, or the outward part of a postcode (RG10)",
-                quote(text, 20)
-            )))
-        }
+        (None, None) => Ok(Area::National),
+        (Some(text), None) => Area::named(text).map_err(Error::BadQuery),
     }
 }
 

@@ -160,6 +160,35 @@ pub fn floor_half_hour(at: DateTime<Utc>) -> DateTime<Utc> {
     at.duration_trunc(half_hour()).unwrap_or(at)
 }
 
+/// Which end of a half-hour a bound is taken to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Round {
+    Down,
+    Up,
+}
+
+/// A bound of a range as people write it: an instant (`2019-11-25T12:00Z`,
+/// RFC 3339) or a date, whose 00:00 UTC starts a range and whose next
+/// midnight ends one (the day is included); on a half-hour, by `round`.
+pub fn bound(text: &str, end: bool, round: Round) -> Option<DateTime<Utc>> {
+    let at = match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(date) => {
+            let midnight = date.and_hms_opt(0, 0, 0)?.and_utc();
+            if end {
+                midnight.checked_add_signed(Duration::days(1))?
+            } else {
+                midnight
+            }
+        }
+        Err(_) => super::format::parse_api_time(text)?,
+    };
+    let floor = floor_half_hour(at);
+    Some(match round {
+        Round::Up if floor < at => floor + half_hour(),
+        _ => floor,
+    })
+}
+
 impl IntensityClient {
     /// The fw48h URL of `area` from `starts_at`, built from parsed values.
     pub fn ahead_url(&self, area: &Area, starts_at: DateTime<Utc>) -> String {

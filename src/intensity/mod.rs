@@ -94,6 +94,25 @@ impl Area {
         }
     }
 
+    /// The area a person names: `national`, a region id of the API (1 to
+    /// 17) or the outward part of a postcode (`rg10` is `RG10`).
+    pub fn named(text: &str) -> Result<Area, String> {
+        if text == "national" {
+            return Ok(Area::National);
+        }
+        if let Ok(id) = text.parse::<u8>() {
+            if crate::register::REGION_IDS.contains(&id) {
+                return Ok(Area::Regional(Region::Id(id)));
+            }
+        } else if let Some(outward) = crate::register::outward_code(text) {
+            return Ok(Area::Regional(Region::Postcode(outward)));
+        }
+        Err(format!(
+            "area `{}` must be national, a region id from 1 to 17, or the outward part of a postcode (RG10)",
+            crate::message::quote(text, 20)
+        ))
+    }
+
     /// The area a [`Area::key`] names.
     pub fn from_key(key: &str) -> Option<Area> {
         if key == "national" {

@@ -190,6 +190,15 @@ fn svg(series: &Series, windows: &[Window], size: ChartSize) -> Result<Vec<u8>, 
     Ok(out.into_bytes())
 }
 
+/// `90` minutes as `1 h 30 min`.
+fn length(minutes: i64) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
 /// Hours from the series' start: the chart's x.
 fn hours(series: &Series, at: DateTime<Utc>) -> f64 {
     (at - series.from).num_minutes() as f64 / 60.0
@@ -208,10 +217,19 @@ fn draw<DB: DrawingBackend>(
         (f64::from(width) / 1000.0).clamp(0.85, 2.5)
     };
     let px = |v: f64| (v * scale).round() as i32;
-    let title = if windows.is_empty() {
-        format!("Grid carbon intensity, {}", series.area)
-    } else {
-        format!("Best windows to run, {}", series.area)
+    let title = match (windows.first(), series.region_name.as_deref()) {
+        (None, None) => format!("Grid carbon intensity, {}", series.area),
+        (None, Some(name)) => format!("Grid carbon intensity, {} ({name})", series.area),
+        (Some(w), _) => format!(
+            "Best windows of {} to run, {}",
+            length(
+                (w.runs.as_ref().map_or(w.end - w.start, |runs| {
+                    runs.iter().map(|r| r.end - r.start).sum()
+                }))
+                .num_minutes()
+            ),
+            series.area
+        ),
     };
     let forecast_from = series
         .rows
@@ -233,7 +251,10 @@ fn draw<DB: DrawingBackend>(
             best.mean_g_per_kwh
         ));
         if let Some(pct) = best.saving_pct {
-            subtitle.push_str(&format!(", {pct:.0} % below starting now"));
+            subtitle.push_str(&format!(
+                ", {pct:.0} % below starting at {}",
+                series.from.format("%H:%M")
+            ));
         }
     }
     root.draw(&Text::new(
@@ -260,13 +281,8 @@ fn draw<DB: DrawingBackend>(
         .fold(0.0f64, f64::max)
         .max(10.0)
         * 1.15;
-    let mut plot = ChartBuilder::on(&body)
-        .x_label_area_size(px(34.0))
-        .y_label_area_size(px(64.0))
-        .build_cartesian_2d(0.0..span, 0.0..top)
-        .map_err(draw_err)?;
     let from = series.from;
-    // A tick every 3, 6 or 24 hours, by the range's length.
+    // A tick every 3, 6 or 24 hours of the clock, by the range's length.
     let step = if span <= 36.0 {
         3.0
     } else if span <= 96.0 {
@@ -274,6 +290,19 @@ fn draw<DB: DrawingBackend>(
     } else {
         24.0
     };
+    let first = {
+        let into = f64::from(from.hour()) + f64::from(from.minute()) / 60.0;
+        (step - into % step) % step
+    };
+    let ticks: Vec<f64> = (0..)
+        .map(|k| first + f64::from(k) * step)
+        .take_while(|x| *x <= span)
+        .collect();
+    let mut plot = ChartBuilder::on(&body)
+        .x_label_area_size(px(34.0))
+        .y_label_area_size(px(64.0))
+        .build_cartesian_2d(0.0..span, 0.0..top)
+        .map_err(draw_err)?;
     let label = move |x: &f64| {
         let at = from + Duration::minutes((x * 60.0).round() as i64);
         if at.hour() == 0 && at.minute() == 0 {
@@ -285,14 +314,32 @@ fn draw<DB: DrawingBackend>(
     plot.configure_mesh()
         .light_line_style(TRANSPARENT)
         .bold_line_style(GRID)
-        .x_labels((span / step).ceil() as usize + 1)
+        .x_labels(0)
+        .disable_x_mesh()
         .y_labels(6)
-        .x_label_formatter(&label)
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .y_desc("intensity (gCO2/kWh)")
         .label_style((FONT, px(13.0)).into_font().color(&INK))
         .axis_desc_style((FONT, px(14.0)).into_font().color(&INK))
         .draw()
         .map_err(draw_err)?;
+    // Ticks on the clock's hours, each with its grid line and label.
+    for x in ticks {
+        plot.draw_series(std::iter::once(PathElement::new(
+            [(x, 0.0), (x, top)],
+            GRID,
+        )))
+        .map_err(draw_err)?;
+        let (bx, by) = plot.backend_coord(&(x, 0.0));
+        root.draw(&Text::new(
+            label(&x),
+            (bx, by + px(6.0)),
+            TextStyle::from((FONT, px(13.0)).into_font())
+                .color(&INK)
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+        ))
+        .map_err(draw_err)?;
+    }
     // The forecast part on a band of its own.
     if let Some(at) = forecast_from {
         let x = hours(series, at);
@@ -444,7 +491,10 @@ mod tests {
         let svg = String::from_utf8(render_windows(&w, Format::Svg, ChartSize::DEFAULT).unwrap())
             .unwrap();
         assert!(svg.contains("forecast"), "the forecast band is named");
-        assert!(svg.contains("Best windows to run, region 13"));
+        assert!(
+            svg.contains("Best windows of 1 h 30 min to run, region 13"),
+            "{svg}"
+        );
         let png = render_windows(&w, Format::Png, ChartSize::DEFAULT).unwrap();
         assert!(png.starts_with(b"\x89PNG"));
     }

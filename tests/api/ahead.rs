@@ -454,3 +454,36 @@ async fn bad_questions_get_their_own_messages() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_page_offers_the_best_windows_ahead() {
+    let app = spawn_app().await;
+    mock_fw48h(
+        &app,
+        r"^/regional/intensity/[0-9T:\-]+Z/fw48h/regionid/13$",
+        97,
+        Some((13, "London")),
+    )
+    .await;
+
+    let page = app
+        .get("/?view=windows&area=13&minutes=90&contiguous=false")
+        .await;
+    let bad = app.get("/?view=windows&area=13&minutes=ten").await;
+
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(
+        html.contains("The best windows of 90 minutes in region 13"),
+        "{html}"
+    );
+    assert!(
+        html.contains("/windows?area=13&amp;minutes=90&amp;contiguous=false"),
+        "{html}"
+    );
+    assert_eq!(html.matches("<tr><td>").count(), 3, "three windows");
+    assert!(
+        bad.text()
+            .contains("the length `ten` is not a whole number of minutes")
+    );
+}

@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::footprint::timing::FleetTiming;
 use crate::footprint::{AssetPeriod, FleetAnswer, FootprintReport, FootprintRow, SettlementReport};
 use crate::half_hour::{Day, HalfHourId};
+use crate::pipeline::Windows;
 use crate::render::ChartSize;
 use crate::render::number::{format_mass_g, group_thousands};
 
@@ -67,6 +68,7 @@ fn heading(params: &PageParams) -> &'static str {
         (Some("period"), _) => "Carbon footprint of an asset over a period",
         (Some("fleet"), _) => "Carbon footprint of the fleet",
         (Some("timing"), _) => "How well the fleet timed its energy",
+        (Some("windows"), _) => "When to run: the best windows ahead",
         (_, Some("uk")) => "Carbon footprint of an asset, settlement period by settlement period",
         _ => "Carbon footprint of an asset, half-hour by half-hour",
     }
@@ -164,6 +166,20 @@ pub(super) fn render_page(
                         (date_choice("timing-date", "Date (UTC)", "date", &view.dates, &chosen_date))
                         button type="submit" { "Rank by the saving left" }
                     }
+                    h2 { "When to run a load" }
+                    form method="get" action="/" {
+                        input type="hidden" name="view" value="windows";
+                        label for="windows-area" { "Area: national, a region id (1-17) or a postcode's first part" }
+                        input id="windows-area" name="area" value=(params.area.as_deref().unwrap_or("national"));
+                        label for="windows-minutes" { "Length in minutes (30 to 2880)" }
+                        input id="windows-minutes" name="minutes" type="number" min="30" max="2880" step="15" value=(params.minutes.as_deref().unwrap_or("90"));
+                        label for="windows-contiguous" { "The load" }
+                        select id="windows-contiguous" name="contiguous" {
+                            option value="true" selected[params.contiguous.as_deref() != Some("false")] { "runs in one go" }
+                            option value="false" selected[params.contiguous.as_deref() == Some("false")] { "can pause" }
+                        }
+                        button type="submit" { "Find the best windows" }
+                    }
                     @if view.assets.is_empty() {
                         p class="problem" role="alert" { "The data directory holds no power file with a usable asset." }
                     }
@@ -173,6 +189,7 @@ pub(super) fn render_page(
                         Some(Ok(Shown::Period(period))) => (render_period(period, links)),
                         Some(Ok(Shown::Fleet(fleet))) => (render_fleet(fleet, links)),
                         Some(Ok(Shown::Timing(timing))) => (render_timing(timing, links)),
+                        Some(Ok(Shown::Windows(windows))) => (render_windows(windows, links)),
                         Some(Err(err)) => {
                             div class="problem" role="alert" id="problem" {
                                 (err.detail())
@@ -607,6 +624,61 @@ fn render_timing(timing: &FleetTiming, links: &Links) -> Markup {
             }
             @for left in &timing.left_out {
                 p class="note" { (left.asset) " is not weighed: " (left.reason) }
+            }
+        }
+    }
+}
+
+fn render_windows(w: &Windows, links: &Links) -> Markup {
+    let area = w.series.area.replace(' ', "-");
+    let area = area
+        .strip_prefix("region-")
+        .or(area.strip_prefix("postcode-"))
+        .unwrap_or(&area);
+    let base = format!(
+        "/windows?area={area}&minutes={}&contiguous={}",
+        w.ask.minutes, w.ask.contiguous
+    );
+    let at = |t: chrono::DateTime<chrono::Utc>| t.format("%a %d %b %H:%M").to_string();
+    let pct = |p: Option<f64>| p.map_or_else(no_data, |p| format!("{p:.0} %"));
+    let alt = match w.ranked.windows.first() {
+        Some(best) => format!(
+            "Line chart of the grid intensity ahead in {} with the best windows shaded; the best starts {} UTC at {:.0} gCO2/kWh.",
+            w.series.area,
+            at(best.start),
+            best.mean_g_per_kwh
+        ),
+        None => format!(
+            "Line chart of the grid intensity ahead in {}.",
+            w.series.area
+        ),
+    };
+    html! {
+        section class="result" aria-labelledby="result" {
+            h2 id="result" { "The best windows of " (w.ask.minutes) " minutes in " (w.series.area) }
+            (chart_and_downloads(&base, &alt, links))
+            p class="note" id="windows-note" {
+                "Times are UTC. Savings are against starting now, at "
+                (at(w.series.from)) "."
+                @if w.series.cut_at_horizon || w.series.horizon.is_some() {
+                    " The forecast ends " (w.series.horizon.map(at).unwrap_or_default()) "."
+                }
+            }
+            div class="table-wrap" tabindex="0" role="region" aria-label="Table of the best windows" {
+                table id="windows" aria-describedby="windows-note" {
+                    thead { tr { th scope="col" { "Rank" } th scope="col" { "Start" } th scope="col" { "End" } th scope="col" { "Mean (gCO2/kWh)" } th scope="col" { "Saving" } } }
+                    tbody {
+                        @for (rank, win) in w.ranked.windows.iter().enumerate() {
+                            tr {
+                                td { (rank + 1) }
+                                td { (at(win.start)) }
+                                td { (at(win.end)) }
+                                td { (group_thousands(win.mean_g_per_kwh, 0)) }
+                                td { (pct(win.saving_pct)) }
+                            }
+                        }
+                    }
+                }
             }
         }
     }

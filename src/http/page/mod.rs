@@ -23,12 +23,14 @@ use crate::blocking::WorkLimit;
 use crate::catalog::CatalogView;
 use crate::error::Error;
 use crate::footprint::timing::FleetTiming;
+use crate::footprint::windows::WindowAsk;
 use crate::footprint::{
     AssetPeriod, FleetAnswer, FootprintQuery, FootprintReport, Period, PeriodStep, SettlementReport,
 };
 use crate::half_hour::{Day, HalfHourId, HalfHourRange};
-use crate::intensity::{AreaChoice, KindPreference};
+use crate::intensity::{Area, AreaChoice, KindPreference};
 use crate::message::chain;
+use crate::pipeline::Windows;
 use crate::render::ChartSize;
 use crate::settlement::SettlementDay;
 use axum::http::header;
@@ -49,6 +51,10 @@ pub struct PageParams {
     day: Option<String>,
     /// `national` or `regional`; otherwise the asset's own.
     intensity: Option<String>,
+    /// The windows form: an area, a load's length, and whether it pauses.
+    area: Option<String>,
+    minutes: Option<String>,
+    contiguous: Option<String>,
     /// With access on, the chart and downloads come from the page itself
     /// (the API takes no cookie): the answer in this format.
     format: Option<String>,
@@ -95,6 +101,8 @@ enum Shown {
     Fleet(FleetAnswer),
     /// The fleet ranked by the saving its timing left.
     Timing(FleetTiming),
+    /// The best windows to run a load ahead.
+    Windows(Box<Windows>),
 }
 
 pub async fn page(
@@ -173,7 +181,7 @@ fn form_query(request: &axum::http::request::Parts) -> String {
 /// reader's scope is answered as one that does not exist.
 async fn shown(state: &AppState, params: &PageParams, reader: &Reader) -> Result<Shown, Error> {
     let asked = match params.view.as_deref() {
-        Some("fleet" | "timing") => None,
+        Some("fleet" | "timing" | "windows") => None,
         _ => Some(AssetId::parse(params.asset.as_deref().unwrap_or_default())?),
     };
     let asset = asked.as_ref().map(|a| reader.assets.visible(a));
@@ -181,6 +189,9 @@ async fn shown(state: &AppState, params: &PageParams, reader: &Reader) -> Result
         (Some("timing"), _) => timing_answer(state, params, reader)
             .await
             .map(Shown::Timing),
+        (Some("windows"), _) => windows_answer(state, params)
+            .await
+            .map(|w| Shown::Windows(Box::new(w))),
         (Some("fleet"), _) | (_, None) => {
             fleet_answer(state, params, reader).await.map(Shown::Fleet)
         }
@@ -216,7 +227,7 @@ fn told_as(outcome: Result<Shown, Error>, asked: &AssetId) -> Result<Shown, Erro
             period.asset = asked.clone();
             Ok(Shown::Period(period))
         }
-        Ok(fleet @ (Shown::Fleet(_) | Shown::Timing(_))) => Ok(fleet),
+        Ok(fleet @ (Shown::Fleet(_) | Shown::Timing(_) | Shown::Windows(_))) => Ok(fleet),
         Err(err) => Err(super::access::told_of(err, asked)),
     }
 }
@@ -258,6 +269,10 @@ async fn page_file(
                     crate::render::render_fleet_timing(f, format, size)?,
                     format!("timing_fleet_{}", f.date),
                 ),
+                Shown::Windows(w) => (
+                    crate::render::render_windows(w, format, size)?,
+                    format!("windows_{}", w.series.area.replace(' ', "-")),
+                ),
                 Shown::Fleet(f) => (
                     crate::render::render_fleet(f, format, size)?,
                     format!(
@@ -280,6 +295,30 @@ async fn page_file(
         bytes,
     )
         .into_response())
+}
+
+/// The best windows ahead in the chosen area, as `/windows` answers them
+/// with its defaults (from now to the end of the forecast, three windows).
+async fn windows_answer(state: &AppState, params: &PageParams) -> Result<Windows, Error> {
+    let area =
+        Area::named(params.area.as_deref().unwrap_or("national")).map_err(Error::BadQuery)?;
+    let minutes = params.minutes.as_deref().unwrap_or("90");
+    let ask = WindowAsk {
+        minutes: minutes.parse().map_err(|_| {
+            Error::BadQuery(format!(
+                "the length `{}` is not a whole number of minutes",
+                crate::message::quote(minutes, 20)
+            ))
+        })?,
+        results: 3,
+        contiguous: params.contiguous.as_deref() != Some("false"),
+        energy_kwh: None,
+    };
+    ask.check().map_err(|e| Error::BadQuery(e.to_string()))?;
+    let aheads = state.pipeline.aheads();
+    let from = crate::intensity::floor_half_hour(chrono::Utc::now());
+    let series = aheads.series(&area, from, None).await?.series;
+    Ok(aheads.windows(series, ask)?)
 }
 
 /// The fleet's timing on the chosen day, as the API answers it.
