@@ -30,6 +30,20 @@ pub struct AssetDates {
     pub postcode: Option<String>,
 }
 
+impl AssetDates {
+    /// The area whose intensity the asset's footprint uses: its region id
+    /// in the register, else its postcode, else the nation's.
+    pub fn area(&self) -> crate::intensity::Area {
+        use crate::intensity::Area;
+        use crate::register::Region;
+        match (self.region_id, &self.postcode) {
+            (Some(id), _) => Area::Regional(Region::Id(id)),
+            (None, Some(outward)) => Area::Regional(Region::Postcode(outward.clone())),
+            (None, None) => Area::National,
+        }
+    }
+}
+
 /// The whole directory, as `GET /assets` answers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct CatalogView {

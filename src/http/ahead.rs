@@ -22,7 +22,7 @@ use crate::intensity::ahead::{Round, bound};
 use crate::intensity::{Area, floor_half_hour};
 use crate::message::quote;
 use crate::pipeline::{MAX_RANGE_DAYS, SeriesAnswer};
-use crate::render::{render_series, render_windows};
+use crate::render::{Format, render_fleet_windows, render_series, render_windows};
 
 /// Query parameters, kept as text so that each bad one gets its own message.
 #[derive(Debug, Default, Deserialize)]
@@ -36,6 +36,8 @@ pub struct AheadParams {
     results: Option<String>,
     contiguous: Option<String>,
     energy_kwh: Option<String>,
+    /// `true`: each asset's best window, from its area's.
+    fleet: Option<String>,
     format: Option<String>,
     width: Option<String>,
     height: Option<String>,
@@ -97,10 +99,14 @@ fn range(
 /// How long an answer stays good: until the next forecast is due, or the
 /// next half-hour turns a forecast into the past; `None` for the past alone.
 fn good_for(series: &SeriesAnswer) -> Option<u64> {
-    let next = series.series.next_forecast_at?;
+    series.series.next_forecast_at.map(seconds_until)
+}
+
+/// Seconds until `next` or the next half-hour, whichever is sooner.
+fn seconds_until(next: DateTime<Utc>) -> u64 {
     let now = Utc::now();
     let turn = floor_half_hour(now) + Duration::minutes(30);
-    Some((next.min(turn) - now).num_seconds().max(0) as u64)
+    (next.min(turn) - now).num_seconds().max(0) as u64
 }
 
 fn asked(reader: &Reader, p: &AheadParams, headers: &HeaderMap) -> Result<Asked, Error> {
@@ -125,6 +131,7 @@ pub async fn intensity(
         ("results", &p.results),
         ("contiguous", &p.contiguous),
         ("energy_kwh", &p.energy_kwh),
+        ("fleet", &p.fleet),
     ] {
         if given.is_some() {
             return Err(Error::BadQuery(format!(
@@ -233,6 +240,18 @@ pub async fn windows(
         ("before", p.before.as_deref()),
         Round::Down,
     )?;
+    match p.fleet.as_deref() {
+        None | Some("false") => {}
+        Some("true") => {
+            return fleet_windows(state, reader, (&p, wanted), (from, before), ask).await;
+        }
+        Some(other) => {
+            return Err(Error::BadQuery(format!(
+                "fleet `{}` must be true or false",
+                quote(other, 20)
+            )));
+        }
+    }
     let area = area(&state, &reader, &p)
         .await
         .map_err(|e| asset_told(e, &p))?;
@@ -262,6 +281,62 @@ pub async fn windows(
                 sources,
                 region,
             })
+        },
+    )
+    .await
+}
+
+/// Each asset's best window, from its area's, for every asset the reader
+/// may see: JSON or CSV.
+async fn fleet_windows(
+    state: AppState,
+    reader: Reader,
+    (p, wanted): (&AheadParams, Asked),
+    range: (DateTime<Utc>, Option<DateTime<Utc>>),
+    ask: WindowAsk,
+) -> Result<Response, Error> {
+    if p.area.is_some() || p.asset.is_some() {
+        return Err(Error::BadQuery(
+            "fleet=true takes every asset's own area: give no area or asset".to_owned(),
+        ));
+    }
+    if !matches!(wanted.format, Format::Json | Format::Csv) {
+        return Err(Error::NotAcceptable(
+            "a fleet's windows are JSON or CSV; each area's chart is /windows?area=...".to_owned(),
+        ));
+    }
+    let catalog = state.catalog.clone();
+    let view = WorkLimit::file_reads()
+        .run(move || catalog.view())
+        .await??
+        .within(&reader.assets);
+    let assets: Vec<(AssetId, Area)> = view
+        .assets
+        .iter()
+        .map(|a| (a.asset.clone(), a.area()))
+        .collect();
+    let answer = state
+        .pipeline
+        .aheads()
+        .fleet_windows(&assets, range, ask)
+        .await?;
+    let said = Said {
+        max_age: answer.next_forecast_at.map(seconds_until),
+        ..Said::default()
+    };
+    let name = format!("windows_fleet_{}", range.0.format("%Y-%m-%dT%H%MZ"));
+    respond(
+        &state,
+        Question::FleetWindows(range.0, range.1, ask.into()),
+        answer.version,
+        name,
+        wanted,
+        said,
+        |format, size| async move {
+            let bytes = WorkLimit::renders()
+                .run(move || render_fleet_windows(&answer.fleet, format, size))
+                .await??;
+            Ok(Made::of(bytes))
         },
     )
     .await

@@ -52,6 +52,9 @@ pub enum Question {
     Intensity(Area, DateTime<Utc>, DateTime<Utc>),
     /// The best windows in an area's intensity from one half-hour to another.
     Windows(Area, DateTime<Utc>, DateTime<Utc>, WindowKey),
+    /// Each asset's best window, from a half-hour to an end (or each
+    /// area's horizon).
+    FleetWindows(DateTime<Utc>, Option<DateTime<Utc>>, WindowKey),
 }
 
 /// A [`WindowAsk`] as a key: the energy by its bits.

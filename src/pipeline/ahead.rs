@@ -122,6 +122,57 @@ pub struct Windows {
     pub ranked: Ranked,
 }
 
+/// The best windows of each area a fleet's assets are in, and each
+/// asset's best: one computation per area, shared by its assets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FleetWindows {
+    pub minutes: u32,
+    pub contiguous: bool,
+    pub from: DateTime<Utc>,
+    /// The latest end asked for; `None`: the end of each area's forecast.
+    pub before: Option<DateTime<Utc>>,
+    pub areas: Vec<AreaWindows>,
+    pub assets: Vec<AssetWindow>,
+    /// Areas with no answer, and why; their assets are not in `assets`.
+    pub left_out: Vec<AreaLeftOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AreaWindows {
+    pub area: String,
+    pub horizon: Option<DateTime<Utc>>,
+    pub assets: usize,
+    pub windows: Vec<crate::footprint::windows::Window>,
+}
+
+/// An asset's best window: its area's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssetWindow {
+    pub asset: AssetId,
+    pub area: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub mean_g_per_kwh: f64,
+    pub saving_g_per_kwh: Option<f64>,
+    pub saving_pct: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AreaLeftOut {
+    pub area: String,
+    pub assets: usize,
+    pub reason: String,
+}
+
+/// A fleet's windows and the version of an answer made from them.
+#[derive(Debug, Clone)]
+pub struct FleetWindowsAnswer {
+    pub fleet: FleetWindows,
+    pub version: PeriodVersion,
+    /// The soonest an area's next forecast is due.
+    pub next_forecast_at: Option<DateTime<Utc>>,
+}
+
 /// A series and the version of an answer made from it.
 #[derive(Debug, Clone)]
 pub struct SeriesAnswer {
@@ -265,6 +316,96 @@ impl Aheads {
             series,
             ask,
             ranked,
+        })
+    }
+
+    /// The best windows of `ask` for every asset of `assets` (with its
+    /// area), worked out once per area; an area without intensity is left
+    /// out with its reason, the others are answered.
+    pub async fn fleet_windows(
+        &self,
+        assets: &[(AssetId, Area)],
+        (from, before): (DateTime<Utc>, Option<DateTime<Utc>>),
+        ask: WindowAsk,
+    ) -> Result<FleetWindowsAnswer, PipelineError> {
+        ask.check()?;
+        let mut by_area: HashMap<&Area, Vec<&AssetId>> = HashMap::new();
+        for (asset, area) in assets {
+            by_area.entry(area).or_default().push(asset);
+        }
+        let mut areas: Vec<(&Area, Vec<&AssetId>)> = by_area.into_iter().collect();
+        areas.sort_by(|a, b| a.0.cmp(b.0));
+        let answers = futures_util::future::join_all(
+            areas
+                .iter()
+                .map(|(area, _)| async move { (self.series(area, from, before).await, *area) }),
+        )
+        .await;
+        let mut hasher = DefaultHasher::new();
+        let mut fleet = FleetWindows {
+            minutes: ask.minutes,
+            contiguous: ask.contiguous,
+            from,
+            before,
+            areas: Vec::new(),
+            assets: Vec::with_capacity(assets.len()),
+            left_out: Vec::new(),
+        };
+        let (mut settled, mut next_at) = (true, None::<DateTime<Utc>>);
+        for ((answer, area), (_, members)) in answers.into_iter().zip(&areas) {
+            let ranked = answer.and_then(|a| {
+                let ranked = best_windows(&a.series.slots(), &ask)?;
+                Ok((a, ranked))
+            });
+            let (answer, ranked) = match ranked {
+                Ok(found) => found,
+                // The store failing is everyone's failure, not one area's.
+                Err(PipelineError::Storage(err)) => return Err(PipelineError::Storage(err)),
+                Err(err) => {
+                    (area, crate::message::chain(&err)).hash(&mut hasher);
+                    fleet.left_out.push(AreaLeftOut {
+                        area: area.to_string(),
+                        assets: members.len(),
+                        reason: crate::message::chain(&err),
+                    });
+                    continue;
+                }
+            };
+            answer.version.hash.hash(&mut hasher);
+            settled &= answer.version.settled;
+            if let Some(at) = answer.series.next_forecast_at {
+                next_at = Some(next_at.map_or(at, |n| n.min(at)));
+            }
+            let name = answer.series.area.clone();
+            if let Some(best) = ranked.windows.first() {
+                for asset in members {
+                    fleet.assets.push(AssetWindow {
+                        asset: (*asset).clone(),
+                        area: name.clone(),
+                        start: best.start,
+                        end: best.end,
+                        mean_g_per_kwh: best.mean_g_per_kwh,
+                        saving_g_per_kwh: best.saving_g_per_kwh,
+                        saving_pct: best.saving_pct,
+                    });
+                }
+            }
+            fleet.areas.push(AreaWindows {
+                area: name,
+                horizon: answer.series.horizon,
+                assets: members.len(),
+                windows: ranked.windows,
+            });
+        }
+        fleet.assets.sort_by(|a, b| a.asset.cmp(&b.asset));
+        assets.len().hash(&mut hasher);
+        Ok(FleetWindowsAnswer {
+            fleet,
+            version: PeriodVersion {
+                hash: hasher.finish(),
+                settled,
+            },
+            next_forecast_at: next_at,
         })
     }
 

@@ -38,7 +38,10 @@ mod rows;
 mod settlement;
 mod timing;
 
-pub use self::ahead::{Aheads, MAX_RANGE_DAYS, Series, SeriesAnswer, SeriesRow, Windows};
+pub use self::ahead::{
+    Aheads, AreaLeftOut, AreaWindows, AssetWindow, FleetWindows, FleetWindowsAnswer,
+    MAX_RANGE_DAYS, Series, SeriesAnswer, SeriesRow, Windows,
+};
 pub use self::answer::Footprints;
 pub use self::ingest::{DayFiles, IngestedDay};
 pub use self::period::{OtherArea, PeriodDays, PeriodVersion, Periods};

@@ -17,7 +17,7 @@ use super::chart::{
 use super::{ChartSize, Format, RenderError};
 use crate::footprint::windows::Window;
 use crate::intensity::IntensityKind;
-use crate::pipeline::{Series, Windows};
+use crate::pipeline::{FleetWindows, Series, Windows};
 
 /// Renders `series` (blocking).
 pub fn render_series(
@@ -73,6 +73,45 @@ pub fn render_windows(
         Format::Csv => windows_csv(w),
         Format::Png => png(&w.series, &w.ranked.windows, size),
         Format::Svg => svg(&w.series, &w.ranked.windows, size),
+    }
+}
+
+/// Renders a fleet's windows (blocking): JSON, or CSV with a line per
+/// asset; a chart is one area's (`/windows?area=`).
+pub fn render_fleet_windows(
+    fleet: &FleetWindows,
+    format: Format,
+    _size: ChartSize,
+) -> Result<Vec<u8>, RenderError> {
+    match format {
+        Format::Csv => {
+            let mut out = csv::Writer::from_writer(Vec::new());
+            out.write_record([
+                "asset",
+                "area",
+                "minutes",
+                "start",
+                "end",
+                "mean_g_per_kwh",
+                "saving_g_per_kwh",
+                "saving_pct",
+            ])?;
+            for a in &fleet.assets {
+                out.write_record([
+                    a.asset.to_string(),
+                    a.area.clone(),
+                    fleet.minutes.to_string(),
+                    time(a.start),
+                    time(a.end),
+                    a.mean_g_per_kwh.to_string(),
+                    number(a.saving_g_per_kwh),
+                    number(a.saving_pct),
+                ])?;
+            }
+            out.into_inner()
+                .map_err(|e| RenderError::CsvFlush(e.into_error()))
+        }
+        _ => Ok(serde_json::to_vec(fleet)?),
     }
 }
 

@@ -17,7 +17,7 @@ mod timing;
 use std::fmt;
 use std::str::FromStr;
 
-pub use self::ahead::{render_series, render_windows};
+pub use self::ahead::{render_fleet_windows, render_series, render_windows};
 pub use self::chart::{ChartInput, render_png, render_svg};
 pub use self::report::render_report;
 pub use self::summary::{render_fleet, render_period};

@@ -487,3 +487,68 @@ async fn the_page_offers_the_best_windows_ahead() {
             .contains("the length `ten` is not a whole number of minutes")
     );
 }
+
+#[tokio::test]
+async fn a_fleet_gets_each_assets_best_window_from_its_areas() {
+    // Arrange: four assets in three areas, one area without a forecast.
+    let app = spawn_app().await;
+    app.write_power_file(
+        "2019-11-26",
+        &[
+            "2019-11-26 00:00:00,power,pump-a,1",
+            "2019-11-26 00:00:00,power,pump-b,1",
+            "2019-11-26 00:00:00,power,pump-c,1",
+            "2019-11-26 00:00:00,power,pump-d,1",
+        ],
+    );
+    std::fs::write(
+        app.data_dir.path().join("assets.csv"),
+        "AssetId,RegionId,Postcode\npump-a,13,\npump-b,13,\npump-c,,ZZ99\n",
+    )
+    .unwrap();
+    mock_fw48h(
+        &app,
+        r"^/regional/intensity/[0-9T:\-]+Z/fw48h/regionid/13$",
+        97,
+        Some((13, "London")),
+    )
+    .await;
+    mock_fw48h(&app, NATIONAL, 97, None).await;
+
+    // Act
+    let fleet = app.get("/windows?fleet=true&minutes=120").await;
+    let region = app.get("/windows?area=13&minutes=120").await.json();
+    let national = app.get("/windows?area=national&minutes=120").await.json();
+    let csv = app.get("/windows?fleet=true&minutes=120&format=csv").await;
+    let chart = app.get("/windows?fleet=true&minutes=120&format=png").await;
+
+    // Assert
+    assert_eq!(fleet.status, 200, "{}", fleet.text());
+    let body = fleet.json();
+    let best = |w: &serde_json::Value| {
+        (
+            w["windows"][0]["start"].clone(),
+            w["windows"][0]["mean_g_per_kwh"].clone(),
+        )
+    };
+    let of = |asset: &str| {
+        body["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["asset"] == asset)
+            .map(|a| (a["start"].clone(), a["mean_g_per_kwh"].clone()))
+    };
+    assert_eq!(of("pump-a"), Some(best(&region)));
+    assert_eq!(of("pump-b"), Some(best(&region)));
+    assert_eq!(of("pump-d"), Some(best(&national)));
+    assert_eq!(of("pump-c"), None, "its area has no forecast");
+    assert_eq!(body["left_out"][0]["area"], "postcode ZZ99");
+    assert_eq!(body["left_out"][0]["assets"], 1);
+    // The fixtures' own assets are national too.
+    assert_eq!(
+        csv.text().lines().count(),
+        1 + body["assets"].as_array().unwrap().len()
+    );
+    assert_eq!(chart.status, 406);
+}
