@@ -11,6 +11,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -34,6 +35,10 @@ pub const MAX_RANGE_DAYS: i64 = 31;
 /// After the sources failed to give a forecast, they are not asked again
 /// for this long; the stored forecast, if any, is answered meanwhile.
 const RETRY_AFTER_FAILURE: Duration = Duration::minutes(5);
+
+/// How long a forecast read from storage is answered without reading it
+/// again.
+const RECENT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Fuels the API names that burn fossil carbon.
 const FOSSIL_FUELS: [&str; 3] = ["gas", "coal", "oil"];
@@ -180,6 +185,9 @@ pub struct SeriesAnswer {
     pub version: PeriodVersion,
 }
 
+/// A forecast as read from storage, and when.
+type Recent = (Instant, Arc<StoredAhead>);
+
 /// The step that knows intensity ahead and the windows in it.
 #[derive(Debug, Clone)]
 pub struct Aheads {
@@ -189,6 +197,8 @@ pub struct Aheads {
     locks: KeyedLocks<Area>,
     /// When the sources last failed to give each area's forecast.
     failed_at: Arc<Mutex<HashMap<Area, DateTime<Utc>>>>,
+    /// Each area's forecast as last read, and when.
+    recent: Arc<Mutex<HashMap<Area, Recent>>>,
 }
 
 impl Aheads {
@@ -199,6 +209,7 @@ impl Aheads {
             intensities,
             locks: KeyedLocks::default(),
             failed_at: Arc::default(),
+            recent: Arc::default(),
         }
     }
 
@@ -412,7 +423,7 @@ impl Aheads {
     /// `area`'s latest forecast: the stored one while it is fresh, else a
     /// new one from the sources (one request and one replica at a time),
     /// else the stored one however old, else why there is none.
-    pub async fn forecast(&self, area: &Area) -> Result<StoredAhead, PipelineError> {
+    pub async fn forecast(&self, area: &Area) -> Result<Arc<StoredAhead>, PipelineError> {
         if let Some(stored) = self.stored(area).await?
             && self.answerable(area, &stored)
         {
@@ -421,6 +432,7 @@ impl Aheads {
         let _fetching = self.locks.lock(area.clone()).await;
         let _claim = claim(&self.storage, format!("forecast {}", area.key())).await?;
         // Another request, or replica, may have fetched it meanwhile.
+        self.forget_recent(area);
         let stored = match self.stored(area).await? {
             Some(stored) if self.answerable(area, &stored) => return Ok(stored),
             other => other,
@@ -432,13 +444,13 @@ impl Aheads {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(area);
-                let fresh = StoredAhead {
+                let fresh = Arc::new(StoredAhead {
                     area: area.clone(),
                     ahead,
                     source,
                     fetched_at: crate::storage::now(),
-                };
-                let (storage, to_save) = (self.storage.clone(), fresh.clone());
+                });
+                let (storage, to_save) = (self.storage.clone(), Arc::clone(&fresh));
                 run_blocking(move || storage.save_ahead(&to_save)).await??;
                 Ok(fresh)
             }
@@ -471,9 +483,38 @@ impl Aheads {
                 .is_some_and(|at| now - *at < RETRY_AFTER_FAILURE)
     }
 
-    async fn stored(&self, area: &Area) -> Result<Option<StoredAhead>, PipelineError> {
+    /// `area`'s stored forecast, read again at most once a second: a
+    /// busy area's answers do not each read it, and replicas sharing the
+    /// database agree on it within the second.
+    async fn stored(&self, area: &Area) -> Result<Option<Arc<StoredAhead>>, PipelineError> {
+        if let Some((read_at, stored)) = self
+            .recent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(area)
+            && read_at.elapsed() < RECENT
+        {
+            return Ok(Some(Arc::clone(stored)));
+        }
         let (storage, of) = (self.storage.clone(), area.clone());
-        Ok(run_blocking(move || storage.ahead(&of)).await??)
+        let stored = run_blocking(move || storage.ahead(&of))
+            .await??
+            .map(Arc::new);
+        if let Some(stored) = &stored {
+            self.recent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(area.clone(), (Instant::now(), Arc::clone(stored)));
+        }
+        Ok(stored)
+    }
+
+    /// Drops the copy of `area`'s forecast kept by [`Aheads::stored`].
+    fn forget_recent(&self, area: &Area) {
+        self.recent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(area);
     }
 }
 
