@@ -54,18 +54,29 @@ fn instant(name: &str, text: &str, end: bool, round: Round) -> Result<DateTime<U
 }
 
 /// The area asked for: `area=national|<1-17>|<outward postcode>`, or an
-/// asset's own with `asset=`; the nation's when neither is given.
+/// asset's own with `asset=`; both when they name the same area; the
+/// nation's when neither is given.
 async fn area(state: &AppState, reader: &Reader, p: &AheadParams) -> Result<Area, Error> {
-    match (p.area.as_deref(), p.asset.as_deref()) {
-        (Some(_), Some(_)) => Err(Error::BadQuery("give area or asset, not both".to_owned())),
-        (None, Some(asset)) => {
-            let asked = AssetId::parse(asset)?;
-            // Outside the reader's scope, the area is an unknown asset's.
-            let asset = reader.assets.visible(&asked);
-            Ok(state.pipeline.aheads().area_of(&asset).await?)
-        }
-        (None, None) => Ok(Area::National),
-        (Some(text), None) => Area::named(text).map_err(Error::BadQuery),
+    let named = p
+        .area
+        .as_deref()
+        .map(|text| Area::named(text).map_err(Error::BadQuery))
+        .transpose()?;
+    let Some(asset) = p.asset.as_deref() else {
+        return Ok(named.unwrap_or(Area::National));
+    };
+    let asked = AssetId::parse(asset)?;
+    // Outside the reader's scope, the area is an unknown asset's.
+    let own = state
+        .pipeline
+        .aheads()
+        .area_of(&reader.assets.visible(&asked))
+        .await?;
+    match named {
+        Some(named) if named != own => Err(Error::BadQuery(format!(
+            "asset `{asked}` uses the intensity of {own}, not of {named}: give one of area and asset"
+        ))),
+        _ => Ok(own),
     }
 }
 

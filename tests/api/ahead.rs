@@ -5,73 +5,14 @@
 
 use chrono::{DateTime, Duration, Utc};
 use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{GeneratedUpstream, TestApp, generated_intensity, spawn_app};
 
-/// The mocked forecast of the half-hour starting at `at`: a day-like
-/// curve with repeats, so that ties are ranked too.
-fn forecast_at(at: DateTime<Utc>) -> f64 {
-    let n = at.timestamp() / 1800;
-    100.0 + ((n * 37 + 11) % 23) as f64 * 7.0
-}
-
-/// Answers fw48h requests as the API does: from the half-hour before the
-/// one asked (which the API adds) for `points` half-hours, in the
-/// national or the regional (wrapped) shape.
-struct Fw48h {
-    points: i64,
-    regional: Option<(u8, &'static str)>,
-}
-
-impl Respond for Fw48h {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let from = request
-            .url
-            .path()
-            .split('/')
-            .find_map(|part| chrono::NaiveDateTime::parse_from_str(part, "%Y-%m-%dT%H:%MZ").ok())
-            .map(|t| t.and_utc());
-        let Some(from) = from else {
-            return ResponseTemplate::new(400);
-        };
-        let data: Vec<serde_json::Value> = (-1..self.points - 1)
-            .map(|i| {
-                let at = from + Duration::minutes(30 * i);
-                let mut entry = serde_json::json!({
-                    "from": at.format("%Y-%m-%dT%H:%MZ").to_string(),
-                    "to": (at + Duration::minutes(30)).format("%Y-%m-%dT%H:%MZ").to_string(),
-                    "intensity": {
-                        "forecast": forecast_at(at),
-                        "actual": if i == 0 { serde_json::json!(forecast_at(at) - 3.0) } else { serde_json::Value::Null },
-                        "index": "moderate"
-                    }
-                });
-                if self.regional.is_some() {
-                    entry["generationmix"] = serde_json::json!([
-                        {"fuel": "gas", "perc": 20.5}, {"fuel": "coal", "perc": 1.5},
-                        {"fuel": "oil", "perc": 0}, {"fuel": "wind", "perc": 60},
-                        {"fuel": "nuclear", "perc": 18}
-                    ]);
-                }
-                entry
-            })
-            .collect();
-        let body = match self.regional {
-            None => serde_json::json!({ "data": data }),
-            Some((id, name)) => serde_json::json!({"data": {
-                "regionid": id, "dnoregion": "UKPN London", "shortname": name,
-                "postcode": "RG10", "data": data
-            }}),
-        };
-        ResponseTemplate::new(200).set_body_json(body)
-    }
-}
-
-async fn mock_fw48h(app: &TestApp, path: &str, points: i64, regional: Option<(u8, &'static str)>) {
+async fn mock_fw48h(app: &TestApp, path: &str, points: i64) {
     Mock::given(method("GET"))
         .and(path_regex(path))
-        .respond_with(Fw48h { points, regional })
+        .respond_with(GeneratedUpstream { points })
         .mount(&app.mock)
         .await;
 }
@@ -88,7 +29,7 @@ fn time(v: &serde_json::Value) -> DateTime<Utc> {
 async fn the_national_forecast_is_answered_from_now_with_its_horizon() {
     // Arrange
     let app = spawn_app().await;
-    mock_fw48h(&app, NATIONAL, 97, None).await;
+    mock_fw48h(&app, NATIONAL, 97).await;
 
     // Act
     let first = app.get("/intensity?area=national").await;
@@ -109,10 +50,16 @@ async fn the_national_forecast_is_answered_from_now_with_its_horizon() {
     assert_eq!(time(&body["horizon"]), from + Duration::hours(48));
     // The half-hour under way is measured already; the rest is forecast.
     assert_eq!(rows[0]["kind"], "actual");
-    assert_eq!(rows[0]["intensity_g_per_kwh"], forecast_at(from) - 3.0);
+    assert_eq!(
+        rows[0]["intensity_g_per_kwh"],
+        generated_intensity(from) - 3.0
+    );
     for r in &rows[1..] {
         assert_eq!(r["kind"], "forecast");
-        assert_eq!(r["intensity_g_per_kwh"], forecast_at(time(&r["from"])));
+        assert_eq!(
+            r["intensity_g_per_kwh"],
+            generated_intensity(time(&r["from"]))
+        );
         assert_eq!(r["index"], "moderate");
     }
     // Good until the next forecast is due, at most 30 minutes.
@@ -135,14 +82,12 @@ async fn a_region_by_id_and_by_postcode_give_the_mix_and_its_fossil_share() {
         &app,
         r"^/regional/intensity/[0-9T:\-]+Z/fw48h/regionid/13$",
         97,
-        Some((13, "London")),
     )
     .await;
     mock_fw48h(
         &app,
         r"^/regional/intensity/[0-9T:\-]+Z/fw48h/postcode/RG10$",
         97,
-        Some((12, "South England")),
     )
     .await;
 
@@ -152,7 +97,7 @@ async fn a_region_by_id_and_by_postcode_give_the_mix_and_its_fossil_share() {
     assert_eq!(by_id.status, 200, "{}", by_id.text());
     let body = by_id.json();
     assert_eq!(body["region_id"], 13);
-    assert_eq!(body["region_name"], "London");
+    assert_eq!(body["region_name"], "Region 13");
     let row = &body["rows"][1];
     assert_eq!(row["generation_mix"]["wind"], 60.0);
     assert_eq!(row["fossil_share"], 22.0, "gas, coal and oil");
@@ -170,7 +115,7 @@ async fn a_region_by_id_and_by_postcode_give_the_mix_and_its_fossil_share() {
 async fn a_short_forecast_is_answered_up_to_its_horizon_and_says_so() {
     let app = spawn_app().await;
     // 31 entries, the first of them before the half-hour asked.
-    mock_fw48h(&app, NATIONAL, 31, None).await;
+    mock_fw48h(&app, NATIONAL, 31).await;
 
     let series = app.get("/intensity").await.json();
     let from = time(&series["from"]);
@@ -331,7 +276,7 @@ fn brute_pausing(values: &[f64], minutes: usize) -> Option<f64> {
 async fn windows_match_a_brute_force_for_every_length_to_five_hours() {
     // Arrange: 12 hours of forecast, so that the brute force stays small.
     let app = spawn_app().await;
-    mock_fw48h(&app, NATIONAL, 25, None).await;
+    mock_fw48h(&app, NATIONAL, 25).await;
     let series = app.get("/intensity").await.json();
     let from = time(&series["from"]);
     let values: Vec<f64> = series["rows"]
@@ -405,10 +350,9 @@ async fn an_assets_own_area_is_its_register_region() {
         &app,
         r"^/regional/intensity/[0-9T:\-]+Z/fw48h/regionid/13$",
         97,
-        Some((13, "London")),
     )
     .await;
-    mock_fw48h(&app, NATIONAL, 97, None).await;
+    mock_fw48h(&app, NATIONAL, 97).await;
 
     let own = app.get("/windows?asset=heat-pump-1&minutes=90").await;
     let unknown = app.get("/windows?asset=nobody&minutes=90").await;
@@ -430,7 +374,10 @@ async fn bad_questions_get_their_own_messages() {
         ("/windows?minutes=60&energy_kwh=NaN", "energy_kwh `NaN`"),
         ("/windows?minutes=60&to=2019-11-25", "takes before, not to"),
         ("/intensity?area=99", "area `99` must be national"),
-        ("/intensity?area=13&asset=x", "not both"),
+        (
+            "/intensity?area=13&asset=x",
+            "asset `x` uses the intensity of national, not of region 13",
+        ),
         (
             "/intensity?from=2019-11-26&to=2019-11-25",
             "to must be later than from",
@@ -462,7 +409,6 @@ async fn the_page_offers_the_best_windows_ahead() {
         &app,
         r"^/regional/intensity/[0-9T:\-]+Z/fw48h/regionid/13$",
         97,
-        Some((13, "London")),
     )
     .await;
 
@@ -510,10 +456,9 @@ async fn a_fleet_gets_each_assets_best_window_from_its_areas() {
         &app,
         r"^/regional/intensity/[0-9T:\-]+Z/fw48h/regionid/13$",
         97,
-        Some((13, "London")),
     )
     .await;
-    mock_fw48h(&app, NATIONAL, 97, None).await;
+    mock_fw48h(&app, NATIONAL, 97).await;
 
     // Act
     let fleet = app.get("/windows?fleet=true&minutes=120").await;

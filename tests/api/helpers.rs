@@ -621,3 +621,91 @@ pub fn append_line(path: &Path, line: &str) {
     file.set_modified(std::time::SystemTime::now() + Duration::from_secs(5))
         .expect("mtime moved");
 }
+
+/// The mocked intensity of the half-hour starting at `at`: a day-like
+/// curve with repeats, so that ties are ranked too.
+pub fn generated_intensity(at: chrono::DateTime<chrono::Utc>) -> f64 {
+    let n = at.timestamp() / 1800;
+    100.0 + ((n * 37 + 11) % 23) as f64 * 7.0
+}
+
+/// An upstream in the Carbon Intensity API's real shapes that answers
+/// every day (`/intensity/{from}/{to}`) and forecast (`.../fw48h`) path,
+/// national, by region id or by postcode, with [`generated_intensity`]:
+/// from the half-hour before the one asked (which the API adds), a
+/// forecast `points` entries long; the first half-hour of a forecast is
+/// measured already. Anything else is a 404.
+pub struct GeneratedUpstream {
+    pub points: i64,
+}
+
+impl wiremock::Respond for GeneratedUpstream {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        use chrono::Duration as Minutes;
+        let parts: Vec<&str> = request.url.path().split('/').collect();
+        let times: Vec<chrono::DateTime<chrono::Utc>> = parts
+            .iter()
+            .filter_map(|p| chrono::NaiveDateTime::parse_from_str(p, "%Y-%m-%dT%H:%MZ").ok())
+            .map(|t| t.and_utc())
+            .collect();
+        let ahead = parts.contains(&"fw48h");
+        let (from, count) = match (times.as_slice(), ahead) {
+            ([from], true) => (*from, self.points),
+            ([from, to], false) if to > from => (*from, (*to - *from).num_minutes() / 30 + 1),
+            _ => return ResponseTemplate::new(404),
+        };
+        let region: Option<u8> = match parts
+            .iter()
+            .position(|p| *p == "regionid" || *p == "postcode")
+        {
+            Some(i) if parts[i] == "regionid" => parts.get(i + 1).and_then(|id| id.parse().ok()),
+            Some(_) => Some(12),
+            None => None,
+        };
+        if parts.contains(&"regional") != region.is_some() {
+            return ResponseTemplate::new(404);
+        }
+        let data: Vec<serde_json::Value> = (-1..count - 1)
+            .map(|i| {
+                let at = from + Minutes::minutes(30 * i);
+                let measured = (!ahead && region.is_none()) || (ahead && i == 0);
+                let mut entry = serde_json::json!({
+                    "from": at.format("%Y-%m-%dT%H:%MZ").to_string(),
+                    "to": (at + Minutes::minutes(30)).format("%Y-%m-%dT%H:%MZ").to_string(),
+                    "intensity": {
+                        "forecast": generated_intensity(at),
+                        "actual": if measured { serde_json::json!(generated_intensity(at) - 3.0) } else { serde_json::Value::Null },
+                        "index": "moderate"
+                    }
+                });
+                if region.is_some() {
+                    entry["generationmix"] = serde_json::json!([
+                        {"fuel": "gas", "perc": 20.5}, {"fuel": "coal", "perc": 1.5},
+                        {"fuel": "oil", "perc": 0}, {"fuel": "wind", "perc": 60},
+                        {"fuel": "nuclear", "perc": 18}
+                    ]);
+                }
+                entry
+            })
+            .collect();
+        let body = match region {
+            None => serde_json::json!({ "data": data }),
+            Some(id) => serde_json::json!({"data": {
+                "regionid": id, "dnoregion": "a DNO", "shortname": format!("Region {id}"),
+                "postcode": "RG10", "data": data
+            }}),
+        };
+        ResponseTemplate::new(200).set_body_json(body)
+    }
+}
+
+/// A mock upstream answering every day and forecast as
+/// [`GeneratedUpstream`] does, forecasts 48 hours long.
+pub async fn generated_upstream() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(GeneratedUpstream { points: 97 })
+        .mount(&server)
+        .await;
+    server
+}

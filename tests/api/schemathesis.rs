@@ -8,12 +8,13 @@
 //! form field with a message rather than a 400. The service runs with
 //! access on and Schemathesis sends a token of every asset: its
 //! `ignored_auth` check then asks each secured operation without one and
-//! expects a refusal. From PyPI (`.ci/run` installs it); without it the
+//! expects a refusal. The intensity API is a mock that answers every day
+//! and forecast with generated figures. From PyPI (`.ci/run` installs it); without it the
 //! test is skipped, except under CI.
 
 use std::process::Command;
 
-use crate::helpers::serve_binary_with_access;
+use crate::helpers::{generated_upstream, serve_binary_with_access};
 
 #[tokio::test]
 async fn schemathesis_finds_no_undeclared_status_header_content_type_or_body() {
@@ -30,9 +31,21 @@ async fn schemathesis_finds_no_undeclared_status_header_content_type_or_body() {
     }
     let work = tempfile::tempdir().unwrap();
     let token = "schemathesis-token-0123456789abcdefghijkl";
+    // An upstream that knows every day and forecast, as the real API
+    // does: a 502 would then be the service's own fault.
+    let upstream = generated_upstream().await;
     // The fuzzer's wrong tokens must not lock its address out.
-    let (_server, port) =
-        serve_binary_with_access(work.path(), token, &["--max-token-failures", "100000"]).await;
+    let (_server, port) = serve_binary_with_access(
+        work.path(),
+        token,
+        &[
+            "--max-token-failures",
+            "100000",
+            "--intensity-url",
+            &upstream.uri(),
+        ],
+    )
+    .await;
 
     // Schemathesis keeps a cache where it runs: in the test's own folder.
     let cwd = work.path().to_owned();
