@@ -9,6 +9,8 @@ use serde::Serialize;
 
 /// Shortest and longest window, in minutes.
 pub const MINUTES: std::ops::RangeInclusive<u32> = 30..=2_880;
+/// The largest load's energy: a TWh, past which grams would overflow.
+pub const MAX_ENERGY_KWH: f64 = 1e9;
 /// Most windows ranked in one answer.
 pub const MAX_RESULTS: usize = 48;
 
@@ -73,7 +75,7 @@ pub enum WindowsError {
     Minutes(u32),
     #[error("results must be from 1 to {MAX_RESULTS}, not {0}")]
     Results(usize),
-    #[error("energy_kwh must be a finite number, not {0}")]
+    #[error("energy_kwh must be from 0 to 1e9 (a TWh), not {0}")]
     Energy(f64),
     #[error(
         "no window of {minutes} minutes fits between {} and {}: the intensity is known for {known} half-hour(s) of it",
@@ -96,7 +98,7 @@ impl WindowAsk {
             return Err(WindowsError::Results(self.results));
         }
         match self.energy_kwh {
-            Some(e) if !e.is_finite() => Err(WindowsError::Energy(e)),
+            Some(e) if !(0.0..=MAX_ENERGY_KWH).contains(&e) => Err(WindowsError::Energy(e)),
             _ => Ok(()),
         }
     }

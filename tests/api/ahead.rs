@@ -372,6 +372,13 @@ async fn bad_questions_get_their_own_messages() {
         ("/windows?minutes=60&results=0", "results must be from 1"),
         ("/windows?minutes=60&contiguous=maybe", "contiguous `maybe`"),
         ("/windows?minutes=60&energy_kwh=NaN", "energy_kwh `NaN`"),
+        ("/windows?minutes=60&energy_kwh=1e308", "energy_kwh must be from 0 to 1e9"),
+        ("/windows?minutes=60&energy_kwh=-5", "energy_kwh must be from 0 to 1e9"),
+        ("/windows?minutes=99999999999", "minutes `99999999999` is not a whole number"),
+        ("/windows?minutes=60&fleet=yes", "fleet `yes` must be true or false"),
+        ("/windows?minutes=60&fleet=true&area=13", "fleet=true takes every asset's own area"),
+        ("/intensity?from=2019-11-25T12:00Z&to=2019-11-25T11:45Z", "to must be later than from"),
+        ("/intensity?from=1850-01-01&to=1850-01-02", "1850"),
         ("/windows?minutes=60&to=2019-11-25", "takes before, not to"),
         ("/intensity?area=99", "area `99` must be national"),
         (
