@@ -372,12 +372,30 @@ async fn bad_questions_get_their_own_messages() {
         ("/windows?minutes=60&results=0", "results must be from 1"),
         ("/windows?minutes=60&contiguous=maybe", "contiguous `maybe`"),
         ("/windows?minutes=60&energy_kwh=NaN", "energy_kwh `NaN`"),
-        ("/windows?minutes=60&energy_kwh=1e308", "energy_kwh must be from 0 to 1e9"),
-        ("/windows?minutes=60&energy_kwh=-5", "energy_kwh must be from 0 to 1e9"),
-        ("/windows?minutes=99999999999", "minutes `99999999999` is not a whole number"),
-        ("/windows?minutes=60&fleet=yes", "fleet `yes` must be true or false"),
-        ("/windows?minutes=60&fleet=true&area=13", "fleet=true takes every asset's own area"),
-        ("/intensity?from=2019-11-25T12:00Z&to=2019-11-25T11:45Z", "to must be later than from"),
+        (
+            "/windows?minutes=60&energy_kwh=1e308",
+            "energy_kwh must be from 0 to 1e9",
+        ),
+        (
+            "/windows?minutes=60&energy_kwh=-5",
+            "energy_kwh must be from 0 to 1e9",
+        ),
+        (
+            "/windows?minutes=99999999999",
+            "minutes `99999999999` is not a whole number",
+        ),
+        (
+            "/windows?minutes=60&fleet=yes",
+            "fleet `yes` must be true or false",
+        ),
+        (
+            "/windows?minutes=60&fleet=true&area=13",
+            "fleet=true takes every asset's own area",
+        ),
+        (
+            "/intensity?from=2019-11-25T12:00Z&to=2019-11-25T11:45Z",
+            "to must be later than from",
+        ),
         ("/intensity?from=1850-01-01&to=1850-01-02", "1850"),
         ("/windows?minutes=60&to=2019-11-25", "takes before, not to"),
         ("/intensity?area=99", "area `99` must be national"),
@@ -503,4 +521,44 @@ async fn a_fleet_gets_each_assets_best_window_from_its_areas() {
         1 + body["assets"].as_array().unwrap().len()
     );
     assert_eq!(chart.status, 406);
+}
+
+#[tokio::test]
+async fn a_failing_source_is_not_asked_on_every_request_while_a_forecast_is_stored() {
+    // Arrange: every stored forecast is due again at once; the API answers
+    // once, then fails.
+    let app = crate::helpers::spawn_app_with(crate::helpers::Setup {
+        forecast_refresh: Some(chrono::Duration::zero()),
+        ..crate::helpers::Setup::default()
+    })
+    .await;
+    Mock::given(method("GET"))
+        .and(path_regex(NATIONAL))
+        .respond_with(GeneratedUpstream { points: 97 })
+        .up_to_n_times(1)
+        .mount(&app.mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(NATIONAL))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&app.mock)
+        .await;
+
+    // Act: the first fetches; the second finds it due, asks (a call and
+    // its retry) and is answered from storage; the rest ask nothing.
+    let mut answers = Vec::new();
+    for _ in 0..5 {
+        answers.push(app.get("/windows?minutes=60").await);
+    }
+
+    // Assert
+    for a in &answers {
+        assert_eq!(a.status, 200, "{}", a.text());
+    }
+    let calls = app.mock.received_requests().await.unwrap_or_default();
+    assert_eq!(
+        calls.len(),
+        3,
+        "one fetch, then one failed call and its retry"
+    );
 }
