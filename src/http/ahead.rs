@@ -152,15 +152,8 @@ pub async fn intensity(
     }
     let wanted = asked(&reader, &p, &headers)?;
     let (from, to) = range(p.from.as_deref(), ("to", p.to.as_deref()), Round::Up)?;
-    let area = area(&state, &reader, &p)
-        .await
-        .map_err(|e| asset_told(e, &p))?;
-    let answer = state.pipeline.aheads().series(&area, from, to).await?;
-    let said = Said {
-        max_age: good_for(&answer),
-        ..Said::default()
-    };
-    let name = format!("intensity_{}_{}", area.key(), from.format("%Y-%m-%dT%H%MZ"));
+    let (area, answer, said, name) =
+        asked_series(&state, &reader, &p, (from, to), "intensity").await?;
     respond(
         &state,
         Question::Intensity(area, from, answer.series.to),
@@ -182,6 +175,25 @@ pub async fn intensity(
         },
     )
     .await
+}
+
+/// The area asked for and its series over `from..to`, with what the
+/// answer's headers say (good until the next forecast) and its file name.
+async fn asked_series(
+    state: &AppState,
+    reader: &Reader,
+    p: &AheadParams,
+    (from, to): (DateTime<Utc>, Option<DateTime<Utc>>),
+    what: &str,
+) -> Result<(Area, SeriesAnswer, Said<'static>, String), Error> {
+    let area = area(state, reader, p).await.map_err(|e| asset_told(e, p))?;
+    let answer = state.pipeline.aheads().series(&area, from, to).await?;
+    let said = Said {
+        max_age: good_for(&answer),
+        ..Said::default()
+    };
+    let name = format!("{what}_{}_{}", area.key(), from.format("%Y-%m-%dT%H%MZ"));
+    Ok((area, answer, said, name))
 }
 
 /// `name`'s whole number, if given.
@@ -263,15 +275,8 @@ pub async fn windows(
             )));
         }
     }
-    let area = area(&state, &reader, &p)
-        .await
-        .map_err(|e| asset_told(e, &p))?;
-    let answer = state.pipeline.aheads().series(&area, from, before).await?;
-    let said = Said {
-        max_age: good_for(&answer),
-        ..Said::default()
-    };
-    let name = format!("windows_{}_{}", area.key(), from.format("%Y-%m-%dT%H%MZ"));
+    let (area, answer, said, name) =
+        asked_series(&state, &reader, &p, (from, before), "windows").await?;
     let pipeline = state.pipeline.clone();
     respond(
         &state,
