@@ -318,26 +318,11 @@ impl IntensitySource {
             }
         };
         let dir = self.dir.clone();
-        let read = WorkLimit::file_reads()
-            .run(move || regional::read_regional_file(&dir, id, day))
-            .await;
-        let outcome = if matches!(read, Ok(Ok(_))) {
-            "ok"
-        } else {
-            "failed"
-        };
-        metrics::counter!("intensity_fallback_files_total", "outcome" => outcome).increment(1);
-        match read {
-            Ok(Ok(found)) => Ok((found, Provenance::File)),
-            Ok(Err(file)) => Err(unavailable(api_failure, file)),
-            Err(not_read) => Err(unavailable(
-                api_failure,
-                FileError::NotRead {
-                    name: file_name(&regional::regional_file_path(&self.dir, id, day)),
-                    source: not_read,
-                },
-            )),
-        }
+        let path = regional::regional_file_path(&self.dir, id, day);
+        read_fallback(path, move || regional::read_regional_file(&dir, id, day))
+            .await
+            .map(|found| (found, Provenance::File))
+            .map_err(|file| unavailable(api_failure, file))
     }
 
     /// `area`'s forecast for the 48 hours from `starts_at`, and which
@@ -358,29 +343,16 @@ impl IntensitySource {
             None => "no intensity API is configured".to_owned(),
         };
         let (dir, of) = (self.dir.clone(), area.clone());
-        let read = WorkLimit::file_reads()
-            .run(move || ahead::read_ahead_file(&dir, &of, starts_at))
-            .await;
-        let outcome = if matches!(read, Ok(Ok(_))) {
-            "ok"
-        } else {
-            "failed"
-        };
-        metrics::counter!("intensity_fallback_files_total", "outcome" => outcome).increment(1);
-        let unavailable = |file: FileError| ForecastUnavailable {
-            starts_at,
-            area: area.clone(),
-            api: api_failure.clone(),
-            file,
-        };
-        match read {
-            Ok(Ok(found)) => Ok((found, Provenance::File)),
-            Ok(Err(file)) => Err(unavailable(file)),
-            Err(not_read) => Err(unavailable(FileError::NotRead {
-                name: file_name(&ahead::ahead_file_path(&self.dir, area, starts_at)),
-                source: not_read,
-            })),
-        }
+        let path = ahead::ahead_file_path(&self.dir, area, starts_at);
+        read_fallback(path, move || ahead::read_ahead_file(&dir, &of, starts_at))
+            .await
+            .map(|found| (found, Provenance::File))
+            .map_err(|file| ForecastUnavailable {
+                starts_at,
+                area: area.clone(),
+                api: api_failure,
+                file,
+            })
     }
 
     /// One validated day of intensity, and which source gave it.
@@ -400,36 +372,37 @@ impl IntensitySource {
 
     /// The fallback file of `day`, after the API failed with `api_failure`.
     async fn fallback_file(&self, day: Day, api_failure: String) -> IntensityAnswer {
-        let answer = self.read_fallback_file(day, api_failure).await;
-        let outcome = if answer.is_ok() { "ok" } else { "failed" };
-        metrics::counter!("intensity_fallback_files_total", "outcome" => outcome).increment(1);
-        answer
-    }
-
-    async fn read_fallback_file(&self, day: Day, api_failure: String) -> IntensityAnswer {
         let dir = self.dir.clone();
-        let read = WorkLimit::file_reads()
-            .run(move || file::read_intensity_file(&dir, day))
-            .await;
-        match read {
-            Ok(Ok(found)) => Ok((found, Provenance::File)),
-            Ok(Err(file)) => Err(IntensityUnavailable {
+        let path = file::intensity_file_path(&self.dir, day);
+        read_fallback(path, move || file::read_intensity_file(&dir, day))
+            .await
+            .map(|found| (found, Provenance::File))
+            .map_err(|file| IntensityUnavailable {
                 day,
                 area: Area::National,
                 api: api_failure,
                 file,
-            }),
-            Err(not_read) => Err(IntensityUnavailable {
-                day,
-                area: Area::National,
-                api: api_failure,
-                file: FileError::NotRead {
-                    name: file_name(&file::intensity_file_path(&self.dir, day)),
-                    source: not_read,
-                },
-            }),
-        }
+            })
     }
+}
+
+/// Reads a fallback file at `path` with `read`, off the async threads,
+/// counted in `intensity_fallback_files_total`; a read refused or
+/// abandoned is [`FileError::NotRead`], naming the file.
+async fn read_fallback<T: Send + 'static>(
+    path: PathBuf,
+    read: impl FnOnce() -> Result<T, FileError> + Send + 'static,
+) -> Result<T, FileError> {
+    let found = match WorkLimit::file_reads().run(read).await {
+        Ok(found) => found,
+        Err(not_read) => Err(FileError::NotRead {
+            name: file_name(&path),
+            source: not_read,
+        }),
+    };
+    let outcome = if found.is_ok() { "ok" } else { "failed" };
+    metrics::counter!("intensity_fallback_files_total", "outcome" => outcome).increment(1);
+    found
 }
 
 #[cfg(test)]
