@@ -5,10 +5,11 @@
 //! footprint routes do); the current half-hour and later come from the
 //! area's latest forecast. A forecast is stored per area and half-hour,
 //! fetched again once the refresh time has passed, by one request (and one
-//! replica) at a time; when the sources fail, the stored one goes on being
-//! answered, and the sources are not asked again for a while.
+//! replica) at a time, in the background while the stored one is recent;
+//! when the sources fail, the stored one goes on being answered, and the
+//! sources are not asked again for a while.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -35,6 +36,11 @@ pub const MAX_RANGE_DAYS: i64 = 31;
 /// After the sources failed to give a forecast, they are not asked again
 /// for this long; the stored forecast, if any, is answered meanwhile.
 const RETRY_AFTER_FAILURE: Duration = Duration::minutes(5);
+
+/// A forecast due again is still answered at once, while a task asks
+/// the sources, up to this many refresh times after it was fetched (and
+/// while it reaches past now); an older one is asked for before answering.
+const STALE_WHILE_ASKING: i32 = 4;
 
 /// How long a forecast read from storage is answered without reading it
 /// again.
@@ -199,6 +205,8 @@ pub struct Aheads {
     failed_at: Arc<Mutex<HashMap<Area, DateTime<Utc>>>>,
     /// Each area's forecast as last read, and when.
     recent: Arc<Mutex<HashMap<Area, Recent>>>,
+    /// Areas whose forecast a background task is asking for.
+    refreshing: Arc<Mutex<HashSet<Area>>>,
 }
 
 impl Aheads {
@@ -210,6 +218,7 @@ impl Aheads {
             locks: KeyedLocks::default(),
             failed_at: Arc::default(),
             recent: Arc::default(),
+            refreshing: Arc::default(),
         }
     }
 
@@ -420,15 +429,54 @@ impl Aheads {
         })
     }
 
-    /// `area`'s latest forecast: the stored one while it is fresh, else a
-    /// new one from the sources (one request and one replica at a time),
-    /// else the stored one however old, else why there is none.
+    /// `area`'s latest forecast: the stored one while it is fresh; while
+    /// it is due again but lately fetched, the stored one at once while
+    /// one task asks the sources; else a new one from the sources (one
+    /// request and one replica at a time), else the stored one however
+    /// old, else why there is none.
     pub async fn forecast(&self, area: &Area) -> Result<Arc<StoredAhead>, PipelineError> {
-        if let Some(stored) = self.stored(area).await?
-            && self.answerable(area, &stored)
-        {
-            return Ok(stored);
+        if let Some(stored) = self.stored(area).await? {
+            if self.answerable(area, &stored) {
+                return Ok(stored);
+            }
+            let now = Utc::now();
+            let refresh = self.intensities.forecast_refresh();
+            if now - stored.fetched_at < refresh * STALE_WHILE_ASKING
+                && stored.ahead.horizon() > now
+            {
+                self.refresh_in_background(area.clone());
+                return Ok(stored);
+            }
         }
+        self.fetch(area).await
+    }
+
+    /// Starts one task that asks the sources for `area`'s forecast again,
+    /// unless one is already running.
+    fn refresh_in_background(&self, area: Area) {
+        if !self
+            .refreshing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(area.clone())
+        {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = this.fetch(&area).await {
+                tracing::warn!(%area, error = %crate::message::chain(&err), "forecast refresh failed");
+            }
+            this.refreshing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&area);
+        });
+    }
+
+    /// Asks the sources for `area`'s forecast, under its lock and claim,
+    /// unless another request or replica has just done so.
+    async fn fetch(&self, area: &Area) -> Result<Arc<StoredAhead>, PipelineError> {
         let _fetching = self.locks.lock(area.clone()).await;
         let _claim = claim(&self.storage, format!("forecast {}", area.key())).await?;
         // Another request, or replica, may have fetched it meanwhile.

@@ -562,3 +562,48 @@ async fn a_failing_source_is_not_asked_on_every_request_while_a_forecast_is_stor
         "one fetch, then one failed call and its retry"
     );
 }
+
+#[tokio::test]
+async fn a_recent_forecast_due_again_is_answered_at_once_while_one_task_asks() {
+    // Arrange: forecasts are due again after a second; the API answers
+    // once, then hangs for longer than the test waits.
+    let app = crate::helpers::spawn_app_with(crate::helpers::Setup {
+        forecast_refresh: Some(chrono::Duration::seconds(1)),
+        upstream_timeout_ms: 30_000,
+        ..crate::helpers::Setup::default()
+    })
+    .await;
+    Mock::given(method("GET"))
+        .and(path_regex(NATIONAL))
+        .respond_with(GeneratedUpstream { points: 97 })
+        .up_to_n_times(1)
+        .mount(&app.mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(NATIONAL))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(60)))
+        .mount(&app.mock)
+        .await;
+    let first = app.get("/intensity").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+
+    // Act: three requests at once, the forecast due again.
+    let again = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        futures::future::join_all((0..3).map(|_| app.get("/intensity"))),
+    )
+    .await
+    .expect("answered without waiting for the hanging API");
+
+    // Assert: the stored forecast, and one task asking the API.
+    for a in &again {
+        assert_eq!(a.status, 200);
+        assert_eq!(
+            a.json()["forecast_fetched_at"],
+            first.json()["forecast_fetched_at"]
+        );
+    }
+    let asked =
+        crate::helpers::requests_received(&app.mock, 2, std::time::Duration::from_secs(5)).await;
+    assert_eq!(asked, 2, "the first fetch, then one refresh");
+}
