@@ -28,6 +28,7 @@ use crate::intensity::{
     Area, GenerationMix, IntensityKind, IntensitySource, KindPreference, Provenance,
     floor_half_hour,
 };
+use crate::register::Region;
 use crate::storage::{Storage, StoredAhead};
 
 /// Longest range asked at once: 31 days of half-hours.
@@ -41,6 +42,9 @@ const RETRY_AFTER_FAILURE: Duration = Duration::minutes(5);
 /// the sources, up to this many refresh times after it was fetched (and
 /// while it reaches past now); an older one is asked for before answering.
 const STALE_WHILE_ASKING: i32 = 4;
+
+/// Outward postcodes whose region is kept in memory.
+const POSTCODES_KEPT: u64 = 10_000;
 
 /// How long a forecast read from storage is answered without reading it
 /// again.
@@ -207,6 +211,8 @@ pub struct Aheads {
     recent: Arc<Mutex<HashMap<Area, Recent>>>,
     /// Areas whose forecast a background task is asking for.
     refreshing: Arc<Mutex<HashSet<Area>>>,
+    /// Outward postcodes and the regions the API placed them in.
+    postcode_regions: moka::sync::Cache<String, u8>,
 }
 
 impl Aheads {
@@ -219,6 +225,7 @@ impl Aheads {
             failed_at: Arc::default(),
             recent: Arc::default(),
             refreshing: Arc::default(),
+            postcode_regions: moka::sync::Cache::new(POSTCODES_KEPT),
         }
     }
 
@@ -227,14 +234,60 @@ impl Aheads {
         Ok(self.intensities.area_of(asset).await?.0)
     }
 
+    /// The area whose figures answer for `area`: a postcode is answered
+    /// with its region's, so that the outward codes clients may name (a
+    /// quarter of a million) cost at most the 17 regions' forecasts and
+    /// days in storage. Its region is known from storage, from an earlier
+    /// answer, or else from the API's forecast for the postcode, which is
+    /// then stored as the region's.
+    pub async fn resolve(&self, area: &Area) -> Result<Area, PipelineError> {
+        let Area::Regional(Region::Postcode(outward)) = area else {
+            return Ok(area.clone());
+        };
+        if let Some(id) = self.postcode_regions.get(outward) {
+            return Ok(Area::Regional(Region::Id(id)));
+        }
+        let (storage, of) = (self.storage.clone(), area.clone());
+        let known = run_blocking(move || storage.region_of(&of)).await??;
+        let id = match known {
+            Some(id) => id,
+            None => {
+                let starts_at = floor_half_hour(Utc::now());
+                let (ahead, source) = self
+                    .source
+                    .ahead(area, starts_at)
+                    .await
+                    .map_err(|e| PipelineError::Forecast(Box::new(e)))?;
+                let Some((id, _)) = ahead.region else {
+                    return Ok(area.clone());
+                };
+                let region = Area::Regional(Region::Id(id));
+                let fresh = StoredAhead {
+                    area: region.clone(),
+                    ahead,
+                    source,
+                    fetched_at: crate::storage::now(),
+                };
+                let storage = self.storage.clone();
+                run_blocking(move || storage.save_ahead(&fresh)).await??;
+                self.forget_recent(&region);
+                id
+            }
+        };
+        self.postcode_regions.insert(outward.clone(), id);
+        Ok(Area::Regional(Region::Id(id)))
+    }
+
     /// `area`'s intensity over `from..to` (half-hour boundaries), and its
-    /// version. `to: None` runs to the end of the forecast.
+    /// version; a postcode's is its region's ([`Aheads::resolve`]). `to:
+    /// None` runs to the end of the forecast.
     pub async fn series(
         &self,
         area: &Area,
         from: DateTime<Utc>,
         to: Option<DateTime<Utc>>,
     ) -> Result<SeriesAnswer, PipelineError> {
+        let area = &self.resolve(area).await?;
         // Callers check the range; a range past it is cut, never looped over.
         let to = to.map(|to| to.min(from + Duration::days(MAX_RANGE_DAYS)));
         let now = floor_half_hour(Utc::now());

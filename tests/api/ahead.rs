@@ -84,15 +84,22 @@ async fn a_region_by_id_and_by_postcode_give_the_mix_and_its_fossil_share() {
         97,
     )
     .await;
+    // Every postcode the mock knows is in region 12.
     mock_fw48h(
         &app,
-        r"^/regional/intensity/[0-9T:\-]+Z/fw48h/postcode/RG10$",
+        r"^/regional/intensity/[0-9T:\-]+Z/fw48h/(postcode/[A-Z0-9]+|regionid/12)$",
         97,
     )
     .await;
 
     let by_id = app.get("/intensity?area=13").await;
     let by_postcode = app.get("/intensity?area=rg10&format=csv").await;
+    let app = &app;
+    let others: Vec<u16> = futures::future::join_all(["RG11", "RG12", "SO14", "PO1"].map(|p| {
+        let uri = format!("/intensity?area={p}");
+        async move { app.get(&uri).await.status.as_u16() }
+    }))
+    .await;
 
     assert_eq!(by_id.status, 200, "{}", by_id.text());
     let body = by_id.json();
@@ -108,7 +115,16 @@ async fn a_region_by_id_and_by_postcode_give_the_mix_and_its_fossil_share() {
         lines.next().unwrap(),
         "area,from,to,intensity_g_per_kwh,kind,index,fossil_share,mix_coal_pct,mix_gas_pct,mix_nuclear_pct,mix_oil_pct,mix_wind_pct"
     );
-    assert!(lines.next().unwrap().starts_with("postcode RG10,"));
+    // A postcode is answered as its region, and many postcodes of one
+    // region store one forecast: clients cannot fill the store by naming
+    // outward codes.
+    assert!(lines.next().unwrap().starts_with("region 12,"), "{text}");
+    assert_eq!(others, [200; 4]);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM intensity_ahead").await,
+        2,
+        "regions 12 and 13"
+    );
 }
 
 #[tokio::test]
