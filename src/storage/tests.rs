@@ -744,3 +744,49 @@ fn a_forecast_ahead_is_replaced_whole_and_read_back_exactly() {
         );
     }
 }
+
+#[test]
+fn writers_of_one_areas_forecast_at_once_all_succeed_and_leave_one_whole() {
+    for store in every_engine() {
+        let storage = &store.storage;
+        let area = Area::Regional(crate::register::Region::Id(12));
+        let starts_at = day().start();
+        let forecast = |n: usize| StoredAhead {
+            area: area.clone(),
+            ahead: Ahead {
+                starts_at,
+                region: Some((12, "South England".to_owned())),
+                points: (0..96)
+                    .map(|i| crate::intensity::AheadPoint {
+                        from: starts_at + chrono::Duration::minutes(30 * i),
+                        forecast: Some(100.0 + n as f64),
+                        actual: None,
+                        index: None,
+                        mix: GenerationMix::new(),
+                    })
+                    .collect(),
+            },
+            source: Provenance::Api,
+            fetched_at: now(),
+        };
+        let written: Vec<StoredAhead> = (0..8).map(forecast).collect();
+
+        let outcomes: Vec<Result<(), StorageError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = written
+                .iter()
+                .map(|f| s.spawn(move || storage.save_ahead(f)))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+
+        for outcome in &outcomes {
+            assert!(outcome.is_ok(), "{}: {outcome:?}", store.engine);
+        }
+        let read = storage.ahead(&area).unwrap().unwrap();
+        assert!(
+            written.contains(&read),
+            "{}: one writer's forecast, whole",
+            store.engine
+        );
+    }
+}

@@ -666,7 +666,15 @@ impl Store for Postgres {
 
     fn ahead(&self, area: &Area) -> Result<Option<StoredAhead>, StorageError> {
         let (head, rows) = self.run(async {
-            let client = self.client().await?;
+            let mut client = self.client().await?;
+            // One snapshot for both: never one forecast's row with
+            // another's half-hours.
+            let client = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
             let head = client
                 .query_opt(
                     "SELECT starts_at, source, fetched_at, region_id, region_name
@@ -681,6 +689,7 @@ impl Store for Postgres {
                     &[&area.key()],
                 )
                 .await?;
+            client.commit().await?;
             Ok((head, rows))
         })?;
         let Some(head) = head else {
@@ -735,12 +744,9 @@ impl Store for Postgres {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
             let area = stored.area.key();
-            exec(
-                &tx,
-                "DELETE FROM intensity_ahead_half_hours WHERE area = $1",
-                &[&area],
-            )
-            .await?;
+            // The area's own row first: its lock holds a second writer of
+            // the same area until this one commits, so the two never
+            // insert the same half-hours side by side.
             exec(
                 &tx,
                 "INSERT INTO intensity_ahead
@@ -758,6 +764,12 @@ impl Store for Postgres {
                     region_id,
                     region_name,
                 ],
+            )
+            .await?;
+            exec(
+                &tx,
+                "DELETE FROM intensity_ahead_half_hours WHERE area = $1",
+                &[&area],
             )
             .await?;
             exec(

@@ -236,6 +236,9 @@ impl Store for Sqlite {
 
     fn ahead(&self, area: &Area) -> Result<Option<StoredAhead>, StorageError> {
         self.conns.read(|conn| {
+            // One snapshot for both: never one forecast's row with
+            // another's half-hours.
+            let conn = conn.unchecked_transaction()?;
             let head = conn
                 .prepare_cached(
                     "SELECT starts_at, source, fetched_at, region_id, region_name
