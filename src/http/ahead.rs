@@ -47,7 +47,7 @@ pub struct AheadParams {
 fn instant(name: &str, text: &str, end: bool, round: Round) -> Result<DateTime<Utc>, Error> {
     bound(text, end, round).ok_or_else(|| {
         Error::BadQuery(format!(
-            "{name} `{}` is not a date (2019-11-25) or a UTC time (2019-11-25T12:00Z)",
+            "{name} `{}` is not a date (2019-11-25) or a UTC time (2019-11-25T12:00Z) from 1900 to 2199",
             quote(text, 40)
         ))
     })

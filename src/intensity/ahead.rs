@@ -169,7 +169,8 @@ pub enum Round {
 
 /// A bound of a range as people write it: an instant (`2019-11-25T12:00Z`,
 /// RFC 3339) or a date, whose 00:00 UTC starts a range and whose next
-/// midnight ends one (the day is included); on a half-hour, by `round`.
+/// midnight ends one (the day is included); on a half-hour, by `round`;
+/// years 1900 to 2199.
 pub fn bound(text: &str, end: bool, round: Round) -> Option<DateTime<Utc>> {
     let at = match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         Ok(date) => {
@@ -182,6 +183,11 @@ pub fn bound(text: &str, end: bool, round: Round) -> Option<DateTime<Utc>> {
         }
         Err(_) => super::format::parse_api_time(text)?,
     };
+    // The years a day may have; far ones would overflow the arithmetic
+    // on times that follows.
+    if !(1900..=2199).contains(&chrono::Datelike::year(&at)) {
+        return None;
+    }
     let floor = floor_half_hour(at);
     Some(match round {
         Round::Up if floor < at => floor + half_hour(),

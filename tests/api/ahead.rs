@@ -412,7 +412,14 @@ async fn bad_questions_get_their_own_messages() {
             "/intensity?from=2019-11-25T12:00Z&to=2019-11-25T11:45Z",
             "to must be later than from",
         ),
-        ("/intensity?from=1850-01-01&to=1850-01-02", "1850"),
+        (
+            "/intensity?from=1850-01-01&to=1850-01-02",
+            "from `1850-01-01` is not a date",
+        ),
+        (
+            "/windows?minutes=60&from=262142-12-31T23:30Z",
+            "from 1900 to 2199",
+        ),
         ("/windows?minutes=60&to=2019-11-25", "takes before, not to"),
         ("/intensity?area=99", "area `99` must be national"),
         (
