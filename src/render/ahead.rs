@@ -12,7 +12,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Serialize;
 
 use super::chart::{
-    AVOIDED, FONT, GRID, INK, INTENSITY, MUTED, NO_DATA, draw_err, encode_png, ensure_font,
+    AVOIDED, FONT, GRID, INK, INTENSITY, MUTED, NO_DATA, Picture, draw_err, png_of, svg_of,
 };
 use super::{ChartSize, Format, RenderError};
 use crate::footprint::windows::Window;
@@ -205,28 +205,27 @@ fn windows_csv(w: &Windows) -> Result<Vec<u8>, RenderError> {
         .map_err(|e| RenderError::CsvFlush(e.into_error()))
 }
 
-fn png(series: &Series, windows: &[Window], size: ChartSize) -> Result<Vec<u8>, RenderError> {
-    ensure_font()?;
-    let (w, h) = (size.width, size.height);
-    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+/// The intensity line with its windows shaded, as a chart.
+struct Shaded<'a> {
+    series: &'a Series,
+    windows: &'a [Window],
+}
+
+impl Picture for Shaded<'_> {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), RenderError>
+    where
+        DB::ErrorType: 'static,
     {
-        let root = super::glyphs::GlyphBackend::new(BitMapBackend::with_buffer(&mut rgb, (w, h)))
-            .into_drawing_area();
-        draw(&root, series, windows)?;
-        root.present().map_err(draw_err)?;
+        draw(root, self.series, self.windows)
     }
-    encode_png(&rgb, w, h)
+}
+
+fn png(series: &Series, windows: &[Window], size: ChartSize) -> Result<Vec<u8>, RenderError> {
+    png_of(&Shaded { series, windows }, size)
 }
 
 fn svg(series: &Series, windows: &[Window], size: ChartSize) -> Result<Vec<u8>, RenderError> {
-    ensure_font()?;
-    let mut out = String::new();
-    {
-        let root = SVGBackend::with_string(&mut out, (size.width, size.height)).into_drawing_area();
-        draw(&root, series, windows)?;
-        root.present().map_err(draw_err)?;
-    }
-    Ok(out.into_bytes())
+    Ok(svg_of(&Shaded { series, windows }, size)?.into_bytes())
 }
 
 /// `90` minutes as `1 h 30 min`.

@@ -10,7 +10,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::chart::{
-    AVOIDED, EMITTED, FONT, GRID, INK, INTENSITY, MUTED, NO_DATA, draw_err, encode_png, ensure_font,
+    AVOIDED, EMITTED, FONT, GRID, INK, INTENSITY, MUTED, NO_DATA, Picture, draw_err, png_of, svg_of,
 };
 use super::number::{group_thousands, unit_for};
 use super::{ChartSize, RenderError};
@@ -54,27 +54,20 @@ pub struct Line {
 }
 
 pub fn render_png(chart: &BarChart, size: ChartSize) -> Result<Vec<u8>, RenderError> {
-    ensure_font()?;
-    let (w, h) = (size.width, size.height);
-    let mut rgb = vec![0u8; w as usize * h as usize * 3];
-    {
-        let root = super::glyphs::GlyphBackend::new(BitMapBackend::with_buffer(&mut rgb, (w, h)))
-            .into_drawing_area();
-        draw(&root, chart)?;
-        root.present().map_err(draw_err)?;
-    }
-    encode_png(&rgb, w, h)
+    png_of(chart, size)
 }
 
 pub fn render_svg(chart: &BarChart, size: ChartSize) -> Result<String, RenderError> {
-    ensure_font()?;
-    let mut svg = String::new();
+    svg_of(chart, size)
+}
+
+impl Picture for BarChart {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), RenderError>
+    where
+        DB::ErrorType: 'static,
     {
-        let root = SVGBackend::with_string(&mut svg, (size.width, size.height)).into_drawing_area();
-        draw(&root, chart)?;
-        root.present().map_err(draw_err)?;
+        draw(root, self)
     }
-    Ok(svg)
 }
 
 fn draw<DB: DrawingBackend>(

@@ -212,16 +212,51 @@ fn clock_change(report: &SettlementReport) -> Option<(f64, String)> {
 
 /// The chart as PNG bytes, encoded in memory.
 pub fn render_png(report: &ChartInput<'_>, size: ChartSize) -> Result<Vec<u8>, RenderError> {
+    png_of(report, size)
+}
+
+/// A chart drawn the same on any plotters backend, so that one function
+/// makes the PNG of every chart and one its SVG.
+pub(super) trait Picture {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), RenderError>
+    where
+        DB::ErrorType: 'static;
+}
+
+impl Picture for ChartInput<'_> {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), RenderError>
+    where
+        DB::ErrorType: 'static,
+    {
+        draw(root, self)
+    }
+}
+
+/// `picture` as PNG bytes, drawn into RGB pixels with the glyph backend
+/// and encoded in memory.
+pub(super) fn png_of(picture: &impl Picture, size: ChartSize) -> Result<Vec<u8>, RenderError> {
     ensure_font()?;
     let (w, h) = (size.width, size.height);
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
     {
         let root = super::glyphs::GlyphBackend::new(BitMapBackend::with_buffer(&mut rgb, (w, h)))
             .into_drawing_area();
-        draw(&root, report)?;
+        picture.draw_on(&root)?;
         root.present().map_err(draw_err)?;
     }
     encode_png(&rgb, w, h)
+}
+
+/// `picture` as an SVG document.
+pub(super) fn svg_of(picture: &impl Picture, size: ChartSize) -> Result<String, RenderError> {
+    ensure_font()?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (size.width, size.height)).into_drawing_area();
+        picture.draw_on(&root)?;
+        root.present().map_err(draw_err)?;
+    }
+    Ok(svg)
 }
 
 /// RGB pixels as PNG bytes, encoded in memory.
@@ -242,14 +277,7 @@ pub(super) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, RenderEr
 
 /// The same chart as an SVG document.
 pub fn render_svg(report: &ChartInput<'_>, size: ChartSize) -> Result<String, RenderError> {
-    ensure_font()?;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (size.width, size.height)).into_drawing_area();
-        draw(&root, report)?;
-        root.present().map_err(draw_err)?;
-    }
-    Ok(svg)
+    svg_of(report, size)
 }
 
 /// Which legend entries a chart needs and how bars are coloured.
