@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::access::{Reader, told_of};
-use super::answer::{Asked, Made, Said, query_problem, respond};
+use super::answer::{Asked, Made, Said, flag, query_problem, respond};
 use super::cache::Question;
 use crate::asset::AssetId;
 use crate::blocking::WorkLimit;
@@ -212,16 +212,7 @@ fn window_ask(p: &AheadParams) -> Result<WindowAsk, Error> {
         Error::BadQuery("minutes is needed: the load's length, 30 to 2880".to_owned())
     })?;
     let results = whole("results", p.results.as_deref())?.unwrap_or(3);
-    let contiguous = match p.contiguous.as_deref() {
-        None | Some("true") => true,
-        Some("false") => false,
-        Some(other) => {
-            return Err(Error::BadQuery(format!(
-                "contiguous `{}` must be true or false",
-                quote(other, 20)
-            )));
-        }
-    };
+    let contiguous = flag("contiguous", p.contiguous.as_deref())?.unwrap_or(true);
     let energy_kwh = p
         .energy_kwh
         .as_deref()
@@ -263,17 +254,8 @@ pub async fn windows(
         ("before", p.before.as_deref()),
         Round::Down,
     )?;
-    match p.fleet.as_deref() {
-        None | Some("false") => {}
-        Some("true") => {
-            return fleet_windows(state, reader, (&p, wanted), (from, before), ask).await;
-        }
-        Some(other) => {
-            return Err(Error::BadQuery(format!(
-                "fleet `{}` must be true or false",
-                quote(other, 20)
-            )));
-        }
+    if flag("fleet", p.fleet.as_deref())? == Some(true) {
+        return fleet_windows(state, reader, (&p, wanted), (from, before), ask).await;
     }
     let (area, answer, said, name) =
         asked_series(&state, &reader, &p, (from, before), "windows").await?;

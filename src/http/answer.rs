@@ -34,6 +34,19 @@ pub(super) fn pixels(name: &str, value: Option<&str>, default: u32) -> Result<u3
     }
 }
 
+/// A `true`/`false` query parameter `name`, if given.
+pub(super) fn flag(name: &str, value: Option<&str>) -> Result<Option<bool>, Error> {
+    match value {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(Error::BadQuery(format!(
+            "{name} `{}` must be true or false",
+            quote(other, 20)
+        ))),
+    }
+}
+
 /// A query string serde could not take, in the service's own words.
 pub(super) fn query_problem(rejection: &QueryRejection) -> String {
     let text = rejection.body_text();

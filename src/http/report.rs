@@ -13,13 +13,12 @@ use std::sync::Arc;
 
 use super::AppState;
 use super::access::Reader;
-use super::answer::{Asked, Made, Said, query_problem, respond};
+use super::answer::{Asked, Made, Said, flag, query_problem, respond};
 use super::cache::Question;
 use crate::asset::AssetId;
 use crate::blocking::WorkLimit;
 use crate::error::Error;
 use crate::footprint::report::ReportQuery;
-use crate::message::quote;
 use crate::render::render_report;
 
 /// Query parameters, kept as text so that each bad one gets its own message.
@@ -54,19 +53,10 @@ pub async fn report(
     let asked = params.asset.as_deref().map(AssetId::parse).transpose()?;
     // Outside the reader's scope, the answer is a missing asset's.
     let asset = asked.as_ref().map(|a| reader.assets.visible(a));
-    match (params.fleet.as_deref(), &asset) {
-        (None | Some("false"), _) | (Some("true"), None) => {}
-        (Some("true"), Some(_)) => {
-            return Err(Error::BadQuery(
-                "give `asset` for one asset or `fleet=true` for every asset, not both".into(),
-            ));
-        }
-        (Some(other), _) => {
-            return Err(Error::BadQuery(format!(
-                "fleet `{}` must be true or false",
-                quote(other, 20)
-            )));
-        }
+    if flag("fleet", params.fleet.as_deref())? == Some(true) && asset.is_some() {
+        return Err(Error::BadQuery(
+            "give `asset` for one asset or `fleet=true` for every asset, not both".into(),
+        ));
     }
     let query = ReportQuery::new(
         &from,
