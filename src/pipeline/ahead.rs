@@ -247,6 +247,11 @@ impl Aheads {
         if let Some(id) = self.postcode_regions.get(outward) {
             return Ok(Area::Regional(Region::Id(id)));
         }
+        // Many first requests for one postcode ask the API once.
+        let _finding = self.locks.lock(area.clone()).await;
+        if let Some(id) = self.postcode_regions.get(outward) {
+            return Ok(Area::Regional(Region::Id(id)));
+        }
         let (storage, of) = (self.storage.clone(), area.clone());
         let known = run_blocking(move || storage.region_of(&of)).await??;
         let id = match known {
