@@ -9,8 +9,13 @@
 # (FIELDS, default `import_kwh export_kwh`) are removed from JSON and CSV
 # before comparing: everything else must be identical.
 #
+# With UPGRADE=1 the new build answers from the database the old one
+# filled, after migrating it: the rows an older schema wrote must give the
+# same answers.
+#
 #   scripts/same-answers.sh OLD_BINARY NEW_BINARY            # SQLite
 #   ENGINE=postgres scripts/same-answers.sh OLD NEW          # a throwaway PostgreSQL each
+#   UPGRADE=1 scripts/same-answers.sh OLD NEW                # one database, old then new
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -82,11 +87,14 @@ urls=(
 answers() {
   local bin=$1 name=$2 db port
   mkdir -p "$work/$name"
-  if [ "$ENGINE" = postgres ]; then
+  if [ "${UPGRADE:-}" = 1 ] && [ "$name" = new ]; then
+    db=$old_db
+  elif [ "$ENGINE" = postgres ]; then
     db=$(scripts/postgres.sh start "$work/pg-$name" | tail -1)
   else
     db="$work/$name.sqlite3"
   fi
+  [ "$name" = old ] && old_db=$db
   port=$(free_port)
   RUST_LOG=warn "$bin" --bind "127.0.0.1:$port" --data-dir "$data" --intensity-url "" \
     --db "$db" 2>"$work/$name.log" &

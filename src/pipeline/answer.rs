@@ -13,7 +13,7 @@ use super::ingest::{self, DayFiles};
 use super::intensity::Intensities;
 use super::locks::KeyedLocks;
 use super::memo::Memo;
-use super::rows::{Results, stored_rows};
+use super::rows::stored_rows;
 use super::{DataVersion, Freshness, PipelineError, claim, source_stamp};
 use crate::asset::AssetId;
 use crate::blocking::run_blocking;
@@ -125,13 +125,8 @@ impl Footprints {
         } else {
             self.intensities.intensity(&areas.chosen, day).await?
         };
-        let results = if areas.chosen == areas.own {
-            Results::Stored
-        } else {
-            Results::Other
-        };
         let rows = self
-            .read_rows(&asset, day, (preference, results), range, &intensity)
+            .read_rows(&asset, day, preference, range, &intensity)
             .await?;
         // The stamps the rows were computed from: a previous day's file that
         // could not be read is absent here, so the fast path never takes it
@@ -202,7 +197,7 @@ impl Footprints {
 
     /// The asset-day's record as stored from the current files and
     /// intensity, computing and storing it first when it is missing or
-    /// stale; with the intensity its results use.
+    /// stale; with the intensity its totals were summed under.
     async fn stored_asset_day(
         &self,
         asset: &AssetId,
@@ -300,17 +295,16 @@ impl Footprints {
         &self,
         asset: &AssetId,
         day: Day,
-        (preference, results): (KindPreference, Results),
+        preference: KindPreference,
         range: HalfHourRange,
         intensity: &StoredIntensity,
     ) -> Result<Vec<FootprintRow>, PipelineError> {
         let storage = self.storage.clone();
         let asset = asset.clone();
         let of = intensity.day.clone();
-        let mut rows = run_blocking(move || {
-            stored_rows(&storage, &asset, day, (preference, results), range, &of)
-        })
-        .await??;
+        let mut rows =
+            run_blocking(move || stored_rows(&storage, &asset, day, preference, range, &of))
+                .await??;
         check_complete(day, range, preference, &rows)?;
         if !intensity.mix.is_empty() {
             for row in &mut rows {

@@ -1,7 +1,7 @@
 //! One asset's day computed from its power file alone (a very large file
 //! whose whole read would keep the asker waiting), and the computations an
 //! asset-day shares with a whole file's: resampling with what the previous
-//! day carries in, and the results under an area's intensity.
+//! day carries in, and the day's totals under an area's intensity.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ use super::memo::Memo;
 use super::{Counters, PipelineError, READ_ATTEMPTS, source_stamp};
 use crate::asset::AssetId;
 use crate::blocking::{WorkLimit, run_blocking};
-use crate::footprint::{FootprintRow, GrossFootprint, Totals, footprint_rows};
+use crate::footprint::{GrossFootprint, Totals, footprint_rows};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
 use crate::intensity::KindPreference;
 use crate::message::chain;
@@ -20,7 +20,7 @@ use crate::power::{
     CarryOver, CsvError, FileStamp, HalfHourEnergy, PowerSeries, SourceStamp, open_regular,
     power_file_path, read_power_csv, resample_day_with_gaps,
 };
-use crate::storage::{AssetDayRecord, ComputedDay, NewResults, Storage, StoredIntensity};
+use crate::storage::{AssetDayRecord, ComputedDay, NewRecord, Storage, StoredIntensity};
 
 /// The step that computes one asset's day without the rest of its file.
 #[derive(Debug, Clone)]
@@ -123,8 +123,8 @@ impl AssetDays {
         .await?
     }
 
-    /// The power is unchanged but the intensity was refreshed: recompute
-    /// the stored results from the stored half-hours, without the CSV.
+    /// The power is unchanged but the intensity was refreshed: sum the
+    /// day's totals again from the stored half-hours, without the CSV.
     pub(super) async fn recompute_footprints(
         &self,
         asset: AssetId,
@@ -143,12 +143,11 @@ impl AssetDays {
             return self.compute_day(asset, day, stamp, (intensity, true)).await;
         };
         run_blocking(move || {
-            let (record, results) = with_intensity(record, &energies, &intensity);
-            storage.save_results(&[NewResults {
+            let record = with_intensity(record, &energies, &intensity);
+            storage.save_records(&[NewRecord {
                 asset: &asset,
                 day,
                 record: &record,
-                results: &results,
             }])?;
             // The day's other assets may still use the old figures.
             storage.mark_day_file_intensity(day, None, None)?;
@@ -158,23 +157,22 @@ impl AssetDays {
     }
 }
 
-/// An asset-day's results under `intensity`, from its stored
-/// half-hours, and its record saying so: the power is unchanged.
+/// An asset-day's record with its totals under `intensity`, from its
+/// stored half-hours: the power is unchanged.
 pub(super) fn with_intensity(
     record: AssetDayRecord,
     energies: &[HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
     intensity: &StoredIntensity,
-) -> (AssetDayRecord, Vec<FootprintRow>) {
+) -> AssetDayRecord {
     let results = footprint_rows(energies, &intensity.day, KindPreference::Auto);
-    let record = AssetDayRecord {
+    AssetDayRecord {
         intensity_fetched_at: intensity.fetched_at,
         intensity_area: intensity.area.clone(),
         computed_at: crate::storage::now(),
         totals: Totals::of(&results),
         gross: GrossFootprint::of(&results),
         ..record
-    };
-    (record, results)
+    }
 }
 
 /// One asset-day computed and ready to be stored.
@@ -184,8 +182,6 @@ pub(super) struct AssetDayParts {
     /// What the next day needs of the readings and gaps.
     pub(super) carry: CarryOver,
     pub(super) energies: [HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
-    /// Under the asset's own intensity (`auto`).
-    pub(super) results: Vec<FootprintRow>,
 }
 
 impl AssetDayParts {
@@ -196,7 +192,6 @@ impl AssetDayParts {
             record: &self.record,
             carry: &self.carry,
             energies: &self.energies,
-            results: &self.results,
         }
     }
 }
@@ -232,7 +227,6 @@ pub(super) fn compute_asset_day(
         record,
         carry: next,
         energies,
-        results,
     }
 }
 

@@ -21,7 +21,7 @@ use super::memo::Memo;
 use super::{Counters, PipelineError, READ_ATTEMPTS, claim, source_stamp};
 use crate::asset::AssetId;
 use crate::blocking::{WorkLimit, run_blocking};
-use crate::footprint::{FootprintRow, GrossFootprint};
+use crate::footprint::GrossFootprint;
 use crate::half_hour::Day;
 use crate::intensity::Area;
 use crate::message::chain;
@@ -31,7 +31,7 @@ use crate::power::{
 };
 use crate::register::{AssetRegister, Register};
 use crate::storage::{
-    AssetDayRecord, ComputedDay, DayFileRecord, IntensityVersions, NewResults, Storage,
+    AssetDayRecord, ComputedDay, DayFileRecord, IntensityVersions, NewRecord, Storage,
     StoredIntensity,
 };
 
@@ -578,7 +578,7 @@ fn recompute_footprints_of(
     moved: &[(AssetId, Area)],
     intensities: &HashMap<Area, StoredIntensity>,
 ) -> Result<(), PipelineError> {
-    let mut updated: Vec<(AssetId, AssetDayRecord, Vec<FootprintRow>)> = Vec::new();
+    let mut updated: Vec<(AssetId, AssetDayRecord)> = Vec::new();
     for (asset, area) in moved {
         let Some(intensity) = intensities.get(area) else {
             continue;
@@ -587,29 +587,24 @@ fn recompute_footprints_of(
             storage.asset_day(asset, day)?,
             storage.energies(asset, day)?,
         ) {
-            let (record, results) = with_intensity(record, &energies, intensity);
-            updated.push((asset.clone(), record, results));
+            let record = with_intensity(record, &energies, intensity);
+            updated.push((asset.clone(), record));
         }
     }
     for (area, intensity) in intensities {
         for stale in storage.with_other_intensity(day, area, intensity.fetched_at)? {
             if !moved.iter().any(|(m, _)| *m == stale.asset) {
-                let (record, results) = with_intensity(stale.record, &stale.energies, intensity);
-                updated.push((stale.asset, record, results));
+                let record = with_intensity(stale.record, &stale.energies, intensity);
+                updated.push((stale.asset, record));
             }
         }
     }
     for chunk in updated.chunks(BATCH) {
-        let days: Vec<NewResults<'_>> = chunk
+        let days: Vec<NewRecord<'_>> = chunk
             .iter()
-            .map(|(asset, record, results)| NewResults {
-                asset,
-                day,
-                record,
-                results,
-            })
+            .map(|(asset, record)| NewRecord { asset, day, record })
             .collect();
-        storage.save_results(&days)?;
+        storage.save_records(&days)?;
     }
     Ok(())
 }

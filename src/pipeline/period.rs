@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::ingest::DayFiles;
 use super::intensity::{Intensities, area_in};
 use super::memo::Memo;
-use super::rows::{Results, stored_rows};
+use super::rows::stored_rows;
 use super::{IngestedDay, PipelineError};
 use crate::asset::{AssetId, AssetScope};
 use crate::blocking::run_blocking;
@@ -166,7 +166,7 @@ impl Periods {
     ///
     /// `other` is another area's intensity for each day read whole (see
     /// [`Periods::other_area`]): the asset's stored half-hours are then
-    /// multiplied by it instead of read back as stored footprints.
+    /// multiplied by it instead of by its own area's.
     pub async fn asset_period(
         &self,
         asset: &AssetId,
@@ -317,7 +317,7 @@ impl Periods {
                     &storage,
                     &asset,
                     day,
-                    (KindPreference::Auto, Results::Stored),
+                    KindPreference::Auto,
                     HalfHourRange::FULL_DAY,
                     &intensity.day,
                 )?;

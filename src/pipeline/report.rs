@@ -252,13 +252,13 @@ fn move_summer_hours(
 }
 
 /// An asset-day's half-hours from index `first` on, summed; its imports'
-/// and exports' footprints with the figures its results used (the own
+/// and exports' footprints with the figures its totals used (the own
 /// area's, actual where measured, else forecast), unknown when those are.
 fn part_from(measured: &MeasuredDay, first: usize, day: Option<&IngestedDay>) -> Sums {
     let first = first.min(HALF_HOURS_PER_DAY as usize);
     let energies = &measured.energies[first..];
     let sum = |f: fn(&HalfHourEnergy) -> f64| energies.iter().map(f).sum::<f64>();
-    // The rows its stored results are: its own area's figures under `auto`.
+    // The rows its totals were summed from: its own area's figures under `auto`.
     let gross = day
         .and_then(|d| {
             d.intensities

@@ -7,7 +7,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use super::answer::Footprints;
 use super::period::Periods;
-use super::rows::{Results, stored_rows};
+use super::rows::stored_rows;
 use super::{PeriodVersion, PipelineError};
 use crate::asset::{AssetId, AssetScope};
 use crate::blocking::run_blocking;
@@ -184,7 +184,7 @@ impl Settlement {
     /// last hour and all but the day's last hour), ranked.
     /// Each asset's totals over each UTC piece of a settlement day, with
     /// the piece's length in half-hours: a whole UTC day from its record,
-    /// part of one from its stored results.
+    /// part of one from its stored half-hours times its own figures.
     async fn settlement_parts(
         &self,
         pieces: Vec<(crate::half_hour::Day, HalfHourRange, u8)>,
@@ -218,7 +218,7 @@ impl Settlement {
                             &storage,
                             &t.asset,
                             utc_day,
-                            (KindPreference::Auto, Results::Stored),
+                            KindPreference::Auto,
                             range,
                             &intensity.day,
                         )?;

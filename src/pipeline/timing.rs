@@ -132,7 +132,7 @@ impl Timings {
     }
 }
 
-/// One stored asset-day's timing, with the intensity its results used.
+/// One stored asset-day's timing, with the intensity its totals used.
 fn asset_timing(
     measured: &MeasuredDay,
     date: Day,

@@ -1,7 +1,7 @@
 //! One asset-day as both engines store it: a single row with the day's
 //! record, what was measured in each of its 48 half-hours (the integrals
-//! every other figure is derived from), the footprint results under the
-//! asset's own intensity, and what carries into the next day.
+//! every other figure is derived from, footprints included, when asked),
+//! and what carries into the next day.
 //!
 //! The columns are encoded and decoded here, once, the same for every
 //! engine: an engine only moves them in and out of its tables. Per
@@ -14,9 +14,7 @@ use chrono::DateTime;
 use serde_json::{Value, json};
 
 use super::{ComputedDay, StorageError};
-use crate::footprint::FootprintRow;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY, HalfHourId};
-use crate::intensity::IntensityKind;
 use crate::power::{CarryOver, HalfHourEnergy, Integrals, PowerReading};
 
 const N: usize = HALF_HOURS_PER_DAY as usize;
@@ -35,23 +33,6 @@ pub(super) struct Measured {
     pub import_kw_ns: Vec<f64>,
     /// `None` when nothing was exported all day (most assets).
     pub export_kw_ns: Option<Vec<f64>>,
-}
-
-/// The stored footprint of each half-hour under the asset's own
-/// intensity, and which of the intensity's figures it used.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Results {
-    /// `None` where the power is unknown all half-hour.
-    pub footprint_g: Vec<Option<f64>>,
-    /// One letter a half-hour: `a` (actual) or `f` (forecast).
-    pub kinds: String,
-}
-
-/// One half-hour's stored footprint result.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StoredResult {
-    pub footprint_g: Option<f64>,
-    pub kind: IntensityKind,
 }
 
 impl Measured {
@@ -115,48 +96,6 @@ impl Measured {
     }
 }
 
-impl Results {
-    /// The footprint rows under the asset's own intensity (`auto`), all 48.
-    pub(super) fn of(rows: &[FootprintRow]) -> Results {
-        Results {
-            footprint_g: rows.iter().map(|r| r.footprint_g).collect(),
-            kinds: rows
-                .iter()
-                .map(|r| match r.intensity_kind {
-                    IntensityKind::Actual => 'a',
-                    IntensityKind::Forecast => 'f',
-                })
-                .collect(),
-        }
-    }
-
-    pub(super) fn read(&self) -> Result<[StoredResult; N], StorageError> {
-        if self.footprint_g.len() != N || self.kinds.len() != N {
-            return Err(StorageError::Damaged(format!(
-                "{} footprint results and {} kinds, not {N}",
-                self.footprint_g.len(),
-                self.kinds.len()
-            )));
-        }
-        let mut out = [StoredResult {
-            footprint_g: None,
-            kind: IntensityKind::Actual,
-        }; N];
-        for (i, (letter, footprint_g)) in self.kinds.chars().zip(&self.footprint_g).enumerate() {
-            let kind = match letter {
-                'a' => IntensityKind::Actual,
-                'f' => IntensityKind::Forecast,
-                other => return Err(StorageError::Damaged(format!("intensity kind `{other}`"))),
-            };
-            out[i] = StoredResult {
-                footprint_g: *footprint_g,
-                kind,
-            };
-        }
-        Ok(out)
-    }
-}
-
 /// [`Measured`] as both engines store it.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct MeasuredColumns {
@@ -202,69 +141,10 @@ impl MeasuredColumns {
     }
 }
 
-/// [`Results`] as both engines store them.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct ResultColumns {
-    /// 48 doubles, NaN where nothing is known.
-    pub footprint_g: Vec<u8>,
-    /// 48 letters, `a` or `f`; one letter when all 48 are the same (a
-    /// day measured throughout, or forecast throughout).
-    pub kinds: String,
-}
-
-impl Results {
-    pub(super) fn encode(&self) -> ResultColumns {
-        let uniform =
-            self.kinds.len() == N && self.kinds.chars().all(|c| self.kinds.starts_with(c));
-        ResultColumns {
-            footprint_g: doubles_to_bytes(self.footprint_g.iter().copied()),
-            kinds: if uniform {
-                self.kinds[..1].to_owned()
-            } else {
-                self.kinds.clone()
-            },
-        }
-    }
-}
-
-impl ResultColumns {
-    /// The results of `rows`, all 48 under the asset's own intensity.
-    pub(super) fn of(rows: &[FootprintRow]) -> ResultColumns {
-        Results::of(rows).encode()
-    }
-
-    pub(super) fn read(&self) -> Result<[StoredResult; N], StorageError> {
-        Results {
-            footprint_g: doubles_of(&self.footprint_g)?,
-            kinds: if self.kinds.len() == 1 {
-                self.kinds.repeat(N)
-            } else {
-                self.kinds.clone()
-            },
-        }
-        .read()
-    }
-}
-
-impl ResultColumns {
-    /// The asset-day `day` whose row holds `measured` and these results.
-    pub(super) fn with(
-        &self,
-        measured: &MeasuredColumns,
-        day: Day,
-    ) -> Result<super::StoredDay, StorageError> {
-        Ok(super::StoredDay {
-            energies: measured.energies(day)?,
-            results: self.read()?,
-        })
-    }
-}
-
 /// Everything but the keys and record of an asset-day's row, encoded.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct AssetDayColumns {
     pub measured: MeasuredColumns,
-    pub results: ResultColumns,
     /// JSON: what the next day needs of this day's readings.
     pub carry: String,
 }
@@ -273,7 +153,6 @@ impl AssetDayColumns {
     pub(super) fn of(computed: &ComputedDay<'_>) -> AssetDayColumns {
         AssetDayColumns {
             measured: Measured::of(computed.energies).encode(),
-            results: ResultColumns::of(computed.results),
             carry: carry_json(computed.carry),
         }
     }
@@ -483,28 +362,6 @@ mod tests {
     }
 
     #[test]
-    fn kinds_the_same_all_day_are_kept_as_one_letter_and_read_back_whole() {
-        let actual = Results {
-            footprint_g: vec![Some(1.0); 48],
-            kinds: "a".repeat(48),
-        };
-        let mixed = Results {
-            footprint_g: vec![None; 48],
-            kinds: format!("{}f", "a".repeat(47)),
-        };
-        assert_eq!(actual.encode().kinds, "a");
-        assert_eq!(mixed.encode().kinds.len(), 48);
-        let back = actual.encode().read().unwrap();
-        assert!(
-            back.iter()
-                .all(|r| r.kind == IntensityKind::Actual && r.footprint_g == Some(1.0))
-        );
-        let back = mixed.encode().read().unwrap();
-        assert_eq!(back[47].kind, IntensityKind::Forecast);
-        assert_eq!(back[0].footprint_g, None);
-    }
-
-    #[test]
     fn rows_of_the_wrong_length_are_damage_not_a_panic() {
         let measured = Measured {
             samples: vec![1; 3],
@@ -513,10 +370,5 @@ mod tests {
             export_kw_ns: None,
         };
         assert!(measured.energies(day()).is_err_and(|e| e.is_damage()));
-        let results = Results {
-            footprint_g: vec![None; 48],
-            kinds: "x".repeat(48),
-        };
-        assert!(results.read().is_err_and(|e| e.is_damage()));
     }
 }

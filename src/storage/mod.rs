@@ -1,7 +1,9 @@
-//! Storage, and the only SQL in the crate: both sources (the asset's COV
-//! readings and the day's intensity), the resampled half-hours and the
-//! computed footprint table, plus the record of which source versions each
-//! asset-day was computed from.
+//! Storage, and the only SQL in the crate: the intensity of each area and
+//! day, what was measured in each asset-day's half-hours (one row per
+//! asset-day) with the day's totals, and the record of which source
+//! versions each asset-day was computed from. Footprints per half-hour
+//! are not stored: they are the half-hours times an intensity, worked out
+//! when asked.
 //!
 //! [`Storage`] is the one interface; behind it is SQLite (a file, the
 //! default: [`sqlite`]) or PostgreSQL (a server shared by replicas:
@@ -23,12 +25,10 @@ use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 
 use crate::asset::AssetId;
 use crate::footprint::report::{Month, Sums};
-use crate::footprint::{FootprintRow, GrossFootprint, Totals};
+use crate::footprint::{GrossFootprint, Totals};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
 use crate::intensity::{Ahead, Area, GenerationMix, IntensityDay, Provenance};
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SkippedRows, SourceStamp};
-
-pub use self::asset_day::StoredResult;
 
 /// What an engine's own error was caused by, kept for the log.
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -219,17 +219,13 @@ pub struct ComputedDay<'a> {
     /// What the next day needs of this day's readings and gaps.
     pub carry: &'a CarryOver,
     pub energies: &'a [HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
-    /// All 48 footprint rows under the asset's own intensity (`auto`).
-    pub results: &'a [FootprintRow],
 }
 
-/// An asset-day's footprint results rewritten after its intensity changed.
-pub struct NewResults<'a> {
+/// An asset-day's record rewritten after its intensity changed.
+pub struct NewRecord<'a> {
     pub asset: &'a AssetId,
     pub day: Day,
     pub record: &'a AssetDayRecord,
-    /// All 48 footprint rows under the new intensity (`auto`).
-    pub results: &'a [FootprintRow],
 }
 
 /// A day file read for every asset it holds.
@@ -405,11 +401,6 @@ pub trait Store: Send + Sync {
         day: Day,
     ) -> Result<Option<[HalfHourEnergy; HALF_HOURS_PER_DAY as usize]>, StorageError>;
 
-    /// An asset-day's 48 half-hours with their stored footprint results,
-    /// read from its one row. The results belong to the intensity version
-    /// its record names.
-    fn results(&self, asset: &AssetId, day: Day) -> Result<Option<StoredDay>, StorageError>;
-
     /// What a stored asset-day carries into the next day: the value held at
     /// its midnight and its rows past it. `None` when the day is not stored.
     fn carry_over(&self, asset: &AssetId, day: Day) -> Result<Option<CarryOver>, StorageError>;
@@ -422,8 +413,8 @@ pub trait Store: Send + Sync {
         file: FileStamp,
     ) -> Result<HashMap<AssetId, CarryOver>, StorageError>;
 
-    /// Writes whole asset-days (record, half-hours, results, carry),
-    /// replacing what was there, in one transaction.
+    /// Writes whole asset-days (record, half-hours, carry), replacing what
+    /// was there, in one transaction.
     fn save_asset_days(&self, days: &[ComputedDay<'_>]) -> Result<(), StorageError>;
 
     /// [`Store::save_asset_days`] for one.
@@ -431,10 +422,11 @@ pub trait Store: Send + Sync {
         self.save_asset_days(std::slice::from_ref(computed))
     }
 
-    /// Rewrites stored asset-days' results and records after their
-    /// intensity changed, one update each, in one transaction; the measured
-    /// half-hours are untouched. An asset-day no longer stored is skipped.
-    fn save_results(&self, days: &[NewResults<'_>]) -> Result<(), StorageError>;
+    /// Rewrites stored asset-days' records (their totals and the intensity
+    /// version they were summed under) after their intensity changed, one
+    /// update each, in one transaction; the measured half-hours are
+    /// untouched. An asset-day no longer stored is skipped.
+    fn save_records(&self, days: &[NewRecord<'_>]) -> Result<(), StorageError>;
 
     /// Deletes an asset-day, and the record of its day's file (which is no
     /// longer whole), so that both are computed again.
@@ -443,7 +435,7 @@ pub trait Store: Send + Sync {
     /// The area each stored asset-day of `day` took its intensity from.
     fn asset_areas(&self, day: Day) -> Result<Vec<(AssetId, Area)>, StorageError>;
 
-    /// The asset-days of `day` in `area` whose results were computed from
+    /// The asset-days of `day` in `area` whose totals were summed under
     /// another intensity version than `fetched_at`, with their records and
     /// half-hours: what is rewritten when the area's intensity changes,
     /// read in one query.
@@ -516,13 +508,6 @@ pub struct MeasuredDay {
     pub asset: AssetId,
     pub record: AssetDayRecord,
     pub energies: [HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
-}
-
-/// An asset-day's half-hours and stored results, as [`Store::results`]
-/// reads them.
-pub struct StoredDay {
-    pub energies: [HalfHourEnergy; HALF_HOURS_PER_DAY as usize],
-    pub results: [StoredResult; HALF_HOURS_PER_DAY as usize],
 }
 
 /// Held while this process computes something other replicas must not

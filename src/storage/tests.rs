@@ -4,7 +4,7 @@
 
 use super::test_support::every_engine;
 use super::*;
-use crate::footprint::footprint_rows;
+use crate::footprint::{FootprintRow, footprint_rows};
 use crate::intensity::{HalfHourIntensity, IntensityKind, KindPreference};
 use crate::power::{PowerReading, resample_day};
 
@@ -100,7 +100,7 @@ fn computed_day(
 }
 
 fn save_day(storage: &Storage, fetched_at: DateTime<Utc>) {
-    let (energies, carry, results) = computed_day(day(), &readings(), &intensity());
+    let (energies, carry, _) = computed_day(day(), &readings(), &intensity());
     storage
         .save_asset_day(&ComputedDay {
             asset: &asset(),
@@ -108,7 +108,6 @@ fn save_day(storage: &Storage, fetched_at: DateTime<Utc>) {
             record: &record(fetched_at),
             carry: &carry,
             energies: &energies,
-            results: &results,
         })
         .unwrap();
 }
@@ -122,15 +121,15 @@ fn an_asset_day_reads_back_as_written() {
 
         // Act
         save_day(storage, fetched_at);
-        let stored = storage.results(&asset(), day()).unwrap().unwrap();
+        let energies = storage.energies(&asset(), day()).unwrap().unwrap();
         let record_back = storage.asset_day(&asset(), day()).unwrap().unwrap();
 
-        // Assert
-        let h14 = &stored.energies[13];
-        assert_eq!(h14.energy_kwh, 5.0, "{}", store.engine);
-        assert_eq!(stored.results[13].footprint_g, Some(565.0));
-        assert_eq!(stored.results[13].kind, IntensityKind::Actual);
-        assert_eq!(stored.results[45].kind, IntensityKind::Forecast);
+        // Assert: the footprints are the stored half-hours times the figures.
+        let rows = footprint_rows(&energies, &intensity(), KindPreference::Auto);
+        assert_eq!(energies[13].energy_kwh, 5.0, "{}", store.engine);
+        assert_eq!(rows[13].footprint_g, Some(565.0));
+        assert_eq!(rows[13].intensity_kind, IntensityKind::Actual);
+        assert_eq!(rows[45].intensity_kind, IntensityKind::Forecast);
         assert_eq!(record_back, record(fetched_at), "{}", store.engine);
         let h25 = storage.energies(&asset(), day()).unwrap().unwrap()[24];
         assert_eq!(
@@ -158,7 +157,7 @@ fn measured_half_hours_come_back_bit_for_bit_with_import_and_export_apart() {
 }
 
 #[test]
-fn new_results_are_written_over_the_old_and_leave_the_half_hours_alone() {
+fn new_records_are_written_over_the_old_and_leave_the_half_hours_alone() {
     for store in every_engine() {
         // Arrange
         let storage = &store.storage;
@@ -179,28 +178,24 @@ fn new_results_are_written_over_the_old_and_leave_the_half_hours_alone() {
 
         // Act
         storage
-            .save_results(&[
-                NewResults {
+            .save_records(&[
+                NewRecord {
                     asset: &asset(),
                     day: day(),
                     record: &record,
-                    results: &results,
                 },
                 // Not stored: skipped, not made.
-                NewResults {
+                NewRecord {
                     asset: &AssetId::parse("nobody").unwrap(),
                     day: day(),
                     record: &record,
-                    results: &results,
                 },
             ])
             .unwrap();
 
         // Assert
-        let stored = storage.results(&asset(), day()).unwrap().unwrap();
-        assert_eq!(stored.energies, before, "{}", store.engine);
-        assert_eq!(stored.results[13].footprint_g, Some(5.0 * 426.0));
-        assert_eq!(stored.results[13].kind, IntensityKind::Forecast);
+        let after = storage.energies(&asset(), day()).unwrap().unwrap();
+        assert_eq!(after, before, "{}", store.engine);
         assert_eq!(storage.asset_day(&asset(), day()).unwrap(), Some(record));
         let nobody = AssetId::parse("nobody").unwrap();
         assert_eq!(storage.asset_day(&nobody, day()).unwrap(), None);
@@ -291,7 +286,7 @@ fn unknown_half_hours_are_null_in_the_views_not_zero() {
             at: day().start() + chrono::Duration::hours(6),
             power_kw: 3.0,
         }];
-        let (energies, carry, results) = computed_day(day(), &late, &intensity());
+        let (energies, carry, _) = computed_day(day(), &late, &intensity());
         storage
             .save_asset_day(&ComputedDay {
                 asset: &asset(),
@@ -299,7 +294,6 @@ fn unknown_half_hours_are_null_in_the_views_not_zero() {
                 record: &record(now()),
                 carry: &carry,
                 energies: &energies,
-                results: &results,
             })
             .unwrap();
         let rows = store.select_floats(
@@ -408,7 +402,6 @@ fn day_totals_are_listed_by_date_then_asset() {
                     record: &record(now()),
                     carry: &CarryOver::default(),
                     energies: &energies,
-                    results: &footprint_rows(&energies, &intensity(), KindPreference::Auto),
                 })
                 .unwrap();
         }
@@ -440,7 +433,7 @@ fn month_sums_add_up_each_assets_month_and_leave_unknown_footprints_unknown() {
         let storage = &store.storage;
         let next = Day::parse("2019-12-01").unwrap();
         let other = AssetId::parse("site-2").unwrap();
-        let (energies, carry, results) = computed_day(day(), &readings(), &intensity());
+        let (energies, carry, _) = computed_day(day(), &readings(), &intensity());
         let unknown = AssetDayRecord {
             gross: crate::footprint::GrossFootprint::default(),
             ..record(now())
@@ -457,7 +450,6 @@ fn month_sums_add_up_each_assets_month_and_leave_unknown_footprints_unknown() {
                     record: &rec,
                     carry: &carry,
                     energies: &energies,
-                    results: &results,
                 })
                 .unwrap();
         }
@@ -639,12 +631,6 @@ fn writers_of_many_new_months_at_once_all_succeed() {
                     )
                     .unwrap();
                     let energies = resample_day(day, &[], None);
-                    let half_hours = std::array::from_fn(|_| HalfHourIntensity {
-                        forecast: Some(100.0),
-                        actual: None,
-                    });
-                    let intensity = IntensityDay::from_half_hours(day, half_hours).unwrap();
-                    let results = footprint_rows(&energies, &intensity, KindPreference::Auto);
                     for n in 0..4 {
                         let id = AssetId::parse(&format!("site-{month}-{n}")).unwrap();
                         storage
@@ -654,7 +640,6 @@ fn writers_of_many_new_months_at_once_all_succeed() {
                                 record: &record(now()),
                                 carry: &CarryOver::default(),
                                 energies: &energies,
-                                results: &results,
                             })
                             .map_err(|e| crate::message::chain(&e))?;
                         storage

@@ -47,7 +47,7 @@ async fn damaged_stored_rows_are_deleted_and_computed_again() {
     let first = app.get(URI).await.json();
     let conn = rusqlite::Connection::open(&app.db_path).unwrap();
     conn.execute(
-        "UPDATE asset_days SET intensity_kinds = 'bogus' WHERE asset_id = 'abc123xyz'",
+        "UPDATE asset_days SET samples = '[1, 2]' WHERE asset_id = 'abc123xyz'",
         [],
     )
     .unwrap();

@@ -13,10 +13,10 @@ use crate::footprint::{GrossFootprint, Totals};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
 use crate::intensity::Area;
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SkippedRows};
-use crate::storage::asset_day::{AssetDayColumns, MeasuredColumns, ResultColumns, carry_of};
+use crate::storage::asset_day::{AssetDayColumns, MeasuredColumns, carry_of};
 use crate::storage::{
     AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, MeasuredDay,
-    MonthSums, NewResults, StorageError, StoredDay, asset_id,
+    MonthSums, NewRecord, StorageError, asset_id,
 };
 
 /// The record columns of `asset_days`, in the order [`record_of`] reads.
@@ -70,22 +70,6 @@ pub(super) fn energies(
     one_row(db, MEASURED_COLUMNS, asset, day)?
         .map(|r| measured_of(&r, 0).energies(day))
         .transpose()
-}
-
-pub(super) fn results(
-    db: &Postgres,
-    asset: &AssetId,
-    day: Day,
-) -> Result<Option<StoredDay>, StorageError> {
-    let columns = format!("{MEASURED_COLUMNS}, half_hour_footprint_g, intensity_kinds");
-    let Some(r) = one_row(db, &columns, asset, day)? else {
-        return Ok(None);
-    };
-    let results = ResultColumns {
-        footprint_g: r.get(4),
-        kinds: r.get(5),
-    };
-    results.with(&measured_of(&r, 0), day).map(Some)
 }
 
 pub(super) fn carry_over(
@@ -157,14 +141,12 @@ fn save_asset_days_at_once(db: &Postgres, days: &[ComputedDay<'_>]) -> Result<()
         // asset-day from the same sources: its row is replaced by an
         // equal one.
         let sql = format!(
-            "INSERT INTO asset_days (asset_id, date, {RECORD_COLUMNS}, {MEASURED_COLUMNS},
-                half_hour_footprint_g, intensity_kinds, carry)
+            "INSERT INTO asset_days (asset_id, date, {RECORD_COLUMNS}, {MEASURED_COLUMNS}, carry)
              SELECT * FROM UNNEST($1::text[], $2::date[], $3::int8[], $4::int8[], $5::int8[],
                 $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::timestamptz[],
                 $12::int8[], $13::jsonb[], $14::timestamptz[], $15::float8[], $16::float8[],
                 $17::float8[], $18::float8[], $19::float8[], $20::text[], $21::float8[],
-                $22::float8[], $23::text[], $24::text[], $25::bytea[], $26::bytea[], $27::bytea[],
-                $28::text[], $29::text[])
+                $22::float8[], $23::text[], $24::text[], $25::bytea[], $26::bytea[], $27::text[])
              ON CONFLICT (date, asset_id) DO UPDATE SET {updates}",
             updates = every_column_from_excluded(),
         );
@@ -174,8 +156,6 @@ fn save_asset_days_at_once(db: &Postgres, days: &[ComputedDay<'_>]) -> Result<()
             &m.known_ns,
             &m.import,
             &m.export,
-            &m.footprint,
-            &m.kinds,
             &m.carry,
         ]);
         exec(&tx, &sql, &params).await?;
@@ -186,7 +166,7 @@ fn save_asset_days_at_once(db: &Postgres, days: &[ComputedDay<'_>]) -> Result<()
 
 /// `column = excluded.column` for every column but the keys.
 fn every_column_from_excluded() -> String {
-    format!("{RECORD_COLUMNS}, {MEASURED_COLUMNS}, half_hour_footprint_g, intensity_kinds, carry")
+    format!("{RECORD_COLUMNS}, {MEASURED_COLUMNS}, carry")
         .split(',')
         .map(|c| {
             let c = c.trim();
@@ -196,17 +176,12 @@ fn every_column_from_excluded() -> String {
         .join(", ")
 }
 
-pub(super) fn save_results(db: &Postgres, days: &[NewResults<'_>]) -> Result<(), StorageError> {
+pub(super) fn save_records(db: &Postgres, days: &[NewRecord<'_>]) -> Result<(), StorageError> {
     let mut records = RecordColumns::default();
-    let mut footprint: Vec<Vec<u8>> = Vec::new();
-    let mut kinds: Vec<String> = Vec::new();
     for new in days {
         records.add(new.asset, new.day, new.record)?;
-        let results = ResultColumns::of(new.results);
-        footprint.push(results.footprint_g);
-        kinds.push(results.kinds);
     }
-    let (records, footprint, kinds) = (&records, &footprint, &kinds);
+    let records = &records;
     db.write(|| async move {
         let mut client = db.client().await?;
         let tx = partition_writer(&mut client).await?;
@@ -217,19 +192,16 @@ pub(super) fn save_results(db: &Postgres, days: &[NewResults<'_>]) -> Result<(),
                 skipped_rows = k.c10, computed_at = k.c11, energy_kwh = k.c12,
                 import_kwh = k.c13, export_kwh = k.c14, footprint_g = k.c15, coverage = k.c16,
                 intensity_area = k.c17, import_footprint_g = k.c18,
-                export_footprint_g = k.c19, half_hour_footprint_g = k.footprint,
-                intensity_kinds = k.kinds
+                export_footprint_g = k.c19
              FROM UNNEST($1::text[], $2::date[], $3::int8[], $4::int8[], $5::int8[],
                 $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::timestamptz[],
                 $12::int8[], $13::jsonb[], $14::timestamptz[], $15::float8[], $16::float8[],
                 $17::float8[], $18::float8[], $19::float8[], $20::text[], $21::float8[],
-                $22::float8[], $23::bytea[], $24::text[])
+                $22::float8[])
                 AS k(asset_id, date, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12,
-                    c13, c14, c15, c16, c17, c18, c19, footprint, kinds)
+                    c13, c14, c15, c16, c17, c18, c19)
              WHERE d.asset_id = k.asset_id AND d.date = k.date";
-        let mut params = records.params();
-        params.extend([footprint as super::Param<'_>, kinds]);
-        exec(&tx, sql, &params).await?;
+        exec(&tx, sql, &records.params()).await?;
         tx.commit().await?;
         Ok(())
     })
@@ -355,24 +327,16 @@ struct MeasuredBatch {
     known_ns: Vec<Option<String>>,
     import: Vec<Vec<u8>>,
     export: Vec<Option<Vec<u8>>>,
-    footprint: Vec<Vec<u8>>,
-    kinds: Vec<String>,
     carry: Vec<String>,
 }
 
 impl MeasuredBatch {
     fn add(&mut self, columns: AssetDayColumns) {
-        let AssetDayColumns {
-            measured,
-            results,
-            carry,
-        } = columns;
+        let AssetDayColumns { measured, carry } = columns;
         self.samples.push(measured.samples);
         self.known_ns.push(measured.known_ns);
         self.import.push(measured.import_kw_ns);
         self.export.push(measured.export_kw_ns);
-        self.footprint.push(results.footprint_g);
-        self.kinds.push(results.kinds);
         self.carry.push(carry);
     }
 }

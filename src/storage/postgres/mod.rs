@@ -27,8 +27,7 @@ use tokio_postgres::error::SqlState;
 use super::intensity_rows::{self, AheadHead, DayHead, IntensityRow};
 use super::{
     AssetDayRecord, AssetDayTotals, Claim, ComputedDay, DayFileRecord, IntensityVersions,
-    MeasuredDay, MonthSums, NewResults, StorageError, Store, StoredAhead, StoredDay,
-    StoredIntensity, stamp,
+    MeasuredDay, MonthSums, NewRecord, StorageError, Store, StoredAhead, StoredIntensity, stamp,
 };
 use crate::asset::AssetId;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
@@ -36,7 +35,7 @@ use crate::intensity::{AheadPoint, Area};
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SourceStamp};
 
 /// Each migration's version, name and SQL, in order.
-const MIGRATIONS: [(i32, &str, &str); 7] = [
+const MIGRATIONS: [(i32, &str, &str); 8] = [
     (
         1,
         "0001_schema",
@@ -71,6 +70,11 @@ const MIGRATIONS: [(i32, &str, &str); 7] = [
         7,
         "0007_intensity_ahead",
         include_str!("../../../migrations/postgres/0007_intensity_ahead.sql"),
+    ),
+    (
+        8,
+        "0008_footprints_when_asked",
+        include_str!("../../../migrations/postgres/0008_footprints_when_asked.sql"),
     ),
 ];
 
@@ -887,10 +891,6 @@ impl Store for Postgres {
         days::energies(self, asset, day)
     }
 
-    fn results(&self, asset: &AssetId, day: Day) -> Result<Option<StoredDay>, StorageError> {
-        days::results(self, asset, day)
-    }
-
     fn carry_over(&self, asset: &AssetId, day: Day) -> Result<Option<CarryOver>, StorageError> {
         days::carry_over(self, asset, day)
     }
@@ -907,8 +907,8 @@ impl Store for Postgres {
         days::save_asset_days(self, computed)
     }
 
-    fn save_results(&self, new: &[NewResults<'_>]) -> Result<(), StorageError> {
-        days::save_results(self, new)
+    fn save_records(&self, new: &[NewRecord<'_>]) -> Result<(), StorageError> {
+        days::save_records(self, new)
     }
 
     fn forget_asset_day(&self, asset: &AssetId, day: Day) -> Result<(), StorageError> {

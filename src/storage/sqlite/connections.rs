@@ -59,6 +59,9 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../../../migrations/sqlite/0014_intensity_ahead.sql"
         )),
+        M::up(include_str!(
+            "../../../migrations/sqlite/0015_footprints_when_asked.sql"
+        )),
     ])
 });
 

@@ -16,10 +16,10 @@ use crate::footprint::{GrossFootprint, Totals};
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
 use crate::intensity::Area;
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SkippedRows, SourceStamp};
-use crate::storage::asset_day::{AssetDayColumns, MeasuredColumns, ResultColumns, carry_of};
+use crate::storage::asset_day::{AssetDayColumns, MeasuredColumns, carry_of};
 use crate::storage::{
     AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, MeasuredDay,
-    MonthSums, NewResults, StorageError, StoredDay, asset_id, format_time, parse_time, stamp,
+    MonthSums, NewRecord, StorageError, asset_id, format_time, parse_time, stamp,
 };
 
 /// The record columns of `asset_days`, in the order [`record_of`] reads.
@@ -62,28 +62,6 @@ pub(super) fn energies(
         rows.next()?
             .map(|r| measured_of(r, 0)?.energies(day))
             .transpose()
-    })
-}
-
-pub(super) fn results(
-    conns: &Connections,
-    asset: &AssetId,
-    day: Day,
-) -> Result<Option<StoredDay>, StorageError> {
-    conns.read(|conn| {
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {MEASURED_COLUMNS}, half_hour_footprint_g, intensity_kinds
-             FROM asset_days WHERE asset_id = ?1 AND date = ?2"
-        ))?;
-        let mut rows = stmt.query(params![asset.as_str(), day.to_string()])?;
-        let Some(r) = rows.next()? else {
-            return Ok(None);
-        };
-        let results = ResultColumns {
-            footprint_g: r.get(4)?,
-            kinds: r.get(5)?,
-        };
-        results.with(&measured_of(r, 0)?, day).map(Some)
     })
 }
 
@@ -140,24 +118,18 @@ pub(super) fn save_asset_days(
     {
         let mut insert = tx.prepare_cached(&format!(
             "INSERT OR REPLACE INTO asset_days (asset_id, date, {RECORD_COLUMNS},
-                {MEASURED_COLUMNS}, half_hour_footprint_g, intensity_kinds, carry)
+                {MEASURED_COLUMNS}, carry)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
+                ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
         ))?;
         for computed in days {
-            let AssetDayColumns {
-                measured: m,
-                results,
-                carry,
-            } = AssetDayColumns::of(computed);
+            let AssetDayColumns { measured: m, carry } = AssetDayColumns::of(computed);
             let mut values = record_values(computed.asset, computed.day, computed.record)?;
             values.extend([
                 Value::Text(m.samples),
                 m.known_ns.into(),
                 Value::Blob(m.import_kw_ns),
                 m.export_kw_ns.into(),
-                Value::Blob(results.footprint_g),
-                Value::Text(results.kinds),
                 Value::Text(carry),
             ]);
             insert.execute(params_from_iter(values))?;
@@ -167,9 +139,9 @@ pub(super) fn save_asset_days(
     Ok(())
 }
 
-pub(super) fn save_results(
+pub(super) fn save_records(
     conns: &Connections,
-    days: &[NewResults<'_>],
+    days: &[NewRecord<'_>],
 ) -> Result<(), StorageError> {
     let mut conn = conns.write();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -181,14 +153,11 @@ pub(super) fn save_results(
                 previous_file_ctime_ns = ?10, intensity_fetched_at = ?11, readings = ?12,
                 skipped_rows = ?13, computed_at = ?14, energy_kwh = ?15, import_kwh = ?16,
                 export_kwh = ?17, footprint_g = ?18, coverage = ?19, intensity_area = ?20,
-                import_footprint_g = ?21, export_footprint_g = ?22,
-                half_hour_footprint_g = ?23, intensity_kinds = ?24
+                import_footprint_g = ?21, export_footprint_g = ?22
              WHERE asset_id = ?1 AND date = ?2",
         )?;
         for new in days {
-            let results = ResultColumns::of(new.results);
-            let mut values = record_values(new.asset, new.day, new.record)?;
-            values.extend([Value::Blob(results.footprint_g), Value::Text(results.kinds)]);
+            let values = record_values(new.asset, new.day, new.record)?;
             update.execute(params_from_iter(values))?;
         }
     }

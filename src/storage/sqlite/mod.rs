@@ -17,8 +17,8 @@ use self::connections::Connections;
 use super::intensity_rows::{self, AheadHead, DayHead, IntensityRow};
 use super::{
     AssetDayRecord, AssetDayTotals, ComputedDay, DayFileRecord, IntensityVersions, MeasuredDay,
-    MonthSums, NewResults, StorageError, Store, StoredAhead, StoredDay, StoredIntensity,
-    format_time, parse_time,
+    MonthSums, NewRecord, StorageError, Store, StoredAhead, StoredIntensity, format_time,
+    parse_time,
 };
 use crate::asset::AssetId;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
@@ -348,10 +348,6 @@ impl Store for Sqlite {
         days::energies(&self.conns, asset, day)
     }
 
-    fn results(&self, asset: &AssetId, day: Day) -> Result<Option<StoredDay>, StorageError> {
-        days::results(&self.conns, asset, day)
-    }
-
     fn carry_over(&self, asset: &AssetId, day: Day) -> Result<Option<CarryOver>, StorageError> {
         days::carry_over(&self.conns, asset, day)
     }
@@ -368,8 +364,8 @@ impl Store for Sqlite {
         days::save_asset_days(&self.conns, computed)
     }
 
-    fn save_results(&self, new: &[NewResults<'_>]) -> Result<(), StorageError> {
-        days::save_results(&self.conns, new)
+    fn save_records(&self, new: &[NewRecord<'_>]) -> Result<(), StorageError> {
+        days::save_records(&self.conns, new)
     }
 
     fn forget_asset_day(&self, asset: &AssetId, day: Day) -> Result<(), StorageError> {
