@@ -35,7 +35,7 @@ use crate::intensity::{AheadPoint, Area};
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SourceStamp};
 
 /// Each migration's version, name and SQL, in order.
-const MIGRATIONS: [(i32, &str, &str); 8] = [
+const MIGRATIONS: [(i32, &str, &str); 9] = [
     (
         1,
         "0001_schema",
@@ -75,6 +75,11 @@ const MIGRATIONS: [(i32, &str, &str); 8] = [
         8,
         "0008_footprints_when_asked",
         include_str!("../../../migrations/postgres/0008_footprints_when_asked.sql"),
+    ),
+    (
+        9,
+        "0009_report_sums_index",
+        include_str!("../../../migrations/postgres/0009_report_sums_index.sql"),
     ),
 ];
 
