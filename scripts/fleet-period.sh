@@ -66,8 +66,10 @@ for round in $(seq "$ROUNDS"); do
   stop
   # A newer version of the day's figures, as a fetch from the API gives.
   if [ "$ENGINE" = postgres ]; then
-    sql "UPDATE intensity_half_hours SET fetched_at = fetched_at + interval '$round minutes',
-         actual = COALESCE(actual, forecast) + 1, source = 'api' WHERE date = '$last'"
+    sql "UPDATE intensity_days SET fetched_at = fetched_at + interval '$round minutes',
+         actual = (SELECT array_agg(COALESCE(a, f) + 1 ORDER BY n)
+                   FROM unnest(actual, forecast) WITH ORDINALITY AS h(a, f, n)),
+         source = 'api' WHERE date = '$last'"
   else
     sql "UPDATE intensity_half_hours SET fetched_at = strftime('%Y-%m-%dT%H:%M:%S.000000Z', 'now', '+$round minutes'),
          actual = COALESCE(actual, forecast) + 1, source = 'api' WHERE date = '$last'"

@@ -1,7 +1,8 @@
-//! A day of intensity as both engines keep it: 48 rows of an area and date,
-//! one a half-hour, each day's source, version and region on every row.
-//! Written out and put back together here, once; an engine only moves the
-//! rows in and out of `intensity_half_hours`.
+//! A day of intensity as both engines read and write it: 48 half-hours of
+//! an area and date, with the day's source, version and region. Written
+//! out and put back together here, once; an engine only moves them in and
+//! out of its tables (SQLite a row a half-hour in `intensity_half_hours`,
+//! PostgreSQL a row a day in `intensity_days`).
 
 use std::collections::HashMap;
 
@@ -110,8 +111,8 @@ pub(super) fn assemble_ahead(
     })
 }
 
-/// A generation mix read back.
-pub(super) fn mix_of(text: &str) -> Result<GenerationMix, StorageError> {
+/// A generation mix read back (or a day's, as one JSON array).
+pub(super) fn mix_of<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StorageError> {
     serde_json::from_str(text).map_err(|e| StorageError::Damaged(format!("generation_mix: {e}")))
 }
 
@@ -179,34 +180,42 @@ impl Gathering {
 
     fn finish(self, area: &Area) -> Result<(Day, StoredIntensity), StorageError> {
         let day = self.day;
-        let head = match self.head {
-            Some(head) if self.found == N => head,
-            _ => {
-                return Err(StorageError::Damaged(format!(
-                    "{} intensity rows for {day}",
-                    self.found
-                )));
-            }
-        };
-        let source: Provenance = head.source.parse().map_err(StorageError::Damaged)?;
-        Ok((
-            day,
-            StoredIntensity {
-                area: area.clone(),
-                region: head
-                    .region_id
-                    .map(|id| (id, head.region_name.unwrap_or_default())),
-                day: IntensityDay::from_half_hours(day, self.half_hours)
-                    .map_err(|e| StorageError::Damaged(e.to_string()))?,
-                mix: if self.mix.iter().all(|m| m.is_empty()) {
-                    Vec::new()
-                } else {
-                    self.mix
-                },
-                source,
-                fetched_at: head.fetched_at,
-                checked_at: head.checked_at,
-            },
-        ))
+        match self.head {
+            Some(head) if self.found == N => Ok((
+                day,
+                stored_day(area, (day, head), self.half_hours, self.mix)?,
+            )),
+            _ => Err(StorageError::Damaged(format!(
+                "{} intensity rows for {day}",
+                self.found
+            ))),
+        }
     }
+}
+
+/// A day of `area` from its own columns and its 48 half-hours, with the
+/// generation mix of each (all empty nationally).
+pub(super) fn stored_day(
+    area: &Area,
+    (day, head): (Day, DayHead),
+    half_hours: [HalfHourIntensity; N],
+    mix: Vec<GenerationMix>,
+) -> Result<StoredIntensity, StorageError> {
+    let source: Provenance = head.source.parse().map_err(StorageError::Damaged)?;
+    Ok(StoredIntensity {
+        area: area.clone(),
+        region: head
+            .region_id
+            .map(|id| (id, head.region_name.unwrap_or_default())),
+        day: IntensityDay::from_half_hours(day, half_hours)
+            .map_err(|e| StorageError::Damaged(e.to_string()))?,
+        mix: if mix.iter().all(|m| m.is_empty()) {
+            Vec::new()
+        } else {
+            mix
+        },
+        source,
+        fetched_at: head.fetched_at,
+        checked_at: head.checked_at,
+    })
 }

@@ -24,18 +24,18 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-use super::intensity_rows::{self, AheadHead, DayHead, IntensityRow};
+use super::intensity_rows::{self, AheadHead, DayHead};
 use super::{
     AssetDayRecord, AssetDayTotals, Claim, ComputedDay, DayFileRecord, IntensityVersions,
     MeasuredDay, MonthSums, NewRecord, StorageError, Store, StoredAhead, StoredIntensity, stamp,
 };
 use crate::asset::AssetId;
 use crate::half_hour::{Day, HALF_HOURS_PER_DAY};
-use crate::intensity::{AheadPoint, Area};
+use crate::intensity::{AheadPoint, Area, GenerationMix, HalfHourIntensity};
 use crate::power::{CarryOver, FileStamp, HalfHourEnergy, SourceStamp};
 
 /// Each migration's version, name and SQL, in order.
-const MIGRATIONS: [(i32, &str, &str); 9] = [
+const MIGRATIONS: [(i32, &str, &str); 10] = [
     (
         1,
         "0001_schema",
@@ -80,6 +80,11 @@ const MIGRATIONS: [(i32, &str, &str); 9] = [
         9,
         "0009_report_sums_index",
         include_str!("../../../migrations/postgres/0009_report_sums_index.sql"),
+    ),
+    (
+        10,
+        "0010_intensity_days",
+        include_str!("../../../migrations/postgres/0010_intensity_days.sql"),
     ),
 ];
 
@@ -540,55 +545,41 @@ impl Store for Postgres {
     fn save_intensity(&self, stored: &StoredIntensity) -> Result<(), StorageError> {
         let day = stored.day.day();
         let rows = intensity_rows::rows_of(stored)?;
-        let ids: Vec<i16> = rows.iter().map(|r| i16::from(r.id.get())).collect();
-        let starts: Vec<DateTime<Utc>> = rows.iter().map(|r| r.from).collect();
         let forecast: Vec<Option<f64>> = rows.iter().map(|r| r.forecast).collect();
         let actual: Vec<Option<f64>> = rows.iter().map(|r| r.actual).collect();
-        let mix: Vec<Option<String>> = rows.into_iter().map(|r| r.mix).collect();
+        // A region's 48 mixes as one JSON array; none nationally.
+        let mixes: Option<Vec<String>> = rows.into_iter().map(|r| r.mix).collect();
+        let mix = mixes.map(|m| format!("[{}]", m.join(",")));
         let region_id = stored.region.as_ref().map(|(id, _)| i16::from(*id));
         let region_name = stored.region.as_ref().map(|(_, name)| name.as_str());
-        let (ids, starts, forecast, actual, mix) = (&ids, &starts, &forecast, &actual, &mix);
+        let (forecast, actual, mix) = (&forecast, &actual, &mix);
         let (region_id, region_name) = (&region_id, &region_name);
         self.write(|| async move {
-            let mut client = self.client().await?;
-            let tx = client.transaction().await?;
-            exec(
-                &tx,
-                "DELETE FROM intensity_half_hours WHERE area = $1 AND date = $2",
-                &[&stored.area.key(), &day.naive()],
-            )
-            .await?;
-            exec(
-                &tx,
-                "INSERT INTO intensity_half_hours
-                 (area, date, half_hour_id, from_utc, forecast, actual, source, fetched_at,
-                  checked_at, region_id, region_name, generation_mix)
-                 SELECT $1, $2, h.id, h.from_utc, h.forecast, h.actual, $3, $4, $5, $6, $7, h.mix
-                 FROM UNNEST($8::int2[], $9::timestamptz[], $10::float8[], $11::float8[],
-                             $12::text[]::jsonb[]) AS h(id, from_utc, forecast, actual, mix)
-                 ON CONFLICT (area, date, half_hour_id) DO UPDATE SET
-                    from_utc = excluded.from_utc, forecast = excluded.forecast,
-                    actual = excluded.actual, source = excluded.source,
-                    fetched_at = excluded.fetched_at, checked_at = excluded.checked_at,
-                    region_id = excluded.region_id, region_name = excluded.region_name,
-                    generation_mix = excluded.generation_mix",
-                &[
-                    &stored.area.key(),
-                    &day.naive(),
-                    &stored.source.as_str(),
-                    &stored.fetched_at,
-                    &stored.checked_at,
-                    region_id,
-                    region_name,
-                    ids,
-                    starts,
-                    forecast,
-                    actual,
-                    mix,
-                ],
-            )
-            .await?;
-            tx.commit().await?;
+            self.client()
+                .await?
+                .execute(
+                    "INSERT INTO intensity_days (area, date, source, fetched_at, checked_at,
+                        region_id, region_name, forecast, actual, generation_mix)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb)
+                     ON CONFLICT (area, date) DO UPDATE SET
+                        source = excluded.source, fetched_at = excluded.fetched_at,
+                        checked_at = excluded.checked_at, region_id = excluded.region_id,
+                        region_name = excluded.region_name, forecast = excluded.forecast,
+                        actual = excluded.actual, generation_mix = excluded.generation_mix",
+                    &[
+                        &stored.area.key(),
+                        &day.naive(),
+                        &stored.source.as_str(),
+                        &stored.fetched_at,
+                        &stored.checked_at,
+                        region_id,
+                        region_name,
+                        forecast,
+                        actual,
+                        mix,
+                    ],
+                )
+                .await?;
             Ok(())
         })
     }
@@ -603,7 +594,7 @@ impl Store for Postgres {
             self.client()
                 .await?
                 .execute(
-                    "UPDATE intensity_half_hours SET checked_at = $3 WHERE area = $1 AND date = $2",
+                    "UPDATE intensity_days SET checked_at = $3 WHERE area = $1 AND date = $2",
                     &[&area.key(), &day.naive(), &at],
                 )
                 .await?;
@@ -617,60 +608,63 @@ impl Store for Postgres {
         from: Day,
         to: Day,
     ) -> Result<HashMap<Day, StoredIntensity>, StorageError> {
-        // One row a day, its half-hours in arrays (in the same order in
-        // each, matched by the ids): a year read as 17,520 rows took about
-        // 25 ms to move and decode, as 365 rows about 14.
+        // One row a day: a year took about 25 ms to move and decode as
+        // 17,520 half-hour rows, about 14 as 365 rows aggregated from them,
+        // and about 5 as 365 stored rows.
         let rows = self.run(async {
             let client = self.client().await?;
             let stmt = client
                 .prepare_cached(
-                    "SELECT date, array_agg(half_hour_id), array_agg(forecast), array_agg(actual),
-                        min(source), min(fetched_at), min(checked_at), min(region_id),
-                        min(region_name), array_agg(generation_mix::text)
-                     FROM intensity_half_hours WHERE area = $1 AND date BETWEEN $2 AND $3
-                     GROUP BY date ORDER BY date",
+                    "SELECT date, forecast, actual, source, fetched_at, checked_at, region_id,
+                        region_name, generation_mix::text
+                     FROM intensity_days WHERE area = $1 AND date BETWEEN $2 AND $3
+                     ORDER BY date",
                 )
                 .await?;
             Ok(client
                 .query(&stmt, &[&area.key(), &from.naive(), &to.naive()])
                 .await?)
         })?;
-        let mut read: Vec<Result<IntensityRow, StorageError>> =
-            Vec::with_capacity(rows.len() * usize::from(HALF_HOURS_PER_DAY));
+        let n = usize::from(HALF_HOURS_PER_DAY);
+        let mut out = HashMap::with_capacity(rows.len());
         for r in &rows {
             let day = day_of(r.get(0))?;
-            let ids: Vec<i16> = r.get(1);
-            let forecast: Vec<Option<f64>> = r.get(2);
-            let actual: Vec<Option<f64>> = r.get(3);
-            let mix: Vec<Option<&str>> = r.get(9);
-            if forecast.len() != ids.len() || actual.len() != ids.len() || mix.len() != ids.len() {
+            let forecast: Vec<Option<f64>> = r.get(1);
+            let actual: Vec<Option<f64>> = r.get(2);
+            // A half-hour without a mix (null in the array) has none.
+            let mix: Vec<GenerationMix> = r
+                .get::<_, Option<&str>>(8)
+                .map(intensity_rows::mix_of::<Vec<Option<GenerationMix>>>)
+                .transpose()?
+                .unwrap_or_default()
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect();
+            if forecast.len() != n || actual.len() != n || !(mix.is_empty() || mix.len() == n) {
                 return Err(StorageError::Damaged(format!("intensity of {day}")));
             }
             let head = DayHead {
-                source: r.get(4),
-                fetched_at: r.get(5),
-                checked_at: r.get(6),
+                source: r.get(3),
+                fetched_at: r.get(4),
+                checked_at: r.get(5),
                 region_id: r
-                    .get::<_, Option<i16>>(7)
+                    .get::<_, Option<i16>>(6)
                     .map(|id| {
                         u8::try_from(id).map_err(|_| StorageError::Damaged(format!("region {id}")))
                     })
                     .transpose()?,
-                region_name: r.get(8),
+                region_name: r.get(7),
             };
-            let mut head = Some(head);
-            for (i, id) in ids.iter().enumerate() {
-                read.push(Ok(IntensityRow {
-                    day,
-                    half_hour_id: u32::try_from(*id).unwrap_or(0),
-                    forecast: forecast[i],
-                    actual: actual[i],
-                    head: head.take(),
-                    mix: mix[i].map(intensity_rows::mix_of).transpose()?,
-                }));
-            }
+            let half_hours = std::array::from_fn(|i| HalfHourIntensity {
+                forecast: forecast[i],
+                actual: actual[i],
+            });
+            out.insert(
+                day,
+                intensity_rows::stored_day(area, (day, head), half_hours, mix)?,
+            );
         }
-        intensity_rows::assemble(area, read)
+        Ok(out)
     }
 
     fn ahead(&self, area: &Area) -> Result<Option<StoredAhead>, StorageError> {
@@ -802,7 +796,7 @@ impl Store for Postgres {
                 .client()
                 .await?
                 .query_opt(
-                    "SELECT region_id FROM intensity_half_hours
+                    "SELECT region_id FROM intensity_days
                      WHERE area = $1 AND region_id IS NOT NULL LIMIT 1",
                     &[&area.key()],
                 )
