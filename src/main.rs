@@ -385,6 +385,7 @@ async fn ingest(cli: Cli, args: IngestArgs) -> Result<(), Failure> {
         indicatif::ProgressBar::hidden()
     };
     let mut failed = Vec::new();
+    let mut stored = 0;
     for &day in &days {
         bar.set_message(day.to_string());
         let started = std::time::Instant::now();
@@ -392,10 +393,13 @@ async fn ingest(cli: Cli, args: IngestArgs) -> Result<(), Failure> {
         let seconds = started.elapsed().as_secs_f64();
         let line = match outcome {
             Ok(ingested) => match ingested.skipped_rows_read {
-                Some(skipped) => format!(
-                    "{day}  {} assets  {skipped} rows skipped  {seconds:.2} s",
-                    ingested.record.assets
-                ),
+                Some(skipped) => {
+                    stored += 1;
+                    format!(
+                        "{day}  {} assets  {skipped} rows skipped  {seconds:.2} s",
+                        ingested.record.assets
+                    )
+                }
                 None => format!(
                     "{day}  {} assets  already stored  {seconds:.2} s",
                     ingested.record.assets
@@ -410,6 +414,14 @@ async fn ingest(cli: Cli, args: IngestArgs) -> Result<(), Failure> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    if stored > 1 {
+        let started = std::time::Instant::now();
+        let storage = pipeline.storage().clone();
+        if let Some(done) = tokio::task::spawn_blocking(move || storage.after_bulk_load()).await?? {
+            let seconds = started.elapsed().as_secs_f64();
+            println!("after the load: {done}  {seconds:.2} s");
+        }
+    }
     match failed.as_slice() {
         [] => Ok(()),
         failed => Err(format!(

@@ -350,6 +350,15 @@ pub trait Store: Send + Sync {
     /// The engine's own consistency check: `Ok(())` when it finds nothing.
     fn integrity_check(&self) -> Result<(), StorageError>;
 
+    /// After many days were stored at once (`carbon-footprint ingest`):
+    /// brings the engine's own bookkeeping up to date, so that reads take
+    /// their fast paths at once rather than when the engine next gets to
+    /// it. Changes no answer; may take seconds. Says what it did, if
+    /// anything.
+    fn after_bulk_load(&self) -> Result<Option<&'static str>, StorageError> {
+        Ok(None)
+    }
+
     // Intensity: not derivable from any file, kept across schema versions.
 
     /// The region id a postcode area's stored figures named, if any: the

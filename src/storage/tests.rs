@@ -203,6 +203,27 @@ fn new_records_are_written_over_the_old_and_leave_the_half_hours_alone() {
 }
 
 #[test]
+fn tidying_after_a_bulk_load_changes_nothing_read() {
+    for store in every_engine() {
+        let storage = &store.storage;
+        save_day(storage, now());
+        let before = storage.day_totals(None, day(), day()).unwrap();
+        let done = storage.after_bulk_load().unwrap();
+        assert_eq!(
+            done.is_some(),
+            store.engine == "postgres",
+            "{}: {done:?}",
+            store.engine
+        );
+        assert_eq!(storage.day_totals(None, day(), day()).unwrap(), before);
+        assert_eq!(
+            storage.energies(&asset(), day()).unwrap(),
+            Some(computed_day(day(), &readings(), &intensity()).0)
+        );
+    }
+}
+
+#[test]
 fn saving_a_day_again_replaces_it_whole() {
     for store in every_engine() {
         let storage = &store.storage;
