@@ -53,6 +53,13 @@ type StoredState = (
     Option<FileStamp>,
 );
 
+/// What [`StoredState`] holds from the database and the register.
+type StoredRecords = (
+    HashMap<Day, crate::storage::DayFileRecord>,
+    HashMap<String, HashMap<Day, StoredIntensity>>,
+    Option<FileStamp>,
+);
+
 /// Each day of a period: read whole, or why not.
 type DayOutcomes = Vec<(Day, Result<IngestedDay, DayStatus>)>;
 
@@ -573,40 +580,17 @@ impl Periods {
         let dir = self.data_dir.clone();
         let register = self.register.clone();
         run_blocking(move || {
-            let first = period.from.previous().unwrap_or(period.from);
-            let files: HashMap<Day, Option<FileStamp>> = first
-                .through(period.to)
-                .map(|day| {
-                    let stamp = FileStamp::of(&power_file_path(&dir, day))
-                        .unwrap_or(Some(FileStamp::UNREADABLE));
-                    (day, stamp)
-                })
-                .collect();
-            let stamps: HashMap<Day, SourceStamp> = period
-                .days()
-                .filter_map(|day| {
-                    let own = (*files.get(&day)?)?;
-                    let previous = day
-                        .previous()
-                        .and_then(|p| files.get(&p).copied().flatten());
-                    (own != FileStamp::UNREADABLE)
-                        .then_some((day, SourceStamp { day: own, previous }))
-                })
-                .collect();
-            let records = storage.day_files(period.from, period.to)?;
-            // Every area the period's days use, read once for the period.
-            let areas: BTreeSet<String> = records
-                .values()
-                .flat_map(|r| r.intensity_versions.iter().flat_map(|v| v.keys().cloned()))
-                .collect();
-            let mut intensities = HashMap::new();
-            for key in areas {
-                if let Some(area) = Area::from_key(&key) {
-                    intensities.insert(key, storage.intensities(&area, period.from, period.to)?);
-                }
-            }
-            let (register_stamp, _) = register.current_with_stamp()?;
-            Ok::<_, PipelineError>((stamps, records, intensities, register_stamp))
+            // The files are looked at while the database is read: a year is
+            // 366 `stat` calls, about a millisecond.
+            std::thread::scope(|scope| {
+                let stamps = scope.spawn(|| file_stamps(&dir, period));
+                let stored = stored_records(&storage, &register, period);
+                // Without the stamps no day is taken as current: each is
+                // looked at again, never answered stale.
+                let stamps = stamps.join().unwrap_or_default();
+                let (records, intensities, register_stamp) = stored?;
+                Ok::<_, PipelineError>((stamps, records, intensities, register_stamp))
+            })
         })
         .await?
     }
@@ -664,6 +648,52 @@ impl Periods {
         }
         Ok(current)
     }
+}
+
+/// The current stamp of each day's file in `period` that can be read,
+/// with the previous day's file it carries in from.
+fn file_stamps(dir: &std::path::Path, period: Period) -> HashMap<Day, SourceStamp> {
+    let first = period.from.previous().unwrap_or(period.from);
+    let files: HashMap<Day, Option<FileStamp>> = first
+        .through(period.to)
+        .map(|day| {
+            let stamp =
+                FileStamp::of(&power_file_path(dir, day)).unwrap_or(Some(FileStamp::UNREADABLE));
+            (day, stamp)
+        })
+        .collect();
+    period
+        .days()
+        .filter_map(|day| {
+            let own = (*files.get(&day)?)?;
+            let previous = day
+                .previous()
+                .and_then(|p| files.get(&p).copied().flatten());
+            (own != FileStamp::UNREADABLE).then_some((day, SourceStamp { day: own, previous }))
+        })
+        .collect()
+}
+
+/// The day-file records of `period`, the stored intensity of every area
+/// they use (each read once for the period), and the register's stamp.
+fn stored_records(
+    storage: &Storage,
+    register: &AssetRegister,
+    period: Period,
+) -> Result<StoredRecords, PipelineError> {
+    let records = storage.day_files(period.from, period.to)?;
+    let areas: BTreeSet<String> = records
+        .values()
+        .flat_map(|r| r.intensity_versions.iter().flat_map(|v| v.keys().cloned()))
+        .collect();
+    let mut intensities = HashMap::new();
+    for key in areas {
+        if let Some(area) = Area::from_key(&key) {
+            intensities.insert(key, storage.intensities(&area, period.from, period.to)?);
+        }
+    }
+    let (register_stamp, _) = register.current_with_stamp()?;
+    Ok((records, intensities, register_stamp))
 }
 
 /// The fleet's totals day by day: every day of the period, with why a day
