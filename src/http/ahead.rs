@@ -94,15 +94,25 @@ fn range(
     let end = end
         .map(|text| instant(name, text, true, round))
         .transpose()?;
-    if let Some(end) = end {
-        if end <= from {
+    match end {
+        Some(end) if end <= from => {
             return Err(Error::BadQuery(format!("{name} must be later than from")));
         }
-        if end - from > Duration::days(MAX_RANGE_DAYS) {
+        Some(end) if end - from > Duration::days(MAX_RANGE_DAYS) => {
             return Err(Error::BadQuery(format!(
                 "from and {name} are more than {MAX_RANGE_DAYS} days apart"
             )));
         }
+        // Without an end the range runs to the end of the forecast, at
+        // most 48 hours after the current half-hour.
+        None if floor_half_hour(Utc::now()) + Duration::hours(48) - from
+            > Duration::days(MAX_RANGE_DAYS) =>
+        {
+            return Err(Error::BadQuery(format!(
+                "from is more than {MAX_RANGE_DAYS} days before the end of the forecast, where {name} runs to when not given: give {name}"
+            )));
+        }
+        _ => {}
     }
     Ok((from, end))
 }

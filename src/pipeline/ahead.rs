@@ -303,7 +303,11 @@ impl Aheads {
         };
         let to = match (to, &forecast) {
             (Some(to), _) => to,
-            (None, Some(f)) => f.ahead.horizon().max(from),
+            (None, Some(f)) => f
+                .ahead
+                .horizon()
+                .max(from)
+                .min(from + Duration::days(MAX_RANGE_DAYS)),
             (None, None) => from,
         };
         let mut hasher = DefaultHasher::new();

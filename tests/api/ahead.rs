@@ -438,6 +438,15 @@ async fn bad_questions_get_their_own_messages() {
             "/intensity?from=yesterday",
             "from `yesterday` is not a date",
         ),
+        // Without an end, the range would run years to the forecast's end.
+        (
+            "/intensity?area=national&from=2019-11-25",
+            "from is more than 31 days before the end of the forecast, where to runs to when not given: give to",
+        ),
+        (
+            "/windows?minutes=60&from=2019-11-25",
+            "where before runs to when not given: give before",
+        ),
         ("/intensity?minutes=30", "a parameter of /windows"),
     ] {
         let answer = app.get(uri).await;
