@@ -9,7 +9,7 @@
 //! when the sources fail, the stored one goes on being answered, and the
 //! sources are not asked again for a while.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::intensity::Intensities;
-use super::locks::KeyedLocks;
+use super::locks::{BackgroundTasks, KeyedLocks};
 use super::{PeriodVersion, PipelineError, claim};
 use crate::asset::AssetId;
 use crate::blocking::run_blocking;
@@ -210,7 +210,7 @@ pub struct Aheads {
     /// Each area's forecast as last read, and when.
     recent: Arc<Mutex<HashMap<Area, Recent>>>,
     /// Areas whose forecast a background task is asking for.
-    refreshing: Arc<Mutex<HashSet<Area>>>,
+    refreshing: BackgroundTasks<Area>,
     /// Outward postcodes and the regions the API placed them in.
     postcode_regions: moka::sync::Cache<String, u8>,
 }
@@ -224,7 +224,7 @@ impl Aheads {
             locks: KeyedLocks::default(),
             failed_at: Arc::default(),
             recent: Arc::default(),
-            refreshing: Arc::default(),
+            refreshing: BackgroundTasks::default(),
             postcode_regions: moka::sync::Cache::new(POSTCODES_KEPT),
         }
     }
@@ -516,23 +516,11 @@ impl Aheads {
     /// Starts one task that asks the sources for `area`'s forecast again,
     /// unless one is already running.
     fn refresh_in_background(&self, area: Area) {
-        if !self
-            .refreshing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(area.clone())
-        {
-            return;
-        }
         let this = self.clone();
-        tokio::spawn(async move {
+        self.refreshing.start(area.clone(), async move {
             if let Err(err) = this.fetch(&area).await {
                 tracing::warn!(%area, error = %crate::message::chain(&err), "forecast refresh failed");
             }
-            this.refreshing
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&area);
         });
     }
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{Duration, Utc};
 
-use super::locks::KeyedLocks;
+use super::locks::{BackgroundTasks, KeyedLocks};
 use super::{MAX_BACKOFF_DOUBLINGS, PipelineError, claim};
 use crate::asset::AssetId;
 use crate::blocking::run_blocking;
@@ -41,7 +41,7 @@ pub(super) struct Intensities {
     register: AssetRegister,
     locks: KeyedLocks<(Area, Day)>,
     /// Areas and days whose intensity a background task is asking for again.
-    refreshing: Arc<Mutex<HashSet<(Area, Day)>>>,
+    refreshing: BackgroundTasks<(Area, Day)>,
     /// Failed refreshes in a row, per area and day, for the backoff.
     refresh_failures: Arc<Mutex<HashMap<(Area, Day), u32>>>,
     forecast_refresh: Duration,
@@ -59,7 +59,7 @@ impl Intensities {
             source,
             register,
             locks: KeyedLocks::default(),
-            refreshing: Arc::default(),
+            refreshing: BackgroundTasks::default(),
             refresh_failures: Arc::default(),
             forecast_refresh,
         }
@@ -72,10 +72,7 @@ impl Intensities {
 
     /// How many background refreshes are running.
     pub(super) fn refreshes_running(&self) -> usize {
-        self.refreshing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.refreshing.len()
     }
 
     /// The area whose intensity an asset's footprint uses by default: its
@@ -242,24 +239,11 @@ impl Intensities {
     /// Starts one task that asks the sources for `area`'s `day` again,
     /// unless one is already running.
     pub(super) fn refresh_in_background(&self, area: Area, day: Day) {
-        let key = (area, day);
-        if !self
-            .refreshing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key.clone())
-        {
-            return;
-        }
         let this = self.clone();
-        tokio::spawn(async move {
-            if let Err(err) = this.refresh_intensity(&key.0, key.1).await {
-                tracing::warn!(day = %key.1, area = %key.0, error = %chain(&err), "intensity refresh failed");
+        self.refreshing.start((area.clone(), day), async move {
+            if let Err(err) = this.refresh_intensity(&area, day).await {
+                tracing::warn!(%day, %area, error = %chain(&err), "intensity refresh failed");
             }
-            this.refreshing
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&key);
         });
     }
 
