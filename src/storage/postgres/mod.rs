@@ -647,12 +647,7 @@ impl Store for Postgres {
                 source: r.get(3),
                 fetched_at: r.get(4),
                 checked_at: r.get(5),
-                region_id: r
-                    .get::<_, Option<i16>>(6)
-                    .map(|id| {
-                        u8::try_from(id).map_err(|_| StorageError::Damaged(format!("region {id}")))
-                    })
-                    .transpose()?,
+                region_id: region_id(r.get(6))?,
                 region_name: r.get(7),
             };
             let half_hours = std::array::from_fn(|i| HalfHourIntensity {
@@ -718,12 +713,7 @@ impl Store for Postgres {
             starts_at: head.get(0),
             source: head.get(1),
             fetched_at: head.get(2),
-            region_id: head
-                .get::<_, Option<i16>>(3)
-                .map(|id| {
-                    u8::try_from(id).map_err(|_| StorageError::Damaged(format!("region {id}")))
-                })
-                .transpose()?,
+            region_id: region_id(head.get(3))?,
             region_name: head.get(4),
         };
         intensity_rows::assemble_ahead(area, head, points).map(Some)
@@ -803,8 +793,7 @@ impl Store for Postgres {
                 .await?
                 .map(|r| r.get(0)))
         })?;
-        id.map(|id| u8::try_from(id).map_err(|_| StorageError::Damaged(format!("region {id}"))))
-            .transpose()
+        region_id(id)
     }
 
     /// `VACUUM (ANALYZE)`: marks the new pages all-visible, without which
@@ -1136,4 +1125,10 @@ fn source_stamp(r: &tokio_postgres::Row, first: usize) -> Result<SourceStamp, St
 
 fn day_of(date: NaiveDate) -> Result<Day, StorageError> {
     Day::from_naive(date).map_err(|e| StorageError::Damaged(format!("date {date}: {e}")))
+}
+
+/// A stored region id (`smallint`) back as the API's 1 to 17.
+fn region_id(id: Option<i16>) -> Result<Option<u8>, StorageError> {
+    id.map(|id| u8::try_from(id).map_err(|_| StorageError::Damaged(format!("region {id}"))))
+        .transpose()
 }
