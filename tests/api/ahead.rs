@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::{Mock, Respond, ResponseTemplate};
 
 use crate::helpers::{GeneratedUpstream, TestApp, generated_intensity, spawn_app};
 
@@ -150,17 +150,12 @@ async fn a_short_forecast_is_answered_up_to_its_horizon_and_says_so() {
 #[tokio::test]
 async fn empty_forecasts_are_failures_and_the_fallback_file_answers() {
     let app = spawn_app().await;
-    Mock::given(method("GET"))
-        .and(path_regex(NATIONAL))
-        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
-        .up_to_n_times(1)
-        .mount(&app.mock)
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex(NATIONAL))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"data": []})))
-        .mount(&app.mock)
-        .await;
+    national_answers(
+        &app,
+        ResponseTemplate::new(200).set_body_string("{}"),
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({"data": []})),
+    )
+    .await;
 
     let braces = app.get("/intensity").await;
     let empty = app.get("/windows?minutes=60").await;
@@ -564,17 +559,12 @@ async fn a_failing_source_is_not_asked_on_every_request_while_a_forecast_is_stor
         ..crate::helpers::Setup::default()
     })
     .await;
-    Mock::given(method("GET"))
-        .and(path_regex(NATIONAL))
-        .respond_with(GeneratedUpstream { points: 97 })
-        .up_to_n_times(1)
-        .mount(&app.mock)
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex(NATIONAL))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&app.mock)
-        .await;
+    national_answers(
+        &app,
+        GeneratedUpstream { points: 97 },
+        ResponseTemplate::new(503),
+    )
+    .await;
 
     // Act: the first fetches; the second finds it due, asks (a call and
     // its retry) and is answered from storage; the rest ask nothing.
@@ -605,17 +595,12 @@ async fn a_recent_forecast_due_again_is_answered_at_once_while_one_task_asks() {
         ..crate::helpers::Setup::default()
     })
     .await;
-    Mock::given(method("GET"))
-        .and(path_regex(NATIONAL))
-        .respond_with(GeneratedUpstream { points: 97 })
-        .up_to_n_times(1)
-        .mount(&app.mock)
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex(NATIONAL))
-        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(60)))
-        .mount(&app.mock)
-        .await;
+    national_answers(
+        &app,
+        GeneratedUpstream { points: 97 },
+        ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(60)),
+    )
+    .await;
     let first = app.get("/intensity").await;
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
 
@@ -638,4 +623,23 @@ async fn a_recent_forecast_due_again_is_answered_at_once_while_one_task_asks() {
     let asked =
         crate::helpers::requests_received(&app.mock, 2, std::time::Duration::from_secs(5)).await;
     assert_eq!(asked, 2, "the first fetch, then one refresh");
+}
+
+/// The national forecast answered with `first` once, then with `then`.
+async fn national_answers(
+    app: &TestApp,
+    first: impl Respond + 'static,
+    then: impl Respond + 'static,
+) {
+    Mock::given(method("GET"))
+        .and(path_regex(NATIONAL))
+        .respond_with(first)
+        .up_to_n_times(1)
+        .mount(&app.mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(NATIONAL))
+        .respond_with(then)
+        .mount(&app.mock)
+        .await;
 }
